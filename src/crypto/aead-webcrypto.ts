@@ -1,0 +1,44 @@
+/**
+ * AES-256-GCM over the WebCrypto API (`globalThis.crypto.subtle`), the backend for browsers. Each key is
+ * imported once and the `CryptoKey` kept on the {@link AesKey} (dropped when it is wiped). In Node every
+ * WebCrypto call pays a thread-pool round trip (perf-baseline.md §2), so Node defaults to node:crypto instead.
+ */
+import { DecryptionFailedError } from '../errors.js';
+import { GCM_TAG_LENGTH, type AeadBackend } from './aead.js';
+import type { AesKey } from './aes-key.js';
+
+function subtle(): SubtleCrypto {
+  const s = globalThis.crypto?.subtle;
+  if (s === undefined) throw new Error('WebCrypto (globalThis.crypto.subtle) is not available in this runtime');
+  return s;
+}
+
+function importedKey(key: AesKey): Promise<CryptoKey> {
+  return key.handle('webcrypto', (bytes) =>
+    subtle().importKey('raw', bytes as Uint8Array<ArrayBuffer>, { name: 'AES-GCM' }, false, ['encrypt', 'decrypt']),
+  );
+}
+
+function params(iv: Uint8Array, aad: Uint8Array): AesGcmParams {
+  return {
+    name: 'AES-GCM',
+    iv: iv as Uint8Array<ArrayBuffer>,
+    additionalData: aad as Uint8Array<ArrayBuffer>,
+    tagLength: GCM_TAG_LENGTH * 8,
+  };
+}
+
+/** The WebCrypto AES-256-GCM backend. */
+export const webCryptoAead: AeadBackend = {
+  name: 'webcrypto',
+  seal: async (key, iv, aad, plaintext) =>
+    new Uint8Array(await subtle().encrypt(params(iv, aad), await importedKey(key), plaintext as Uint8Array<ArrayBuffer>)),
+  open: async (key, iv, aad, ciphertextAndTag) => {
+    const cryptoKey = await importedKey(key);
+    try {
+      return new Uint8Array(await subtle().decrypt(params(iv, aad), cryptoKey, ciphertextAndTag as Uint8Array<ArrayBuffer>));
+    } catch {
+      throw new DecryptionFailedError();
+    }
+  },
+};
