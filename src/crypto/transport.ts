@@ -62,6 +62,8 @@ export const TransportSizes = {
   v3Overhead: 94,
 } as const;
 
+const DEFAULT_POD_IDS: readonly number[] = [0];
+
 /** Default upper bound on the size of a transport accepted by the parser: 64 MiB. */
 export const DEFAULT_MAX_TRANSPORT_LENGTH = 64 * 1024 * 1024;
 
@@ -204,8 +206,21 @@ export interface EncryptOptions {
   backend?: AeadBackendName | AeadBackend;
 }
 
+/**
+ * The key to decrypt with: an {@link AesKey}, or a function that returns the content key of the rotation named
+ * in the transport's header (the way Allegro picks keys: allegro-protocol.md §5.2). With a function, a header
+ * whose rotation id was altered selects another key and so fails to decrypt.
+ */
+export type TransportKey = AesKey | ((rotationId: bigint, transport: CiphertextTransport) => AesKey | Promise<AesKey>);
+
 /** Options of {@link decryptTransport}. */
 export interface DecryptOptions extends ParseOptions {
+  /**
+   * Pod ids accepted in a version 2 or 3 header. Symphony's library writes 0 (the default, `[0]`); add your
+   * pod's id if clients on your pod write it, or pass `'any'` to skip the check. The pod id is not covered by
+   * the GCM tag, so this check is what makes an altered pod id fail.
+   */
+  podIds?: readonly number[] | 'any';
   /** AEAD backend (name or instance); default: the runtime's fastest. */
   backend?: AeadBackendName | AeadBackend;
   /**
@@ -252,14 +267,24 @@ export async function encryptTransport(key: AesKey, plaintext: Uint8Array, optio
 
 /**
  * Decrypt a CiphertextTransport (version 1, 2 or 3) with `key`.
+ * @param key the content key, or a function resolving it from the header's rotation id ({@link TransportKey}).
  * @throws KeyIdMismatchError (`KEY_ID_MISMATCH`) when a version-3 key id is not `key`'s.
  * @throws DecryptionFailedError (`DECRYPTION_FAILED`) when authentication fails.
  * @throws UnsupportedModeError (`UNSUPPORTED_MODE`) for an RSA mode, or CBC without opt-in.
- * @throws MalformedCiphertextError, UnsupportedVersionError for input that is not a transport.
+ * @throws MalformedCiphertextError (`MALFORMED_CIPHERTEXT`) for input that is not a transport or carries an
+ *   unaccepted pod id; UnsupportedVersionError (`UNSUPPORTED_VERSION`) for an unknown version byte.
  */
-export async function decryptTransport(key: AesKey, transport: Uint8Array, options: DecryptOptions = {}): Promise<Uint8Array> {
-  requireKey(key);
+export async function decryptTransport(key: TransportKey, transport: Uint8Array, options: DecryptOptions = {}): Promise<Uint8Array> {
+  if (typeof key !== 'function') requireKey(key);
   const parsed = parseTransport(transport, options);
+  const podIds = options.podIds ?? DEFAULT_POD_IDS;
+  if (parsed.version !== 1 && podIds !== 'any' && !podIds.includes(parsed.podId)) {
+    throw new MalformedCiphertextError(`CiphertextTransport v${parsed.version}`, `pod id ${parsed.podId} is not one of the accepted pod ids (${podIds.join(', ')})`);
+  }
+  if (typeof key === 'function') {
+    key = await key(parsed.rotationId, parsed);
+    requireKey(key);
+  }
   if (parsed.keyId !== undefined && !constantTimeEqual(parsed.keyId, key.keyId)) throw new KeyIdMismatchError();
   if (parsed.mode === EncryptionMode.AES_GCM) {
     const ciphertextAndTag = transport.subarray(
@@ -309,6 +334,6 @@ export async function encryptText(key: AesKey, text: string, options: EncryptOpt
  * Decrypt a base64 chat field (any readable transport version) to a string.
  * @throws the errors of {@link decryptTransport} and {@link transportFromBase64}.
  */
-export async function decryptText(key: AesKey, base64: string, options: DecryptOptions = {}): Promise<string> {
+export async function decryptText(key: TransportKey, base64: string, options: DecryptOptions = {}): Promise<string> {
   return fromUtf8(await decryptTransport(key, transportFromBase64(base64, options.maxLength), options));
 }

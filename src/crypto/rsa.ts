@@ -1,0 +1,480 @@
+/**
+ * RSA for Symphony's key hierarchy and login, over node:crypto only:
+ * - {@link RsaPrivateKey} / {@link RsaPublicKey}: a key parsed once into a `KeyObject` (parsing a PEM per call
+ *   costs more than half of each unwrap, ../shared/reference/perf-baseline.md §3).
+ * - {@link unwrapKey}: recover a wrapped account key with the user's private key (allegro-protocol.md §3.1) under
+ *   RSAES-OAEP with SHA-1 or SHA-256 (RFC 8017 §7.1) or RSAES-PKCS1-v1_5 (RFC 8017 §7.2).
+ * - {@link signJwtRs512} / {@link verifyJwtRs512}: the RSA login JWT (RFC 7519 signed RS512, RFC 7518 §3.3),
+ *   carrying only `sub` and an `exp` at most five minutes ahead (bdk-and-obo.md §1.2).
+ *
+ * PKCS#1 v1.5 and the Marvin attack. Symphony wraps account keys with RSAES-PKCS1-v1_5. Any observable difference
+ * between a validly and an invalidly padded ciphertext (an error, a different error, a timing difference) is a
+ * Bleichenbacher oracle that lets an attacker decrypt, which is why Node 20.20 refuses `privateDecrypt` with
+ * `RSA_PKCS1_PADDING` (CVE-2023-46809). This module therefore:
+ * 1. computes the raw RSA value c^d mod n with `RSA_NO_PADDING`; OpenSSL blinds the exponentiation and always
+ *    returns exactly k bytes (k = modulus length);
+ * 2. checks the padding for one fixed message length L, known in advance (32 for a Symphony key):
+ *    EM = 0x00 ‖ 0x02 ‖ PS ‖ 0x00 ‖ M with |PS| = k − L − 3 ≥ 8 non-zero bytes, so every byte's role is fixed
+ *    before the data is read. Every byte is folded into one flag with bitwise operations only: no branch, early
+ *    exit or search depends on the data;
+ * 3. always computes an implicit-rejection value R = HMAC-SHA256(SHA-256(I2OSP(d, k)), ciphertext) truncated to L,
+ *    after the IETF draft "Implicit Rejection for RSAES-PKCS1-v1_5" (which OpenSSL 3.2 implements; this is not
+ *    byte-compatible with it), and selects M or R with a mask.
+ * An invalid padding thus yields a deterministic, unpredictable key that fails later exactly as a wrong key does
+ * (`KEY_ID_MISMATCH` on a version-3 transport, `DECRYPTION_FAILED` otherwise), in the same time as a valid one.
+ * A well-padded message of another length is treated as invalid padding. A ciphertext that is not k bytes long or
+ * is not below n raises `DECRYPTION_FAILED` at once; both depend only on public values. JavaScript promises no
+ * constant-time execution, so this removes the known oracles without proving there are none. Where the
+ * server can wrap with OAEP, use OAEP (perf-baseline.md, Conclusions 7).
+ */
+import {
+  constants,
+  createHash,
+  createHmac,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPair,
+  KeyObject,
+  privateDecrypt,
+  publicEncrypt,
+  sign,
+  verify,
+} from 'node:crypto';
+import { promisify } from 'node:util';
+import { DecryptionFailedError, InvalidArgumentError } from '../errors.js';
+import { fromUtf8, toBase64Url, tryFromBase64, utf8, wipe } from '../util/bytes.js';
+import { describe, requireBytes, requireString } from '../util/validate.js';
+import { AES_KEY_LENGTH } from './aes-key.js';
+
+/** RSA encryption paddings Symphony uses to wrap keys. */
+export type RsaPadding = 'oaep-sha1' | 'oaep-sha256' | 'pkcs1-v1_5';
+
+/** Smallest RSA modulus accepted, in bits. */
+export const MIN_RSA_MODULUS_BITS = 2048;
+
+/** Longest key {@link unwrapKey} recovers and {@link RsaPublicKey.wrap} wraps, in bytes. */
+export const MAX_WRAPPED_KEY_LENGTH = AES_KEY_LENGTH;
+
+/** Longest JWT lifetime Symphony accepts, in seconds (bdk-and-obo.md §1.2). */
+export const MAX_JWT_LIFETIME_SECONDS = 300;
+
+const PADDINGS: Readonly<Record<RsaPadding, { padding: number; oaepHash?: string }>> = {
+  'oaep-sha1': { padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' },
+  'oaep-sha256': { padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' },
+  'pkcs1-v1_5': { padding: constants.RSA_PKCS1_PADDING },
+};
+
+const PRIVATE_PEM_EXPECTED = 'a PEM-encoded RSA private key (PKCS#1 or PKCS#8)';
+const PUBLIC_PEM_EXPECTED = 'a PEM-encoded RSA public key (SPKI or PKCS#1)';
+const PUBLIC_PEM_LABEL = /-----BEGIN (?:RSA )?PUBLIC KEY-----/;
+
+function requireRsaKeyObject(parameter: string, key: KeyObject | undefined, expected: string, received: unknown): KeyObject {
+  if (key?.asymmetricKeyType !== 'rsa') throw new InvalidArgumentError(parameter, expected, describe(received));
+  const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
+  if (bits < MIN_RSA_MODULUS_BITS) {
+    throw new InvalidArgumentError(parameter, `an RSA key of at least ${MIN_RSA_MODULUS_BITS} bits`, `a ${bits}-bit RSA key`);
+  }
+  return key;
+}
+
+function modulusBytesOf(key: KeyObject): number {
+  return Math.ceil((key.asymmetricKeyDetails?.modulusLength ?? 0) / 8);
+}
+
+interface PrivateKeyState {
+  readonly key: KeyObject;
+  /** SHA-256(I2OSP(d, k)), the implicit-rejection key; derived on the first PKCS#1 v1.5 unwrap. */
+  rejectionSecret?: Uint8Array;
+}
+
+/** The KeyObject behind each key object; module-private, so no other code can reach a private key. */
+const privateKeyStates = new WeakMap<RsaPrivateKey, PrivateKeyState>();
+const publicKeyObjects = new WeakMap<RsaPublicKey, KeyObject>();
+
+/** An RSA private key (at least 2048 bits), parsed once. Neither `toJSON`, `toString` nor `util.inspect` reveal it. */
+export class RsaPrivateKey {
+  /** Length of the modulus in bytes (256 for RSA-2048): the length of every ciphertext and signature. */
+  readonly modulusBytes: number;
+
+  /**
+   * @param key a PEM string (PKCS#1 `BEGIN RSA PRIVATE KEY` or unencrypted PKCS#8 `BEGIN PRIVATE KEY`) or a
+   *   private RSA `KeyObject`.
+   * @throws InvalidArgumentError (`INVALID_ARGUMENT`, parameter `privateKey`) for anything else, including
+   *   non-RSA keys and moduli shorter than {@link MIN_RSA_MODULUS_BITS}. The message never quotes the input.
+   */
+  constructor(key: string | KeyObject) {
+    let parsed: KeyObject | undefined;
+    let expected = PRIVATE_PEM_EXPECTED;
+    if (key instanceof KeyObject) {
+      expected = 'a private RSA KeyObject';
+      if (key.type === 'private') parsed = key;
+    } else if (typeof key === 'string') {
+      try {
+        parsed = createPrivateKey({ key, format: 'pem' });
+      } catch {
+        // The parser's message is dropped: the error must not depend on, or quote, the key text.
+      }
+    }
+    const checked = requireRsaKeyObject('privateKey', parsed, expected, key);
+    this.modulusBytes = modulusBytesOf(checked);
+    privateKeyStates.set(this, { key: checked });
+  }
+
+  /** The matching public key. */
+  publicKey(): RsaPublicKey {
+    return new RsaPublicKey(createPublicKey(requirePrivateKey(this).key));
+  }
+
+  toJSON(): string {
+    return '[RsaPrivateKey]';
+  }
+
+  toString(): string {
+    return '[RsaPrivateKey]';
+  }
+
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return `RsaPrivateKey [${this.modulusBytes * 8} bits]`;
+  }
+}
+
+function requirePrivateKey(value: unknown): PrivateKeyState {
+  const state = value instanceof RsaPrivateKey ? privateKeyStates.get(value) : undefined;
+  if (state === undefined) throw new InvalidArgumentError('privateKey', 'an RsaPrivateKey', describe(value));
+  return state;
+}
+
+function requirePadding(value: unknown): asserts value is RsaPadding {
+  if (typeof value !== 'string' || !Object.hasOwn(PADDINGS, value)) {
+    throw new InvalidArgumentError('padding', "'oaep-sha1', 'oaep-sha256' or 'pkcs1-v1_5'", describe(value));
+  }
+}
+
+function requireKeyLength(parameter: string, value: unknown): number {
+  if (typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= MAX_WRAPPED_KEY_LENGTH) return value;
+  throw new InvalidArgumentError(parameter, `an integer from 1 to ${MAX_WRAPPED_KEY_LENGTH}`, describe(value));
+}
+
+/** An RSA public key (at least 2048 bits), parsed once. */
+export class RsaPublicKey {
+  /** Length of the modulus in bytes: the length of every ciphertext and signature. */
+  readonly modulusBytes: number;
+
+  /**
+   * @param key a PEM string (SPKI `BEGIN PUBLIC KEY` or PKCS#1 `BEGIN RSA PUBLIC KEY`) or a public RSA `KeyObject`.
+   * @throws InvalidArgumentError (`INVALID_ARGUMENT`, parameter `publicKey`) for anything else, including private
+   *   keys, non-RSA keys and moduli shorter than {@link MIN_RSA_MODULUS_BITS}.
+   */
+  constructor(key: string | KeyObject) {
+    let parsed: KeyObject | undefined;
+    let expected = PUBLIC_PEM_EXPECTED;
+    if (key instanceof KeyObject) {
+      expected = 'a public RSA KeyObject';
+      if (key.type === 'public') parsed = key;
+    } else if (typeof key === 'string' && PUBLIC_PEM_LABEL.test(key)) {
+      try {
+        parsed = createPublicKey({ key, format: 'pem' });
+      } catch {
+        // Reported below as an invalid argument, like any other unreadable input.
+      }
+    }
+    const checked = requireRsaKeyObject('publicKey', parsed, expected, key);
+    this.modulusBytes = modulusBytesOf(checked);
+    publicKeyObjects.set(this, checked);
+  }
+
+  /**
+   * Wrap (encrypt) a key of 1 to {@link MAX_WRAPPED_KEY_LENGTH} bytes, as the Key Manager does; the output is
+   * randomized and {@link modulusBytes} long. PKCS#1 v1.5 is offered for tests and the sandbox only: new data
+   * should use OAEP.
+   * @throws InvalidArgumentError (`INVALID_ARGUMENT`) for a key of another length or an unknown padding.
+   */
+  wrap(key: Uint8Array, padding: RsaPadding): Uint8Array {
+    requireBytes('key', key);
+    requireKeyLength('key.length', key.length);
+    requirePadding(padding);
+    const out = publicEncrypt({ key: requirePublicKey(this), ...PADDINGS[padding] }, key);
+    return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+  }
+
+  toJSON(): string {
+    return '[RsaPublicKey]';
+  }
+
+  toString(): string {
+    return '[RsaPublicKey]';
+  }
+
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return `RsaPublicKey [${this.modulusBytes * 8} bits]`;
+  }
+}
+
+function requirePublicKey(value: unknown): KeyObject {
+  const key = value instanceof RsaPublicKey ? publicKeyObjects.get(value) : undefined;
+  if (key === undefined) throw new InvalidArgumentError('publicKey', 'an RsaPublicKey', describe(value));
+  return key;
+}
+
+function rejectionSecret(state: PrivateKeyState): Uint8Array {
+  if (state.rejectionSecret === undefined) {
+    // `d` is always present in the JWK export of a private RSA key.
+    const d = Buffer.from(state.key.export({ format: 'jwk' }).d as string, 'base64url');
+    const padded = new Uint8Array(modulusBytesOf(state.key));
+    padded.set(d, padded.length - d.length);
+    state.rejectionSecret = new Uint8Array(createHash('sha256').update(padded).digest());
+    wipe(d, padded);
+  }
+  return state.rejectionSecret;
+}
+
+/**
+ * Constant-time RSAES-PKCS1-v1_5 unpadding for a message of exactly `length` bytes; returns M if EM is valid,
+ * else `rejection`. The work and the memory accesses depend only on `em.length` and `length`.
+ */
+function pkcs1UnpadFixedLength(em: Uint8Array, length: number, rejection: Uint8Array): Uint8Array {
+  const separator = em.length - length - 1;
+  // Non-zero iff EM[0] != 0x00, EM[1] != 0x02 or the separator byte != 0x00.
+  let bad = em[0]! | (em[1]! ^ 0x02) | em[separator]!;
+  // (b − 1) >>> 31 is 1 exactly when the byte b is 0: a zero anywhere in PS (the first 8 bytes included).
+  for (let i = 2; i < separator; i++) bad |= (em[i]! - 1) >>> 31;
+  // 0xff when any check failed, 0x00 otherwise (bad is 0..255, so −bad is negative exactly when bad is not 0).
+  const rejectMask = -((-bad) >>> 31) & 0xff;
+  const keepMask = ~rejectMask & 0xff;
+  const out = new Uint8Array(length);
+  for (let i = 0; i < length; i++) out[i] = (em[separator + 1 + i]! & keepMask) | (rejection[i]! & rejectMask);
+  return out;
+}
+
+function unwrapPkcs1(state: PrivateKeyState, wrapped: Uint8Array, length: number): Uint8Array {
+  let raw: Buffer;
+  try {
+    raw = privateDecrypt({ key: state.key, padding: constants.RSA_NO_PADDING }, wrapped);
+  } catch {
+    // Only a ciphertext not below the (public) modulus gets here.
+    throw new DecryptionFailedError();
+  }
+  const em = new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);
+  const rejection = new Uint8Array(createHmac('sha256', rejectionSecret(state)).update(wrapped).digest());
+  const key = pkcs1UnpadFixedLength(em, length, rejection);
+  wipe(em, rejection);
+  return key;
+}
+
+function unwrapOaep(state: PrivateKeyState, wrapped: Uint8Array, padding: RsaPadding, length: number): Uint8Array {
+  let out: Buffer;
+  try {
+    out = privateDecrypt({ key: state.key, ...PADDINGS[padding] }, wrapped);
+  } catch {
+    throw new DecryptionFailedError();
+  }
+  // Copied so that the caller's array never shares an ArrayBuffer with node's output, which is then wiped.
+  const key = out.length === length ? new Uint8Array(out) : undefined;
+  wipe(out);
+  if (key === undefined) throw new DecryptionFailedError();
+  return key;
+}
+
+/**
+ * Unwrap (RSA-decrypt) a wrapped key, such as a Symphony account key (allegro-protocol.md §3.1).
+ *
+ * Asynchronous so that a worker-thread or WebCrypto implementation can replace it without an API change; today
+ * the private-key operation runs on the calling thread and blocks it for ≈0.9 ms (RSA-2048), so unwrap once and
+ * cache the result.
+ *
+ * With `'pkcs1-v1_5'`, a ciphertext of the right length and range whose padding is invalid does not fail: it
+ * yields a pseudo-random key of `expectedLength` bytes that is the same on every call (implicit rejection, see
+ * the module comment), and the failure appears when that key is used.
+ *
+ * @param privateKey the user's private key.
+ * @param wrapped the wrapped key, exactly {@link RsaPrivateKey.modulusBytes} long.
+ * @param padding the padding the key was wrapped with.
+ * @param expectedLength length of the key to recover, 1 to {@link MAX_WRAPPED_KEY_LENGTH}; default 32.
+ * @returns a new array of `expectedLength` bytes owned by the caller.
+ * @throws InvalidArgumentError (`INVALID_ARGUMENT`) for a bad private key, ciphertext type, padding or length.
+ * @throws DecryptionFailedError (`DECRYPTION_FAILED`) for a ciphertext of the wrong size or not below the modulus;
+ *   for OAEP also for a failed decryption or a recovered key of another length than `expectedLength`.
+ * @example
+ * ```ts
+ * const accountKey = new AesKey(await unwrapKey(userKey, fromBase64(wrappedAccountKey), 'pkcs1-v1_5'));
+ * ```
+ */
+export async function unwrapKey(
+  privateKey: RsaPrivateKey,
+  wrapped: Uint8Array,
+  padding: RsaPadding,
+  expectedLength: number = AES_KEY_LENGTH,
+): Promise<Uint8Array> {
+  const state = requirePrivateKey(privateKey);
+  requireBytes('wrapped', wrapped);
+  requirePadding(padding);
+  const length = requireKeyLength('expectedLength', expectedLength);
+  if (wrapped.length !== privateKey.modulusBytes) throw new DecryptionFailedError();
+  return padding === 'pkcs1-v1_5' ? unwrapPkcs1(state, wrapped, length) : unwrapOaep(state, wrapped, padding, length);
+}
+
+/** Claims of a Symphony login JWT. */
+export interface JwtClaims {
+  /** Subject: the username of the bot or user, or the app id for app authentication. */
+  sub: string;
+  /** Expiry, in seconds since the epoch. */
+  exp: number;
+}
+
+/** Claims given to {@link signJwtRs512}: `sub`, and at most one of `exp` and `lifetimeSeconds`. */
+export interface JwtSignClaims {
+  sub: string;
+  /** Expiry in seconds since the epoch; at most {@link MAX_JWT_LIFETIME_SECONDS} after `now`. */
+  exp?: number;
+  /** Lifetime in seconds, 1 to {@link MAX_JWT_LIFETIME_SECONDS}; default {@link MAX_JWT_LIFETIME_SECONDS}. */
+  lifetimeSeconds?: number;
+}
+
+/** Options of {@link verifyJwtRs512}. */
+export interface JwtVerifyOptions {
+  /** Current time in milliseconds since the epoch; default `Date.now()`. */
+  now?: number;
+  /** Reject a token whose `exp` is further ahead than this many seconds; default {@link MAX_JWT_LIFETIME_SECONDS}. */
+  maxLifetimeSeconds?: number;
+}
+
+const JWT_HEADER_SEGMENT = toBase64Url(utf8('{"alg":"RS512","typ":"JWT"}'));
+const BASE64URL_SEGMENT = /^[A-Za-z0-9_-]+$/;
+
+function requireNow(value: unknown): number {
+  if (typeof value === 'number' && Number.isFinite(value)) return Math.floor(value / 1000);
+  throw new InvalidArgumentError('now', 'a time in milliseconds since the epoch', describe(value));
+}
+
+/**
+ * Sign a Symphony login JWT: header `{"alg":"RS512","typ":"JWT"}`, payload `{"sub","exp"}`, RSASSA-PKCS1-v1_5
+ * with SHA-512, base64url segments without padding. Symphony refuses an `exp` more than five minutes ahead of its
+ * own clock, so a shorter `lifetimeSeconds` leaves room for clock skew (the BDKs use 240).
+ * @param now current time in milliseconds since the epoch; default `Date.now()`.
+ * @throws InvalidArgumentError (`INVALID_ARGUMENT`) for a bad key, an empty `sub`, both `exp` and
+ *   `lifetimeSeconds`, or an `exp` that is not an integer within (now, now + 300 s].
+ * @example
+ * ```ts
+ * const jwt = signJwtRs512(botKey, { sub: 'my-bot', lifetimeSeconds: 240 });
+ * await fetch(`${pod}/login/pubkey/authenticate`, { method: 'POST', body: JSON.stringify({ token: jwt }) });
+ * ```
+ */
+export function signJwtRs512(privateKey: RsaPrivateKey, claims: JwtSignClaims, now: number = Date.now()): string {
+  const state = requirePrivateKey(privateKey);
+  const nowSeconds = requireNow(now);
+  requireString('claims.sub', claims?.sub);
+  if (claims.sub.length === 0) throw new InvalidArgumentError('claims.sub', 'a non-empty string', describe(claims.sub));
+  let exp: number;
+  if (claims.exp !== undefined) {
+    if (claims.lifetimeSeconds !== undefined) {
+      throw new InvalidArgumentError('claims', 'either exp or lifetimeSeconds', 'both');
+    }
+    exp = claims.exp;
+    if (!Number.isSafeInteger(exp) || exp <= nowSeconds || exp > nowSeconds + MAX_JWT_LIFETIME_SECONDS) {
+      throw new InvalidArgumentError(
+        'claims.exp',
+        `whole seconds since the epoch, after now and at most ${MAX_JWT_LIFETIME_SECONDS} s ahead`,
+        describe(exp),
+      );
+    }
+  } else {
+    const lifetime = claims.lifetimeSeconds ?? MAX_JWT_LIFETIME_SECONDS;
+    if (!Number.isInteger(lifetime) || lifetime < 1 || lifetime > MAX_JWT_LIFETIME_SECONDS) {
+      throw new InvalidArgumentError('claims.lifetimeSeconds', `an integer from 1 to ${MAX_JWT_LIFETIME_SECONDS}`, describe(lifetime));
+    }
+    exp = nowSeconds + lifetime;
+  }
+  const signingInput = `${JWT_HEADER_SEGMENT}.${toBase64Url(utf8(JSON.stringify({ sub: claims.sub, exp })))}`;
+  return `${signingInput}.${toBase64Url(sign('sha512', utf8(signingInput), state.key))}`;
+}
+
+/** Decode one canonical unpadded base64url segment. */
+function decodeSegment(segment: string): Uint8Array | undefined {
+  if (!BASE64URL_SEGMENT.test(segment)) return undefined;
+  const bytes = tryFromBase64(segment);
+  return bytes !== undefined && toBase64Url(bytes) === segment ? bytes : undefined;
+}
+
+function parseJsonObject(bytes: Uint8Array): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(fromUtf8(bytes));
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Verify a login JWT made by {@link signJwtRs512} (or by a BDK): RS512 signature by `publicKey`, a non-empty
+ * string `sub`, and an integer `exp` after `now` and at most `maxLifetimeSeconds` ahead. No clock tolerance.
+ * Every failure is an InvalidArgumentError with parameter `token`; its message says which check failed but never
+ * quotes the token.
+ * @returns the `sub` and `exp` claims.
+ * @throws InvalidArgumentError (`INVALID_ARGUMENT`, parameter `token`) for a malformed token, a header other than
+ *   RS512, a signature that does not verify, missing claims, or an `exp` in the past or too far ahead.
+ */
+export function verifyJwtRs512(publicKey: RsaPublicKey, token: string, options: JwtVerifyOptions = {}): JwtClaims {
+  const key = requirePublicKey(publicKey);
+  requireString('token', token);
+  const nowSeconds = requireNow(options.now ?? Date.now());
+  const maxLifetime = options.maxLifetimeSeconds ?? MAX_JWT_LIFETIME_SECONDS;
+  if (!Number.isInteger(maxLifetime) || maxLifetime < 1) {
+    throw new InvalidArgumentError('options.maxLifetimeSeconds', 'a positive integer', describe(maxLifetime));
+  }
+  const segments = token.split('.');
+  const decoded = segments.length === 3 ? segments.map(decodeSegment) : [];
+  const [headerBytes, payloadBytes, signature] = decoded;
+  if (headerBytes === undefined || payloadBytes === undefined || signature === undefined) {
+    throw new InvalidArgumentError('token', 'a compact JWT (three base64url segments)', describe(token));
+  }
+  const header = parseJsonObject(headerBytes);
+  if (header === undefined || header.alg !== 'RS512' || 'crit' in header || (header.typ !== undefined && header.typ !== 'JWT')) {
+    throw new InvalidArgumentError('token', 'a JWT with header alg RS512 (and typ JWT if present)', 'another header');
+  }
+  const signingInput = token.slice(0, token.length - segments[2]!.length - 1);
+  if (!verify('sha512', utf8(signingInput), key, signature)) {
+    throw new InvalidArgumentError('token', 'a JWT signed by the expected key', 'a token whose signature does not verify');
+  }
+  const claims = parseJsonObject(payloadBytes);
+  const sub = claims?.sub;
+  const exp = claims?.exp;
+  if (typeof sub !== 'string' || sub.length === 0 || typeof exp !== 'number' || !Number.isSafeInteger(exp)) {
+    throw new InvalidArgumentError('token', 'a JWT with a non-empty string sub and an integer exp', 'other claims');
+  }
+  if (exp <= nowSeconds) {
+    throw new InvalidArgumentError('token', 'an unexpired JWT', `a JWT that expired ${nowSeconds - exp} s ago`);
+  }
+  if (exp - nowSeconds > maxLifetime) {
+    throw new InvalidArgumentError('token', `a JWT expiring at most ${maxLifetime} s ahead`, `one expiring ${exp - nowSeconds} s ahead`);
+  }
+  return { sub, exp };
+}
+
+/** PEM encodings of a generated key pair. */
+export interface RsaKeyPairPem {
+  /** Unencrypted PKCS#8 (`BEGIN PRIVATE KEY`). */
+  privateKeyPem: string;
+  /** SPKI (`BEGIN PUBLIC KEY`). */
+  publicKeyPem: string;
+}
+
+const generateKeyPairAsync = promisify(generateKeyPair);
+
+/**
+ * Generate an RSA-2048 key pair (public exponent 65537) off the main thread, for tests and the sandbox;
+ * takes ≈100 ms.
+ * @example
+ * ```ts
+ * const { privateKeyPem, publicKeyPem } = await generateRsaKeyPair();
+ * const key = new RsaPrivateKey(privateKeyPem);
+ * ```
+ */
+export async function generateRsaKeyPair(): Promise<RsaKeyPairPem> {
+  const { privateKey, publicKey } = await generateKeyPairAsync('rsa', {
+    modulusLength: 2048,
+    publicExponent: 0x10001,
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+  });
+  return { privateKeyPem: privateKey, publicKeyPem: publicKey };
+}
