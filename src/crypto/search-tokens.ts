@@ -15,7 +15,8 @@
  *   words are kept whole; fullwidth Latin letters are in it, so `ＡＢＣ` also gives `ａｂ` and `ｂｃ`. Only letters
  *   reach this step, so most of those blocks never matter. The vectors confirm the Han case only.
  * - Hashing: salt = SHA-256(key); token = base64(SHA-256(salt ‖ word)) for rotation id 0, else
- *   base64(HMAC-SHA256(salt, word)). Words are UTF-8 encoded as Java does ({@link javaUtf8}).
+ *   base64(HMAC-SHA256(salt, word)). Words are UTF-8 encoded as Java does ({@link javaUtf8}). The vectors exercise
+ *   the salted step alone (`getHashedTokens` called with the key bytes as the salt): {@link hashedTokensWithSalt}.
  * - A message's tokens are its words hashed with the thread's content key plus its hashtags hashed with the wall key
  *   (the content key of the user's own wall thread), both with the variant the *thread's* rotation id selects,
  *   shuffled so their order reveals nothing about the text.
@@ -84,22 +85,48 @@ function keyBytes(parameter: string, key: unknown): Uint8Array {
   return key;
 }
 
-/** Add the tokens of `words` under `key` (salt = SHA-256(key)) to `tokens`. */
-function hashInto(tokens: Set<string>, words: readonly string[], key: Uint8Array, rotationId: bigint): void {
-  const salt = platform.sha256(key);
+/** Add the tokens of `words` under `salt` to `tokens`. */
+function hashInto(tokens: Set<string>, words: readonly string[], salt: Uint8Array, rotationId: bigint): void {
   for (const word of words) {
     const bytes = javaUtf8(word);
     tokens.add(toBase64(rotationId === 0n ? platform.sha256(salt, bytes) : platform.hmacSha256(salt, bytes)));
   }
+}
+
+/** Add the tokens of `words` under the salt SHA-256(`key`) to `tokens`. */
+function hashWithKeyInto(tokens: Set<string>, words: readonly string[], key: Uint8Array, rotationId: bigint): void {
+  const salt = platform.sha256(key);
+  hashInto(tokens, words, salt, rotationId);
   wipe(salt);
 }
 
 /**
- * Hash words into search tokens with a content key: base64(SHA-256(SHA-256(key) ‖ word)) for rotation id 0,
- * base64(HMAC-SHA256(SHA-256(key), word)) otherwise.
+ * Hash words into search tokens with an explicit salt, as Symphony's `ClientTokenizer_v2.getHashedTokens` does:
+ * base64(SHA-256(salt ‖ word)) for rotation id 0, base64(HMAC-SHA256(salt, word)) otherwise. Messages use the salt
+ * SHA-256(content key), which {@link hashedTokens} and {@link tokenize} derive; the known-answer vectors call this
+ * step directly with the key bytes as the salt.
+ * @param words the words, used as given (not lower-cased).
+ * @param salt the salt bytes.
+ * @param rotationId the rotation id of the thread; only whether it is 0 matters.
+ * @returns the distinct tokens, sorted.
+ * @throws InvalidArgumentError (`INVALID_ARGUMENT`) for `words` that is not an array of strings, a `salt` that is
+ *   not a Uint8Array, or a `rotationId` that is not a signed 64-bit integer.
+ */
+export function hashedTokensWithSalt(words: readonly string[], salt: Uint8Array, rotationId: bigint | number): string[] {
+  requireStringArray('words', words);
+  requireBytes('salt', salt);
+  const rotation = requireInt64('rotationId', rotationId);
+  const tokens = new Set<string>();
+  hashInto(tokens, words, salt, rotation);
+  return [...tokens].sort();
+}
+
+/**
+ * Hash words into search tokens with a content key, as a message's tokens (and a search for those words) are made:
+ * salt = SHA-256(key); base64(SHA-256(salt ‖ word)) for rotation id 0, base64(HMAC-SHA256(salt, word)) otherwise.
  * @param words the words, typically from {@link plainTokens}; used as given (not lower-cased).
  * @param contentKey the content key, as an AesKey or its 32 bytes.
- * @param rotationId the rotation id of the thread the message is sent to; only whether it is 0 matters.
+ * @param rotationId the rotation id of the thread; only whether it is 0 matters.
  * @returns the distinct tokens, sorted.
  * @throws InvalidArgumentError (`INVALID_ARGUMENT`) for `words` that is not an array of strings, a `contentKey`
  *   that is neither a live AesKey nor 32 bytes, or a `rotationId` that is not a signed 64-bit integer.
@@ -113,7 +140,7 @@ export function hashedTokens(words: readonly string[], contentKey: AesKey | Uint
   const rotation = requireInt64('rotationId', rotationId);
   const key = keyBytes('contentKey', contentKey);
   const tokens = new Set<string>();
-  hashInto(tokens, words, key, rotation);
+  hashWithKeyInto(tokens, words, key, rotation);
   return [...tokens].sort();
 }
 
@@ -173,7 +200,7 @@ export function tokenize(options: TokenizeOptions): string[] {
   }
   const wallKey = options.wallKey === undefined ? undefined : keyBytes('options.wallKey', options.wallKey);
   const tokens = new Set<string>();
-  hashInto(tokens, plainTokens(options.text), contentKey, rotation);
-  if (wallKey !== undefined) hashInto(tokens, entityTokens, wallKey, rotation);
+  hashWithKeyInto(tokens, plainTokens(options.text), contentKey, rotation);
+  if (wallKey !== undefined) hashWithKeyInto(tokens, entityTokens, wallKey, rotation);
   return shuffle([...tokens]);
 }

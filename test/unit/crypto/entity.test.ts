@@ -137,7 +137,7 @@ describe('round trip', () => {
       fc.asyncProperty(keyArb, entityArb, encryptArb, async (key, entity, encrypt) => {
         const ciphertext = await encrypt(key, entity);
         expect(await decryptEntity(key, ciphertext)).toBe(entity.toLowerCase());
-        expect(await encrypt(key, entity.toUpperCase().toLowerCase())).toBe(ciphertext);
+        expect(await encrypt(key, entity.toLowerCase())).toBe(ciphertext);
       }),
       { numRuns: 150 },
     );

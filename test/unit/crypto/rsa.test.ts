@@ -301,7 +301,7 @@ describe('unwrapKey with PKCS#1 v1.5', () => {
 
     const invalid: Array<[string, (em: Uint8Array) => Uint8Array]> = [
       ['first byte 0x01', (em) => ((em[0] = 0x01), em)],
-      ['first byte 0x80', (em) => ((em[0] = 0x80), em)],
+      ['first byte 0x7f', (em) => ((em[0] = 0x7f), em)],
       ['second byte 0x00', (em) => ((em[1] = 0x00), em)],
       ['second byte 0x01 (signature block type)', (em) => ((em[1] = 0x01), em)],
       ['second byte 0x03', (em) => ((em[1] = 0x03), em)],

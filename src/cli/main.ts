@@ -1,0 +1,106 @@
+#!/usr/bin/env node
+/**
+ * The `allegro` command line: argument parsing and dispatch only; each command lives in ./commands/.
+ * Exit codes: 0 success, 1 a check or step failed, 2 usage error, 3 an AllegroError (its code is printed).
+ */
+import { readFile, mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { AllegroError } from '../errors.js';
+import type { AeadBackendName } from '../crypto/aead.js';
+import { aeadBackendNames } from '../crypto/backends.js';
+import { formatBenchTable, runCryptoBench, type BenchCase } from './commands/bench-crypto.js';
+import { runDemo } from './commands/demo.js';
+import { checkVectors, formatVectorReport } from './commands/vectors.js';
+
+const USAGE = `Usage: allegro <command>
+
+Commands:
+  demo                              run the end-to-end crypto demo
+  vectors check FILE                check a Symphony known-answer vector file; ends with "N passed, N failed"
+  bench crypto [--json] [--save DIR] [--backend NAME]...
+                                    CiphertextTransport throughput per backend vs raw node:crypto
+  help                              show this text`;
+
+class UsageError extends Error {}
+
+async function vectorsCommand(args: string[]): Promise<number> {
+  const [sub, file, ...rest] = args;
+  if (sub !== 'check' || file === undefined || rest.length > 0) throw new UsageError('usage: allegro vectors check FILE');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(await readFile(file, 'utf8'));
+  } catch (err) {
+    throw new UsageError(`cannot read ${file} as JSON: ${(err as Error).message}`);
+  }
+  const results = await checkVectors(parsed);
+  console.log(formatVectorReport(results));
+  return results.every((r) => r.failed === 0) ? 0 : 1;
+}
+
+async function benchCommand(args: string[]): Promise<number> {
+  const { positionals, values } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { json: { type: 'boolean' }, save: { type: 'string' }, backend: { type: 'string', multiple: true } },
+  });
+  if (positionals.length !== 1 || positionals[0] !== 'crypto') throw new UsageError('usage: allegro bench crypto [--json] [--save DIR] [--backend NAME]...');
+  const names = aeadBackendNames();
+  for (const b of values.backend ?? []) {
+    if (!names.includes(b as AeadBackendName)) throw new UsageError(`unknown backend ${b}; available: ${names.join(', ')}`);
+  }
+  const cases = await runCryptoBench({
+    ...(values.backend === undefined ? {} : { backends: values.backend as AeadBackendName[] }),
+    onCase: (c) => { if (values.json !== true) process.stderr.write(`  measured ${c.name} ${c.backend} ${c.size} B\n`); },
+  });
+  const environment = { node: process.version, platform: `${process.platform}-${process.arch}`, cpus: (await import('node:os')).cpus().length, time: new Date().toISOString() };
+  const table = formatBenchTable(cases);
+  if (values.json === true) console.log(JSON.stringify({ cases: cases.map(roundCase) }));
+  else console.log(`CiphertextTransport v3, ${environment.node}, ${environment.cpus} CPUs\n\n${table}`);
+  if (values.save !== undefined) {
+    await mkdir(values.save, { recursive: true });
+    await writeFile(join(values.save, 'crypto.json'), `${JSON.stringify({ environment, cases: cases.map(roundCase) }, null, 2)}\n`);
+    await writeFile(join(values.save, 'crypto.md'), `# allegro bench crypto\n\n${JSON.stringify(environment)}\n\n${table}\n`);
+  }
+  return 0;
+}
+
+function roundCase(c: BenchCase): BenchCase {
+  return { ...c, opsPerSec: Math.round(c.opsPerSec), mbPerSec: Number(c.mbPerSec.toPrecision(4)), ratioToRawNode: Number(c.ratioToRawNode.toFixed(3)) };
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...args] = argv;
+  switch (command) {
+    case 'demo':
+      return (await runDemo((line) => console.log(line))) ? 0 : 1;
+    case 'vectors':
+      return vectorsCommand(args);
+    case 'bench':
+      return benchCommand(args);
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      console.log(USAGE);
+      return command === undefined ? 2 : 0;
+    default:
+      throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => { process.exitCode = code; },
+  (err: unknown) => {
+    if (err instanceof UsageError) {
+      console.error(`allegro: ${err.message}\n\n${USAGE}`);
+      process.exitCode = 2;
+    } else if (err instanceof AllegroError) {
+      console.error(`allegro: ${err.code}: ${err.message}`);
+      process.exitCode = 3;
+    } else {
+      console.error('allegro: unexpected failure:', err);
+      process.exitCode = 1;
+    }
+  },
+);

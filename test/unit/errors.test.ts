@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import {
+  AllegroError,
+  DecryptionFailedError,
+  InvalidArgumentError,
+  KeyIdMismatchError,
+  MalformedCiphertextError,
+  UnsupportedModeError,
+  UnsupportedVersionError,
+} from '../../src/errors.js';
+
+describe('errors', () => {
+  it('carry a stable code, their class name and retryable = false', () => {
+    const all: Array<[AllegroError, string]> = [
+      [new InvalidArgumentError('key', 'a Uint8Array', 'null'), 'INVALID_ARGUMENT'],
+      [new DecryptionFailedError(), 'DECRYPTION_FAILED'],
+      [new UnsupportedVersionError('CiphertextTransport', 9, [1, 2, 3]), 'UNSUPPORTED_VERSION'],
+      [new UnsupportedModeError(1, 'opt in'), 'UNSUPPORTED_MODE'],
+      [new MalformedCiphertextError('thing', 'too short'), 'MALFORMED_CIPHERTEXT'],
+      [new KeyIdMismatchError(), 'KEY_ID_MISMATCH'],
+    ];
+    for (const [err, code] of all) {
+      expect(err.code).toBe(code);
+      expect(err.name).toBe(err.constructor.name);
+      expect(err.retryable).toBe(false);
+      expect(err).toBeInstanceOf(AllegroError);
+      expect(err).toBeInstanceOf(Error);
+    }
+  });
+
+  it('name the parameter, what was expected and what was received', () => {
+    const err = new InvalidArgumentError('options.rotationId', 'a signed 64-bit integer', 'the number 1.5');
+    expect(err.parameter).toBe('options.rotationId');
+    expect(err.message).toBe('Invalid options.rotationId: expected a signed 64-bit integer, received the number 1.5.');
+  });
+
+  it('give one fixed message for every decryption failure', () => {
+    expect(new DecryptionFailedError().message).toBe('Decryption failed.');
+  });
+
+  it('keep instanceof working across duplicate copies of the classes', () => {
+    const lookalike = Object.assign(new Error('x'), { name: 'DecryptionFailedError' });
+    Object.defineProperty(lookalike, Symbol.for('allegro-ts.error'), { value: true });
+    expect(lookalike instanceof AllegroError).toBe(true);
+    expect(lookalike instanceof DecryptionFailedError).toBe(true);
+    expect(lookalike instanceof KeyIdMismatchError).toBe(false);
+    expect(new Error('plain') instanceof AllegroError).toBe(false);
+    expect((null as unknown) instanceof AllegroError).toBe(false);
+  });
+});
