@@ -6,12 +6,12 @@
  */
 import { cbc, gcm } from '@noble/ciphers/aes.js';
 import { DecryptionFailedError } from '../errors.js';
-import type { AeadBackend } from './aead.js';
+import { placeSealed, type AeadBackend } from './aead.js';
 
 /** The @noble/ciphers AES-256-GCM backend. */
 export const nobleAead: AeadBackend = {
   name: 'noble',
-  seal: async (key, iv, aad, plaintext) => gcm(key.bytes, iv, aad).encrypt(plaintext),
+  seal: async (key, iv, aad, plaintext, layout) => placeSealed(gcm(key.bytes, iv, aad).encrypt(plaintext), layout),
   open: async (key, iv, aad, ciphertextAndTag) => {
     const keyBytes = key.bytes;
     try {

@@ -5,17 +5,18 @@
  */
 import { createCipheriv, createDecipheriv } from 'node:crypto';
 import { DecryptionFailedError } from '../errors.js';
-import { GCM_TAG_LENGTH, type AeadBackend } from './aead.js';
+import { GCM_TAG_LENGTH, type AeadBackend, type SealLayout } from './aead.js';
 import type { AesKey } from './aes-key.js';
 
-function sealSync(key: AesKey, iv: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Uint8Array {
+function sealSync(key: AesKey, iv: Uint8Array, aad: Uint8Array, plaintext: Uint8Array, layout?: SealLayout): Uint8Array {
   const cipher = createCipheriv('aes-256-gcm', key.bytes, iv, { authTagLength: GCM_TAG_LENGTH });
   cipher.setAAD(aad);
   const body = cipher.update(plaintext);
   cipher.final();
-  const out = new Uint8Array(body.length + GCM_TAG_LENGTH);
-  out.set(body, 0);
-  out.set(cipher.getAuthTag(), body.length);
+  const headroom = layout?.headroom ?? 0;
+  const out = new Uint8Array(headroom + body.length + GCM_TAG_LENGTH + (layout?.tailroom ?? 0));
+  out.set(body, headroom);
+  out.set(cipher.getAuthTag(), headroom + body.length);
   return out;
 }
 
@@ -38,7 +39,7 @@ function openSync(key: AesKey, iv: Uint8Array, aad: Uint8Array, ciphertextAndTag
 /** The node:crypto AES-256-GCM backend. */
 export const nodeAead: AeadBackend = {
   name: 'node',
-  seal: async (key, iv, aad, plaintext) => sealSync(key, iv, aad, plaintext),
+  seal: async (key, iv, aad, plaintext, layout) => sealSync(key, iv, aad, plaintext, layout),
   open: async (key, iv, aad, ciphertextAndTag) => openSync(key, iv, aad, ciphertextAndTag),
 };
 

@@ -4,14 +4,11 @@
  * WebCrypto call pays a thread-pool round trip (perf-baseline.md §2), so Node defaults to node:crypto instead.
  */
 import { DecryptionFailedError } from '../errors.js';
-import { GCM_TAG_LENGTH, type AeadBackend } from './aead.js';
+import { GCM_TAG_LENGTH, placeSealed, type AeadBackend } from './aead.js';
 import type { AesKey } from './aes-key.js';
 
-function subtle(): SubtleCrypto {
-  const s = globalThis.crypto?.subtle;
-  if (s === undefined) throw new Error('WebCrypto (globalThis.crypto.subtle) is not available in this runtime');
-  return s;
-}
+// The registry (backends.ts) offers this backend only where `crypto.subtle` exists.
+const subtle = (): SubtleCrypto => globalThis.crypto.subtle;
 
 function importedKey(key: AesKey): Promise<CryptoKey> {
   return key.handle('webcrypto', (bytes) =>
@@ -31,8 +28,10 @@ function params(iv: Uint8Array, aad: Uint8Array): AesGcmParams {
 /** The WebCrypto AES-256-GCM backend. */
 export const webCryptoAead: AeadBackend = {
   name: 'webcrypto',
-  seal: async (key, iv, aad, plaintext) =>
+  seal: async (key, iv, aad, plaintext, layout) => placeSealed(
     new Uint8Array(await subtle().encrypt(params(iv, aad), await importedKey(key), plaintext as Uint8Array<ArrayBuffer>)),
+    layout,
+  ),
   open: async (key, iv, aad, ciphertextAndTag) => {
     const cryptoKey = await importedKey(key);
     try {

@@ -17,17 +17,36 @@ export type AeadBackendName = 'node' | 'webcrypto' | 'noble';
 /** GCM authentication tag length used by every Symphony format. */
 export const GCM_TAG_LENGTH = 16;
 
+/**
+ * Free space a caller wants around sealed output, so that a container format can write its header and trailer
+ * in place instead of copying the ciphertext once more.
+ */
+export interface SealLayout {
+  /** Bytes left before the ciphertext. */
+  headroom: number;
+  /** Bytes left after the tag. */
+  tailroom: number;
+}
+
 /** One implementation of AES-256-GCM. */
 export interface AeadBackend {
   readonly name: AeadBackendName;
   /**
    * Encrypt and authenticate.
-   * @returns ciphertext followed by the 16-byte tag.
+   * @returns ciphertext followed by the 16-byte tag, preceded and followed by the zeroed room `layout` asks for.
    */
-  seal(key: AesKey, iv: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Promise<Uint8Array>;
+  seal(key: AesKey, iv: Uint8Array, aad: Uint8Array, plaintext: Uint8Array, layout?: SealLayout): Promise<Uint8Array>;
   /**
    * Verify and decrypt `ciphertextAndTag` (ciphertext followed by the 16-byte tag).
    * @throws DecryptionFailedError (`DECRYPTION_FAILED`) when the tag does not verify; no plaintext is released.
    */
   open(key: AesKey, iv: Uint8Array, aad: Uint8Array, ciphertextAndTag: Uint8Array): Promise<Uint8Array>;
+}
+
+/** Copy sealed bytes into a new array with the room `layout` asks for (backends that cannot write in place). */
+export function placeSealed(sealed: Uint8Array, layout: SealLayout | undefined): Uint8Array {
+  if (layout === undefined || (layout.headroom === 0 && layout.tailroom === 0)) return sealed;
+  const out = new Uint8Array(layout.headroom + sealed.length + layout.tailroom);
+  out.set(sealed, layout.headroom);
+  return out;
 }

@@ -11,7 +11,7 @@ import { platform } from './platform.js';
 
 const available: Partial<Record<AeadBackendName, AeadBackend>> = {
   [platform.defaultAead.name]: platform.defaultAead,
-  webcrypto: webCryptoAead,
+  ...(globalThis.crypto?.subtle === undefined ? {} : { webcrypto: webCryptoAead }),
   noble: nobleAead,
 };
 

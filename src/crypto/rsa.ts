@@ -21,7 +21,8 @@
  *    after the IETF draft "Implicit Rejection for RSAES-PKCS1-v1_5" (which OpenSSL 3.2 implements; this is not
  *    byte-compatible with it), and selects M or R with a mask.
  * An invalid padding thus yields a deterministic, unpredictable key that fails later exactly as a wrong key does
- * (`KEY_ID_MISMATCH` on a version-3 transport, `DECRYPTION_FAILED` otherwise), in the same time as a valid one.
+ * (`KEY_ID_MISMATCH` on a version-3 transport, `DECRYPTION_FAILED` otherwise), after the same operations as a
+ * valid one.
  * A well-padded message of another length is treated as invalid padding. A ciphertext that is not k bytes long or
  * is not below n raises `DECRYPTION_FAILED` at once; both depend only on public values. JavaScript promises no
  * constant-time execution, so this removes the known oracles without proving there are none. Where the
@@ -296,7 +297,8 @@ function unwrapOaep(state: PrivateKeyState, wrapped: Uint8Array, padding: RsaPad
  *   for OAEP also for a failed decryption or a recovered key of another length than `expectedLength`.
  * @example
  * ```ts
- * const accountKey = new AesKey(await unwrapKey(userKey, fromBase64(wrappedAccountKey), 'pkcs1-v1_5'));
+ * const userKey = new RsaPrivateKey(userKeys.privateKey);
+ * const accountKey = new AesKey(await unwrapKey(userKey, Buffer.from(wrappedAccountKey, 'base64'), 'pkcs1-v1_5'));
  * ```
  */
 export async function unwrapKey(

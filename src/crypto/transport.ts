@@ -253,13 +253,12 @@ export async function encryptTransport(key: AesKey, plaintext: Uint8Array, optio
   const ivAndAad = randomBytes(TransportSizes.iv + TransportSizes.aad);
   const iv = ivAndAad.subarray(0, TransportSizes.iv);
   const aad = ivAndAad.subarray(TransportSizes.iv);
-  const sealed = await backend.seal(key, iv, aad, plaintext);
-  const out = new Uint8Array(V2_HEADER + ivAndAad.length + sealed.length + V3_TRAILER);
+  const headroom = V2_HEADER + ivAndAad.length;
+  const out = await backend.seal(key, iv, aad, plaintext, { headroom, tailroom: V3_TRAILER });
   out[0] = 3;
   writeInt32BE(out, 1, podId);
   writeInt64BE(out, 5, rotationId);
   out.set(ivAndAad, V2_HEADER);
-  out.set(sealed, V2_HEADER + ivAndAad.length);
   out.set(keyId, out.length - V3_TRAILER);
   out[out.length - 1] = EncryptionMode.AES_GCM;
   return out;

@@ -6,13 +6,15 @@
  * - transport: v3 decrypt, v2 decrypt, key id = HMAC-SHA256(key, "KeyFingerprint"), and a v3 encrypt → decrypt
  *   round trip with the case's key and rotation (header rotation checked too);
  * - entityV1 / entityV2: exact encryption (byte for byte) and decryption to the lower-cased entity;
- * - searchTokens: exact plain tokens and exact hashed tokens (both as sorted sets).
+ * - searchTokens: exact plain tokens and exact hashed tokens (both as sorted sets); as the file's meta says, the
+ *   hashed tokens are Java's `getHashedTokens(plainTokens, contentKey, rotationId)`, which takes `contentKey` as the
+ *   salt itself (a real message salts with SHA-256 of the content key).
  *
  * A malformed case (missing or mistyped field) fails its checks with the reason instead of aborting the run.
  */
 import { AesKey } from '../../crypto/aes-key.js';
 import { decryptEntity, encryptEntityV1, encryptEntityV2 } from '../../crypto/entity.js';
-import { hashedTokens, plainTokens } from '../../crypto/search-tokens.js';
+import { hashedTokensWithSalt, plainTokens } from '../../crypto/search-tokens.js';
 import { decryptTransport, encryptTransport, parseTransport } from '../../crypto/transport.js';
 import { AllegroError } from '../../errors.js';
 import { constantTimeEqual, tryFromBase64, tryFromHex } from '../../util/bytes.js';
@@ -107,7 +109,7 @@ function searchTokenChecks(c: Case): Check[] {
   return [
     ['plain tokens', async () => expectSameSet(plainTokens(str(c, 'text')), stringArray(c, 'plainTokens'), 'plain tokens')],
     ['hashed tokens', async () => {
-      const tokens = hashedTokens(stringArray(c, 'plainTokens'), hexField(c, 'contentKey'), rotationField(c, 'rotationId'));
+      const tokens = hashedTokensWithSalt(stringArray(c, 'plainTokens'), hexField(c, 'contentKey'), rotationField(c, 'rotationId'));
       expectSameSet(tokens, stringArray(c, 'hashedTokens'), 'hashed tokens');
     }],
   ];

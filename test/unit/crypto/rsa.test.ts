@@ -439,7 +439,7 @@ describe('RS512 JWT', () => {
       [`${encode({ alg: 'HS512', typ: 'JWT' })}.${payload}.${signature}`, 'alg RS512'],
       [`${encode({ alg: 'RS512', typ: 'JWT', crit: ['b64'] })}.${payload}.${signature}`, 'alg RS512'],
       [`${header}.${payload}.${signature}=`, 'three base64url segments'],
-      [`${header}.${payload}.${signature.slice(0, -1)}${signature.endsWith('A') ? 'B' : 'A'}`, 'signature'],
+      [`${header}.${payload}.${signature.slice(0, 10)}${signature[10] === 'A' ? 'B' : 'A'}${signature.slice(11)}`, 'signature'],
       [`${header}.${payload}`, 'three base64url segments'],
       [`${header}.${payload}.${signature}.`, 'three base64url segments'],
       [` ${token}`, 'three base64url segments'],
