@@ -24,7 +24,7 @@
  * tag, so without this check they could be altered undetected.
  */
 import { DecryptionFailedError, InvalidArgumentError, MalformedCiphertextError, UnsupportedVersionError } from '../errors.js';
-import { concatBytes, constantTimeEqual, fromUtf8, readInt64BE, toBase64, tryFromBase64, utf8, wipe } from '../util/bytes.js';
+import { concatBytes, constantTimeEqual, fromUtf8, javaUtf8, readInt64BE, toBase64, tryFromBase64, wipe } from '../util/bytes.js';
 import { describe, requireString } from '../util/validate.js';
 import { GCM_TAG_LENGTH, type AeadBackend, type AeadBackendName } from './aead.js';
 import { AesKey } from './aes-key.js';
@@ -48,22 +48,12 @@ const V2_HEADER = 9;
 const V2_MIN = V2_HEADER + IV_LENGTH + GCM_TAG_LENGTH + 1;
 const MAX_TOKENS = TYPEAHEAD_PREFIX_LENGTHS.length;
 
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
-
 /** Options of the entity functions. */
 export interface EntityOptions {
   /** AEAD backend (name or instance); default: the runtime's fastest. */
   backend?: AeadBackendName | AeadBackend;
 }
 
-/**
- * UTF-8 encode a string as Java's `String.getBytes(StandardCharsets.UTF_8)` does, which is how Symphony's library
- * turns entities and search words into bytes: every unpaired surrogate becomes `?` (0x3F) rather than U+FFFD.
- * Identical to plain UTF-8 for well-formed strings.
- */
-export function javaUtf8(text: string): Uint8Array {
-  return utf8(text.replace(LONE_SURROGATE, '?'));
-}
 
 function requireEntityKey(entityKey: unknown): asserts entityKey is AesKey {
   if (!(entityKey instanceof AesKey)) throw new InvalidArgumentError('entityKey', 'an AesKey', describe(entityKey));

@@ -343,9 +343,9 @@ export interface JwtVerifyOptions {
 const JWT_HEADER_SEGMENT = toBase64Url(utf8('{"alg":"RS512","typ":"JWT"}'));
 const BASE64URL_SEGMENT = /^[A-Za-z0-9_-]+$/;
 
-function requireNow(value: unknown): number {
+function requireNowSeconds(parameter: string, value: unknown): number {
   if (typeof value === 'number' && Number.isFinite(value)) return Math.floor(value / 1000);
-  throw new InvalidArgumentError('now', 'a time in milliseconds since the epoch', describe(value));
+  throw new InvalidArgumentError(parameter, 'a time in milliseconds since the epoch', describe(value));
 }
 
 /**
@@ -363,7 +363,7 @@ function requireNow(value: unknown): number {
  */
 export function signJwtRs512(privateKey: RsaPrivateKey, claims: JwtSignClaims, now: number = Date.now()): string {
   const state = requirePrivateKey(privateKey);
-  const nowSeconds = requireNow(now);
+  const nowSeconds = requireNowSeconds('now', now);
   requireString('claims.sub', claims?.sub);
   if (claims.sub.length === 0) throw new InvalidArgumentError('claims.sub', 'a non-empty string', describe(claims.sub));
   let exp: number;
@@ -418,7 +418,7 @@ function parseJsonObject(bytes: Uint8Array): Record<string, unknown> | undefined
 export function verifyJwtRs512(publicKey: RsaPublicKey, token: string, options: JwtVerifyOptions = {}): JwtClaims {
   const key = requirePublicKey(publicKey);
   requireString('token', token);
-  const nowSeconds = requireNow(options.now ?? Date.now());
+  const nowSeconds = requireNowSeconds('options.now', options.now ?? Date.now());
   const maxLifetime = options.maxLifetimeSeconds ?? MAX_JWT_LIFETIME_SECONDS;
   if (!Number.isInteger(maxLifetime) || maxLifetime < 1) {
     throw new InvalidArgumentError('options.maxLifetimeSeconds', 'a positive integer', describe(maxLifetime));

@@ -25,7 +25,7 @@ import { InvalidArgumentError } from '../errors.js';
 import { toBase64, wipe } from '../util/bytes.js';
 import { describe, requireBytes, requireInt64, requireString } from '../util/validate.js';
 import { AES_KEY_LENGTH, AesKey } from './aes-key.js';
-import { javaUtf8 } from './entity.js';
+import { javaUtf8 } from '../util/bytes.js';
 import { platform } from './platform.js';
 import { randomBytes } from './random.js';
 

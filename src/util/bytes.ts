@@ -20,6 +20,17 @@ export function utf8(text: string): Uint8Array {
   return encoder.encode(text);
 }
 
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/**
+ * UTF-8 encode a string as Java's `String.getBytes(StandardCharsets.UTF_8)` does, which is how Symphony's library
+ * turns entities and search words into bytes: every unpaired surrogate becomes `?` (0x3F) rather than U+FFFD.
+ * Identical to plain UTF-8 for well-formed strings.
+ */
+export function javaUtf8(text: string): Uint8Array {
+  return utf8(text.replace(LONE_SURROGATE, '?'));
+}
+
 /** UTF-8 decode bytes (invalid sequences become U+FFFD). */
 export function fromUtf8(bytes: Uint8Array): string {
   return decoder.decode(bytes);

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   concatBytes, constantTimeEqual, fromUtf8, readInt32BE, readInt64BE, toBase64, toBase64Url, toHex,
-  tryFromBase64, tryFromHex, utf8, wipe, writeInt32BE, writeInt64BE,
+  tryFromBase64, tryFromHex, utf8, javaUtf8, wipe, writeInt32BE, writeInt64BE,
 } from '../../../src/util/bytes.js';
 
 describe('base64', () => {
@@ -30,6 +30,11 @@ describe('hex, utf8 and integers', () => {
     expect(tryFromHex('00FF10')).toEqual(Uint8Array.of(0, 255, 16));
     expect(tryFromHex('abc')).toBeUndefined();
     expect(tryFromHex('zz')).toBeUndefined();
+  });
+
+  it('encode UTF-8 as Java does: unpaired surrogates become "?"', () => {
+    expect(fromUtf8(javaUtf8('#été😀'))).toBe('#été😀');
+    expect(fromUtf8(javaUtf8('a\uD83Db\uDE00'))).toBe('a?b?');
   });
 
   it('encode UTF-8', () => {
