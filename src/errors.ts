@@ -20,7 +20,8 @@ export type ErrorCode =
   | 'UNSUPPORTED_VERSION'
   | 'UNSUPPORTED_MODE'
   | 'MALFORMED_CIPHERTEXT'
-  | 'KEY_ID_MISMATCH';
+  | 'KEY_ID_MISMATCH'
+  | 'INVALID_TOKEN';
 
 const BRAND = Symbol.for('allegro-ts.error');
 
@@ -109,5 +110,21 @@ export class MalformedCiphertextError extends AllegroError {
 export class KeyIdMismatchError extends AllegroError {
   constructor() {
     super('KEY_ID_MISMATCH', 'The ciphertext was made with a different key than the one supplied (key id mismatch).');
+  }
+}
+
+/** Why a login JWT was refused. */
+export type InvalidTokenReason = 'malformed' | 'unsupported-header' | 'bad-signature' | 'bad-claims' | 'expired' | 'lifetime-too-long';
+
+/**
+ * A login JWT was refused: malformed, not signed by the expected key, expired, or expiring further ahead than
+ * allowed. `reason` says which; the message never quotes the token.
+ */
+export class InvalidTokenError extends AllegroError {
+  /** Which check failed. */
+  readonly reason: InvalidTokenReason;
+  constructor(reason: InvalidTokenReason, detail: string) {
+    super('INVALID_TOKEN', `Invalid token (${reason}): ${detail}.`);
+    this.reason = reason;
   }
 }

@@ -1,5 +1,5 @@
 /**
- * AES-256-GCM and AES-256-CBC (no padding) over node:crypto, plus the node implementation of {@link Platform}.
+ * AES-256-GCM and AES-256-CBC (no padding) over node:crypto, used by ./platform-node.ts.
  * The fastest backend on Node at every message size (perf-baseline.md §1): ≈100k GCM operations/s per core,
  * bounded by the fixed cost of `createCipheriv`.
  */

@@ -11,7 +11,7 @@ export type { EntityOptions } from './entity.js';
 export { decryptEntity, encryptEntityV1, encryptEntityV2, entityTypeaheadPrefix, ENTITY_V1_PREFIX, ENTITY_V2_PREFIX, TYPEAHEAD_PREFIX_LENGTHS } from './entity.js';
 export { LEGACY_WRAPPED_KEY_LENGTH, unwrapLegacyKey, wrapLegacyKey } from './legacy-wrap.js';
 export type { JwtClaims, JwtSignClaims, JwtVerifyOptions, RsaKeyPairPem, RsaPadding } from './rsa.js';
-export { generateRsaKeyPair, MAX_JWT_LIFETIME_SECONDS, RsaPrivateKey, RsaPublicKey, signJwtRs512, unwrapKey, verifyJwtRs512 } from './rsa.js';
+export { DEFAULT_JWT_LIFETIME_SECONDS, generateRsaKeyPair, MAX_JWT_LIFETIME_SECONDS, RsaPrivateKey, RsaPublicKey, signJwtRs512, unwrapKey, verifyJwtRs512 } from './rsa.js';
 export type { TokenizeOptions } from './search-tokens.js';
 export { hashedTokens, hashedTokensWithSalt, plainTokens, tokenize } from './search-tokens.js';
 export type { CiphertextTransport, DecryptOptions, EncryptOptions, ParseOptions, TransportKey } from './transport.js';

@@ -1,5 +1,5 @@
 /**
- * The primitives allegro-ts takes from its runtime, behind one interface: SHA-256, HMAC-SHA256, SHA-512-free
+ * The primitives allegro-ts takes from its runtime, behind one interface: SHA-256, HMAC-SHA256, secure
  * randomness, AES-256-CBC without padding (legacy Symphony formats only) and the default AEAD backend.
  *
  * Node resolves `./platform-node.js` (node:crypto, the fastest backend here: ../shared/reference/perf-baseline.md);

@@ -42,7 +42,7 @@ import {
   verify,
 } from 'node:crypto';
 import { promisify } from 'node:util';
-import { DecryptionFailedError, InvalidArgumentError } from '../errors.js';
+import { DecryptionFailedError, InvalidArgumentError, InvalidTokenError } from '../errors.js';
 import { fromUtf8, toBase64Url, tryFromBase64, utf8, wipe } from '../util/bytes.js';
 import { describe, requireBytes, requireString } from '../util/validate.js';
 import { AES_KEY_LENGTH } from './aes-key.js';
@@ -58,6 +58,9 @@ export const MAX_WRAPPED_KEY_LENGTH = AES_KEY_LENGTH;
 
 /** Longest JWT lifetime Symphony accepts, in seconds (bdk-and-obo.md §1.2). */
 export const MAX_JWT_LIFETIME_SECONDS = 300;
+
+/** Default lifetime of a signed login JWT: 240 s, a minute below the limit to absorb clock skew (as the BDKs do). */
+export const DEFAULT_JWT_LIFETIME_SECONDS = 240;
 
 const PADDINGS: Readonly<Record<RsaPadding, { padding: number; oaepHash?: string }>> = {
   'oaep-sha1': { padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' },
@@ -328,7 +331,7 @@ export interface JwtSignClaims {
   sub: string;
   /** Expiry in seconds since the epoch; at most {@link MAX_JWT_LIFETIME_SECONDS} after `now`. */
   exp?: number;
-  /** Lifetime in seconds, 1 to {@link MAX_JWT_LIFETIME_SECONDS}; default {@link MAX_JWT_LIFETIME_SECONDS}. */
+  /** Lifetime in seconds, 1 to {@link MAX_JWT_LIFETIME_SECONDS}; default {@link DEFAULT_JWT_LIFETIME_SECONDS}. */
   lifetimeSeconds?: number;
 }
 
@@ -351,7 +354,7 @@ function requireNowSeconds(parameter: string, value: unknown): number {
 /**
  * Sign a Symphony login JWT: header `{"alg":"RS512","typ":"JWT"}`, payload `{"sub","exp"}`, RSASSA-PKCS1-v1_5
  * with SHA-512, base64url segments without padding. Symphony refuses an `exp` more than five minutes ahead of its
- * own clock, so a shorter `lifetimeSeconds` leaves room for clock skew (the BDKs use 240).
+ * own clock, so the default lifetime is 240 s, as in the BDKs, leaving a minute for clock skew.
  * @param now current time in milliseconds since the epoch; default `Date.now()`.
  * @throws InvalidArgumentError (`INVALID_ARGUMENT`) for a bad key, an empty `sub`, both `exp` and
  *   `lifetimeSeconds`, or an `exp` that is not an integer within (now, now + 300 s].
@@ -380,7 +383,7 @@ export function signJwtRs512(privateKey: RsaPrivateKey, claims: JwtSignClaims, n
       );
     }
   } else {
-    const lifetime = claims.lifetimeSeconds ?? MAX_JWT_LIFETIME_SECONDS;
+    const lifetime = claims.lifetimeSeconds ?? DEFAULT_JWT_LIFETIME_SECONDS;
     if (!Number.isInteger(lifetime) || lifetime < 1 || lifetime > MAX_JWT_LIFETIME_SECONDS) {
       throw new InvalidArgumentError('claims.lifetimeSeconds', `an integer from 1 to ${MAX_JWT_LIFETIME_SECONDS}`, describe(lifetime));
     }
@@ -409,11 +412,11 @@ function parseJsonObject(bytes: Uint8Array): Record<string, unknown> | undefined
 /**
  * Verify a login JWT made by {@link signJwtRs512} (or by a BDK): RS512 signature by `publicKey`, a non-empty
  * string `sub`, and an integer `exp` after `now` and at most `maxLifetimeSeconds` ahead. No clock tolerance.
- * Every failure is an InvalidArgumentError with parameter `token`; its message says which check failed but never
- * quotes the token.
+ * Every refusal is an InvalidTokenError whose `reason` says which check failed; its message never quotes the token.
  * @returns the `sub` and `exp` claims.
- * @throws InvalidArgumentError (`INVALID_ARGUMENT`, parameter `token`) for a malformed token, a header other than
- *   RS512, a signature that does not verify, missing claims, or an `exp` in the past or too far ahead.
+ * @throws InvalidTokenError (`INVALID_TOKEN`) for a malformed token, a header other than RS512, a signature that
+ *   does not verify, missing claims, or an `exp` in the past or too far ahead.
+ * @throws InvalidArgumentError (`INVALID_ARGUMENT`) for a `token` that is not a string or bad options.
  */
 export function verifyJwtRs512(publicKey: RsaPublicKey, token: string, options: JwtVerifyOptions = {}): JwtClaims {
   const key = requirePublicKey(publicKey);
@@ -427,27 +430,27 @@ export function verifyJwtRs512(publicKey: RsaPublicKey, token: string, options: 
   const decoded = segments.length === 3 ? segments.map(decodeSegment) : [];
   const [headerBytes, payloadBytes, signature] = decoded;
   if (headerBytes === undefined || payloadBytes === undefined || signature === undefined) {
-    throw new InvalidArgumentError('token', 'a compact JWT (three base64url segments)', describe(token));
+    throw new InvalidTokenError('malformed', 'expected a compact JWT of three base64url segments');
   }
   const header = parseJsonObject(headerBytes);
   if (header === undefined || header.alg !== 'RS512' || 'crit' in header || (header.typ !== undefined && header.typ !== 'JWT')) {
-    throw new InvalidArgumentError('token', 'a JWT with header alg RS512 (and typ JWT if present)', 'another header');
+    throw new InvalidTokenError('unsupported-header', 'expected header alg RS512 (and typ JWT if present)');
   }
   const signingInput = token.slice(0, token.length - segments[2]!.length - 1);
   if (!verify('sha512', utf8(signingInput), key, signature)) {
-    throw new InvalidArgumentError('token', 'a JWT signed by the expected key', 'a token whose signature does not verify');
+    throw new InvalidTokenError('bad-signature', 'the signature does not verify with the registered public key');
   }
   const claims = parseJsonObject(payloadBytes);
   const sub = claims?.sub;
   const exp = claims?.exp;
   if (typeof sub !== 'string' || sub.length === 0 || typeof exp !== 'number' || !Number.isSafeInteger(exp)) {
-    throw new InvalidArgumentError('token', 'a JWT with a non-empty string sub and an integer exp', 'other claims');
+    throw new InvalidTokenError('bad-claims', 'expected a non-empty string sub and an integer exp');
   }
   if (exp <= nowSeconds) {
-    throw new InvalidArgumentError('token', 'an unexpired JWT', `a JWT that expired ${nowSeconds - exp} s ago`);
+    throw new InvalidTokenError('expired', `it expired ${nowSeconds - exp} s ago`);
   }
   if (exp - nowSeconds > maxLifetime) {
-    throw new InvalidArgumentError('token', `a JWT expiring at most ${maxLifetime} s ahead`, `one expiring ${exp - nowSeconds} s ahead`);
+    throw new InvalidTokenError('lifetime-too-long', `it expires ${exp - nowSeconds} s ahead, more than the allowed ${maxLifetime} s`);
   }
   return { sub, exp };
 }

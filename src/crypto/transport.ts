@@ -246,7 +246,8 @@ function requireKey(key: unknown): asserts key is AesKey {
 export async function encryptTransport(key: AesKey, plaintext: Uint8Array, options: EncryptOptions): Promise<Uint8Array> {
   requireKey(key);
   requireBytes('plaintext', plaintext);
-  const rotationId = requireInt64('options.rotationId', options?.rotationId);
+  if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('options', 'an object with rotationId', describe(options));
+  const rotationId = requireInt64('options.rotationId', options.rotationId);
   const podId = requireInt32('options.podId', options.podId ?? 0);
   const backend = getAeadBackend(options.backend);
   const keyId = key.keyId;

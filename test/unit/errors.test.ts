@@ -3,6 +3,7 @@ import {
   AllegroError,
   DecryptionFailedError,
   InvalidArgumentError,
+  InvalidTokenError,
   KeyIdMismatchError,
   MalformedCiphertextError,
   UnsupportedModeError,
@@ -18,6 +19,7 @@ describe('errors', () => {
       [new UnsupportedModeError(1, 'opt in'), 'UNSUPPORTED_MODE'],
       [new MalformedCiphertextError('thing', 'too short'), 'MALFORMED_CIPHERTEXT'],
       [new KeyIdMismatchError(), 'KEY_ID_MISMATCH'],
+      [new InvalidTokenError('expired', 'it expired 3 s ago'), 'INVALID_TOKEN'],
     ];
     for (const [err, code] of all) {
       expect(err.code).toBe(code);
