@@ -65,6 +65,7 @@ export class AesKey {
   wipe(): void {
     this.#bytes?.fill(0);
     this.#bytes = undefined;
+    this.#keyId = undefined;
     this.#handles.clear();
   }
 

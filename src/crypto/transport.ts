@@ -5,6 +5,9 @@
  * | version | layout                                                                                      | min |
  * |---------|---------------------------------------------------------------------------------------------|-----|
  * | 1       | 0x01, options(1, bit0 = password) [salt 16], IV 16, AAD 16, ciphertext, tag 16              |  50 |
+ *
+ * A password-based version-1 transport is decrypted with the key the caller derived from the password and the
+ * salt (`passwordSalt` of {@link parseTransport}); this module does not derive keys from passwords.
  * | 2       | 0x02, podId int32 BE, rotationId int64 BE, IV 16, AAD 16, ciphertext, tag 16                |  61 |
  * | 3       | version-2 layout with 0x03, then keyId 32 (HMAC-SHA256(key, "KeyFingerprint")), mode 1     |  94 |
  *
@@ -32,7 +35,7 @@ import {
   writeInt32BE,
   writeInt64BE,
 } from '../util/bytes.js';
-import { describe, requireBytes, requireInt32, requireInt64, requireString } from '../util/validate.js';
+import { describe, optionsObject, requireBytes, requireInt32, requireInt64, requirePositiveInteger, requireString } from '../util/validate.js';
 import { GCM_TAG_LENGTH, type AeadBackend, type AeadBackendName } from './aead.js';
 import { AesKey } from './aes-key.js';
 import { getAeadBackend } from './backends.js';
@@ -107,19 +110,23 @@ function minimumLength(version: 1 | 2 | 3, passwordBased: boolean): number {
  * @throws MalformedCiphertextError (`MALFORMED_CIPHERTEXT`) for empty, short or oversized input.
  * @throws UnsupportedVersionError (`UNSUPPORTED_VERSION`) for a first byte other than 1, 2 or 3.
  */
-export function parseTransport(bytes: Uint8Array, options: ParseOptions = {}): CiphertextTransport {
+export function parseTransport(bytes: Uint8Array, options?: ParseOptions): CiphertextTransport {
   requireBytes('transport', bytes);
-  const maxLength = options.maxLength ?? DEFAULT_MAX_TRANSPORT_LENGTH;
+  const { maxLength: max } = optionsObject('options', options);
+  const maxLength = max === undefined ? DEFAULT_MAX_TRANSPORT_LENGTH : requirePositiveInteger('options.maxLength', max);
   if (bytes.length === 0) throw new MalformedCiphertextError('CiphertextTransport', 'the input is empty');
   if (bytes.length > maxLength) {
     throw new MalformedCiphertextError('CiphertextTransport', `${bytes.length} bytes exceeds the limit of ${maxLength}`);
   }
   const version = bytes[0]!;
   if (version !== 1 && version !== 2 && version !== 3) {
-    const hint = version === 0x41 || version === 0x51 ? ' (the input looks base64-encoded; decode it first)' : '';
+    const hint = version === 0x41 ? ' (the input looks base64-encoded; decode it first)' : '';
     throw new UnsupportedVersionError(`CiphertextTransport${hint}`, version, READABLE_TRANSPORT_VERSIONS);
   }
-  const passwordBased = version === 1 && bytes.length > 1 && (bytes[1]! & 1) === 1;
+  if (version === 1 && bytes.length > 1 && (bytes[1]! & 0xfe) !== 0) {
+    throw new MalformedCiphertextError('CiphertextTransport v1', 'unknown option bits are set');
+  }
+  const passwordBased = version === 1 && bytes.length > 1 && bytes[1] === 1;
   const min = minimumLength(version, passwordBased);
   if (bytes.length < min) {
     throw new MalformedCiphertextError(`CiphertextTransport v${version}`, `${bytes.length} bytes is shorter than the minimum of ${min}`);
@@ -274,8 +281,9 @@ export async function encryptTransport(key: AesKey, plaintext: Uint8Array, optio
  * @throws MalformedCiphertextError (`MALFORMED_CIPHERTEXT`) for input that is not a transport or carries an
  *   unaccepted pod id; UnsupportedVersionError (`UNSUPPORTED_VERSION`) for an unknown version byte.
  */
-export async function decryptTransport(key: TransportKey, transport: Uint8Array, options: DecryptOptions = {}): Promise<Uint8Array> {
+export async function decryptTransport(key: TransportKey, transport: Uint8Array, options?: DecryptOptions): Promise<Uint8Array> {
   if (typeof key !== 'function') requireKey(key);
+  options = optionsObject('options', options);
   const parsed = parseTransport(transport, options);
   const podIds = options.podIds ?? DEFAULT_POD_IDS;
   if (parsed.version !== 1 && podIds !== 'any' && !podIds.includes(parsed.podId)) {
@@ -310,6 +318,7 @@ export async function decryptTransport(key: TransportKey, transport: Uint8Array,
  */
 export function transportFromBase64(text: string, maxLength = DEFAULT_MAX_TRANSPORT_LENGTH): Uint8Array {
   requireString('ciphertext', text);
+  requirePositiveInteger('maxLength', maxLength);
   if (text.length > Math.ceil(maxLength / 3) * 4) {
     throw new MalformedCiphertextError('CiphertextTransport', `the base64 text exceeds the limit of ${maxLength} bytes`);
   }
@@ -334,6 +343,7 @@ export async function encryptText(key: AesKey, text: string, options: EncryptOpt
  * Decrypt a base64 chat field (any readable transport version) to a string.
  * @throws the errors of {@link decryptTransport} and {@link transportFromBase64}.
  */
-export async function decryptText(key: TransportKey, base64: string, options: DecryptOptions = {}): Promise<string> {
-  return fromUtf8(await decryptTransport(key, transportFromBase64(base64, options.maxLength), options));
+export async function decryptText(key: TransportKey, base64: string, options?: DecryptOptions): Promise<string> {
+  const checked = optionsObject('options', options);
+  return fromUtf8(await decryptTransport(key, transportFromBase64(base64, checked.maxLength), checked));
 }

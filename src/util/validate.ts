@@ -50,3 +50,16 @@ export function requireInt32(parameter: string, value: unknown): number {
   if (typeof value === 'number' && Number.isInteger(value) && value >= -(2 ** 31) && value < 2 ** 31) return value;
   throw new InvalidArgumentError(parameter, 'a signed 32-bit integer', describe(value));
 }
+
+/** Require an options object, or undefined (read as `{}`). */
+export function optionsObject<T extends object>(parameter: string, value: T | undefined): T | Record<string, never> {
+  if (value === undefined) return {};
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InvalidArgumentError(parameter, 'an options object', describe(value));
+  return value;
+}
+
+/** Require a positive safe integer. */
+export function requirePositiveInteger(parameter: string, value: unknown): number {
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value > 0) return value;
+  throw new InvalidArgumentError(parameter, 'a positive integer', describe(value));
+}

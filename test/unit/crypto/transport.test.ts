@@ -219,3 +219,22 @@ describe('header checks', () => {
     await expect(decryptTransport(() => 'nope' as never, wire)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', parameter: 'key' });
   });
 });
+
+describe('option and input checks', () => {
+  it('refuses null options, bad limits and unknown v1 option bits with typed errors', async () => {
+    const wire = await encryptTransport(key, utf8('o'), { rotationId: 0 });
+    await expect(decryptTransport(key, wire, null as never)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', parameter: 'options' });
+    expect(() => parseTransport(wire, { maxLength: Number.NaN })).toThrow(expect.objectContaining({ parameter: 'options.maxLength' }));
+    expect(() => transportFromBase64('AAAA', 0)).toThrow(expect.objectContaining({ parameter: 'maxLength' }));
+    const v1 = serializeTransport({ ...parseTransport(wire), version: 1 });
+    v1[1] = 2;
+    expect(() => parseTransport(v1)).toThrow(expect.objectContaining({ code: 'MALFORMED_CIPHERTEXT' }));
+  });
+
+  it('forgets the key id when a key is wiped', async () => {
+    const k = new AesKey(new Uint8Array(32).fill(4));
+    expect(k.keyId.length).toBe(32);
+    k.wipe();
+    expect(() => k.keyId).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+  });
+});
