@@ -11,12 +11,15 @@ import type { AeadBackendName } from '../crypto/aead.js';
 import { aeadBackendNames } from '../crypto/backends.js';
 import { formatBenchTable, runCryptoBench, type BenchCase } from './commands/bench-crypto.js';
 import { runDemo } from './commands/demo.js';
+import { runSandboxCommand } from './commands/sandbox.js';
 import { checkVectors, formatVectorReport } from './commands/vectors.js';
 
 const USAGE = `Usage: allegro <command>
 
 Commands:
   demo                              run the end-to-end crypto demo
+  sandbox [--port N] [--data DIR] [--seed FILE] [--host ADDR] [--control]
+                                    run a local Symphony pod + Key Manager + Object Store over HTTPS
   vectors check FILE                check a Symphony known-answer vector file; ends with "N passed, N failed"
   bench crypto [--json] [--save DIR] [--backend NAME]...
                                     CiphertextTransport throughput per backend vs raw node:crypto
@@ -69,6 +72,22 @@ function roundCase(c: BenchCase): BenchCase {
   return { ...c, opsPerSec: Math.round(c.opsPerSec), mbPerSec: Number(c.mbPerSec.toPrecision(4)), ratioToRawNode: Number(c.ratioToRawNode.toFixed(3)) };
 }
 
+async function sandboxCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: { port: { type: 'string' }, data: { type: 'string' }, seed: { type: 'string' }, host: { type: 'string' }, control: { type: 'boolean' } },
+  });
+  const port = values.port === undefined ? 0 : Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError('--port must be an integer from 0 to 65535');
+  return runSandboxCommand({
+    port,
+    ...(values.data === undefined ? {} : { dataDir: values.data }),
+    ...(values.seed === undefined ? {} : { seed: values.seed }),
+    ...(values.host === undefined ? {} : { host: values.host }),
+    control: values.control === true,
+  }, (line) => console.log(line));
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
   switch (command) {
@@ -76,6 +95,8 @@ async function main(argv: string[]): Promise<number> {
       return (await runDemo((line) => console.log(line))) ? 0 : 1;
     case 'vectors':
       return vectorsCommand(args);
+    case 'sandbox':
+      return sandboxCommand(args);
     case 'bench':
       return benchCommand(args);
     case undefined:

@@ -1,0 +1,72 @@
+/**
+ * Authentication endpoints (login-api-public.yaml, authenticator-api-public.yaml; bdk-and-obo.md §1):
+ * RSA JWT login to the pod (`/login/pubkey/authenticate`) and the Key Manager (`/relay/pubkey/authenticate`),
+ * certificate login over mutual TLS (`/sessionauth/v1/authenticate`, `/keyauth/v1/authenticate`), logout, the
+ * Object Store bearer (`/login/idm/tokens`) and the Datafeed 2.0 service token (`/settings-web/api/v1/tokens`).
+ * A JWT must be RS512, name a known user in `sub`, expire at most five minutes ahead and verify with the user's
+ * registered key; anything else is 401.
+ */
+import { RsaPublicKey, verifyJwtRs512 } from '../../crypto/rsa.js';
+import { AllegroError } from '../../errors.js';
+import { requireObject, requiredField } from '../body.js';
+import type { SandboxContext } from '../context.js';
+import { HttpError, type Router, type SandboxRequest, type SandboxResponse } from '../http.js';
+import type { UserState } from '../state.js';
+import { authenticatedCommonName } from '../tls.js';
+import { unverifiedSubject, type TokenKind } from '../tokens.js';
+
+const SERVICE_TOKEN_TTL_SECONDS = 300;
+
+function jwtUser(ctx: SandboxContext, req: SandboxRequest): UserState {
+  const token = requiredField(requireObject(req.json()), 'token', 'string');
+  const username = unverifiedSubject(token);
+  const user = username === undefined ? undefined : ctx.state.usersByName.get(username.toLowerCase());
+  if (user === undefined) throw new HttpError(401, 'Invalid user: no user has the subject of this token');
+  if (user.loginPublicKeyPem === undefined) throw new HttpError(401, 'Public key not imported for this user');
+  try {
+    verifyJwtRs512(new RsaPublicKey(user.loginPublicKeyPem), token);
+  } catch (err) {
+    if (err instanceof AllegroError) throw new HttpError(401, `Authentication failed: ${err.message}`);
+    throw err;
+  }
+  return user;
+}
+
+function certificateUser(ctx: SandboxContext, req: SandboxRequest): UserState {
+  const name = authenticatedCommonName(req.socket);
+  if (name === undefined) throw new HttpError(401, 'A client certificate issued by the sandbox CA is required');
+  const user = ctx.state.usersByName.get(name.toLowerCase());
+  if (user === undefined) throw new HttpError(401, 'The client certificate does not belong to a user of this pod');
+  return user;
+}
+
+function tokenResponse(ctx: SandboxContext, user: UserState, kind: TokenKind): SandboxResponse {
+  const token = ctx.tokens.issue(user.id, kind, ctx.config.sessionTtlSeconds);
+  return { json: { name: kind === 'session' ? 'sessionToken' : 'keyManagerToken', token } };
+}
+
+/** Register the authentication routes. */
+export function authRoutes(router: Router, ctx: SandboxContext): void {
+  router
+    .add('POST', '/login/pubkey/authenticate', (req) => tokenResponse(ctx, jwtUser(ctx, req), 'session'))
+    .add('POST', '/relay/pubkey/authenticate', (req) => tokenResponse(ctx, jwtUser(ctx, req), 'km'))
+    .add('POST', '/sessionauth/v1/authenticate', (req) => tokenResponse(ctx, certificateUser(ctx, req), 'session'))
+    .add('POST', '/keyauth/v1/authenticate', (req) => tokenResponse(ctx, certificateUser(ctx, req), 'km'))
+    .add('POST', '/sessionauth/v1/logout', (req) => {
+      const token = req.headers.sessiontoken;
+      const claims = typeof token === 'string' ? ctx.tokens.verify(token, ['session']) : undefined;
+      if (claims === undefined) throw new HttpError(401, 'Invalid or expired session token');
+      ctx.tokens.revoke(claims);
+      return { json: { format: 'TEXT', message: 'Logged out' } };
+    })
+    .add('POST', '/login/idm/tokens', (req) => {
+      const user = ctx.sessionUser(req);
+      const accessToken = ctx.tokens.issue(user.id, 'api', SERVICE_TOKEN_TTL_SECONDS);
+      return { json: { token_type: 'Bearer', expires_in: SERVICE_TOKEN_TTL_SECONDS, access_token: accessToken } };
+    })
+    .add('GET', '/settings-web/api/v1/tokens', (req) => {
+      const user = ctx.sessionUser(req);
+      const token = ctx.tokens.issue(user.id, 'datafeed', SERVICE_TOKEN_TTL_SECONDS);
+      return { json: [{ tokenContext: 'user', service: 'datafeed2', granted: true, token }] };
+    });
+}

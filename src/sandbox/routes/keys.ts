@@ -1,0 +1,96 @@
+/**
+ * The Key Manager and the pod's keystore, as Allegro uses them (allegro-protocol.md §3.1): the user's RSA key
+ * pair (`GET /relay/keys/me`), the account key wrapped for the user with RSAES-PKCS1-v1_5
+ * (`/webcontroller/keystore/wrappedAccountKeys/one`), per-(thread, rotation) content keys wrapped under the
+ * account key in a CiphertextTransport v3 whose header names account-key rotation 0
+ * (`/keystore/wrappedContentKeys/one`), the current rotation of threads (`/keystore/cryptoRotationInfo/multiple`)
+ * and the entity key (`/relay/keys/entityKey`). A caller who is not a member of a thread gets 404, which Allegro
+ * reports as "Not a member of this thread"; keys are only ever wrapped for the caller.
+ */
+import { AesKey } from '../../crypto/aes-key.js';
+import { RsaPublicKey } from '../../crypto/rsa.js';
+import { encryptTransport } from '../../crypto/transport.js';
+import { toBase64 } from '../../util/bytes.js';
+import { canonicalId, parseUserId, requireArray, requireQuery } from '../body.js';
+import type { SandboxContext } from '../context.js';
+import { HttpError, type Router } from '../http.js';
+import type { UserState } from '../state.js';
+
+const accountKeys = new WeakMap<UserState, AesKey>();
+
+function accountKeyOf(user: UserState): AesKey {
+  let key = accountKeys.get(user);
+  if (key === undefined) {
+    key = new AesKey(Buffer.from(user.accountKey, 'base64'));
+    accountKeys.set(user, key);
+  }
+  return key;
+}
+
+/** Wrap 32 key bytes (base64) for `user`: transport v3 under their account key, rotation 0 in the header. */
+async function wrapForUser(user: UserState, keyBase64: string): Promise<string> {
+  return toBase64(await encryptTransport(accountKeyOf(user), Buffer.from(keyBase64, 'base64'), { rotationId: 0 }));
+}
+
+function requireSelf(user: UserState, query: URLSearchParams): void {
+  if (parseUserId(requireQuery(query, 'userId'), 'userId') !== user.id) {
+    throw new HttpError(403, 'Keys can only be fetched for the authenticated user');
+  }
+}
+
+function rotationParam(query: URLSearchParams): string {
+  const raw = requireQuery(query, 'rotationId');
+  if (!/^-?\d{1,19}$/.test(raw)) throw new HttpError(400, 'Query parameter "rotationId" must be an integer');
+  return BigInt(raw).toString();
+}
+
+/** Register the Key Manager and keystore routes. */
+export function keyRoutes(router: Router, ctx: SandboxContext): void {
+  router
+    .add('GET', '/relay/keys/me', (req) => {
+      const user = ctx.kmUser(req);
+      return { json: { status: 'OK', userId: user.id, publicKey: user.kmPublicKeyPem, privateKey: user.kmPrivateKeyPem } };
+    })
+    .add('GET', '/relay/keys/entityKey', async (req) => {
+      const user = ctx.kmUser(req);
+      return { json: { status: 'OK', entityKey: await wrapForUser(user, ctx.state.entityKey) } };
+    })
+    .add('GET', '/webcontroller/keystore/wrappedAccountKeys/one', (req) => {
+      const user = ctx.sessionUser(req);
+      requireSelf(user, req.query);
+      if (rotationParam(req.query) !== '0') throw new HttpError(404, 'No account key of that rotation');
+      const wrapped = new RsaPublicKey(user.kmPublicKeyPem).wrap(Buffer.from(user.accountKey, 'base64'), 'pkcs1-v1_5');
+      return { json: { data: { wrappedAccountKey: toBase64(wrapped), rotationId: 0, userId: user.id, version: 1 } } };
+    })
+    .add('GET', '/keystore/wrappedContentKeys/one', async (req) => {
+      const user = ctx.sessionUser(req);
+      requireSelf(user, req.query);
+      const threadId = canonicalId(requireQuery(req.query, 'threadId'), 'threadId');
+      const rotationId = rotationParam(req.query);
+      const stream = ctx.state.streams.get(threadId);
+      const key = stream?.members.has(user.id) === true ? stream.rotations.get(rotationId) : undefined;
+      if (key === undefined) throw new HttpError(404, 'No content key: not a member of this thread, or no such rotation');
+      return { json: { data: { wrappedContentKey: await wrapForUser(user, key), rotationId: Number(rotationId), userId: user.id, version: 1 } } };
+    })
+    .add('POST', '/keystore/cryptoRotationInfo/multiple', (req) => {
+      const user = ctx.sessionUser(req);
+      const ids = requireArray(req.json());
+      if (ids.length > 1000) throw new HttpError(400, 'At most 1000 thread ids per request');
+      const data = [];
+      for (const raw of ids) {
+        if (typeof raw !== 'string') throw new HttpError(400, 'Every thread id must be a string');
+        const stream = ctx.state.streams.get(canonicalId(raw, 'threadId'));
+        if (stream === undefined || !stream.members.has(user.id)) continue;
+        const rotations = [...stream.rotations.keys()].map(Number);
+        data.push({
+          streamId: raw,
+          cryptoRotationInfo: {
+            acceptedRotationId: Number(stream.currentRotation),
+            acceptedRotationRange: { min: Math.min(...rotations), max: Math.max(...rotations) },
+            retiredRotationId: rotations.length > 1 ? Math.max(...rotations.filter((r) => String(r) !== stream.currentRotation)) : null,
+          },
+        });
+      }
+      return { json: { data, offset: 0, totalMatched: data.length } };
+    });
+}
