@@ -17,7 +17,7 @@ import { generateRsaKeyPair, RsaPublicKey } from '../crypto/rsa.js';
 import { toBase64 } from '../util/bytes.js';
 import { SandboxContext, type Persistence, type SandboxConfig, type SandboxUrls } from './context.js';
 import { Faults, type FaultRule } from './faults.js';
-import { dispatch, HttpError, Router } from './http.js';
+import { dispatch, errorResponse, HttpError, Router, send } from './http.js';
 import { newId, userIdOf } from './ids.js';
 import { Journal } from './journal.js';
 import { authRoutes } from './routes/auth.js';
@@ -25,6 +25,7 @@ import { controlRoutes } from './routes/control.js';
 import { datafeedRoutes } from './routes/datafeed.js';
 import { keyRoutes } from './routes/keys.js';
 import { messageRoutes } from './routes/messages.js';
+import { OBJECT_STORE_DISABLED, objectRoutes } from './routes/objects.js';
 import { newStreamKey, podRoutes } from './routes/pod.js';
 import { DEFAULT_SEED, parseSeed, readSeedFile, type Seed } from './seed.js';
 import { SandboxState, type StateRecord, type StateSnapshot, type UserState } from './state.js';
@@ -288,11 +289,20 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
   podRoutes(router, ctx);
   messageRoutes(router, ctx);
   datafeedRoutes(router, ctx);
+  objectRoutes(router, ctx);
   if (options.control === true) controlRoutes(router, faults, admin);
 
   const server: Server = createServer({ key: tls.serverKeyPem, cert: tls.serverCertPem, ca: tls.caCertPem, requestCert: true, rejectUnauthorized: false },
     (req, res) => {
-      void dispatch(router, req, res, (method, path, response) => faults.apply(method, path, response), options.onError);
+      void dispatch(router, req, res, async (method, path, response) => {
+        if ((await faults.apply(method, path, response)) === 'handled') return 'handled';
+        if (path.startsWith('/object/') && !state.objectStore) {
+          req.resume();
+          send(response, errorResponse(403, OBJECT_STORE_DISABLED));
+          return 'handled';
+        }
+        return 'continue';
+      }, options.onError);
     });
   const sockets = new Set<Socket>();
   server.on('connection', (socket: Socket) => {

@@ -92,6 +92,37 @@ export interface EventState {
   payload: Record<string, unknown>;
 }
 
+/** One version of an Object Store object (StoredApplicationObject or DeletedApplicationObject). */
+export interface StoredObject {
+  absoluteHash: string;
+  baseHash: string;
+  /** 1 for the first version. */
+  version: number;
+  partitionHash: string;
+  sortKey: string;
+  owner: number;
+  createdDate: number;
+  /** Set on the tombstone of a logically deleted object. */
+  deletionType?: 'LOGICAL';
+  /** The object as stored (client fields plus the server's). */
+  body: Record<string, unknown>;
+}
+
+/** An Object Store partition and who may use it. */
+export interface PartitionState {
+  hash: string;
+  name: string;
+  owner: number;
+  /** Permissions of users other than the owner. */
+  permissions: Record<string, Array<'READ' | 'WRITE'>>;
+}
+
+/** One write of an Object Store transaction. */
+export type ObjectWrite =
+  | { kind: 'put'; object: StoredObject }
+  | { kind: 'delete'; baseHash: string; deletionType: 'PHYSICAL' }
+  | { kind: 'delete'; baseHash: string; deletionType: 'LOGICAL'; tombstone: StoredObject };
+
 /** Changes, as journaled. */
 export type StateRecord =
   | { t: 'pod'; podId: number; name: string; objectStore: boolean; entityKey: string; tokenSecret: string }
@@ -113,7 +144,9 @@ export type StateRecord =
   | { t: 'feed'; id: string; userId: number; at: number }
   | { t: 'feed.ack'; id: string; ackSeq: number; at: number }
   | { t: 'feed.delete'; id: string }
-  | { t: 'entitlement'; objectStore: boolean };
+  | { t: 'entitlement'; objectStore: boolean }
+  | { t: 'partition'; partition: PartitionState }
+  | { t: 'objects'; writes: ObjectWrite[] };
 
 /** The complete state, in memory. */
 export class SandboxState {
@@ -132,6 +165,13 @@ export class SandboxState {
   readonly connections = new Map<string, ConnectionState>();
   readonly feeds = new Map<string, FeedState>();
   readonly events: EventState[] = [];
+  /** Object versions by absolute hash. */
+  readonly objects = new Map<string, StoredObject>();
+  /** Absolute hashes of each object's versions, oldest first, by base hash. */
+  readonly objectVersions = new Map<string, string[]>();
+  /** Current objects (and logically deleted ones): base hash by sort key, by partition hash. */
+  readonly partitionIndex = new Map<string, Map<string, string>>();
+  readonly partitions = new Map<string, PartitionState>();
   #nextUserNumber = 1000;
   #nextSeq = 1;
 
@@ -241,7 +281,45 @@ export class SandboxState {
       case 'feed.delete':
         this.feeds.delete(r.id);
         return;
+      case 'partition':
+        this.partitions.set(r.partition.hash, r.partition);
+        return;
+      case 'objects':
+        for (const w of r.writes) this.#applyObjectWrite(w);
+        return;
     }
+  }
+
+  /** The current (latest) version of an object, by base hash. */
+  currentObject(baseHash: string): StoredObject | undefined {
+    const versions = this.objectVersions.get(baseHash);
+    return versions === undefined ? undefined : this.objects.get(versions.at(-1)!);
+  }
+
+  #indexOf(partitionHash: string): Map<string, string> {
+    let index = this.partitionIndex.get(partitionHash);
+    if (index === undefined) {
+      index = new Map();
+      this.partitionIndex.set(partitionHash, index);
+    }
+    return index;
+  }
+
+  #applyObjectWrite(w: ObjectWrite): void {
+    const previous = this.currentObject(w.kind === 'put' ? w.object.baseHash : w.baseHash);
+    if (previous !== undefined) this.#indexOf(previous.partitionHash).delete(previous.sortKey);
+    if (w.kind === 'put' || w.deletionType === 'LOGICAL') {
+      const object = w.kind === 'put' ? w.object : w.tombstone;
+      this.objects.set(object.absoluteHash, object);
+      const versions = this.objectVersions.get(object.baseHash) ?? [];
+      versions.push(object.absoluteHash);
+      this.objectVersions.set(object.baseHash, versions);
+      // Tombstones stay in the index so that a fetch by sort key can answer "deleted" (410) rather than 404.
+      this.#indexOf(object.partitionHash).set(object.sortKey, object.baseHash);
+      return;
+    }
+    for (const hash of this.objectVersions.get(w.baseHash) ?? []) this.objects.delete(hash);
+    this.objectVersions.delete(w.baseHash);
   }
 
   /** The user with this id; throws on a corrupt journal. */
@@ -302,6 +380,8 @@ export class SandboxState {
       connections: [...this.connections.values()],
       feeds: [...this.feeds.values()],
       events: this.events,
+      partitions: [...this.partitions.values()],
+      objectVersions: [...this.objectVersions.values()].map((hashes) => hashes.map((h) => this.objects.get(h)!)),
     };
   }
 
@@ -328,6 +408,10 @@ export class SandboxState {
     for (const c of snapshot.connections) state.connections.set(`${c.from}:${c.to}`, c);
     for (const f of snapshot.feeds) state.feeds.set(f.id, f);
     state.events.push(...snapshot.events);
+    for (const p of snapshot.partitions) state.partitions.set(p.hash, p);
+    for (const versions of snapshot.objectVersions) {
+      for (const object of versions) state.#applyObjectWrite({ kind: 'put', object });
+    }
     return state;
   }
 }
@@ -347,4 +431,7 @@ export interface StateSnapshot {
   connections: ConnectionState[];
   feeds: FeedState[];
   events: EventState[];
+  partitions: PartitionState[];
+  /** Every object's versions, oldest first. */
+  objectVersions: StoredObject[][];
 }

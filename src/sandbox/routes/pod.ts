@@ -185,7 +185,8 @@ export function podRoutes(router: Router, ctx: SandboxContext): void {
       const active = req.query.get('active');
       if (active !== 'true' && active !== 'false') throw new HttpError(400, 'Query parameter "active" must be true or false');
       await ctx.commit({ t: 'stream.update', id: stream.id, at: Date.now(), by: user.id, active: active === 'true' });
-      return { json: roomDetail(stream) };
+      const { name, membersCanInvite, discoverable, public: isPublic, readOnly, copyProtected } = roomAttributes(stream); // v1 RoomDetail
+      return { json: { roomAttributes: { name, membersCanInvite, discoverable }, roomSystemInfo: roomDetail(stream).roomSystemInfo, immutableRoomAttributes: { public: isPublic, readOnly, copyProtected } } };
     })
     .add('GET', '/pod/v2/room/:id/membership/list', (req) => {
       const stream = memberStream(ctx, ctx.sessionUser(req), req.params.id!);

@@ -116,7 +116,7 @@ describe('persistence across a restart', () => {
   });
   afterAll(() => rm(dir, { recursive: true, force: true }));
 
-  it('keeps users, streams, rotations, messages, tokens, feeds and acknowledged positions', async () => {
+  it('keeps users, streams, rotations, messages, objects, entitlements, tokens, feeds and acknowledged positions', async () => {
     const first = await startSandbox({ dataDir: dir, config: { datafeedWaitMs: 100 } });
     const bot = await login(first, 'sandbox-bot');
     const alice = await login(first, 'alice');
@@ -132,6 +132,13 @@ describe('persistence across a restart', () => {
     expect(read.json.events.length).toBeGreaterThanOrEqual(2);
     // Acknowledge everything read so far.
     await call(first, 'POST', `/datafeed2/api/v1/feeds/${feed.json.id}/events`, { headers, json: { ackId: read.json.ackId } });
+    const api = { authorization: `Bearer ${bot.session}` };
+    const objectHash = Buffer.alloc(34, 7).toString('base64url');
+    const stored = await call(first, 'PUT', `/object/v1/objects/${objectHash}`, {
+      headers: api, json: { partitionHash: 'cGFydGl0aW9u', sortKey: 'k', threadId: roomId, rotationId: 1, encryptedPayload: Buffer.alloc(48, 1).toString('base64') },
+    });
+    expect(stored.status).toBe(200);
+    await first.admin.setObjectStoreEntitlement(false);
     const caBefore = first.caCertPath;
     const stateBefore = { users: first.state.users.size, streams: first.state.streams.size, messages: first.state.messages.size, events: first.state.lastSeq };
     await first.close();
@@ -150,6 +157,9 @@ describe('persistence across a restart', () => {
       const after = await call(second, 'POST', `/datafeed2/api/v1/feeds/${feed.json.id}/events`, { headers, json: {} });
       expect(after.json.events).toHaveLength(1);
       expect(second.identities.get('alice')?.privateKeyPath).toBeDefined();
+      expect((await call(second, 'GET', `/object/v1/objects/${objectHash}`, { headers: api })).status).toBe(403);
+      await second.admin.setObjectStoreEntitlement(true);
+      expect((await call(second, 'GET', `/object/v1/objects/${objectHash}`, { headers: api })).json.sortKey).toBe('k');
     } finally {
       await second.close();
     }
