@@ -10,6 +10,7 @@ import { AllegroError } from '../errors.js';
 import type { AeadBackendName } from '../crypto/aead.js';
 import { aeadBackendNames } from '../crypto/backends.js';
 import { formatBenchTable, runCryptoBench, type BenchCase } from './commands/bench-crypto.js';
+import { formatSandboxBench, runSandboxBench } from './commands/bench-sandbox.js';
 import { runDemo } from './commands/demo.js';
 import { runSandboxCommand } from './commands/sandbox.js';
 import { checkVectors, formatVectorReport } from './commands/vectors.js';
@@ -23,6 +24,8 @@ Commands:
   vectors check FILE                check a Symphony known-answer vector file; ends with "N passed, N failed"
   bench crypto [--json] [--save DIR] [--backend NAME]...
                                     CiphertextTransport throughput per backend vs raw node:crypto
+  bench sandbox [--json] [--save DIR] [--memory] [--seconds N] [--concurrency N]
+                                    sandbox message submissions/s and content-key fetches/s on loopback
   help                              show this text`;
 
 class UsageError extends Error {}
@@ -45,9 +48,13 @@ async function benchCommand(args: string[]): Promise<number> {
   const { positionals, values } = parseArgs({
     args,
     allowPositionals: true,
-    options: { json: { type: 'boolean' }, save: { type: 'string' }, backend: { type: 'string', multiple: true } },
+    options: {
+      json: { type: 'boolean' }, save: { type: 'string' }, backend: { type: 'string', multiple: true },
+      memory: { type: 'boolean' }, seconds: { type: 'string' }, concurrency: { type: 'string' },
+    },
   });
-  if (positionals.length !== 1 || positionals[0] !== 'crypto') throw new UsageError('usage: allegro bench crypto [--json] [--save DIR] [--backend NAME]...');
+  if (positionals.length === 1 && positionals[0] === 'sandbox') return benchSandbox(values);
+  if (positionals.length !== 1 || positionals[0] !== 'crypto') throw new UsageError('usage: allegro bench crypto|sandbox [options]');
   const names = aeadBackendNames();
   for (const b of values.backend ?? []) {
     if (!names.includes(b as AeadBackendName)) throw new UsageError(`unknown backend ${b}; available: ${names.join(', ')}`);
@@ -64,6 +71,23 @@ async function benchCommand(args: string[]): Promise<number> {
     await mkdir(values.save, { recursive: true });
     await writeFile(join(values.save, 'crypto.json'), `${JSON.stringify({ environment, cases: cases.map(roundCase) }, null, 2)}\n`);
     await writeFile(join(values.save, 'crypto.md'), `# allegro bench crypto\n\n${JSON.stringify(environment)}\n\n${table}\n`);
+  }
+  return 0;
+}
+
+async function benchSandbox(values: { json?: boolean | undefined; save?: string | undefined; memory?: boolean | undefined; seconds?: string | undefined; concurrency?: string | undefined }): Promise<number> {
+  const seconds = Number(values.seconds ?? 3);
+  const concurrency = Number(values.concurrency ?? 32);
+  if (!(seconds > 0 && seconds <= 60)) throw new UsageError('--seconds must be from 1 to 60');
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256) throw new UsageError('--concurrency must be an integer from 1 to 256');
+  const result = await runSandboxBench({ seconds, concurrency, memory: values.memory === true });
+  const table = formatSandboxBench(result);
+  console.log(values.json === true ? JSON.stringify(result) : table);
+  if (values.save !== undefined) {
+    await mkdir(values.save, { recursive: true });
+    const name = result.persistent ? 'sandbox' : 'sandbox-memory';
+    await writeFile(join(values.save, `${name}.json`), `${JSON.stringify({ node: process.version, time: new Date().toISOString(), ...result }, null, 2)}\n`);
+    await writeFile(join(values.save, `${name}.md`), `# allegro bench sandbox\n\n${table}\n`);
   }
   return 0;
 }
