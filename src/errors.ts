@@ -21,7 +21,21 @@ export type ErrorCode =
   | 'UNSUPPORTED_MODE'
   | 'MALFORMED_CIPHERTEXT'
   | 'KEY_ID_MISMATCH'
-  | 'INVALID_TOKEN';
+  | 'INVALID_TOKEN'
+  | 'INVALID_CONFIG'
+  | 'AUTHENTICATION_FAILED'
+  | 'UNAUTHORIZED'
+  | 'FORBIDDEN'
+  | 'NOT_FOUND'
+  | 'GONE'
+  | 'CONFLICT'
+  | 'BAD_REQUEST'
+  | 'RATE_LIMITED'
+  | 'SERVER_ERROR'
+  | 'NETWORK_ERROR'
+  | 'TIMEOUT'
+  | 'ABORTED'
+  | 'CONTENT_KEY_UNAVAILABLE';
 
 const BRAND = Symbol.for('allegro-ts.error');
 
@@ -125,6 +139,116 @@ export class InvalidTokenError extends AllegroError {
   readonly reason: InvalidTokenReason;
   constructor(reason: InvalidTokenReason, detail: string) {
     super('INVALID_TOKEN', `Invalid token (${reason}): ${detail}.`);
+    this.reason = reason;
+  }
+}
+
+/** A configuration file or object is missing a value or has one of the wrong form; the message names the key. */
+export class InvalidConfigError extends AllegroError {
+  /** Dotted path of the offending key, e.g. `bot.privateKey.path`. */
+  readonly key: string;
+  constructor(key: string, problem: string) {
+    super('INVALID_CONFIG', `Invalid configuration ${key}: ${problem}.`);
+    this.key = key;
+  }
+}
+
+/** Why an authentication was refused. */
+export type AuthenticationFailure = 'unknown-user' | 'bad-signature' | 'clock-skew' | 'certificate-refused' | 'refused';
+
+/**
+ * Logging in to the pod or the Key Manager failed for a reason that retrying will not fix: the user is unknown,
+ * the key does not match, the clocks disagree, or the certificate was refused. Never carries a token.
+ */
+export class AuthenticationError extends AllegroError {
+  readonly reason: AuthenticationFailure;
+  /** Which login: `session` (pod) or `keyManager`. */
+  readonly target: 'session' | 'keyManager';
+  constructor(target: 'session' | 'keyManager', reason: AuthenticationFailure, detail: string, cause?: unknown) {
+    super('AUTHENTICATION_FAILED', `${target === 'session' ? 'Pod' : 'Key Manager'} authentication failed (${reason}): ${detail}`, { cause });
+    this.target = target;
+    this.reason = reason;
+  }
+}
+
+/** HTTP statuses mapped to error codes. */
+function codeForStatus(status: number): ErrorCode {
+  if (status === 401) return 'UNAUTHORIZED';
+  if (status === 403) return 'FORBIDDEN';
+  if (status === 404) return 'NOT_FOUND';
+  if (status === 410) return 'GONE';
+  if (status === 409 || status === 412) return 'CONFLICT';
+  if (status === 429) return 'RATE_LIMITED';
+  if (status >= 500) return 'SERVER_ERROR';
+  return 'BAD_REQUEST';
+}
+
+/**
+ * A server answered with an error status. Carries the status, the route (method and path template, never a
+ * query string or token), the server's trace id when it sent one, its message, and for 429/503 the delay it asked
+ * for. Retryable for 429 and 5xx.
+ */
+export class HttpStatusError extends AllegroError {
+  readonly status: number;
+  /** `METHOD /path` with ids left in but no query string. */
+  readonly route: string;
+  readonly traceId: string | undefined;
+  /** The server's error message, if it sent one (Symphony: `{"code","message"}`). */
+  readonly serverMessage: string | undefined;
+  /** Delay the server asked for with Retry-After, in milliseconds. */
+  readonly retryAfterMs: number | undefined;
+  constructor(status: number, route: string, details: { traceId?: string | undefined; serverMessage?: string | undefined; retryAfterMs?: number | undefined } = {}) {
+    const code = codeForStatus(status);
+    super(code, `${route} failed with HTTP ${status}${details.serverMessage === undefined ? '' : `: ${details.serverMessage}`}`, { retryable: code === 'RATE_LIMITED' || code === 'SERVER_ERROR' });
+    this.status = status;
+    this.route = route;
+    this.traceId = details.traceId;
+    this.serverMessage = details.serverMessage;
+    this.retryAfterMs = details.retryAfterMs;
+  }
+}
+
+/** The request never got an HTTP answer: connection refused or reset, DNS, TLS. Retryable. */
+export class NetworkError extends AllegroError {
+  readonly route: string;
+  constructor(route: string, detail: string, cause?: unknown) {
+    super('NETWORK_ERROR', `${route} failed: ${detail}`, { cause, retryable: true });
+    this.route = route;
+  }
+}
+
+/** The request took longer than its timeout. Retryable. */
+export class TimeoutError extends AllegroError {
+  readonly route: string;
+  constructor(route: string, timeoutMs: number) {
+    super('TIMEOUT', `${route} timed out after ${timeoutMs} ms`, { retryable: true });
+    this.route = route;
+  }
+}
+
+/** The caller aborted the operation (AbortSignal) or closed the client. */
+export class AbortedError extends AllegroError {
+  constructor(what: string) {
+    super('ABORTED', `${what} was aborted`);
+  }
+}
+
+/** Why a content key could not be had. */
+export type ContentKeyUnavailableReason = 'not-a-member' | 'unknown-rotation' | 'key-manager-unavailable' | 'cooling-down';
+
+/**
+ * The content key of a thread (and rotation) could not be obtained, so its messages cannot be encrypted or
+ * decrypted. Says exactly which key is missing and why; never carries key material.
+ */
+export class ContentKeyUnavailableError extends AllegroError {
+  readonly threadId: string;
+  readonly rotationId: string | undefined;
+  readonly reason: ContentKeyUnavailableReason;
+  constructor(threadId: string, rotationId: bigint | string | undefined, reason: ContentKeyUnavailableReason, cause?: unknown) {
+    const rotation = rotationId === undefined ? 'current rotation' : `rotation ${rotationId}`;
+    super('CONTENT_KEY_UNAVAILABLE', `No content key for thread ${threadId} (${rotation}): ${reason}`, { cause, retryable: reason === 'key-manager-unavailable' || reason === 'cooling-down' });
+    this.threadId = threadId;
+    this.rotationId = rotationId === undefined ? undefined : String(rotationId);
     this.reason = reason;
   }
 }

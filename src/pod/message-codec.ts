@@ -1,0 +1,167 @@
+/**
+ * Turning a bot's MessageML into the SocialMessage a native Symphony client submits, and back
+ * (allegro-protocol.md §5.1–5.2): presentationML, markdown text, entity JSON and the legacy entities are
+ * encrypted with the thread's content key (CiphertextTransport v3), hashtags and cashtags additionally
+ * encrypted deterministically with the entity key (v1 `?…` and typeahead v2 `!…`) so the pod can index them, and
+ * search tokens computed with ClientTokenizer_v2. The pod receives only ciphertext, tokens and ids.
+ *
+ * MessageML support is deliberately small: the text and inline markup pass through unchanged; `<hash tag>`,
+ * `<cash tag>` and `<mention uid>` become entities. Anything that is not MessageML is sent as escaped text.
+ */
+import type { AesKey } from '../crypto/aes-key.js';
+import { encryptEntityV1, encryptEntityV2 } from '../crypto/entity.js';
+import { tokenize } from '../crypto/search-tokens.js';
+import { decryptText, encryptText, parseTransport, transportFromBase64, type TransportKey } from '../crypto/transport.js';
+import { InvalidArgumentError } from '../errors.js';
+import { describe } from '../util/validate.js';
+
+/** Keys and ids needed to encode one message. */
+export interface EncodeContext {
+  /** Thread id, standard base64 (as SocialMessage carries it). */
+  threadId: string;
+  contentKey: AesKey;
+  rotationId: bigint;
+  entityKey: AesKey;
+  /** Content key of the sender's wall thread (salt of hashtag search tokens). */
+  wallKey: AesKey;
+  clientVersion: string;
+}
+
+interface Entity {
+  kind: 'hashtag' | 'cashtag' | 'mention';
+  value: string;
+}
+
+const ENTITY_TAG = /<(hash|cash)\s+tag\s*=\s*"([^"<>]{1,128})"\s*\/>|<mention\s+uid\s*=\s*"(\d{1,20})"\s*\/>/g;
+
+function escapeXml(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+
+function unescapeXml(text: string): string {
+  return text.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#39;|&apos;/g, "'").replace(/&amp;/g, '&');
+}
+
+/** The body of a MessageML document, or the escaped text when the input is not MessageML. */
+function messageMlBody(input: string): string {
+  const match = /^\s*<messageML>([\s\S]*)<\/messageML>\s*$/.exec(input);
+  return match === null ? escapeXml(input) : match[1]!;
+}
+
+/** Parse what the message needs: presentationML, plain text, entity JSON, entities found. */
+export function renderMessageMl(input: string): { presentationML: string; text: string; entityJSON: Record<string, unknown>; entities: Entity[] } {
+  if (typeof input !== 'string') throw new InvalidArgumentError('message', 'a MessageML string', describe(input));
+  const body = messageMlBody(input);
+  const entities: Entity[] = [];
+  const entityJSON: Record<string, unknown> = {};
+  const presentationBody = body.replace(ENTITY_TAG, (_m, kind: string | undefined, tag: string | undefined, uid: string | undefined) => {
+    const id = `${kind ?? 'mention'}${entities.length + 1}`;
+    if (uid !== undefined) {
+      entities.push({ kind: 'mention', value: uid });
+      entityJSON[id] = { type: 'com.symphony.user.mention', version: '1.0', id: [{ type: 'com.symphony.user.userId', value: uid }] };
+      return `<span class="entity" data-entity-id="${id}">@${uid}</span>`;
+    }
+    const value = unescapeXml(tag!);
+    entities.push({ kind: kind === 'hash' ? 'hashtag' : 'cashtag', value });
+    entityJSON[id] = {
+      type: 'org.symphonyoss.taxonomy', version: '1.0',
+      id: [{ type: kind === 'hash' ? 'org.symphonyoss.taxonomy.hashtag' : 'org.symphonyoss.fin.security.id.ticker', value }],
+    };
+    return `<span class="entity" data-entity-id="${id}">${kind === 'hash' ? '#' : '$'}${escapeXml(value)}</span>`;
+  });
+  const presentationML = `<div data-format="PresentationML" data-version="2.0">${presentationBody}</div>`;
+  const text = unescapeXml(presentationBody.replace(/<br\s*\/?>/g, '\n').replace(/<[^>]+>/g, '')).trim();
+  return { presentationML, text, entityJSON, entities };
+}
+
+/**
+ * Encode a message as the SocialMessage a native client posts: every content field encrypted, hashtags and
+ * cashtags encrypted with the entity key, search tokens computed. The result is what the pod receives.
+ */
+export async function encodeMessage(messageMl: string, ctx: EncodeContext): Promise<Record<string, unknown>> {
+  const { presentationML, text, entityJSON, entities } = renderMessageMl(messageMl);
+  const seal = (plain: string) => encryptText(ctx.contentKey, plain, { rotationId: ctx.rotationId });
+  const tags = entities.filter((e) => e.kind !== 'mention');
+  const clearEntities = {
+    hashtags: tags.map((e) => ({ id: `${e.kind === 'hashtag' ? '#' : '$'}${e.value}`, text: `${e.kind === 'hashtag' ? '#' : '$'}${e.value}`, type: 'KEYWORD' })),
+    userMentions: entities.filter((e) => e.kind === 'mention').map((e) => ({ id: Number(e.value), type: 'USER_FOLLOW' })),
+  };
+  const hashtags = [];
+  for (const tag of clearEntities.hashtags) {
+    const v1 = await encryptEntityV1(ctx.entityKey, tag.text);
+    const v2 = await encryptEntityV2(ctx.entityKey, tag.text);
+    hashtags.push({ id: v1, text: v1, type: 'KEYWORD' }, { id: v2, text: v2, type: 'KEYWORD', indexStart: 0, indexEnd: 0 });
+  }
+  const tokenIds = tokenize({
+    text: `${text} ${presentationML}`,
+    entityTokens: clearEntities.hashtags.map((h) => h.text),
+    contentKey: ctx.contentKey,
+    wallKey: ctx.wallKey,
+    rotationId: ctx.rotationId,
+  });
+  return {
+    version: 'SOCIALMESSAGE',
+    sendingApp: 'lc',
+    threadId: ctx.threadId,
+    clientVersionInfo: ctx.clientVersion,
+    format: 'com.symphony.messageml.v2',
+    msgFeatures: 3,
+    enforceExpressionFiltering: false,
+    attachments: [],
+    text: await seal(text),
+    presentationML: await seal(presentationML),
+    entityJSON: await seal(JSON.stringify(entityJSON)),
+    encryptedEntities: await seal(JSON.stringify(clearEntities)),
+    entities: { hashtags, userMentions: clearEntities.userMentions },
+    tokenIds,
+  };
+}
+
+/** A decrypted message. */
+export interface DecodedMessage {
+  messageId: string;
+  threadId: string;
+  fromUserId: number;
+  timestamp: number;
+  presentationML: string;
+  /** Plain (markdown) text. */
+  text: string;
+  /** Entity JSON ({} when the message has none). */
+  entityJson: Record<string, unknown>;
+}
+
+/** The rotation id a content field was encrypted with (from its transport header). */
+export function rotationOf(field: string): bigint {
+  return parseTransport(transportFromBase64(field)).rotationId;
+}
+
+/**
+ * Decrypt a SocialMessage as stored by the pod. `key` resolves the content key of the rotation named in each
+ * field's header, so history written under older rotations decrypts too.
+ */
+export async function decodeMessage(payload: Record<string, unknown>, key: TransportKey): Promise<DecodedMessage> {
+  const field = (name: string): string | undefined => (typeof payload[name] === 'string' ? (payload[name] as string) : undefined);
+  const presentationField = field('presentationML');
+  const textField = field('text');
+  const presentationML = presentationField === undefined ? '' : await decryptText(key, presentationField);
+  const text = textField === undefined ? '' : await decryptText(key, textField);
+  const entityField = field('entityJSON');
+  let entityJson: Record<string, unknown> = {};
+  if (entityField !== undefined) {
+    try {
+      entityJson = JSON.parse(await decryptText(key, entityField)) as Record<string, unknown>;
+    } catch (err) {
+      if (err instanceof SyntaxError) entityJson = {};
+      else throw err;
+    }
+  }
+  return {
+    messageId: String(payload.messageId ?? ''),
+    threadId: String(payload.threadId ?? ''),
+    fromUserId: Number(payload.fromUserId ?? 0),
+    timestamp: Number(payload.ingestionDate ?? 0),
+    presentationML,
+    text,
+    entityJson,
+  };
+}
