@@ -53,12 +53,15 @@ export class SandboxContext {
   readonly #inFlight = new Set<Promise<unknown>>();
   #compacting: Promise<void> | undefined;
   #tokens: { secret: string; issuer: TokenIssuer } | undefined;
+  /** Sequence number of the newest event whose record is durable. */
+  durableSeq: number;
 
   constructor(state: SandboxState, config: SandboxConfig, urls: SandboxUrls, persistence: Persistence) {
     this.state = state;
     this.config = config;
     this.urls = urls;
     this.#persistence = persistence;
+    this.durableSeq = state.lastSeq;
   }
 
   /** The token issuer, keyed by the pod's token secret (journaled with the pod, so tokens survive a restart). */
@@ -75,7 +78,11 @@ export class SandboxContext {
    */
   async commit(...records: StateRecord[]): Promise<void> {
     for (const r of records) this.state.apply(r);
-    const durable = Promise.all(records.map((r) => this.#persistence.append(r)));
+    const seq = this.state.lastSeq;
+    const durable = Promise.all(records.map((r) => this.#persistence.append(r))).then(() => {
+      // Datafeeds deliver only events whose records are on disk, so a crash never takes back a delivered event.
+      this.durableSeq = Math.max(this.durableSeq, seq);
+    });
     this.#inFlight.add(durable);
     try {
       await durable;

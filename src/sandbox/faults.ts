@@ -18,7 +18,7 @@ export interface FaultRule {
   latencyMs?: number;
   /** Answer with this status instead of serving (429 or 500–599). */
   status?: number;
-  /** With status 429 (or 503): the Retry-After header, in seconds. */
+  /** With `status`: a Retry-After header, in seconds (meaningful for 429 and 503). */
   retryAfterSeconds?: number;
   /** Destroy the connection without an answer. */
   drop?: boolean;

@@ -73,7 +73,7 @@ export class Router {
       const params = bind(route.segments, parts);
       if (params === undefined) continue;
       if (route.method === method) return { route, params };
-      allowed.push(route.method);
+      if (!allowed.includes(route.method)) allowed.push(route.method);
     }
     return { allowed };
   }
@@ -114,8 +114,8 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size > limit) {
-        reject(new HttpError(413, `Request body larger than ${limit} bytes`));
-        req.destroy();
+        // Answer, then close the connection (rather than destroying it now, which would lose the answer).
+        reject(new HttpError(413, `Request body larger than ${limit} bytes`, { connection: 'close' }));
         return;
       }
       chunks.push(chunk);

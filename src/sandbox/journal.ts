@@ -7,8 +7,8 @@
  * the latest snapshot. A record whose append never resolved may or may not come back. Open never guesses: an
  * unterminated last line (an interrupted write) is dropped and truncated away, but any other damage is an error.
  *
- * Files in the directory: `snapshot.json` (`{"generation":g,"snapshot":…}`, absent until the first compaction,
- * which is generation 0), `journal-<g>.log` (the records appended after snapshot g, one JSON text per line),
+ * Files in the directory: `snapshot.json` (`{"generation":g,"snapshot":…}`, absent until the first compaction;
+ * a directory without one is generation 0, and each compaction writes the next), `journal-<g>.log` (the records appended after snapshot g, one JSON text per line),
  * `snapshot.json.tmp` while a compaction writes, and `lock` (the owner's pid) while a journal is open.
  */
 import type { FileHandle } from 'node:fs/promises';

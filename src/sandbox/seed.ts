@@ -46,7 +46,8 @@ export const DEFAULT_SEED: Seed = {
   ims: [['sandbox-bot', 'alice']],
 };
 
-const USERNAME = /^[A-Za-z0-9._@-]{1,64}$/;
+/** What a username may look like. */
+export const USERNAME = /^[A-Za-z0-9._@-]{1,64}$/;
 
 function fail(message: string): never {
   throw new HttpError(400, `Invalid seed: ${message}`);
@@ -71,7 +72,8 @@ export function parseSeed(value: unknown): Seed {
   const pod = wrap('pod', () => optionalField(o, 'pod', 'object'));
   if (pod !== undefined) {
     const podId = wrap('pod', () => optionalField(pod, 'podId', 'number'));
-    if (podId !== undefined && (!Number.isInteger(podId) || podId < 1 || podId >= 2 ** 27)) fail('pod.podId must be an integer from 1 to 2^27-1');
+    // Symphony allows 27 bits; user ids (pod id × 2^36 + n) stay exact JavaScript numbers only below 2^17.
+    if (podId !== undefined && (!Number.isInteger(podId) || podId < 1 || podId >= 2 ** 17)) fail('pod.podId must be an integer from 1 to 131071');
     const name = wrap('pod', () => optionalField(pod, 'name', 'string'));
     seed.pod = { ...(podId === undefined ? {} : { podId }), ...(name === undefined ? {} : { name }) };
   }
@@ -122,7 +124,7 @@ export function parseSeed(value: unknown): Seed {
   if (ims !== undefined) {
     seed.ims = ims.map((raw, i) => {
       const pair = wrap(`ims[${i}]`, () => requireArray(raw, `ims[${i}]`)).map((m, j) => known(m, `ims[${i}][${j}]`));
-      if (pair.length < 2) fail(`ims[${i}] needs at least two users`);
+      if (new Set(pair.map((m) => m.toLowerCase())).size < 2) fail(`ims[${i}] needs at least two different users`);
       return pair;
     });
   }

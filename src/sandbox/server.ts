@@ -7,7 +7,7 @@
  * (fsync'd) and survives a restart; without it, state lives in memory and generated files in a temporary directory.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -27,7 +27,7 @@ import { keyRoutes } from './routes/keys.js';
 import { messageRoutes } from './routes/messages.js';
 import { OBJECT_STORE_DISABLED, objectRoutes } from './routes/objects.js';
 import { newStreamKey, podRoutes } from './routes/pod.js';
-import { DEFAULT_SEED, parseSeed, readSeedFile, type Seed } from './seed.js';
+import { DEFAULT_SEED, parseSeed, readSeedFile, USERNAME, type Seed } from './seed.js';
 import { SandboxState, type StateRecord, type StateSnapshot, type UserState } from './state.js';
 import { issueClientCertificate, loadOrCreateTls, toPkcs12, type CertificateAuthority } from './tls.js';
 
@@ -149,7 +149,7 @@ async function writePrivate(path: string, content: string | Uint8Array): Promise
 }
 
 /** Seed an empty state; returns the files generated for each identity. */
-async function seedState(ctx: SandboxContext, seed: Seed, filesDir: string, ca: CertificateAuthority): Promise<Map<string, IdentityFiles>> {
+async function seedState(ctx: SandboxContext, seed: Seed, filesDir: string, ca: CertificateAuthority, botName: string | undefined): Promise<Map<string, IdentityFiles>> {
   const podId = seed.pod?.podId ?? 196;
   await ctx.commit({
     t: 'pod', podId, name: seed.pod?.name ?? 'allegro-ts sandbox', objectStore: seed.entitlements?.objectStore ?? true,
@@ -196,17 +196,16 @@ async function seedState(ctx: SandboxContext, seed: Seed, filesDir: string, ca: 
     const members = [...new Set(im.map(idOf))];
     await ctx.commit({ t: 'stream', id: newId(), type: members.length === 2 ? 'IM' : 'MIM', by: members[0]!, at, attributes: {}, members: members.map((id) => ({ id, owner: false })), ...newStreamKey() });
   }
-  await writeFile(join(filesDir, 'identities.json'), `${JSON.stringify([...identities.values()], null, 2)}\n`);
+  await writeFile(join(filesDir, 'identities.json'), `${JSON.stringify({ bot: botName, identities: [...identities.values()] }, null, 2)}\n`);
   return identities;
 }
 
-async function readIdentities(filesDir: string): Promise<Map<string, IdentityFiles>> {
-  const { readFile } = await import('node:fs/promises');
+async function readIdentities(filesDir: string): Promise<{ identities: Map<string, IdentityFiles>; botName: string | undefined }> {
   try {
-    const list = JSON.parse(await readFile(join(filesDir, 'identities.json'), 'utf8')) as IdentityFiles[];
-    return new Map(list.map((f) => [f.username, f]));
+    const saved = JSON.parse(await readFile(join(filesDir, 'identities.json'), 'utf8')) as { bot?: string; identities: IdentityFiles[] };
+    return { identities: new Map(saved.identities.map((f) => [f.username, f])), botName: saved.bot };
   } catch {
-    return new Map();
+    return { identities: new Map(), botName: undefined };
   }
 }
 
@@ -239,7 +238,6 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
   const dataDir = options.dataDir === undefined ? undefined : resolve(options.dataDir);
   const filesDir = dataDir ?? (await mkdtemp(join(tmpdir(), 'allegro-sandbox-')));
   await mkdir(filesDir, { recursive: true });
-  const seed = options.seed === undefined ? DEFAULT_SEED : typeof options.seed === 'string' ? await readSeedFile(options.seed) : parseSeed(options.seed);
   const tls = await loadOrCreateTls(filesDir);
   const caCertPath = tls.caCertPath ?? join(filesDir, 'tls', 'ca.pem');
   const { state, persistence } = await openState(dataDir);
@@ -248,8 +246,16 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
   const fresh = state.podId === 0;
   const ctx = new SandboxContext(state, config, urls, persistence);
   let identities: Map<string, IdentityFiles>;
+  let botName: string | undefined;
   try {
-    identities = fresh ? await seedState(ctx, seed, filesDir, tls) : await readIdentities(filesDir);
+    if (fresh) {
+      // The seed applies to a new data directory only; later starts replay the journal.
+      const seed = options.seed === undefined ? DEFAULT_SEED : typeof options.seed === 'string' ? await readSeedFile(options.seed) : parseSeed(options.seed);
+      botName = seed.bot ?? seed.users.find((u) => u.type === 'SYSTEM')?.username ?? seed.users[0]?.username;
+      identities = await seedState(ctx, seed, filesDir, tls, botName);
+    } else {
+      ({ identities, botName } = await readIdentities(filesDir));
+    }
   } catch (err) {
     await ctx.close();
     throw err;
@@ -269,6 +275,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
       await ctx.commit({ t: 'entitlement', objectStore: enabled });
     },
     async createUser(user) {
+      if (typeof user.username !== 'string' || !USERNAME.test(user.username)) throw new HttpError(400, 'Field "username" must be 1 to 64 letters, digits or . _ @ -');
       if (state.usersByName.has(user.username.toLowerCase())) throw new HttpError(409, 'A user with that username exists');
       let privateKeyPem: string | undefined;
       let loginPublicKeyPem = user.publicKeyPem;
@@ -295,7 +302,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
   const server: Server = createServer({ key: tls.serverKeyPem, cert: tls.serverCertPem, ca: tls.caCertPem, requestCert: true, rejectUnauthorized: false },
     (req, res) => {
       void dispatch(router, req, res, async (method, path, response) => {
-        if ((await faults.apply(method, path, response)) === 'handled') return 'handled';
+        // The control API is exempt, so that a broad rule can always be removed.
+        if (!path.startsWith('/sandbox/') && (await faults.apply(method, path, response)) === 'handled') return 'handled';
         if (path.startsWith('/object/') && !state.objectStore) {
           req.resume();
           send(response, errorResponse(403, OBJECT_STORE_DISABLED));
@@ -320,7 +328,6 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
     podUrl: base, keyManagerUrl: `${base}/relay`, sessionAuthUrl: `${base}/sessionauth`, keyAuthUrl: `${base}/keyauth`,
     objectStoreUrl: base, agentUrl: `${base}/agent`,
   });
-  const botName = seed.bot ?? seed.users.find((u) => u.type === 'SYSTEM')?.username ?? seed.users[0]?.username;
   const configPath = join(filesDir, 'config.json');
   await writeFile(configPath, `${JSON.stringify(clientConfig(port, host, caCertPath, botName === undefined ? undefined : identities.get(botName)), null, 2)}\n`);
 

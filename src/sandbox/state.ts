@@ -8,7 +8,7 @@
  * Datafeed events are derived from records as they are applied (a message posts a SOCIALMESSAGE event to every
  * member, a membership change a MAESTRO event), so they need no records of their own.
  */
-import { userIdOf } from './ids.js';
+import { standardBase64Id, userIdOf } from './ids.js';
 
 /** A user or bot of the pod. */
 export interface UserState {
@@ -127,7 +127,6 @@ export type ObjectWrite =
 export type StateRecord =
   | { t: 'pod'; podId: number; name: string; objectStore: boolean; entityKey: string; tokenSecret: string }
   | { t: 'user'; user: UserState }
-  | { t: 'user.key'; userId: number; loginPublicKeyPem: string }
   | {
     t: 'stream'; id: string; type: StreamState['type']; by: number; at: number; attributes: Record<string, unknown>;
     members: Array<{ id: number; owner: boolean }>; rotationId: string; contentKey: string;
@@ -197,9 +196,6 @@ export class SandboxState {
         this.users.set(r.user.id, { ...r.user, presence: { ...r.user.presence } });
         this.usersByName.set(r.user.username.toLowerCase(), this.users.get(r.user.id)!);
         this.#nextUserNumber = Math.max(this.#nextUserNumber, r.user.id - userIdOf(this.podId, 0) + 1);
-        return;
-      case 'user.key':
-        this.user(r.userId).loginPublicKeyPem = r.loginPublicKeyPem;
         return;
       case 'stream': {
         const members = new Map(r.members.map((m) => [m.id, { owner: m.owner, joinDate: r.at }]));
@@ -337,7 +333,7 @@ export class SandboxState {
   }
 
   #maestro(streamId: string, event: string, by: number, at: number, recipients: number[], extra: Record<string, unknown>): void {
-    const payload = { version: 'MAESTRO', event, threadId: streamId, fromUserId: by, ingestionDate: at, ...extra };
+    const payload = { version: 'MAESTRO', event, threadId: standardBase64Id(streamId), fromUserId: by, ingestionDate: at, ...extra };
     this.#event('MAESTRO', by, at, recipients, payload);
   }
 
@@ -346,8 +342,8 @@ export class SandboxState {
     this.events.push({ seq, eventId: `e${seq}`, name, initiatorId, timestamp, recipients, payload });
   }
 
-  /** Events after `afterSeq` addressed to `userId`, at most `limit`. */
-  eventsFor(userId: number, afterSeq: number, limit: number): EventState[] {
+  /** Events after `afterSeq` and at most `upToSeq` addressed to `userId`, at most `limit`. */
+  eventsFor(userId: number, afterSeq: number, limit: number, upToSeq = Number.POSITIVE_INFINITY): EventState[] {
     const out: EventState[] = [];
     // Events are ordered by seq; binary search for the first one after `afterSeq`.
     let lo = 0;
@@ -359,6 +355,7 @@ export class SandboxState {
     }
     for (let i = lo; i < this.events.length && out.length < limit; i++) {
       const e = this.events[i]!;
+      if (e.seq > upToSeq) break;
       if (e.recipients.includes(userId)) out.push(e);
     }
     return out;

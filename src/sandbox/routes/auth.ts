@@ -53,8 +53,9 @@ export function authRoutes(router: Router, ctx: SandboxContext): void {
     .add('POST', '/sessionauth/v1/authenticate', (req) => tokenResponse(ctx, certificateUser(ctx, req), 'session'))
     .add('POST', '/keyauth/v1/authenticate', (req) => tokenResponse(ctx, certificateUser(ctx, req), 'km'))
     .add('POST', '/sessionauth/v1/logout', (req) => {
-      const token = req.headers.sessiontoken;
-      const claims = typeof token === 'string' ? ctx.tokens.verify(token, ['session']) : undefined;
+      const header = req.headers.sessiontoken;
+      const token = typeof header === 'string' ? header : req.cookies.get('skey');
+      const claims = ctx.tokens.verify(token, ['session']);
       if (claims === undefined) throw new HttpError(401, 'Invalid or expired session token');
       ctx.tokens.revoke(claims);
       return { json: { format: 'TEXT', message: 'Logged out' } };

@@ -2,7 +2,7 @@
  * The sandbox's control API under `/sandbox/v1` (served only with `control: true`): fault rules, key rotation,
  * the Object Store entitlement, and new users. Sandbox-specific; not part of Symphony's API.
  */
-import { optionalField, requireObject, requiredField } from '../body.js';
+import { canonicalId, optionalField, requireObject, requiredField } from '../body.js';
 import type { Faults } from '../faults.js';
 import { HttpError, type Router } from '../http.js';
 import type { SandboxAdmin } from '../server.js';
@@ -16,7 +16,7 @@ export function controlRoutes(router: Router, faults: Faults, admin: SandboxAdmi
       faults.clear();
       return { status: 204 };
     })
-    .add('POST', '/sandbox/v1/streams/:id/rotate', async (req) => ({ json: { rotationId: Number(await admin.rotate(req.params.id!)) } }))
+    .add('POST', '/sandbox/v1/streams/:id/rotate', async (req) => ({ json: { rotationId: Number(await admin.rotate(canonicalId(req.params.id!, 'id'))) } }))
     .add('PUT', '/sandbox/v1/entitlements', async (req) => {
       const objectStore = requiredField(requireObject(req.json()), 'objectStore', 'boolean');
       await admin.setObjectStoreEntitlement(objectStore);

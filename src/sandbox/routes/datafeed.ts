@@ -33,7 +33,7 @@ function liveFeeds(ctx: SandboxContext, user: UserState): FeedState[] {
 function ownFeed(ctx: SandboxContext, user: UserState, id: string): FeedState {
   const feed = ctx.state.feeds.get(id);
   if (feed === undefined || feed.userId !== user.id) throw new HttpError(400, 'This feed no longer exists (deleted, expired, or never created); create a new feed');
-  if (isExpired(ctx, feed, Date.now())) throw new HttpError(400, 'This feed expired after 30 minutes without reads; create a new feed');
+  if (isExpired(ctx, feed, Date.now())) throw new HttpError(400, `This feed expired after ${Math.round(ctx.config.feedTtlMs / 1000)} s without reads; create a new feed`);
   return feed;
 }
 
@@ -99,14 +99,14 @@ export function datafeedRoutes(router: Router, ctx: SandboxContext): void {
       const feed = ownFeed(ctx, user, req.params.feedId!);
       const body = req.body.length === 0 ? {} : requireObject(req.json());
       const ackId = optionalField(body, 'ackId', 'string') ?? '';
-      const cursor = ackId === '' ? feed.ackSeq : parseAckId(feed, ackId, ctx.state.lastSeq);
+      const cursor = ackId === '' ? feed.ackSeq : parseAckId(feed, ackId, ctx.durableSeq);
       const now = Date.now();
       if (cursor > feed.ackSeq || now - feed.lastReadAt > 60_000) await ctx.commit({ t: 'feed.ack', id: feed.id, ackSeq: cursor, at: now });
       const deadline = now + ctx.config.datafeedWaitMs;
-      let events = ctx.state.eventsFor(user.id, cursor, ctx.config.maxEventsPerRead);
+      let events = ctx.state.eventsFor(user.id, cursor, ctx.config.maxEventsPerRead, ctx.durableSeq);
       while (events.length === 0 && Date.now() < deadline && !req.socket.destroyed && ctx.state.feeds.has(feed.id)) {
         await waitForCommit(ctx, req, deadline - Date.now());
-        events = ctx.state.eventsFor(user.id, cursor, ctx.config.maxEventsPerRead);
+        events = ctx.state.eventsFor(user.id, cursor, ctx.config.maxEventsPerRead, ctx.durableSeq);
       }
       const last = events.at(-1)?.seq ?? cursor;
       return { json: { ackId: ackIdOf(feed, last), events: events.map(eventJson) } };

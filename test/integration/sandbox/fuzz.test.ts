@@ -1,0 +1,641 @@
+// Bad input never crashes or corrupts the sandbox. Every route (a fixed list, checked below against what the route
+// modules register) gets, with valid credentials: malformed JSON, JSON of every wrong type, valid bodies with one
+// field at a time replaced by a wrong type, huge strings, random bodies and bytes (fast-check, time-boxed), wrong
+// query values, unknown and malformed ids, missing and forged credentials, and (on 1 MiB routes) a 1.1 MiB body;
+// plus wrong methods and unknown paths. Every answer must be a 2xx (random input can be valid) or a 4xx with a JSON
+// {code, message} body, in time; afterwards the server still serves, its data is intact, and `onError` saw nothing.
+import { randomBytes } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+import { Agent, request as httpsRequest } from 'node:https';
+import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AesKey } from '../../../src/crypto/aes-key.js';
+import { RsaPrivateKey, signJwtRs512 } from '../../../src/crypto/rsa.js';
+import { encryptText, encryptTransport } from '../../../src/crypto/transport.js';
+import type { SandboxContext } from '../../../src/sandbox/context.js';
+import type { Faults } from '../../../src/sandbox/faults.js';
+import type { Router } from '../../../src/sandbox/http.js';
+import { authRoutes } from '../../../src/sandbox/routes/auth.js';
+import { controlRoutes } from '../../../src/sandbox/routes/control.js';
+import { datafeedRoutes } from '../../../src/sandbox/routes/datafeed.js';
+import { keyRoutes } from '../../../src/sandbox/routes/keys.js';
+import { messageRoutes } from '../../../src/sandbox/routes/messages.js';
+import { objectRoutes } from '../../../src/sandbox/routes/objects.js';
+import { podRoutes } from '../../../src/sandbox/routes/pod.js';
+import { startSandbox, type RunningSandbox, type SandboxAdmin } from '../../../src/sandbox/server.js';
+import { SandboxState } from '../../../src/sandbox/state.js';
+import { accountKey, call, contentKey, login, type Login } from '../../helpers/sandbox.js';
+
+// ---------------------------------------------------------------------------------------------------------------
+// The routes
+
+type Auth = 'none' | 'session' | 'km' | 'datafeed' | 'api' | 'logout';
+type Ids = Record<string, string>;
+
+interface RouteCase {
+  method: string;
+  /** The pattern as registered (coverage check). */
+  pattern: string;
+  /** Concrete path; `{name}` placeholders take ids made in beforeAll. */
+  path: string;
+  auth: Auth;
+  /** Valid query parameters (values may hold placeholders). */
+  query?: Record<string, string>;
+  /** A valid body: JSON, or for `form` the messagepayload JSON, or for `bytes` the raw bytes. */
+  valid?: (ids: Ids) => unknown;
+  body?: 'json' | 'form' | 'bytes';
+  /** Body limit when not the default 1 MiB. */
+  limit?: number;
+}
+
+const MESSAGE_LIMIT = 2 * 1024 * 1024;
+const ATTACHMENT_LIMIT = 25 * 1024 * 1024;
+const uid = (ids: Ids, name: string) => Number(ids[name]);
+
+const ROUTES: RouteCase[] = [
+  // auth.ts
+  { method: 'POST', pattern: '/login/pubkey/authenticate', path: '/login/pubkey/authenticate', auth: 'none', valid: (ids) => ({ token: ids.jwt }) },
+  { method: 'POST', pattern: '/relay/pubkey/authenticate', path: '/relay/pubkey/authenticate', auth: 'none', valid: (ids) => ({ token: ids.jwt }) },
+  { method: 'POST', pattern: '/sessionauth/v1/authenticate', path: '/sessionauth/v1/authenticate', auth: 'none' },
+  { method: 'POST', pattern: '/keyauth/v1/authenticate', path: '/keyauth/v1/authenticate', auth: 'none' },
+  { method: 'POST', pattern: '/sessionauth/v1/logout', path: '/sessionauth/v1/logout', auth: 'logout' },
+  { method: 'POST', pattern: '/login/idm/tokens', path: '/login/idm/tokens', auth: 'session' },
+  { method: 'GET', pattern: '/settings-web/api/v1/tokens', path: '/settings-web/api/v1/tokens', auth: 'session' },
+  // datafeed.ts
+  { method: 'POST', pattern: '/datafeed2/api/v1/feeds', path: '/datafeed2/api/v1/feeds', auth: 'datafeed' },
+  { method: 'GET', pattern: '/datafeed2/api/v1/feeds', path: '/datafeed2/api/v1/feeds', auth: 'datafeed' },
+  { method: 'GET', pattern: '/datafeed2/api/v1/feeds/:feedId', path: '/datafeed2/api/v1/feeds/{feed}', auth: 'datafeed' },
+  { method: 'DELETE', pattern: '/datafeed2/api/v1/feeds/:feedId', path: '/datafeed2/api/v1/feeds/{doomedFeed}', auth: 'datafeed' },
+  { method: 'POST', pattern: '/datafeed2/api/v1/feeds/:feedId/events', path: '/datafeed2/api/v1/feeds/{feed}/events', auth: 'datafeed', valid: () => ({ ackId: '' }) },
+  // keys.ts
+  { method: 'GET', pattern: '/relay/keys/me', path: '/relay/keys/me', auth: 'km' },
+  { method: 'GET', pattern: '/relay/keys/entityKey', path: '/relay/keys/entityKey', auth: 'km' },
+  {
+    method: 'GET', pattern: '/webcontroller/keystore/wrappedAccountKeys/one', path: '/webcontroller/keystore/wrappedAccountKeys/one', auth: 'session',
+    query: { certId: '0', rotationId: '0', userId: '{bot}' },
+  },
+  {
+    method: 'GET', pattern: '/keystore/wrappedContentKeys/one', path: '/keystore/wrappedContentKeys/one', auth: 'session',
+    query: { threadId: '{seedRoom}', rotationId: '0', userId: '{bot}' },
+  },
+  { method: 'POST', pattern: '/keystore/cryptoRotationInfo/multiple', path: '/keystore/cryptoRotationInfo/multiple', auth: 'session', valid: (ids) => [ids.seedRoom, ids.im] },
+  // messages.ts
+  {
+    method: 'POST', pattern: '/webcontroller/ingestor/v2/MessageService', path: '/webcontroller/ingestor/v2/MessageService', auth: 'session',
+    body: 'form', limit: MESSAGE_LIMIT, valid: (ids) => ({ version: 'SOCIALMESSAGE', threadId: ids.room, text: ids.ciphertext, msgFeatures: 3 }),
+  },
+  {
+    method: 'GET', pattern: '/dataquery/api/v3/messages/thread', path: '/dataquery/api/v3/messages/thread', auth: 'session',
+    query: { id: '{seedRoom}', from: '0', before: '99999999999999', limit: '10', excludeFields: 'tokenIds' },
+  },
+  {
+    method: 'GET', pattern: '/webcontroller/dataquery/retrieveMessagePayload', path: '/webcontroller/dataquery/retrieveMessagePayload', auth: 'session',
+    query: { messageId: '{message}' },
+  },
+  {
+    method: 'POST', pattern: '/webcontroller/ingestor/v1/attachments', path: '/webcontroller/ingestor/v1/attachments', auth: 'session',
+    query: { threadId: '{room}' }, body: 'bytes', limit: ATTACHMENT_LIMIT, valid: (ids) => Buffer.from(ids.attachment!, 'base64'),
+  },
+  { method: 'GET', pattern: '/webcontroller/ingestor/v1/attachments/:fileId', path: '/webcontroller/ingestor/v1/attachments/{file}', auth: 'session' },
+  // objects.ts
+  { method: 'PUT', pattern: '/object/v1/objects/:hash', path: '/object/v1/objects/{newHash}', auth: 'api', valid: (ids) => storedObject(ids) },
+  { method: 'POST', pattern: '/object/v1/objects/transaction', path: '/object/v1/objects/transaction', auth: 'api', valid: (ids) => [{ ...storedObject(ids), absoluteHash: ids.newHash }] },
+  { method: 'GET', pattern: '/object/v1/objects/:hash/versions', path: '/object/v1/objects/{object}/versions', auth: 'api', query: { limit: '10', after: '', scanForwards: 'true' } },
+  { method: 'GET', pattern: '/object/v1/objects/:hash', path: '/object/v1/objects/{object}', auth: 'api', query: { currentVersion: 'true' } },
+  {
+    method: 'POST', pattern: '/object/v1/partitions/upsert', path: '/object/v1/partitions/upsert', auth: 'api',
+    valid: (ids) => ({ partitionId: { name: 'fuzz', userId: uid(ids, 'bot') }, userPermissions: [{ userId: uid(ids, 'alice'), permissions: ['READ'] }] }),
+  },
+  {
+    method: 'GET', pattern: '/object/v1/partitions/:hash/page', path: '/object/v1/partitions/{partition}/page', auth: 'api',
+    query: { limit: '10', sortKeyPrefix: 'k', scanForwards: 'false' },
+  },
+  { method: 'GET', pattern: '/object/v1/partitions/:hash/users', path: '/object/v1/partitions/{partition}/users', auth: 'api' },
+  { method: 'GET', pattern: '/object/v1/partitions/:hash', path: '/object/v1/partitions/{partition}', auth: 'api' },
+  { method: 'GET', pattern: '/object/v1/partitions/:hash/:sortKey', path: '/object/v1/partitions/{partition}/key-1', auth: 'api' },
+  // pod.ts
+  { method: 'GET', pattern: '/webcontroller/public/podInfo', path: '/webcontroller/public/podInfo', auth: 'none' },
+  { method: 'GET', pattern: '/webcontroller/maestro/Account', path: '/webcontroller/maestro/Account', auth: 'session' },
+  { method: 'GET', pattern: '/pod/v2/sessioninfo', path: '/pod/v2/sessioninfo', auth: 'session' },
+  { method: 'GET', pattern: '/pod/v3/users', path: '/pod/v3/users', auth: 'session', query: { uid: '{alice},{bob}' } },
+  { method: 'GET', pattern: '/pod/v2/user', path: '/pod/v2/user', auth: 'session', query: { username: 'alice' } },
+  { method: 'POST', pattern: '/pod/v1/im/create', path: '/pod/v1/im/create', auth: 'session', valid: (ids) => [uid(ids, 'alice')] },
+  { method: 'POST', pattern: '/pod/v3/room/create', path: '/pod/v3/room/create', auth: 'session', valid: () => ({ name: 'fuzzed', description: 'd', membersCanInvite: true, readOnly: false }) },
+  { method: 'GET', pattern: '/pod/v3/room/:id/info', path: '/pod/v3/room/{room}/info', auth: 'session' },
+  { method: 'POST', pattern: '/pod/v3/room/:id/update', path: '/pod/v3/room/{room}/update', auth: 'session', valid: () => ({ name: 'fuzz room', description: 'd' }) },
+  { method: 'POST', pattern: '/pod/v1/room/:id/setActive', path: '/pod/v1/room/{room}/setActive', auth: 'session', query: { active: 'true' } },
+  { method: 'GET', pattern: '/pod/v2/room/:id/membership/list', path: '/pod/v2/room/{room}/membership/list', auth: 'session' },
+  ...['add', 'remove', 'promoteOwner', 'demoteOwner'].map((action): RouteCase => ({
+    method: 'POST', pattern: `/pod/v1/room/:id/membership/${action}`, path: `/pod/v1/room/{room}/membership/${action}`, auth: 'session', valid: (ids) => ({ id: uid(ids, 'bob') }),
+  })),
+  {
+    method: 'POST', pattern: '/pod/v1/streams/list', path: '/pod/v1/streams/list', auth: 'session', query: { skip: '0', limit: '10' },
+    valid: () => ({ streamTypes: [{ type: 'ROOM' }, { type: 'IM' }], includeInactiveStreams: false }),
+  },
+  { method: 'GET', pattern: '/pod/v2/streams/:sid/info', path: '/pod/v2/streams/{seedRoom}/info', auth: 'session' },
+  { method: 'GET', pattern: '/pod/v2/user/presence', path: '/pod/v2/user/presence', auth: 'session' },
+  { method: 'POST', pattern: '/pod/v2/user/presence', path: '/pod/v2/user/presence', auth: 'session', valid: () => ({ category: 'BUSY' }) },
+  { method: 'GET', pattern: '/pod/v3/user/:uid/presence', path: '/pod/v3/user/{alice}/presence', auth: 'session' },
+  { method: 'GET', pattern: '/pod/v1/connection/list', path: '/pod/v1/connection/list', auth: 'session', query: { status: 'ALL' } },
+  { method: 'GET', pattern: '/pod/v1/connection/user/:userId/info', path: '/pod/v1/connection/user/{alice}/info', auth: 'session' },
+  { method: 'POST', pattern: '/pod/v1/connection/create', path: '/pod/v1/connection/create', auth: 'session', valid: (ids) => ({ userId: uid(ids, 'bob') }) },
+  ...['accept', 'reject'].map((action): RouteCase => ({
+    method: 'POST', pattern: `/pod/v1/connection/${action}`, path: `/pod/v1/connection/${action}`, auth: 'session', valid: (ids) => ({ userId: uid(ids, 'alice') }),
+  })),
+];
+
+/** The control API (control.ts): run alone, one request at a time, with fault rules cleared after each answer. */
+const CONTROL_ROUTES: RouteCase[] = [
+  { method: 'GET', pattern: '/sandbox/v1/faults', path: '/sandbox/v1/faults', auth: 'none' },
+  {
+    method: 'POST', pattern: '/sandbox/v1/faults', path: '/sandbox/v1/faults', auth: 'none',
+    valid: () => ({ path: '^/nothing/matches/this$', method: 'GET', latencyMs: 1, status: 503, retryAfterSeconds: 1, drop: false, times: 1 }),
+  },
+  { method: 'DELETE', pattern: '/sandbox/v1/faults', path: '/sandbox/v1/faults', auth: 'none' },
+  { method: 'POST', pattern: '/sandbox/v1/streams/:id/rotate', path: '/sandbox/v1/streams/{room}/rotate', auth: 'none' },
+  { method: 'PUT', pattern: '/sandbox/v1/entitlements', path: '/sandbox/v1/entitlements', auth: 'none', valid: () => ({ objectStore: true }) },
+  { method: 'POST', pattern: '/sandbox/v1/users', path: '/sandbox/v1/users', auth: 'none', valid: () => ({ username: 'fuzz-user', displayName: 'Fuzz User', type: 'NORMAL' }) },
+];
+
+function storedObject(ids: Ids): Record<string, unknown> {
+  return { partitionHash: ids.partition, sortKey: 'key-2', threadId: ids.seedRoom, rotationId: 0, header: { kind: 'state' }, encryptedPayload: ids.payload };
+}
+
+/** Every field name a route reads: keys of the generated objects. */
+const FIELDS = [
+  'token', 'name', 'description', 'membersCanInvite', 'discoverable', 'public', 'readOnly', 'copyProtected', 'crossPod', 'viewHistory',
+  'multiLateralRoom', 'id', 'userId', 'streamTypes', 'type', 'includeInactiveStreams', 'category', 'ackId', 'path', 'method', 'latencyMs',
+  'status', 'retryAfterSeconds', 'drop', 'times', 'objectStore', 'username', 'displayName', 'publicKeyPem', 'version', 'threadId', 'text',
+  'presentationML', 'entityJSON', 'msgFeatures', 'absoluteHash', 'partitionHash', 'baseHash', 'prevHash', 'sortKey', 'rotationId',
+  'encryptedPayload', 'header', '_type', 'deletionType', 'partitionId', 'userPermissions', 'permissions', '__proto__', 'constructor',
+];
+
+/** JSON values of every type, for whole bodies and single fields. */
+const WRONG_VALUES: unknown[] = [
+  null, 0, -1, 1.5, 1e308, -0, 2 ** 53 + 2, true, false, '', 'x', '0', '-1', 'null', '\u0000', '\ud800', [], [null], [1, 'a', {}], {}, { a: { b: [] } },
+];
+const LEAF_WRONG: unknown[] = [null, 0, -1.5, 1e300, true, '', 'x', [], [[]], {}, { nested: { deeper: 1 } }];
+const MALFORMED_JSON = [
+  '{', '}', '[', '{"a":', '{"a" 1}', "{'a': 1}", '{"a":1}}', '[1,2', '[1,]', '{"a":1,}', 'nul', 'tru', 'NaN', 'Infinity', '-', '1e', '"abc',
+  '"\\u12"', '\u0000', '\ufeff{}', '/* comment */ {}', '{"a":1} {"b":2}', '{"__proto__": {"polluted": true}}', `{"a":"${'\\'.repeat(5)}`,
+  '\xff\xfe{\x00}', '1e999999', '-1e999999', '0x10', '{"token": undefined}',
+];
+const BAD_QUERY = ['', 'abc', '-1', '1.5', '1e400', '99999999999999999999999', '%00', '%E0%A4%A', '\u00e9', '[]', 'x'.repeat(4000)];
+const BAD_IDS = [
+  'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', randomBytes(24).toString('base64url'), '!!!', 'x'.repeat(300), '%00', '..', '-1',
+  '99999999999999999999', '%C3%A9', '%E0%A4%A', 'a%2Fb',
+];
+const FORGED_TOKENS = ['', ' ', 'x', 'a.b.c', 'Bearer', 'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.e30.', 'x'.repeat(3000)];
+
+// ---------------------------------------------------------------------------------------------------------------
+// Requests
+
+interface Answer { status: number; headers: IncomingHttpHeaders; body: Buffer }
+interface Send { method: string; path: string; body?: Buffer | string; contentType?: string; headers?: Record<string, string>; timeoutMs?: number }
+
+let sandbox: RunningSandbox;
+let agent: Agent;
+let bot: Login;
+let alice: Login;
+const ids: Ids = {};
+const errors: unknown[] = [];
+/** 2xx answers by `METHOD pattern`, to account for what valid random input created. */
+const successes = new Map<string, number>();
+let requests = 0;
+
+function send(s: Send): Promise<Answer> {
+  const body = typeof s.body === 'string' ? Buffer.from(s.body, 'utf8') : s.body;
+  const headers: Record<string, string> = { ...s.headers };
+  if (s.contentType !== undefined) headers['content-type'] = s.contentType;
+  if (body !== undefined) headers['content-length'] = String(body.length);
+  requests++;
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(`${sandbox.podUrl}${s.path}`, { method: s.method, agent, headers, timeout: s.timeoutMs ?? 10_000 }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${s.timeoutMs ?? 10_000} ms: ${s.method} ${s.path.slice(0, 200)}`)));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** Throw unless the answer is a 2xx, or a 4xx with exactly {code: status, message}. */
+function check(route: RouteCase | undefined, s: Send, a: Answer): void {
+  const what = `${s.method} ${s.path.slice(0, 150)} with ${describeBody(s.body)}`;
+  const text = a.body.toString('utf8');
+  if (a.status >= 200 && a.status < 300) {
+    if (route !== undefined) successes.set(`${route.method} ${route.pattern}`, (successes.get(`${route.method} ${route.pattern}`) ?? 0) + 1);
+    if (a.status === 204) return;
+    if (String(a.headers['content-type']).startsWith('application/json')) JSON.parse(text);
+    return;
+  }
+  if (a.status < 400 || a.status >= 500) throw new Error(`${what}: status ${a.status}: ${text.slice(0, 300)}`);
+  if (!String(a.headers['content-type']).startsWith('application/json')) throw new Error(`${what}: ${a.status} without a JSON body`);
+  const json = JSON.parse(text) as Record<string, unknown>;
+  if (json.code !== a.status || typeof json.message !== 'string' || json.message.length === 0 || Object.keys(json).length !== 2) {
+    throw new Error(`${what}: ${a.status} body is not {code, message}: ${text.slice(0, 300)}`);
+  }
+}
+
+function describeBody(body: Buffer | string | undefined): string {
+  if (body === undefined) return 'no body';
+  const text = body.toString();
+  return text.length > 120 ? `${text.slice(0, 120)}… (${text.length} chars)` : JSON.stringify(text);
+}
+
+async function sendChecked(route: RouteCase | undefined, s: Send): Promise<Answer> {
+  const a = await send(s);
+  if (route !== undefined && CONTROL_ROUTES.includes(route)) sandbox.faults.clear();
+  check(route, s, a);
+  return a;
+}
+
+const fill = (template: string) => template.replace(/\{(\w+)\}/g, (_, name: string) => {
+  const value = ids[name];
+  if (value === undefined) throw new Error(`no id ${name}`);
+  return value;
+});
+
+function url(route: RouteCase, overrides: { path?: string; query?: Record<string, string>; rawQuery?: string } = {}): string {
+  const path = overrides.path ?? fill(route.path);
+  const query = Object.entries(overrides.query ?? route.query ?? {}).map(([k, v]) => `${k}=${encodeURIComponent(fill(v))}`);
+  if (overrides.rawQuery !== undefined) query.push(overrides.rawQuery);
+  return query.length === 0 ? path : `${path}?${query.join('&')}`;
+}
+
+function authHeaders(route: RouteCase): Record<string, string> {
+  switch (route.auth) {
+    case 'none': return {};
+    case 'session': return bot.headers;
+    case 'km': return bot.kmHeaders;
+    case 'datafeed': return { authorization: `Bearer ${ids.datafeedToken}` };
+    case 'api': return { authorization: `Bearer ${ids.apiToken}` };
+    case 'logout': return { sessionToken: ids.logoutSession! };
+  }
+}
+
+/** A body for the route from a value: JSON, or the messagepayload form field, or raw bytes. */
+function encode(route: RouteCase, value: unknown): { body: Buffer; contentType: string } {
+  if (route.body === 'form') return { body: Buffer.from(new URLSearchParams({ messagepayload: JSON.stringify(value) }).toString()), contentType: 'application/x-www-form-urlencoded' };
+  if (route.body === 'bytes' && Buffer.isBuffer(value)) return { body: value, contentType: 'application/octet-stream' };
+  return { body: Buffer.from(JSON.stringify(value) ?? 'null'), contentType: 'application/json' };
+}
+
+/** The valid body, encoded, or nothing for routes without one. */
+function validBody(route: RouteCase): { body?: Buffer; contentType?: string } {
+  return route.valid === undefined ? {} : encode(route, route.valid(ids));
+}
+
+/** Paths of the leaves of a JSON value. */
+function leaves(value: unknown, at: Array<string | number> = []): Array<Array<string | number>> {
+  if (Array.isArray(value)) return value.length === 0 ? [at] : [at, ...value.flatMap((v, i) => leaves(v, [...at, i]))];
+  if (typeof value === 'object' && value !== null) return [at, ...Object.entries(value).flatMap(([k, v]) => leaves(v, [...at, k]))];
+  return [at];
+}
+
+function replaceAt(value: unknown, path: Array<string | number>, replacement: unknown): unknown {
+  if (path.length === 0) return replacement;
+  const [head, ...rest] = path;
+  const copy: Record<string | number, unknown> = Array.isArray(value) ? [...value] as never : { ...(value as Record<string, unknown>) };
+  copy[head!] = replaceAt(copy[head!], rest, replacement);
+  return copy;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Time box for the random phase: about 7 s in all, shared by the routes as they run.
+
+const RANDOM_BUDGET_MS = 7000;
+let randomStarted: number | undefined;
+function randomTimeLimit(): number {
+  randomStarted ??= Date.now();
+  return Math.max(150, Math.min(1500, randomStarted + RANDOM_BUDGET_MS - Date.now()));
+}
+
+function bodyArbitrary(route: RouteCase): fc.Arbitrary<{ body: Buffer; contentType?: string }> {
+  const json = fc.oneof(
+    fc.jsonValue({ maxDepth: 3 }),
+    fc.dictionary(fc.constantFrom(...FIELDS), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 6 }),
+    fc.array(fc.oneof(fc.integer(), fc.double(), fc.string(), fc.constant(ids.seedRoom), fc.constant(uid(ids, 'alice'))), { maxLength: 6 }),
+  );
+  const mutated = route.valid === undefined ? json : fc.tuple(fc.constant(route.valid(ids)), fc.array(fc.tuple(fc.nat(), fc.jsonValue({ maxDepth: 2 })), { minLength: 1, maxLength: 3 }))
+    .map(([valid, changes]) => {
+      const paths = leaves(valid);
+      return changes.reduce((v, [i, replacement]) => replaceAt(v, paths[i % paths.length]!, replacement), valid);
+    });
+  const contentType = fc.constantFrom('application/json', 'application/octet-stream', 'application/x-www-form-urlencoded', 'text/plain; charset=utf-16', undefined);
+  return fc.oneof(
+    fc.oneof(json, mutated).map((v) => encode(route, v)),
+    fc.tuple(fc.uint8Array({ maxLength: 4096 }), contentType).map(([b, t]) => ({ body: Buffer.from(b), ...(t === undefined ? {} : { contentType: t }) })),
+    fc.tuple(fc.string({ unit: 'binary', maxLength: 400 }), contentType).map(([s, t]) => ({ body: Buffer.from(s), ...(t === undefined ? {} : { contentType: t }) })),
+    fc.dictionary(fc.constantFrom('messagepayload', 'token', 'threadId', 'x'), fc.oneof(fc.string(), fc.jsonValue().map((v) => JSON.stringify(v) ?? '')))
+      .map((form) => ({ body: Buffer.from(new URLSearchParams(form).toString()), contentType: 'application/x-www-form-urlencoded' })),
+  );
+}
+
+/** Everything but the control-specific and method checks, for one route. */
+const phaseMs: Record<string, number> = {};
+let phaseT = 0;
+const mark = (name: string) => { const now = performance.now(); phaseMs[name] = (phaseMs[name] ?? 0) + now - phaseT; phaseT = now; };
+async function fuzzRoute(route: RouteCase): Promise<void> {
+  phaseT = performance.now();
+  const headers = authHeaders(route);
+  const path = url(route);
+  const go = (s: Partial<Send>) => sendChecked(route, { method: route.method, path, headers, ...s });
+
+  // Routes that read no body get a sample of the body cases (they must ignore it); the others get all of them.
+  const reads = route.valid !== undefined;
+  // Malformed JSON.
+  for (const raw of reads ? MALFORMED_JSON : MALFORMED_JSON.slice(0, 4)) {
+    await go({ body: raw, contentType: 'application/json' });
+    if (route.body === 'form') await go({ ...encode(route, 0), body: `messagepayload=${encodeURIComponent(raw)}` });
+  }
+  mark('malformed');
+  // JSON of every type as the whole body; objects with every field of one wrong type, flat and nested; then valid
+  // bodies with one leaf (or subtree) at a time replaced by a wrong type.
+  for (const value of reads ? WRONG_VALUES : WRONG_VALUES.slice(0, 4)) await go(encode(route, value));
+  if (reads) {
+    for (const value of WRONG_VALUES) await go(encode(route, Object.fromEntries(FIELDS.map((f) => [f, value]))));
+    for (const value of LEAF_WRONG) await go(encode(route, Object.fromEntries(FIELDS.map((f) => [f, { [f]: value, nested: [value] }]))));
+    const valid = route.valid!(ids);
+    if (!Buffer.isBuffer(valid)) {
+      for (const at of leaves(valid).filter((p) => p.length > 0)) {
+        for (const value of LEAF_WRONG) await go(encode(route, replaceAt(valid, at, value)));
+        await go(encode(route, replaceAt(valid, at, 'x'.repeat(100_000))));
+      }
+    }
+  }
+  mark('wrong');
+  // Huge strings and deep nesting, under the 1 MiB limit.
+  if (reads) {
+    await go(encode(route, Object.fromEntries(FIELDS.map((f) => [f, 'é'.repeat(5000)]))));
+    await go(encode(route, 'x'.repeat(900_000)));
+    await go({ body: `${'['.repeat(100_000)}${']'.repeat(100_000)}`, contentType: 'application/json' });
+    await go({ body: `${'{"a":'.repeat(50_000)}1${'}'.repeat(50_000)}`, contentType: 'application/json' });
+  }
+  mark('huge');
+  // Random bodies and bytes.
+  await fc.assert(fc.asyncProperty(bodyArbitrary(route), async (b) => { await go(b); }), { numRuns: 15, interruptAfterTimeLimit: randomTimeLimit() });
+  mark('fc');
+  // Wrong query values, one parameter at a time (raw, not encoded), and unknown or repeated parameters.
+  const valid = validBody(route);
+  for (const name of Object.keys(route.query ?? {})) {
+    const others = Object.fromEntries(Object.entries(route.query!).filter(([k]) => k !== name));
+    for (const bad of BAD_QUERY) await go({ ...valid, path: url(route, { query: others, rawQuery: `${name}=${bad}` }) });
+    await go({ ...valid, path: url(route, { rawQuery: `${name}=1&${name}=abc` }) });
+  }
+  await go({ ...valid, path: url(route, { rawQuery: 'unknown=%ZZ&=&&a' }) });
+  mark('query');
+  // Unknown and malformed ids in each path parameter.
+  const segments = route.path.split('/');
+  for (const [i, segment] of segments.entries()) {
+    if (!/^\{\w+\}$/.test(segment) && !(route.pattern.split('/')[i] ?? '').startsWith(':')) continue;
+    for (const bad of BAD_IDS) {
+      const badPath = segments.map((s, j) => (j === i ? bad : s)).join('/');
+      await go({ ...valid, path: url(route, { path: fill(badPath) }) });
+    }
+  }
+  mark('ids');
+  // Missing and forged credentials: 401.
+  if (route.auth !== 'none') {
+    const refused = async (h: Record<string, string>) => {
+      const a = await go({ ...valid, headers: h });
+      if (a.status !== 401) throw new Error(`${route.method} ${route.pattern} with ${JSON.stringify(h).slice(0, 100)}: ${a.status}, expected 401`);
+    };
+    await refused({});
+    for (const token of FORGED_TOKENS) {
+      await refused({ sessionToken: token, keyManagerToken: token, authorization: `Bearer ${token}` });
+    }
+    await refused({ cookie: 'skey; kmsession=; =x; skey==' });
+    // A token of another kind does not open the route.
+    const wrongKind: Record<Auth, Record<string, string>> = {
+      none: {}, logout: bot.kmHeaders, session: { sessionToken: bot.km }, km: { keyManagerToken: bot.session },
+      datafeed: { authorization: `Bearer ${bot.km}` }, api: { authorization: `Bearer ${ids.datafeedToken}` },
+    };
+    await refused(wrongKind[route.auth]);
+  }
+  mark('auth');
+  // A body over the 1 MiB default limit.
+  if (route.limit === undefined) {
+    const a = await go({ body: Buffer.alloc(Math.round(1.1 * 1024 * 1024), 0x7b), contentType: 'application/json' });
+    if (a.status !== 413) throw new Error(`${route.method} ${route.pattern}: ${a.status} for 1.1 MiB, expected 413`);
+  }
+  mark('oversized');
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+interface Counts { users: number; streams: number; messages: number; feeds: number; attachments: number }
+let before: Counts;
+let knownMessage: unknown;
+let seedRoomInfo: unknown;
+const counts = (): Counts => ({
+  users: sandbox.state.users.size, streams: sandbox.state.streams.size, messages: sandbox.state.messages.size,
+  feeds: sandbox.state.feeds.size, attachments: sandbox.state.attachments.size,
+});
+const ok = (key: string) => successes.get(key) ?? 0;
+
+beforeAll(async () => {
+  sandbox = await startSandbox({
+    control: true,
+    config: { datafeedWaitMs: 20, maxFeedsPerUser: 50 },
+    onError: (error) => errors.push(error),
+  });
+  agent = new Agent({ ca: readFileSync(sandbox.caCertPath, 'utf8'), keepAlive: true, maxSockets: 16 });
+  [bot, alice] = await Promise.all([login(sandbox, 'sandbox-bot'), login(sandbox, 'alice')]);
+  const bob = sandbox.identities.get('bob')!;
+  Object.assign(ids, { bot: String(bot.userId), alice: String(alice.userId), bob: String(bob.userId) });
+  ids.jwt = signJwtRs512(new RsaPrivateKey(readFileSync(sandbox.identities.get('alice')!.privateKeyPath!, 'utf8')), { sub: 'alice' });
+  ids.logoutSession = (await login(sandbox, 'bob')).session;
+
+  const streams = await call(sandbox, 'POST', '/pod/v1/streams/list', { headers: bot.headers, json: {} });
+  ids.seedRoom = streams.json.find((s: { streamType: { type: string } }) => s.streamType.type === 'ROOM').id;
+  ids.im = streams.json.find((s: { streamType: { type: string } }) => s.streamType.type === 'IM').id;
+  const room = await call(sandbox, 'POST', '/pod/v3/room/create', { headers: bot.headers, json: { name: 'fuzz room' } });
+  ids.room = room.json.roomSystemInfo.id;
+  await call(sandbox, 'POST', `/pod/v1/room/${ids.room}/membership/add`, { headers: bot.headers, json: { id: alice.userId } });
+
+  const tokens = await call(sandbox, 'GET', '/settings-web/api/v1/tokens', { headers: bot.headers });
+  ids.datafeedToken = tokens.json.find((t: { service: string }) => t.service === 'datafeed2').token;
+  ids.apiToken = (await call(sandbox, 'POST', '/login/idm/tokens', { headers: bot.headers })).json.access_token;
+  const feedHeaders = { authorization: `Bearer ${ids.datafeedToken}` };
+  ids.feed = (await call(sandbox, 'POST', '/datafeed2/api/v1/feeds', { headers: feedHeaders })).json.id;
+  ids.doomedFeed = (await call(sandbox, 'POST', '/datafeed2/api/v1/feeds', { headers: feedHeaders })).json.id;
+
+  // A message and an attachment in the seeded room, encrypted with its content key.
+  const { accountKey: ak } = await accountKey(sandbox, bot);
+  const ck = await contentKey(sandbox, bot, ak, ids.seedRoom!, 0) as AesKey;
+  ids.ciphertext = await encryptText(ck, 'a known message', { rotationId: 0 });
+  const sent = await call(sandbox, 'POST', '/webcontroller/ingestor/v2/MessageService', {
+    headers: bot.headers, form: { messagepayload: JSON.stringify({ threadId: ids.seedRoom, text: ids.ciphertext }) },
+  });
+  ids.message = sent.json.messageId;
+  ids.attachment = Buffer.from(await encryptTransport(ck, new Uint8Array(64).fill(1), { rotationId: 0 })).toString('base64');
+  ids.file = (await call(sandbox, 'POST', `/webcontroller/ingestor/v1/attachments?threadId=${ids.seedRoom}`, { headers: bot.headers, bytes: Buffer.from(ids.attachment, 'base64') })).json.fileId;
+
+  // Object Store: a partition and an object in it.
+  const api = { authorization: `Bearer ${ids.apiToken}` };
+  ids.partition = (await call(sandbox, 'POST', '/object/v1/partitions/upsert', { headers: api, json: { partitionId: { name: 'fuzz', userId: bot.userId } } })).json.hash;
+  ids.payload = randomBytes(64).toString('base64');
+  ids.object = randomBytes(34).toString('base64url');
+  ids.newHash = randomBytes(34).toString('base64url');
+  const put = await call(sandbox, 'PUT', `/object/v1/objects/${ids.object}`, { headers: api, json: { ...storedObject(ids), sortKey: 'key-1' } });
+  expect(put.status).toBe(200);
+
+  before = counts();
+  knownMessage = (await call(sandbox, 'GET', `/webcontroller/dataquery/retrieveMessagePayload?messageId=${encodeURIComponent(ids.message!)}`, { headers: alice.headers })).json;
+  seedRoomInfo = (await call(sandbox, 'GET', `/pod/v3/room/${ids.seedRoom}/info`, { headers: alice.headers })).json;
+  expect(knownMessage).toMatchObject({ text: ids.ciphertext });
+});
+afterAll(async () => {
+  agent?.destroy();
+  await sandbox?.close();
+});
+
+describe('the route list', () => {
+  it('covers every route the route modules register', () => {
+    const registered: string[] = [];
+    const recorder = { add(method: string, pattern: string) { registered.push(`${method} ${pattern}`); return recorder; } };
+    const router = recorder as unknown as Router;
+    const ctx = { state: {} } as unknown as SandboxContext;
+    authRoutes(router, ctx);
+    keyRoutes(router, ctx);
+    podRoutes(router, ctx);
+    messageRoutes(router, ctx);
+    datafeedRoutes(router, ctx);
+    objectRoutes(router, ctx);
+    controlRoutes(router, {} as Faults, {} as SandboxAdmin);
+    const listed = [...ROUTES, ...CONTROL_ROUTES].map((r) => `${r.method} ${r.pattern}`);
+    expect(new Set(listed).size).toBe(listed.length);
+    expect(listed.sort()).toEqual(registered.sort());
+  });
+});
+
+describe.concurrent('bad input to each route gets a 4xx {code, message}, never a 5xx or a hang', () => {
+  for (const route of ROUTES) {
+    it(`${route.method} ${route.pattern}`, async () => {
+      await fuzzRoute(route);
+    });
+  }
+});
+
+describe('bad input to the control API (one request at a time, faults cleared after each)', () => {
+  for (const route of CONTROL_ROUTES) {
+    it(`${route.method} ${route.pattern}`, async () => {
+      await fuzzRoute(route);
+      sandbox.faults.clear();
+    });
+  }
+  it('leaves the Object Store entitlement as it was', async () => {
+    await sandbox.admin.setObjectStoreEntitlement(true);
+    expect(sandbox.faults.list()).toEqual([]);
+  });
+});
+
+describe('wrong methods and unknown paths', () => {
+  it('answers 405 with an Allow header for every method a path does not serve', async () => {
+    const all = [...ROUTES, ...CONTROL_ROUTES];
+    // The methods served at a concrete path: every route whose pattern matches it (`/objects/transaction` is also
+    // an `/objects/:hash`, so GET there is a 404 from the object route, not a 405).
+    const served = (path: string) => new Set(all.filter((r) => {
+      const want = r.pattern.split('/');
+      const got = path.split('/');
+      return want.length === got.length && want.every((w, i) => w.startsWith(':') || w === got[i]);
+    }).map((r) => r.method));
+    const checks: Array<Promise<void>> = [];
+    for (const route of all) {
+      const path = fill(route.path);
+      const methods = served(path);
+      for (const method of ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'TRACE']) {
+        if (methods.has(method)) continue;
+        checks.push((async () => {
+          const a = await sendChecked(undefined, { method, path: url(route), headers: authHeaders(route), ...validBody(route) });
+          expect(a.status, `${method} ${route.pattern}`).toBe(405);
+          expect(String(a.headers.allow).split(', ').sort()).toEqual([...new Set(methods)].sort());
+        })());
+      }
+    }
+    expect(checks.length).toBeGreaterThan(250);
+    await Promise.all(checks);
+  });
+
+  it('answers 404 for unknown paths, whatever the method and body', async () => {
+    const paths = [
+      '/', '/pod', '/pod/', '/pod/v9/sessioninfo', '/pod/v2/sessioninfo/extra', '/POD/v2/sessioninfo', '/pod/v3/room/%E0%A4%A/info',
+      '/pod/v3/room//info', '/%', '/..', '/pod/../etc/passwd', `/pod/${'x'.repeat(8000)}`, '/sandbox/v1', '/datafeed2/api/v1/feeds/a/b/c',
+      '/object/v1/partitions/a/b/c', '/relay/keys', '/agent/v5/datafeeds',
+    ];
+    for (const path of paths) {
+      for (const method of ['GET', 'POST', 'DELETE']) {
+        const a = await sendChecked(undefined, { method, path, headers: bot.headers, body: '{"a":1}', contentType: 'application/json' });
+        expect(a.status, `${method} ${path}`).toBe(404);
+      }
+    }
+  });
+
+  it('answers an over-long request line with 431 (from Node, without a JSON body) and keeps serving', async () => {
+    const a = await send({ method: 'GET', path: `/pod/v3/users?uid=${'1'.repeat(20_000)}`, headers: bot.headers });
+    expect(a.status).toBe(431);
+    const after = await send({ method: 'GET', path: '/pod/v2/sessioninfo', headers: bot.headers });
+    expect(after.status).toBe(200);
+  });
+
+  it('answers 413 to an oversized body sent without Content-Length (chunked), and keeps serving', async () => {
+    const a = await new Promise<number>((resolve, reject) => {
+      const req = httpsRequest(`${sandbox.podUrl}/pod/v3/room/create`, { method: 'POST', agent, headers: { ...bot.headers, 'content-type': 'application/json' }, timeout: 10_000 }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      });
+      req.on('timeout', () => req.destroy(new Error('no answer')));
+      req.on('error', reject);
+      const chunk = Buffer.alloc(64 * 1024, 0x20);
+      for (let i = 0; i < 20; i++) req.write(chunk);
+      req.end();
+    });
+    expect(a).toBe(413);
+    expect((await send({ method: 'GET', path: '/pod/v2/sessioninfo', headers: bot.headers })).status).toBe(200);
+  });
+});
+
+describe('afterwards', () => {
+  it('still serves, with its data intact, and reported no internal error', async () => {
+    expect(errors).toEqual([]);
+    expect(requests).toBeGreaterThan(3000);
+    console.log(JSON.stringify(phaseMs));
+    console.log(`fuzz: ${requests} requests; 2xx by route: ${JSON.stringify(Object.fromEntries(successes))}`);
+    // Still serving: login, session, datafeed, keys.
+    const again = await login(sandbox, 'alice');
+    expect((await call(sandbox, 'GET', '/pod/v2/sessioninfo', { headers: again.headers })).json.username).toBe('alice');
+    const read = await call(sandbox, 'POST', `/datafeed2/api/v1/feeds/${ids.feed}/events`, { headers: { authorization: `Bearer ${ids.datafeedToken}` }, json: {} });
+    expect(read.status).toBe(200);
+    const { accountKey: ak } = await accountKey(sandbox, again);
+    expect(await contentKey(sandbox, again, ak, ids.seedRoom!, 0)).toBeInstanceOf(AesKey);
+
+    // The known message and the seeded room are unchanged.
+    expect((await call(sandbox, 'GET', `/webcontroller/dataquery/retrieveMessagePayload?messageId=${encodeURIComponent(ids.message!)}`, { headers: again.headers })).json).toEqual(knownMessage);
+    expect((await call(sandbox, 'GET', `/pod/v3/room/${ids.seedRoom}/info`, { headers: again.headers })).json).toEqual(seedRoomInfo);
+
+    // Counts changed only by what valid random input created.
+    const after = counts();
+    const createdUsers = ok('POST /sandbox/v1/users');
+    expect(after.users).toBe(before.users + createdUsers);
+    expect(after.messages).toBe(before.messages + ok('POST /webcontroller/ingestor/v2/MessageService'));
+    expect(after.attachments).toBe(before.attachments + ok('POST /webcontroller/ingestor/v1/attachments'));
+    expect(after.feeds).toBe(before.feeds + ok('POST /datafeed2/api/v1/feeds') - ok('DELETE /datafeed2/api/v1/feeds/:feedId'));
+    expect(ok('DELETE /datafeed2/api/v1/feeds/:feedId')).toBeLessThanOrEqual(1);
+    expect(after.streams).toBeGreaterThanOrEqual(before.streams + createdUsers + ok('POST /pod/v3/room/create'));
+    expect(after.streams).toBeLessThanOrEqual(before.streams + createdUsers + ok('POST /pod/v3/room/create') + ok('POST /pod/v1/im/create'));
+
+    // The state is consistent and survives a snapshot round trip (what journal compaction writes).
+    const { state } = sandbox;
+    for (const stream of state.streams.values()) for (const member of stream.members.keys()) expect(state.users.has(member)).toBe(true);
+    for (const { streamId } of state.messages.values()) expect(state.streams.has(streamId)).toBe(true);
+    for (const feed of state.feeds.values()) expect(state.users.has(feed.userId)).toBe(true);
+    for (const user of state.users.values()) expect(state.usersByName.get(user.username.toLowerCase())).toBe(user);
+    const copy = SandboxState.fromSnapshot(JSON.parse(JSON.stringify(state.toSnapshot())));
+    expect(copy.toSnapshot()).toEqual(JSON.parse(JSON.stringify(state.toSnapshot())));
+  });
+});
