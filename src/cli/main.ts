@@ -11,6 +11,7 @@ import type { AeadBackendName } from '../crypto/aead.js';
 import { aeadBackendNames } from '../crypto/backends.js';
 import { formatBenchTable, runCryptoBench, type BenchCase } from './commands/bench-crypto.js';
 import { formatSandboxBench, runSandboxBench } from './commands/bench-sandbox.js';
+import { listenCommand, readCommand, sendCommand, streamsCommand } from './commands/chat.js';
 import { runDemo } from './commands/demo.js';
 import { runSandboxCommand } from './commands/sandbox.js';
 import { checkVectors, formatVectorReport } from './commands/vectors.js';
@@ -19,6 +20,11 @@ const USAGE = `Usage: allegro <command>
 
 Commands:
   demo                              run the end-to-end crypto demo
+  streams [--config FILE]           list the bot's streams
+  send STREAM TEXT [--config FILE]  send an encrypted message (MessageML or text)
+  read STREAM [--limit N] [--config FILE]
+                                    print a stream's last messages, decrypted
+  listen [--config FILE]            print decrypted datafeed events until Ctrl-C
   sandbox [--port N] [--data DIR] [--seed FILE] [--host ADDR] [--control]
                                     run a local Symphony pod + Key Manager + Object Store over HTTPS
   vectors check FILE                check a Symphony known-answer vector file; ends with "N passed, N failed"
@@ -112,6 +118,17 @@ async function sandboxCommand(args: string[]): Promise<number> {
   }, (line) => console.log(line));
 }
 
+/** The config file of the chat commands: --config, else $ALLEGRO_CONFIG, else ./config.json. */
+function chatArgs(args: string[], extra: { limit?: boolean } = {}): { config: string; positionals: string[]; limit: number } {
+  const { positionals, values } = parseArgs({
+    args, allowPositionals: true,
+    options: { config: { type: 'string' }, ...(extra.limit === true ? { limit: { type: 'string' } } : {}) },
+  });
+  const limit = Number((values as { limit?: string }).limit ?? 20);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw new UsageError('--limit must be an integer from 1 to 500');
+  return { config: values.config ?? process.env.ALLEGRO_CONFIG ?? 'config.json', positionals, limit };
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
   switch (command) {
@@ -121,6 +138,26 @@ async function main(argv: string[]): Promise<number> {
       return vectorsCommand(args);
     case 'sandbox':
       return sandboxCommand(args);
+    case 'streams': {
+      const { config, positionals } = chatArgs(args);
+      if (positionals.length !== 0) throw new UsageError('usage: allegro streams [--config FILE]');
+      return streamsCommand(config, (line) => console.log(line));
+    }
+    case 'send': {
+      const { config, positionals } = chatArgs(args);
+      if (positionals.length !== 2) throw new UsageError('usage: allegro send STREAM TEXT [--config FILE]');
+      return sendCommand(config, positionals[0]!, positionals[1]!, (line) => console.log(line));
+    }
+    case 'read': {
+      const { config, positionals, limit } = chatArgs(args, { limit: true });
+      if (positionals.length !== 1) throw new UsageError('usage: allegro read STREAM [--limit N] [--config FILE]');
+      return readCommand(config, positionals[0]!, limit, (line) => console.log(line));
+    }
+    case 'listen': {
+      const { config, positionals } = chatArgs(args);
+      if (positionals.length !== 0) throw new UsageError('usage: allegro listen [--config FILE]');
+      return listenCommand(config, (line) => console.log(line), (line) => console.error(line));
+    }
     case 'bench':
       return benchCommand(args);
     case undefined:

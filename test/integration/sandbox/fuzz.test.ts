@@ -337,11 +337,7 @@ function bodyArbitrary(route: RouteCase): fc.Arbitrary<{ body: Buffer; contentTy
 }
 
 /** Everything but the control-specific and method checks, for one route. */
-const phaseMs: Record<string, number> = {};
-let phaseT = 0;
-const mark = (name: string) => { const now = performance.now(); phaseMs[name] = (phaseMs[name] ?? 0) + now - phaseT; phaseT = now; };
 async function fuzzRoute(route: RouteCase): Promise<void> {
-  phaseT = performance.now();
   const headers = authHeaders(route);
   const path = url(route);
   const go = (s: Partial<Send>) => sendChecked(route, { method: route.method, path, headers, ...s });
@@ -353,7 +349,6 @@ async function fuzzRoute(route: RouteCase): Promise<void> {
     await go({ body: raw, contentType: 'application/json' });
     if (route.body === 'form') await go({ ...encode(route, 0), body: `messagepayload=${encodeURIComponent(raw)}` });
   }
-  mark('malformed');
   // JSON of every type as the whole body; objects with every field of one wrong type, flat and nested; then valid
   // bodies with one leaf (or subtree) at a time replaced by a wrong type.
   for (const value of reads ? WRONG_VALUES : WRONG_VALUES.slice(0, 4)) await go(encode(route, value));
@@ -368,7 +363,6 @@ async function fuzzRoute(route: RouteCase): Promise<void> {
       }
     }
   }
-  mark('wrong');
   // Huge strings and deep nesting, under the 1 MiB limit.
   if (reads) {
     await go(encode(route, Object.fromEntries(FIELDS.map((f) => [f, 'é'.repeat(5000)]))));
@@ -376,10 +370,8 @@ async function fuzzRoute(route: RouteCase): Promise<void> {
     await go({ body: `${'['.repeat(100_000)}${']'.repeat(100_000)}`, contentType: 'application/json' });
     await go({ body: `${'{"a":'.repeat(50_000)}1${'}'.repeat(50_000)}`, contentType: 'application/json' });
   }
-  mark('huge');
   // Random bodies and bytes.
   await fc.assert(fc.asyncProperty(bodyArbitrary(route), async (b) => { await go(b); }), { numRuns: 15, interruptAfterTimeLimit: randomTimeLimit() });
-  mark('fc');
   // Wrong query values, one parameter at a time (raw, not encoded), and unknown or repeated parameters.
   const valid = validBody(route);
   for (const name of Object.keys(route.query ?? {})) {
@@ -388,7 +380,6 @@ async function fuzzRoute(route: RouteCase): Promise<void> {
     await go({ ...valid, path: url(route, { rawQuery: `${name}=1&${name}=abc` }) });
   }
   await go({ ...valid, path: url(route, { rawQuery: 'unknown=%ZZ&=&&a' }) });
-  mark('query');
   // Unknown and malformed ids in each path parameter.
   const segments = route.path.split('/');
   for (const [i, segment] of segments.entries()) {
@@ -398,7 +389,6 @@ async function fuzzRoute(route: RouteCase): Promise<void> {
       await go({ ...valid, path: url(route, { path: fill(badPath) }) });
     }
   }
-  mark('ids');
   // Missing and forged credentials: 401.
   if (route.auth !== 'none') {
     const refused = async (h: Record<string, string>) => {
@@ -417,13 +407,11 @@ async function fuzzRoute(route: RouteCase): Promise<void> {
     };
     await refused(wrongKind[route.auth]);
   }
-  mark('auth');
   // A body over the 1 MiB default limit.
   if (route.limit === undefined) {
     const a = await go({ body: Buffer.alloc(Math.round(1.1 * 1024 * 1024), 0x7b), contentType: 'application/json' });
     if (a.status !== 413) throw new Error(`${route.method} ${route.pattern}: ${a.status} for 1.1 MiB, expected 413`);
   }
-  mark('oversized');
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -604,7 +592,6 @@ describe('afterwards', () => {
   it('still serves, with its data intact, and reported no internal error', async () => {
     expect(errors).toEqual([]);
     expect(requests).toBeGreaterThan(3000);
-    console.log(JSON.stringify(phaseMs));
     console.log(`fuzz: ${requests} requests; 2xx by route: ${JSON.stringify(Object.fromEntries(successes))}`);
     // Still serving: login, session, datafeed, keys.
     const again = await login(sandbox, 'alice');

@@ -1,0 +1,216 @@
+/**
+ * The bot's tokens and how they are refreshed (bdk-and-obo.md §1; allegro-protocol.md §2): a session token for
+ * the pod and a Key Manager token, obtained with an RS512 JWT (`/login/pubkey/authenticate`,
+ * `/relay/pubkey/authenticate`), with a client certificate over mutual TLS (`/sessionauth/v1/authenticate`,
+ * `/keyauth/v1/authenticate`), or supplied by the caller; plus the two service tokens derived from the session:
+ * the Datafeed 2.0 token (`/settings-web/api/v1/tokens`) and the Object Store bearer (`/login/idm/tokens`).
+ *
+ * Refresh on 401: the request layer calls `onUnauthorized` with the token it used. If the token has changed
+ * since, the request is simply retried; otherwise one login runs (single-flight: concurrent 401s share it), at
+ * most once per `minRefreshIntervalMs`, and the request is retried once with the new token. Login failures that
+ * retrying cannot fix are {@link AuthenticationError}s with a reason (unknown user, bad signature, clock skew,
+ * certificate refused). Tokens never appear in errors or logs.
+ */
+import type { Credentials } from '../config.js';
+import { RsaPrivateKey, signJwtRs512 } from '../crypto/rsa.js';
+import { AuthenticationError, HttpStatusError, type AuthenticationFailure } from '../errors.js';
+import type { AuthHook, HttpClient } from '../http/http-client.js';
+import { fromUtf8, tryFromBase64 } from '../util/bytes.js';
+
+/** Where the logins go. */
+export interface SessionOptions {
+  credentials: Credentials;
+  /** Client for pod and Key Manager logins (and, with a certificate, for nothing else). */
+  http: HttpClient;
+  /** Client presenting the bot's certificate, for certificate logins. */
+  certificateHttp?: HttpClient;
+  podUrl: string;
+  keyManagerUrl: string;
+  sessionAuthUrl: string;
+  keyAuthUrl: string;
+  minRefreshIntervalMs: number;
+  jwtLifetimeSeconds: number;
+  now?: () => number;
+}
+
+type Target = 'session' | 'keyManager';
+
+interface ServiceToken {
+  token: string;
+  expiresAt: number;
+}
+
+function failureFrom(err: HttpStatusError, certificate: boolean): AuthenticationFailure {
+  const message = (err.serverMessage ?? '').toLowerCase();
+  if (certificate) return 'certificate-refused';
+  if (/invalid user|unknown user|no user|not found/.test(message)) return 'unknown-user';
+  if (/expired|lifetime|ahead|clock|exp/.test(message)) return 'clock-skew';
+  if (/signature|public key/.test(message)) return 'bad-signature';
+  return 'refused';
+}
+
+/** `exp` of a JWT in milliseconds, read without verification (for cache lifetimes only). */
+function jwtExpiry(token: string): number | undefined {
+  const payload = tryFromBase64(token.split('.')[1] ?? '');
+  if (payload === undefined) return undefined;
+  try {
+    const exp = (JSON.parse(fromUtf8(payload)) as { exp?: unknown }).exp;
+    return typeof exp === 'number' ? exp * 1000 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Tokens of one bot, with refresh. */
+export class Session {
+  readonly #o: SessionOptions;
+  readonly #now: () => number;
+  readonly #rsaKey: RsaPrivateKey | undefined;
+  readonly #tokens: Partial<Record<Target, string>> = {};
+  readonly #inFlight: Partial<Record<Target, Promise<string>>> = {};
+  readonly #lastLogin: Partial<Record<Target, number>> = {};
+  #datafeed: ServiceToken | undefined;
+  #api: ServiceToken | undefined;
+  /** Number of logins performed, per target (for tests and stats). */
+  readonly logins = { session: 0, keyManager: 0 };
+
+  constructor(options: SessionOptions) {
+    this.#o = options;
+    this.#now = options.now ?? Date.now;
+    this.#rsaKey = options.credentials.kind === 'rsa' ? new RsaPrivateKey(options.credentials.privateKeyPem) : undefined;
+    if (options.credentials.kind === 'tokens') {
+      this.#tokens.session = options.credentials.sessionToken;
+      this.#tokens.keyManager = options.credentials.keyManagerToken;
+    }
+  }
+
+  /** The current token for `target`, logging in if there is none. */
+  async token(target: Target): Promise<string> {
+    return this.#tokens[target] ?? this.#login(target);
+  }
+
+  /** Auth hook for pod requests: `sessionToken` header. */
+  get pod(): AuthHook {
+    return this.#hook('session', 'sessionToken');
+  }
+
+  /** Auth hook for Key Manager requests: `keyManagerToken` header. */
+  get keyManager(): AuthHook {
+    return this.#hook('keyManager', 'keyManagerToken');
+  }
+
+  /** Auth hook for Datafeed 2.0 requests: the `datafeed2` service token as a bearer. */
+  get datafeed(): AuthHook {
+    return {
+      headers: async () => ({ authorization: `Bearer ${await this.#datafeedToken()}` }),
+      onUnauthorized: async () => {
+        this.#datafeed = undefined;
+        await this.refresh('session', await this.token('session'));
+        return true;
+      },
+    };
+  }
+
+  /** Auth hook for Object Store requests: the `/login/idm/tokens` bearer. */
+  get objectStore(): AuthHook {
+    return {
+      headers: async () => ({ authorization: `Bearer ${await this.#apiToken()}` }),
+      onUnauthorized: async () => {
+        this.#api = undefined;
+        await this.refresh('session', await this.token('session'));
+        return true;
+      },
+    };
+  }
+
+  /**
+   * Refresh after a 401 on `used`. Returns true when a newer token exists (already, or after a login); false
+   * when a login is not allowed yet (minimum interval) or the credentials are caller-supplied tokens.
+   */
+  async refresh(target: Target, used: string | undefined): Promise<boolean> {
+    const current = this.#tokens[target];
+    if (current !== undefined && current !== used) return true;
+    if (this.#inFlight[target] !== undefined) {
+      await this.#inFlight[target];
+      return true;
+    }
+    if (this.#o.credentials.kind === 'tokens') return false;
+    const last = this.#lastLogin[target];
+    if (last !== undefined && this.#now() - last < this.#o.minRefreshIntervalMs) return false;
+    delete this.#tokens[target];
+    await this.#login(target);
+    return true;
+  }
+
+  #hook(target: Target, header: string): AuthHook {
+    return {
+      headers: async () => ({ [header]: await this.token(target) }),
+      onUnauthorized: (used) => this.refresh(target, used[header]),
+    };
+  }
+
+  #login(target: Target): Promise<string> {
+    const running = this.#inFlight[target];
+    if (running !== undefined) return running;
+    const login = this.#performLogin(target).finally(() => {
+      delete this.#inFlight[target];
+    });
+    this.#inFlight[target] = login;
+    return login;
+  }
+
+  async #performLogin(target: Target): Promise<string> {
+    const creds = this.#o.credentials;
+    if (creds.kind === 'tokens') throw new AuthenticationError(target, 'refused', 'the supplied token was refused and cannot be renewed');
+    this.#lastLogin[target] = this.#now();
+    const certificate = creds.kind === 'certificate';
+    const base = certificate ? (target === 'session' ? this.#o.sessionAuthUrl : this.#o.keyAuthUrl) : (target === 'session' ? this.#o.podUrl : this.#o.keyManagerUrl);
+    const path = certificate ? '/v1/authenticate' : '/pubkey/authenticate';
+    const route = `POST ${certificate ? (target === 'session' ? '/sessionauth' : '/keyauth') : (target === 'session' ? '/login' : '/relay')}${path}`;
+    const http = certificate ? this.#o.certificateHttp : this.#o.http;
+    if (http === undefined) throw new AuthenticationError(target, 'certificate-refused', 'no client certificate is configured');
+    const loginPath = certificate ? path : target === 'session' ? '/login/pubkey/authenticate' : '/pubkey/authenticate';
+    try {
+      const reply = await http.request<{ token?: unknown }>({
+        method: 'POST', url: `${base}${loginPath}`, route, idempotent: true,
+        ...(certificate ? {} : { json: { token: signJwtRs512(this.#rsaKey!, { sub: creds.username, lifetimeSeconds: this.#o.jwtLifetimeSeconds }) } }),
+      });
+      if (typeof reply.token !== 'string' || reply.token.length === 0) throw new AuthenticationError(target, 'refused', 'the answer holds no token');
+      this.#tokens[target] = reply.token;
+      this.logins[target]++;
+      if (target === 'session') {
+        this.#datafeed = undefined;
+        this.#api = undefined;
+      }
+      return reply.token;
+    } catch (err) {
+      if (err instanceof HttpStatusError && (err.status === 401 || err.status === 403)) {
+        throw new AuthenticationError(target, failureFrom(err, certificate), err.serverMessage ?? `HTTP ${err.status}`, err);
+      }
+      throw err;
+    }
+  }
+
+  async #datafeedToken(): Promise<string> {
+    if (this.#datafeed !== undefined && this.#datafeed.expiresAt > this.#now()) return this.#datafeed.token;
+    const list = await this.#o.http.request<Array<{ service?: unknown; token?: unknown }>>({
+      method: 'GET', url: `${this.#o.podUrl}/settings-web/api/v1/tokens`, route: 'GET /settings-web/api/v1/tokens', auth: this.pod,
+    });
+    const entry = Array.isArray(list) ? list.find((t) => t.service === 'datafeed2') : undefined;
+    if (typeof entry?.token !== 'string') throw new HttpStatusError(502, 'GET /settings-web/api/v1/tokens', { serverMessage: 'no datafeed2 token' });
+    const exp = jwtExpiry(entry.token) ?? this.#now() + 4 * 60_000;
+    this.#datafeed = { token: entry.token, expiresAt: exp - 60_000 };
+    return entry.token;
+  }
+
+  async #apiToken(): Promise<string> {
+    if (this.#api !== undefined && this.#api.expiresAt > this.#now()) return this.#api.token;
+    const reply = await this.#o.http.request<{ access_token?: unknown; expires_in?: unknown }>({
+      method: 'POST', url: `${this.#o.podUrl}/login/idm/tokens`, route: 'POST /login/idm/tokens', idempotent: true, auth: this.pod,
+    });
+    if (typeof reply.access_token !== 'string') throw new HttpStatusError(502, 'POST /login/idm/tokens', { serverMessage: 'no access token' });
+    const lifetime = typeof reply.expires_in === 'number' ? reply.expires_in * 1000 : 300_000;
+    this.#api = { token: reply.access_token, expiresAt: this.#now() + lifetime - 30_000 };
+    return reply.access_token;
+  }
+}

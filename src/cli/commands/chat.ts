@@ -1,0 +1,67 @@
+/**
+ * The chat commands of the `allegro` CLI, each driven by a client config file (the sandbox writes one):
+ * `streams`, `send STREAM TEXT`, `read STREAM [--limit N]` and `listen` (prints decrypted events as JSON lines
+ * until Ctrl-C). Every message is encrypted and decrypted in this process.
+ */
+import { AllegroClient } from '../../client.js';
+
+/** Print the bot's streams, one per line: id, type, name or members. */
+export async function streamsCommand(configPath: string, print: (line: string) => void): Promise<number> {
+  const bot = await AllegroClient.create(configPath);
+  try {
+    for (const s of await bot.pod.streams({ limit: 200 })) {
+      print(`${s.id}\t${s.type}\t${s.name ?? s.members.join(',')}`);
+    }
+    return 0;
+  } finally {
+    await bot.close();
+  }
+}
+
+/** Send one message; prints its id. */
+export async function sendCommand(configPath: string, stream: string, text: string, print: (line: string) => void): Promise<number> {
+  const bot = await AllegroClient.create(configPath);
+  try {
+    print(await bot.pod.send(stream, text));
+    return 0;
+  } finally {
+    await bot.close();
+  }
+}
+
+/** Print the last messages of a stream, decrypted, oldest first. */
+export async function readCommand(configPath: string, stream: string, limit: number, print: (line: string) => void): Promise<number> {
+  const bot = await AllegroClient.create(configPath);
+  try {
+    for (const m of await bot.pod.history(stream, { limit })) {
+      print(`${new Date(m.timestamp).toISOString()}\t${m.fromUserId}\t${m.text}`);
+    }
+    return 0;
+  } finally {
+    await bot.close();
+  }
+}
+
+/** Print decrypted datafeed events as JSON lines until SIGINT/SIGTERM. */
+export async function listenCommand(configPath: string, print: (line: string) => void, report: (line: string) => void): Promise<number> {
+  const bot = await AllegroClient.create(configPath);
+  const feed = bot.datafeed({ onError: (err, retryInMs) => report(`datafeed: ${(err as Error).message}; retrying in ${retryInMs} ms`) });
+  const stop = () => feed.stop();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  try {
+    report(`listening as ${bot.username} (${bot.userId}); Ctrl-C to stop`);
+    await feed.listen((event) => {
+      print(JSON.stringify({
+        eventId: event.eventId, name: event.name, timestamp: event.timestamp, from: event.initiatorId,
+        ...(event.message === undefined ? {} : { streamId: event.message.threadId, text: event.message.text }),
+        ...(event.error === undefined ? {} : { error: event.error.code, detail: event.error.message }),
+      }));
+    });
+    return 0;
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    await bot.close();
+  }
+}

@@ -1,0 +1,132 @@
+/**
+ * AllegroClient: a Symphony bot that does its own end-to-end encryption, with no API Agent. It wires the pieces
+ * together: configuration (config.ts), one pooled HTTPS dispatcher per client (http/), the session with refresh on
+ * 401 (auth/session.ts), the key caches (keys/key-store.ts), the pod (pod/pod-client.ts) and the datafeed
+ * (pod/datafeed.ts). Start-up follows Allegro's sequence (allegro-protocol.md §2.1): authenticate, read pod info
+ * and the account (user id and wall thread), then fetch keys lazily on first use.
+ *
+ * @example
+ * ```ts
+ * const bot = await AllegroClient.create('config.json');
+ * const stream = (await bot.pod.streams({ types: ['ROOM'] }))[0]!.id;
+ * await bot.pod.send(stream, '<messageML>Hello <b>encrypted</b> world</messageML>');
+ * await bot.close();
+ * ```
+ */
+import { loadConfig, resolveConfig, type AllegroConfig, type AllegroConfigInput } from './config.js';
+import { Session } from './auth/session.js';
+import { closeDispatcher, createDispatcher, type Dispatcher } from './http/dispatcher.js';
+import { HttpClient } from './http/http-client.js';
+import { KeyStore } from './keys/key-store.js';
+import { Datafeed, type DatafeedOptions } from './pod/datafeed.js';
+import { PodClient } from './pod/pod-client.js';
+import { toBase64Url, tryFromBase64 } from './util/bytes.js';
+
+const CLIENT_VERSION = 'allegro-ts-0.1.0';
+
+/** A connected bot. */
+export class AllegroClient {
+  /** The resolved configuration. */
+  readonly config: AllegroConfig;
+  /** Tokens and their refresh. */
+  readonly session: Session;
+  /** Keys, with `stats()`. */
+  readonly keys: KeyStore;
+  /** Pod operations: users, streams, messages, presence, connections. */
+  readonly pod: PodClient;
+  /** The bot's user id. */
+  readonly userId: number;
+  /** The bot's username. */
+  readonly username: string;
+  readonly #http: HttpClient;
+  readonly #dispatchers: Dispatcher[];
+  readonly #datafeeds = new Set<Datafeed>();
+
+  private constructor(parts: { config: AllegroConfig; session: Session; keys: KeyStore; pod: PodClient; userId: number; username: string; http: HttpClient; dispatchers: Dispatcher[] }) {
+    this.config = parts.config;
+    this.session = parts.session;
+    this.keys = parts.keys;
+    this.pod = parts.pod;
+    this.userId = parts.userId;
+    this.username = parts.username;
+    this.#http = parts.http;
+    this.#dispatchers = parts.dispatchers;
+  }
+
+  /**
+   * Connect a bot: from a JSON config file path, or a configuration object.
+   * @throws InvalidConfigError, AuthenticationError, HttpStatusError, NetworkError.
+   */
+  static async create(config: string | AllegroConfigInput | AllegroConfig): Promise<AllegroClient> {
+    const resolved = typeof config === 'string' ? await loadConfig(config) : 'credentials' in config ? config : await resolveConfig(config);
+    const ca = resolved.caCertificates.length === 0 ? undefined : resolved.caCertificates;
+    const proxy = resolved.pod.proxy === undefined ? undefined : {
+      url: `http://${resolved.pod.proxy.host}:${resolved.pod.proxy.port}`,
+      ...(resolved.pod.proxy.username === undefined ? {} : { username: resolved.pod.proxy.username }),
+      ...(resolved.pod.proxy.password === undefined ? {} : { password: resolved.pod.proxy.password }),
+    };
+    const base = { ...(ca === undefined ? {} : { ca }), ...(proxy === undefined ? {} : { proxy }), connectTimeoutMs: resolved.timeouts.connectMs };
+    const dispatcher = createDispatcher(base);
+    const dispatchers = [dispatcher];
+    const retry = {
+      maxAttempts: resolved.retry.maxAttempts, initialDelayMs: resolved.retry.initialIntervalMs,
+      multiplier: resolved.retry.multiplier, maxDelayMs: resolved.retry.maxIntervalMs,
+    };
+    const http = new HttpClient({ dispatcher, retry, timeoutMs: resolved.timeouts.requestMs, userAgent: CLIENT_VERSION });
+    const creds = resolved.credentials;
+    let certificateHttp: HttpClient | undefined;
+    if (creds.kind === 'certificate') {
+      const clientCertificate = 'pkcs12' in creds ? { pfx: creds.pkcs12, passphrase: creds.password } : { certPem: creds.certPem, keyPem: creds.keyPem };
+      const certDispatcher = createDispatcher({ ...base, clientCertificate });
+      dispatchers.push(certDispatcher);
+      certificateHttp = new HttpClient({ dispatcher: certDispatcher, retry, timeoutMs: resolved.timeouts.requestMs, userAgent: CLIENT_VERSION });
+    }
+    try {
+      const session = new Session({
+        credentials: creds, http, ...(certificateHttp === undefined ? {} : { certificateHttp }),
+        podUrl: resolved.pod.url, keyManagerUrl: resolved.keyManager.url, sessionAuthUrl: resolved.sessionAuth.url, keyAuthUrl: resolved.keyAuth.url,
+        minRefreshIntervalMs: resolved.auth.minRefreshIntervalMs, jwtLifetimeSeconds: resolved.auth.jwtLifetimeSeconds,
+      });
+      const me = await http.request<{ id: number; username: string }>({ method: 'GET', url: `${resolved.pod.url}/pod/v2/sessioninfo`, route: 'GET /pod/v2/sessioninfo', auth: session.pod });
+      const account = await http.request<{ myCurrentThreadId?: string }>({
+        method: 'GET', url: `${resolved.pod.url}/webcontroller/maestro/Account?clienttype=${CLIENT_VERSION}`, route: 'GET /webcontroller/maestro/Account', auth: session.pod,
+      });
+      const wall = tryFromBase64(account.myCurrentThreadId ?? '');
+      const keys = new KeyStore({
+        http, podUrl: resolved.pod.url, keyManagerUrl: resolved.keyManager.url, session: session.pod, keyManager: session.keyManager, userId: me.id,
+        maxEntries: resolved.keys.maxEntries, maxAgeMs: resolved.keys.maxAgeMs, rotationCheckMs: resolved.keys.rotationCheckMs, failureCooldownMs: resolved.keys.failureCooldownMs,
+      });
+      const pod = new PodClient({
+        http, podUrl: resolved.pod.url, auth: session.pod, keys, userId: me.id,
+        wallThreadId: wall === undefined ? '' : toBase64Url(wall), clientVersion: CLIENT_VERSION,
+      });
+      return new AllegroClient({ config: resolved, session, keys, pod, userId: me.id, username: me.username, http, dispatchers });
+    } catch (err) {
+      await Promise.all(dispatchers.map((d) => closeDispatcher(d, { force: true })));
+      throw err;
+    }
+  }
+
+  /**
+   * A new datafeed reader (pod Datafeed 2.0), decrypting events with this bot's keys. Use `listen(handler)` or
+   * `for await (const event of feed)`; `stop()` ends it. `close()` stops every datafeed of the client.
+   */
+  datafeed(options: Pick<DatafeedOptions, 'onError' | 'maxBackoffMs' | 'dedupEntries'> = {}): Datafeed {
+    const feed = new Datafeed({
+      http: this.#http, podUrl: this.config.pod.url, auth: this.session.datafeed,
+      decrypt: (payload, signal) => this.pod.decrypt(payload, signal),
+      maxBackoffMs: options.maxBackoffMs ?? this.config.datafeed.maxBackoffMs,
+      dedupEntries: options.dedupEntries ?? this.config.datafeed.dedupEntries,
+      ...(options.onError === undefined ? {} : { onError: options.onError }),
+    });
+    this.#datafeeds.add(feed);
+    return feed;
+  }
+
+  /** Stop datafeeds, wipe keys, close connections. */
+  async close(): Promise<void> {
+    for (const feed of this.#datafeeds) feed.stop();
+    this.keys.close();
+    await Promise.all(this.#dispatchers.map((d) => closeDispatcher(d)));
+  }
+}

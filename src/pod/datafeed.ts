@@ -1,0 +1,231 @@
+/**
+ * A datafeed loop that does not die (bdk-and-obo.md §3.4, §5: the top complaint about the official BDKs), over the
+ * pod's Datafeed 2.0 (`/datafeed2/api/v1/feeds`, no Agent). Events are decrypted before the bot sees them. An event
+ * batch is acknowledged (its `ackId` passed on the next read) only after every handler call for it succeeded; if a
+ * handler throws, the batch is read again after a backoff. Events already handled (re-delivered because an ack was
+ * lost) are skipped by event id. An expired or deleted feed is recreated. Network errors, timeouts, 429 and 5xx
+ * are retried forever with capped exponential backoff; 401s refresh the token. `stop()` (or the AbortSignal)
+ * ends the loop promptly, including a long-poll in progress.
+ *
+ * A message that cannot be decrypted reaches the bot as an event with `error` set (DECRYPTION_FAILED,
+ * CONTENT_KEY_UNAVAILABLE with the thread id, ...) and the loop goes on.
+ */
+import { AbortedError, AllegroError, HttpStatusError, MalformedCiphertextError } from '../errors.js';
+import type { AuthHook, HttpClient } from '../http/http-client.js';
+import type { DecodedMessage } from './message-codec.js';
+
+/** One event, decrypted when it is a message. */
+export interface DatafeedEvent {
+  eventId: string;
+  /** `SOCIALMESSAGE` for messages, `MAESTRO` for room events (joins, leaves, creation). */
+  name: string;
+  timestamp: number;
+  /** Who caused the event. */
+  initiatorId: number;
+  /** The decrypted message, for SOCIALMESSAGE events that decrypted. */
+  message?: DecodedMessage;
+  /** Why a SOCIALMESSAGE event could not be decrypted (typed; never contains plaintext or keys). */
+  error?: AllegroError;
+  /** The raw payload as the pod sent it (ciphertext fields left as they are). */
+  payload: Record<string, unknown>;
+}
+
+/** What the datafeed needs. */
+export interface DatafeedOptions {
+  http: HttpClient;
+  podUrl: string;
+  auth: AuthHook;
+  decrypt: (payload: Record<string, unknown>, signal: AbortSignal) => Promise<DecodedMessage>;
+  /** Cap of the backoff between failed reads. Default 30 s. */
+  maxBackoffMs?: number;
+  /** Event ids remembered to skip re-deliveries. Default 10,000. */
+  dedupEntries?: number;
+  /** Reports each failed read and the delay before the next (for logging; never includes tokens). */
+  onError?: (error: unknown, retryInMs: number) => void;
+}
+
+interface RawEvent {
+  eventId: string;
+  name: string;
+  timestamp?: number;
+  userId?: number;
+  payload?: Record<string, unknown>;
+}
+
+const INITIAL_BACKOFF_MS = 200;
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** A Datafeed 2.0 reader for one bot. */
+export class Datafeed {
+  readonly #o: DatafeedOptions;
+  readonly #controller = new AbortController();
+  readonly #seen = new Map<string, true>();
+  #feedId: string | undefined;
+  #ackId = '';
+  #running = false;
+  /** Counters for monitoring. */
+  readonly stats = { reads: 0, events: 0, duplicatesSkipped: 0, feedsCreated: 0, failures: 0, handlerFailures: 0 };
+
+  constructor(options: DatafeedOptions) {
+    this.#o = options;
+  }
+
+  /** The id of the feed in use, once one exists. */
+  get feedId(): string | undefined {
+    return this.#feedId;
+  }
+
+  /** Stop the loop; a read in progress is aborted. */
+  stop(): void {
+    this.#controller.abort();
+  }
+
+  /**
+   * Run `handler` for every event until `stop()` or `signal`. Resolves when stopped; never rejects because of the
+   * network or the server. The batch is acknowledged only once `handler` has resolved for each of its events.
+   */
+  async listen(handler: (event: DatafeedEvent) => void | Promise<void>, options: { signal?: AbortSignal } = {}): Promise<void> {
+    if (this.#running) throw new AbortedError('A second listen() on the same datafeed');
+    this.#running = true;
+    const signal = options.signal === undefined ? this.#controller.signal : AbortSignal.any([this.#controller.signal, options.signal]);
+    let backoff = INITIAL_BACKOFF_MS;
+    try {
+      while (!signal.aborted) {
+        let batch: { ackId: string; events: DatafeedEvent[] };
+        try {
+          batch = await this.#read(signal);
+          backoff = INITIAL_BACKOFF_MS;
+        } catch (err) {
+          if (signal.aborted) break;
+          this.stats.failures++;
+          this.#o.onError?.(err, backoff);
+          await sleep(backoff, signal);
+          backoff = Math.min(backoff * 2, this.#o.maxBackoffMs ?? 30_000);
+          continue;
+        }
+        try {
+          for (const event of batch.events) {
+            if (this.#seen.has(event.eventId)) {
+              this.stats.duplicatesSkipped++;
+              continue;
+            }
+            await handler(event);
+            this.#remember(event.eventId);
+          }
+          this.#ackId = batch.ackId;
+        } catch (err) {
+          // Not acknowledged: the batch comes back on the next read; handled events are skipped then.
+          this.stats.handlerFailures++;
+          this.#o.onError?.(err, backoff);
+          await sleep(backoff, signal);
+          backoff = Math.min(backoff * 2, this.#o.maxBackoffMs ?? 30_000);
+        }
+      }
+    } finally {
+      this.#running = false;
+    }
+  }
+
+  /**
+   * The events as an async iterator. Each event is acknowledged when the consumer asks for the next one after it
+   * (so a consumer that throws out of a `for await` loop leaves its current batch unacknowledged).
+   */
+  async *[Symbol.asyncIterator](): AsyncGenerator<DatafeedEvent, void, undefined> {
+    const signal = this.#controller.signal;
+    let backoff = INITIAL_BACKOFF_MS;
+    while (!signal.aborted) {
+      let batch: { ackId: string; events: DatafeedEvent[] };
+      try {
+        batch = await this.#read(signal);
+        backoff = INITIAL_BACKOFF_MS;
+      } catch (err) {
+        if (signal.aborted) return;
+        this.stats.failures++;
+        this.#o.onError?.(err, backoff);
+        await sleep(backoff, signal);
+        backoff = Math.min(backoff * 2, this.#o.maxBackoffMs ?? 30_000);
+        continue;
+      }
+      for (const event of batch.events) {
+        if (this.#seen.has(event.eventId)) {
+          this.stats.duplicatesSkipped++;
+          continue;
+        }
+        yield event;
+        this.#remember(event.eventId);
+      }
+      this.#ackId = batch.ackId;
+    }
+  }
+
+  #remember(eventId: string): void {
+    this.#seen.set(eventId, true);
+    const limit = this.#o.dedupEntries ?? 10_000;
+    if (this.#seen.size > limit) this.#seen.delete(this.#seen.keys().next().value!);
+  }
+
+  async #ensureFeed(signal: AbortSignal): Promise<string> {
+    if (this.#feedId !== undefined) return this.#feedId;
+    const url = `${this.#o.podUrl}/datafeed2/api/v1/feeds`;
+    const existing = await this.#o.http.request<Array<{ id?: unknown }>>({ method: 'GET', url, route: 'GET /datafeed2/api/v1/feeds', auth: this.#o.auth, signal });
+    const reusable = Array.isArray(existing) ? existing.find((f) => typeof f.id === 'string') : undefined;
+    if (reusable !== undefined) {
+      this.#feedId = reusable.id as string;
+    } else {
+      const created = await this.#o.http.request<{ id: string }>({ method: 'POST', url, route: 'POST /datafeed2/api/v1/feeds', auth: this.#o.auth, signal });
+      this.#feedId = created.id;
+      this.stats.feedsCreated++;
+    }
+    this.#ackId = '';
+    return this.#feedId as string;
+  }
+
+  async #read(signal: AbortSignal): Promise<{ ackId: string; events: DatafeedEvent[] }> {
+    const feedId = await this.#ensureFeed(signal);
+    let reply: { ackId?: unknown; events?: unknown };
+    try {
+      reply = await this.#o.http.request({
+        method: 'POST', url: `${this.#o.podUrl}/datafeed2/api/v1/feeds/${encodeURIComponent(feedId)}/events`, route: 'POST /datafeed2/api/v1/feeds/{id}/events',
+        json: { ackId: this.#ackId }, idempotent: true, auth: this.#o.auth, signal, timeoutMs: 90_000,
+      });
+    } catch (err) {
+      if (err instanceof HttpStatusError && (err.status === 400 || err.status === 404)) {
+        // The feed expired or was deleted (or our ackId is unknown): start a new feed.
+        this.#feedId = undefined;
+      }
+      throw err;
+    }
+    this.stats.reads++;
+    const events = Array.isArray(reply.events) ? (reply.events as RawEvent[]) : [];
+    const decoded = await Promise.all(events.map((e) => this.#decode(e, signal)));
+    this.stats.events += decoded.length;
+    return { ackId: typeof reply.ackId === 'string' ? reply.ackId : this.#ackId, events: decoded };
+  }
+
+  async #decode(raw: RawEvent, signal: AbortSignal): Promise<DatafeedEvent> {
+    const event: DatafeedEvent = {
+      eventId: String(raw.eventId), name: String(raw.name), timestamp: Number(raw.timestamp ?? 0), initiatorId: Number(raw.userId ?? 0),
+      payload: raw.payload ?? {},
+    };
+    if (event.name !== 'SOCIALMESSAGE') return event;
+    try {
+      event.message = await this.#o.decrypt(event.payload, signal);
+    } catch (err) {
+      // A poison event must not stop the feed: anything unexpected is reported as a malformed message.
+      event.error = err instanceof AllegroError ? err : new MalformedCiphertextError('message event', 'its payload could not be read');
+    }
+    return event;
+  }
+}
