@@ -10,6 +10,7 @@ import { AllegroError } from '../errors.js';
 import type { AeadBackendName } from '../crypto/aead.js';
 import { aeadBackendNames } from '../crypto/backends.js';
 import { formatBenchTable, runCryptoBench, type BenchCase } from './commands/bench-crypto.js';
+import { formatE2eBench, runE2eBench } from './commands/bench-e2e.js';
 import { formatSandboxBench, runSandboxBench } from './commands/bench-sandbox.js';
 import { listenCommand, readCommand, sendCommand, streamsCommand } from './commands/chat.js';
 import { runDemo } from './commands/demo.js';
@@ -32,6 +33,7 @@ Commands:
                                     CiphertextTransport throughput per backend vs raw node:crypto
   bench sandbox [--json] [--save DIR] [--memory] [--seconds N] [--concurrency N]
                                     sandbox message submissions/s and content-key fetches/s on loopback
+  bench e2e [--json] [--save DIR]   send → datafeed → decrypt: messages/s, p50/p99 latency, crypto share
   help                              show this text`;
 
 class UsageError extends Error {}
@@ -60,7 +62,18 @@ async function benchCommand(args: string[]): Promise<number> {
     },
   });
   if (positionals.length === 1 && positionals[0] === 'sandbox') return benchSandbox(values);
-  if (positionals.length !== 1 || positionals[0] !== 'crypto') throw new UsageError('usage: allegro bench crypto|sandbox [options]');
+  if (positionals.length === 1 && positionals[0] === 'e2e') {
+    const result = await runE2eBench();
+    const table = formatE2eBench(result);
+    console.log(values.json === true ? JSON.stringify(result) : table);
+    if (values.save !== undefined) {
+      await mkdir(values.save, { recursive: true });
+      await writeFile(join(values.save, 'e2e.json'), `${JSON.stringify({ node: process.version, time: new Date().toISOString(), ...result }, null, 2)}\n`);
+      await writeFile(join(values.save, 'e2e.md'), `# allegro bench e2e\n\n${table}\n`);
+    }
+    return 0;
+  }
+  if (positionals.length !== 1 || positionals[0] !== 'crypto') throw new UsageError('usage: allegro bench crypto|sandbox|e2e [options]');
   const names = aeadBackendNames();
   for (const b of values.backend ?? []) {
     if (!names.includes(b as AeadBackendName)) throw new UsageError(`unknown backend ${b}; available: ${names.join(', ')}`);

@@ -5,7 +5,7 @@
  * means rewriting this file only.
  *
  * Failures come out as allegro-ts errors, never as undici's or Node's:
- * - the caller's AbortSignal fired → {@link AbortedError};
+ * - the caller's AbortSignal fired, or the dispatcher was closed → {@link AbortedError};
  * - undici's connect, headers or body timeout → {@link TimeoutError};
  * - anything else (refused, reset, DNS, TLS, proxy refusal, oversized response) → {@link NetworkError} whose message is
  *   a short cause (`ECONNREFUSED (connection refused)`, `TLS: self-signed certificate in certificate chain`). Messages
@@ -15,7 +15,7 @@
  * Trust: `ca` replaces Node's built-in roots (like `node:tls`) unless `includeSystemCa` is set, in which case it is
  * added to them (what the Java BDK does since finos/symphony-bdk-java#548).
  */
-import { rootCertificates } from 'node:tls';
+import { createSecureContext, rootCertificates } from 'node:tls';
 import { Agent, ProxyAgent, type Dispatcher as UndiciDispatcher } from 'undici';
 import { AbortedError, AllegroError, InvalidArgumentError, NetworkError, TimeoutError } from '../errors.js';
 import { describe, optionsObject, requirePositiveInteger, requireString } from '../util/validate.js';
@@ -91,14 +91,10 @@ export interface SendResponse {
   body: Uint8Array;
 }
 
-function requireTimeout(parameter: string, value: unknown): number {
-  return requirePositiveInteger(parameter, value);
-}
-
 /** Build a connection pool. Throws {@link InvalidArgumentError} on bad options (described by type, never content). */
 export function createDispatcher(options: DispatcherOptions = {}): Dispatcher {
   const o = optionsObject('options', options) as DispatcherOptions;
-  const connectTimeoutMs = o.connectTimeoutMs === undefined ? DEFAULT_CONNECT_TIMEOUT_MS : requireTimeout('options.connectTimeoutMs', o.connectTimeoutMs);
+  const connectTimeoutMs = o.connectTimeoutMs === undefined ? DEFAULT_CONNECT_TIMEOUT_MS : requirePositiveInteger('options.connectTimeoutMs', o.connectTimeoutMs);
   const maxConnections = o.maxConnections === undefined ? DEFAULT_MAX_CONNECTIONS : requirePositiveInteger('options.maxConnections', o.maxConnections);
   const maxResponseBytes = o.maxResponseBytes === undefined ? DEFAULT_MAX_RESPONSE_BYTES : requirePositiveInteger('options.maxResponseBytes', o.maxResponseBytes);
 
@@ -124,6 +120,20 @@ export function createDispatcher(options: DispatcherOptions = {}): Dispatcher {
       tls.key = cc.keyPem;
     } else {
       throw new InvalidArgumentError('options.clientCertificate', '{ pfx, passphrase } or { certPem, keyPem }', describe(cc));
+    }
+  }
+
+  // Fail now, not on the first request, when Node's TLS cannot use the material (wrong PKCS#12 password, key that
+  // does not match, unreadable PEM). The error says which option, never why in OpenSSL's words (it may quote input).
+  for (const [parameter, material] of [
+    ['options.ca', tls.ca === undefined ? undefined : { ca: tls.ca }],
+    ['options.clientCertificate', tls.pfx === undefined && tls.cert === undefined ? undefined : { pfx: tls.pfx, passphrase: tls.passphrase, cert: tls.cert, key: tls.key }],
+  ] as const) {
+    if (material === undefined) continue;
+    try {
+      createSecureContext(material as Parameters<typeof createSecureContext>[0]);
+    } catch {
+      throw new InvalidArgumentError(parameter, parameter === 'options.ca' ? 'PEM certificates Node can read' : 'a certificate and matching private key Node can read (check the PKCS#12 password)', 'material it refused');
     }
   }
 
@@ -176,8 +186,8 @@ function internalOf(dispatcher: Dispatcher): Internal {
 }
 
 /**
- * Close a dispatcher: new requests are refused; in-flight ones finish, then the connections close. With
- * `force`, in-flight requests fail at once (NetworkError). Idempotent.
+ * Close a dispatcher: new requests are refused (AbortedError); in-flight ones finish, then the connections close.
+ * With `force`, in-flight requests fail at once (AbortedError). Idempotent.
  */
 export async function closeDispatcher(dispatcher: Dispatcher, options: { force?: boolean } = {}): Promise<void> {
   const internal = internalOf(dispatcher);
@@ -226,11 +236,10 @@ export async function send(dispatcher: Dispatcher, request: SendRequest): Promis
     if (typeof value !== 'string' || !HEADER_VALUE.test(value)) throw new InvalidArgumentError(`request.headers.${name}`, 'a string without control characters', describe(value));
   }
   if (body !== undefined && typeof body !== 'string' && !(body instanceof Uint8Array)) throw new InvalidArgumentError('request.body', 'a string or a Uint8Array', describe(body));
-  const headersTimeoutMs = requireTimeout('request.headersTimeoutMs', request.headersTimeoutMs);
-  const bodyTimeoutMs = requireTimeout('request.bodyTimeoutMs', request.bodyTimeoutMs);
+  const headersTimeoutMs = requirePositiveInteger('request.headersTimeoutMs', request.headersTimeoutMs);
+  const bodyTimeoutMs = requirePositiveInteger('request.bodyTimeoutMs', request.bodyTimeoutMs);
   const maxResponseBytes = request.maxResponseBytes === undefined ? internal.maxResponseBytes : requirePositiveInteger('request.maxResponseBytes', request.maxResponseBytes);
-  if (signal?.aborted === true) throw new AbortedError(route);
-  if (internal.closed) throw new NetworkError(route, 'the HTTP dispatcher is closed');
+  if (signal?.aborted === true || internal.closed) throw new AbortedError(route);
 
   const context = { route, signal, headersTimeoutMs, bodyTimeoutMs, connectTimeoutMs: internal.connectTimeoutMs };
   let response: UndiciDispatcher.ResponseData;
@@ -253,10 +262,10 @@ export async function send(dispatcher: Dispatcher, request: SendRequest): Promis
   for (const [name, value] of Object.entries(response.headers)) {
     if (value !== undefined) responseHeaders[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
   }
-  const declared = Number(responseHeaders['content-length']);
+  const declared = method === 'HEAD' ? 0 : Number(responseHeaders['content-length']);
   if (Number.isFinite(declared) && declared > maxResponseBytes) {
     discard(response.body);
-    throw new NetworkError(route, `response body larger than ${maxResponseBytes} bytes`);
+    throw tooLarge(route, maxResponseBytes);
   }
   const chunks: Uint8Array[] = [];
   let size = 0;
@@ -266,7 +275,7 @@ export async function send(dispatcher: Dispatcher, request: SendRequest): Promis
       size += bytes.length;
       if (size > maxResponseBytes) {
         discard(response.body);
-        throw new NetworkError(route, `response body larger than ${maxResponseBytes} bytes`);
+        throw tooLarge(route, maxResponseBytes);
       }
       chunks.push(bytes);
     }
@@ -280,6 +289,12 @@ export async function send(dispatcher: Dispatcher, request: SendRequest): Promis
     at += c.length;
   }
   return { status: response.statusCode, headers: responseHeaders, body: out };
+}
+
+/** The response-size error; its cause carries undici's code for the condition so the retry policy can tell it apart. */
+function tooLarge(route: string, maxResponseBytes: number): NetworkError {
+  const cause = Object.assign(new Error(`response body larger than ${maxResponseBytes} bytes`), { code: 'UND_ERR_RES_EXCEEDED_MAX_SIZE' });
+  return new NetworkError(route, cause.message, cause);
 }
 
 /** Give up on a response body: undici then closes the connection, and reports the destruction as an error we ignore. */
@@ -305,8 +320,6 @@ const NETWORK_CODES: Record<string, string> = {
   ENETUNREACH: 'network unreachable',
   EADDRNOTAVAIL: 'address not available',
   UND_ERR_SOCKET: 'connection closed before the response was complete',
-  UND_ERR_CLOSED: 'the HTTP dispatcher is closed',
-  UND_ERR_DESTROYED: 'the HTTP dispatcher is closed',
   UND_ERR_RES_CONTENT_LENGTH_MISMATCH: 'response body shorter or longer than its Content-Length',
   UND_ERR_HEADERS_OVERFLOW: 'response headers too large',
   UND_ERR_RES_EXCEEDED_MAX_SIZE: 'response body too large',
@@ -336,6 +349,10 @@ function mapError(err: unknown, context: { route: string; signal: AbortSignal | 
       const proxy = /Proxy response \((\d{3})\)/.exec(message);
       return new NetworkError(route, proxy === null ? 'request aborted by the transport' : `proxy refused the tunnel (HTTP ${proxy[1]})`, err);
     }
+    case 'UND_ERR_CLOSED':
+    case 'UND_ERR_DESTROYED':
+      // The dispatcher was closed under the request (closeDispatcher with force).
+      return new AbortedError(route);
     case 'UND_ERR_INVALID_ARG':
       return new InvalidArgumentError('request', 'a request the HTTP client accepts', 'one it refused (header or option)');
     default:

@@ -87,6 +87,19 @@ export interface HttpClientOptions {
   random?: () => number;
 }
 
+/** A request after validation, as the attempt loop uses it. */
+interface Prepared {
+  method: string;
+  route: string;
+  expect: Expect;
+  timeoutMs: number;
+  idempotent: boolean;
+  /** Headers of every attempt, names in lower case; auth headers are added per attempt. */
+  base: Record<string, string>;
+  body: string | Uint8Array | undefined;
+  traceId: string;
+}
+
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
 /** Request headers whose values are not secrets; every other sent value is redacted from server messages. */
 const PUBLIC_HEADERS = new Set(['accept', 'content-type', 'user-agent', 'x-trace-id', 'content-length']);
@@ -158,7 +171,7 @@ export class HttpClient {
   readonly #onRetry: ((info: RetryInfo) => void) | undefined;
   readonly #ownsDispatcher: boolean;
   readonly #random: () => number;
-  /** Aborted by close(): ends in-flight requests and waits. */
+  /** Aborted by close(): ends in-flight requests and retry waits. */
   readonly #closing = new AbortController();
 
   constructor(options: HttpClientOptions) {
@@ -213,13 +226,15 @@ export class HttpClient {
     // One signal for the whole logical request: the caller's, or close().
     const linked = linkSignals(this.#closing.signal, r.signal);
     try {
-      return await this.#run(r, method, route, expect, timeoutMs, idempotent, base, body, traceId, linked.signal);
+      return await this.#run(r, { method, route, expect, timeoutMs, idempotent, base, body, traceId }, linked.signal);
     } finally {
       linked.dispose();
     }
   }
 
-  async #run(r: HttpRequest, method: string, route: string, expect: Expect, timeoutMs: number, idempotent: boolean, base: Record<string, string>, body: string | Uint8Array | undefined, traceId: string, signal: AbortSignal): Promise<unknown> {
+  /** The attempt loop of one logical request. */
+  async #run(r: HttpRequest, p: Prepared, signal: AbortSignal): Promise<unknown> {
+    const { method, route, expect, timeoutMs, idempotent, base, body, traceId } = p;
     if (signal.aborted) throw new AbortedError(route);
     let attempt = 0;
     let refreshed = false;

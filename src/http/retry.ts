@@ -59,6 +59,8 @@ export function retryPolicy(overrides: Partial<RetryPolicy> = {}): RetryPolicy {
  * - 429: always — the server refused before doing anything.
  * - 5xx, timeouts, network errors: only for idempotent requests (the server may have acted).
  * - A refused connection (ECONNREFUSED): always — nothing was sent.
+ * - A TLS failure (untrusted or mismatched certificate, handshake refused) or an oversized response: never — it
+ *   would fail the same way.
  * - Anything else (4xx, aborts, bad arguments): never.
  */
 export function isRetryable(error: unknown, idempotent: boolean): boolean {
@@ -66,9 +68,27 @@ export function isRetryable(error: unknown, idempotent: boolean): boolean {
     if (error.status === 429) return true;
     return idempotent && error.status >= 500;
   }
-  if (error instanceof NetworkError) return idempotent || networkCauseCode(error) === 'ECONNREFUSED';
+  if (error instanceof NetworkError) {
+    const code = networkCauseCode(error);
+    if (code !== undefined && (isTlsFailure(code) || DETERMINISTIC_CODES.has(code))) return false;
+    return idempotent || code === 'ECONNREFUSED';
+  }
   if (error instanceof TimeoutError) return idempotent;
   return false;
+}
+
+const CERTIFICATE_CODES = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'CERT_REVOKED', 'CERT_UNTRUSTED', 'CERT_REJECTED',
+  'CERT_SIGNATURE_FAILURE', 'INVALID_CA', 'HOSTNAME_MISMATCH', 'UND_ERR_PRX_TLS',
+]);
+
+/** Network failures that repeat identically. */
+const DETERMINISTIC_CODES = new Set(['UND_ERR_RES_EXCEEDED_MAX_SIZE', 'UND_ERR_HEADERS_OVERFLOW']);
+
+/** Whether a Node/undici error code is a TLS verification or handshake failure. */
+export function isTlsFailure(code: string): boolean {
+  return CERTIFICATE_CODES.has(code) || code.startsWith('ERR_TLS_') || code.startsWith('ERR_SSL_');
 }
 
 /**

@@ -10,6 +10,7 @@
  * A message that cannot be decrypted reaches the bot as an event with `error` set (DECRYPTION_FAILED,
  * CONTENT_KEY_UNAVAILABLE with the thread id, ...) and the loop goes on.
  */
+import { setMaxListeners } from 'node:events';
 import { AbortedError, AllegroError, HttpStatusError, MalformedCiphertextError } from '../errors.js';
 import type { AuthHook, HttpClient } from '../http/http-client.js';
 import type { DecodedMessage } from './message-codec.js';
@@ -80,6 +81,8 @@ export class Datafeed {
 
   constructor(options: DatafeedOptions) {
     this.#o = options;
+    // Every event of a batch decrypts under this signal concurrently; that is not a listener leak.
+    setMaxListeners(0, this.#controller.signal);
   }
 
   /** The id of the feed in use, once one exists. */
@@ -100,6 +103,7 @@ export class Datafeed {
     if (this.#running) throw new AbortedError('A second listen() on the same datafeed');
     this.#running = true;
     const signal = options.signal === undefined ? this.#controller.signal : AbortSignal.any([this.#controller.signal, options.signal]);
+    setMaxListeners(0, signal);
     let backoff = INITIAL_BACKOFF_MS;
     try {
       while (!signal.aborted) {

@@ -235,6 +235,8 @@ function clientConfig(port: number, host: string, caCertPath: string, files: Ide
  */
 export async function startSandbox(options: SandboxOptions = {}): Promise<RunningSandbox> {
   const host = options.host ?? '127.0.0.1';
+  const faults = new Faults();
+  for (const rule of options.faults ?? []) faults.add(rule);
   const dataDir = options.dataDir === undefined ? undefined : resolve(options.dataDir);
   const filesDir = dataDir ?? (await mkdtemp(join(tmpdir(), 'allegro-sandbox-')));
   await mkdir(filesDir, { recursive: true });
@@ -261,8 +263,6 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
     throw err;
   }
 
-  const faults = new Faults();
-  for (const rule of options.faults ?? []) faults.add(rule);
   const admin: SandboxAdmin = {
     async rotate(streamId) {
       const stream = state.streams.get(streamId);
@@ -319,7 +319,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
   });
   server.on('tlsClientError', () => { /* a client gave up during the handshake; nothing to do */ });
   await new Promise<void>((resolveListen, reject) => {
-    server.once('error', reject);
+    server.once('error', (err) => { void ctx.close().finally(() => reject(err)); }); // release the journal lock
     server.listen(options.port ?? 0, host, () => resolveListen());
   });
   const port = (server.address() as AddressInfo).port;

@@ -29,10 +29,39 @@ export interface SandboxBenchCase {
   p99Ms: number;
 }
 
-interface Ready {
+/** The ready line of `allegro sandbox`. */
+export interface SandboxProcess {
   podUrl: string;
   caCertPath: string;
   configPath: string;
+  port: number;
+  /** Stop the sandbox and remove its data directory. */
+  stop(): Promise<void>;
+}
+
+/** Start `allegro sandbox` as a child process (with a temporary data directory unless `memory`). */
+export async function spawnSandbox(memory: boolean): Promise<SandboxProcess> {
+  const dataDir = memory ? undefined : await mkdtemp(join(tmpdir(), 'allegro-bench-sandbox-'));
+  const main = fileURLToPath(new URL('../main.js', import.meta.url));
+  const child = spawn(process.execPath, [main, 'sandbox', ...(dataDir === undefined ? [] : ['--data', dataDir])], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const stop = async () => {
+    if (child.exitCode === null) {
+      child.kill('SIGTERM');
+      await new Promise((resolve) => child.once('exit', resolve));
+    }
+    if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true });
+  };
+  try {
+    const ready = await new Promise<Omit<SandboxProcess, 'stop'>>((resolve, reject) => {
+      const lines = createInterface({ input: child.stdout! });
+      lines.once('line', (line) => resolve(JSON.parse(line) as Omit<SandboxProcess, 'stop'>));
+      child.once('exit', (code) => reject(new Error(`sandbox exited with ${code} before it was ready`)));
+    });
+    return { ...ready, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -43,15 +72,8 @@ function percentile(sorted: number[], p: number): number {
 export async function runSandboxBench(options: { seconds?: number; concurrency?: number; memory?: boolean } = {}): Promise<{ persistent: boolean; cases: SandboxBenchCase[] }> {
   const seconds = options.seconds ?? 3;
   const concurrency = options.concurrency ?? 32;
-  const dataDir = options.memory === true ? undefined : await mkdtemp(join(tmpdir(), 'allegro-bench-sandbox-'));
-  const main = fileURLToPath(new URL('../main.js', import.meta.url));
-  const child = spawn(process.execPath, [main, 'sandbox', ...(dataDir === undefined ? [] : ['--data', dataDir])], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const ready = await spawnSandbox(options.memory === true);
   try {
-    const ready = await new Promise<Ready>((resolve, reject) => {
-      const lines = createInterface({ input: child.stdout! });
-      lines.once('line', (line) => resolve(JSON.parse(line) as Ready));
-      child.once('exit', (code) => reject(new Error(`sandbox exited with ${code} before it was ready`)));
-    });
     const agent = new Agent({ ca: readFileSync(ready.caCertPath, 'utf8'), keepAlive: true, maxSockets: concurrency });
     const send = (method: string, path: string, headers: Record<string, string>, body?: string) =>
       new Promise<{ status: number; text: string }>((resolve, reject) => {
@@ -110,11 +132,9 @@ export async function runSandboxBench(options: { seconds?: number; concurrency?:
       await measure('content-key fetch', () => send('GET', keyPath, auth)),
     ];
     agent.destroy();
-    return { persistent: dataDir !== undefined, cases };
+    return { persistent: options.memory !== true, cases };
   } finally {
-    child.kill('SIGTERM');
-    await new Promise((resolve) => child.once('exit', resolve));
-    if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true });
+    await ready.stop();
   }
 }
 

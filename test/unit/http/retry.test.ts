@@ -127,6 +127,12 @@ describe('isRetryable', () => {
     expect(isRetryable(aggregate, false)).toBe(true);
   });
 
+  it('never retries certificate and TLS handshake failures, or oversized responses, even for GET', () => {
+    for (const code of ['SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'CERT_HAS_EXPIRED', 'ERR_TLS_CERT_ALTNAME_INVALID', 'ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE', 'UND_ERR_RES_EXCEEDED_MAX_SIZE']) {
+      expect(isRetryable(netError(code), true)).toBe(false);
+    }
+  });
+
   it('never retries aborts, bad arguments or foreign errors', () => {
     expect(isRetryable(new AbortedError('GET /x'), true)).toBe(false);
     expect(isRetryable(new InvalidArgumentError('x', 'y', 'z'), true)).toBe(false);

@@ -1,0 +1,10 @@
+/**
+ * `allegro-ts/sandbox`: start a local Symphony pod + Key Manager + Object Store over HTTPS, for development and
+ * tests (docs/sandbox.md). Re-exports only; the package root never imports it.
+ */
+export { startSandbox } from './server.js';
+export type { IdentityFiles, RunningSandbox, SandboxAdmin, SandboxOptions } from './server.js';
+export type { SandboxConfig, SandboxUrls } from './context.js';
+export type { FaultRule } from './faults.js';
+export type { Seed, SeedUser } from './seed.js';
+export { DEFAULT_SEED } from './seed.js';
