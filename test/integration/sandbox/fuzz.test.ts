@@ -592,7 +592,6 @@ describe('afterwards', () => {
   it('still serves, with its data intact, and reported no internal error', async () => {
     expect(errors).toEqual([]);
     expect(requests).toBeGreaterThan(3000);
-    console.log(`fuzz: ${requests} requests; 2xx by route: ${JSON.stringify(Object.fromEntries(successes))}`);
     // Still serving: login, session, datafeed, keys.
     const again = await login(sandbox, 'alice');
     expect((await call(sandbox, 'GET', '/pod/v2/sessioninfo', { headers: again.headers })).json.username).toBe('alice');
