@@ -258,8 +258,12 @@ describe('unwrapKey with PKCS#1 v1.5', () => {
       expect(await unwrapKey(keyA, c, 'pkcs1-v1_5')).toEqual(first);
       expect(first).toEqual(expectedRejection(pemA.privateKeyPem, c));
     }
-    // Another private key, or an OAEP ciphertext read as PKCS#1 v1.5, is rejected the same way.
-    expect(await unwrapKey(keyB, wrapped, 'pkcs1-v1_5')).toEqual(expectedRejection(pemB.privateKeyPem, wrapped));
+    // Another private key, or an OAEP ciphertext read as PKCS#1 v1.5, is rejected the same way. The ciphertext
+    // must be below key B's modulus too (else it is refused outright), so re-wrap until it is.
+    const modulusB = BigInt(`0x${Buffer.from(createPublicKey(pemB.publicKeyPem).export({ format: 'jwk' }).n!, 'base64url').toString('hex')}`);
+    let forB = wrapped;
+    while (BigInt(`0x${Buffer.from(forB).toString('hex')}`) >= modulusB) forB = publicA.wrap(key, 'pkcs1-v1_5');
+    expect(await unwrapKey(keyB, forB, 'pkcs1-v1_5')).toEqual(expectedRejection(pemB.privateKeyPem, forB));
     const oaep = publicA.wrap(key, 'oaep-sha1');
     expect(await unwrapKey(keyA, oaep, 'pkcs1-v1_5')).toEqual(expectedRejection(pemA.privateKeyPem, oaep));
   });
