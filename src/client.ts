@@ -2,7 +2,7 @@
  * AllegroClient: a Symphony bot that does its own end-to-end encryption, with no API Agent. It wires the pieces
  * together: configuration (config.ts), one pooled HTTPS dispatcher per client (http/), the session with refresh on
  * 401 (auth/session.ts), the key caches (keys/key-store.ts), the pod (pod/pod-client.ts) and the datafeed
- * (pod/datafeed.ts). Start-up follows Allegro's sequence (allegro-protocol.md §2.1): authenticate, read pod info
+ * (pod/datafeed.ts), and the Object Store (store/object-store-client.ts). Start-up follows Allegro's sequence (allegro-protocol.md §2.1): authenticate, read pod info
  * and the account (user id and wall thread), then fetch keys lazily on first use.
  *
  * @example
@@ -20,6 +20,7 @@ import { HttpClient } from './http/http-client.js';
 import { KeyStore } from './keys/key-store.js';
 import { Datafeed, type DatafeedOptions } from './pod/datafeed.js';
 import { PodClient } from './pod/pod-client.js';
+import { ObjectStoreClient } from './store/object-store-client.js';
 import { toBase64Url, tryFromBase64 } from './util/bytes.js';
 
 const CLIENT_VERSION = 'allegro-ts-0.1.0';
@@ -34,6 +35,10 @@ export class AllegroClient {
   readonly keys: KeyStore;
   /** Pod operations: users, streams, messages, presence, connections. */
   readonly pod: PodClient;
+  /** The Object Store: encrypted objects, versions, partitions, transactions. */
+  readonly objects: ObjectStoreClient;
+  /** The pod's id (from pod info). */
+  readonly podId: number;
   /** The bot's user id. */
   readonly userId: number;
   /** The bot's username. */
@@ -42,11 +47,16 @@ export class AllegroClient {
   readonly #dispatchers: Dispatcher[];
   readonly #datafeeds = new Set<Datafeed>();
 
-  private constructor(parts: { config: AllegroConfig; session: Session; keys: KeyStore; pod: PodClient; userId: number; username: string; http: HttpClient; dispatchers: Dispatcher[] }) {
+  private constructor(parts: {
+    config: AllegroConfig; session: Session; keys: KeyStore; pod: PodClient; objects: ObjectStoreClient; podId: number; userId: number; username: string;
+    http: HttpClient; dispatchers: Dispatcher[];
+  }) {
     this.config = parts.config;
     this.session = parts.session;
     this.keys = parts.keys;
     this.pod = parts.pod;
+    this.objects = parts.objects;
+    this.podId = parts.podId;
     this.userId = parts.userId;
     this.username = parts.username;
     this.#http = parts.http;
@@ -87,6 +97,8 @@ export class AllegroClient {
         podUrl: resolved.pod.url, keyManagerUrl: resolved.keyManager.url, sessionAuthUrl: resolved.sessionAuth.url, keyAuthUrl: resolved.keyAuth.url,
         minRefreshIntervalMs: resolved.auth.minRefreshIntervalMs, jwtLifetimeSeconds: resolved.auth.jwtLifetimeSeconds,
       });
+      const podInfo = await http.request<{ data?: { podId?: number } }>({ method: 'GET', url: `${resolved.pod.url}/webcontroller/public/podInfo`, route: 'GET /webcontroller/public/podInfo' });
+      const podId = podInfo.data?.podId ?? 0;
       const me = await http.request<{ id: number; username: string }>({ method: 'GET', url: `${resolved.pod.url}/pod/v2/sessioninfo`, route: 'GET /pod/v2/sessioninfo', auth: session.pod });
       const account = await http.request<{ myCurrentThreadId?: string }>({
         method: 'GET', url: `${resolved.pod.url}/webcontroller/maestro/Account?clienttype=${CLIENT_VERSION}`, route: 'GET /webcontroller/maestro/Account', auth: session.pod,
@@ -100,7 +112,8 @@ export class AllegroClient {
         http, podUrl: resolved.pod.url, auth: session.pod, keys, userId: me.id,
         wallThreadId: wall === undefined ? '' : toBase64Url(wall), clientVersion: CLIENT_VERSION,
       });
-      return new AllegroClient({ config: resolved, session, keys, pod, userId: me.id, username: me.username, http, dispatchers });
+      const objects = new ObjectStoreClient({ http, baseUrl: resolved.objectStore.url, auth: session.objectStore, keys, podId, userId: me.id });
+      return new AllegroClient({ config: resolved, session, keys, pod, objects, podId, userId: me.id, username: me.username, http, dispatchers });
     } catch (err) {
       await Promise.all(dispatchers.map((d) => closeDispatcher(d, { force: true })));
       throw err;

@@ -123,6 +123,11 @@ function positive(key: string, value: unknown, fallback: number, integer = true)
   return value;
 }
 
+function atLeastOne(key: string, value: number): number {
+  if (value < 1) throw new InvalidConfigError(key, 'expected a number of at least 1');
+  return value;
+}
+
 function text(key: string, value: unknown): string | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'string' || value.length === 0) throw new InvalidConfigError(key, 'expected a non-empty string');
@@ -196,7 +201,8 @@ async function credentials(input: AllegroConfigInput, baseDir: string): Promise<
 export async function resolveConfig(input: AllegroConfigInput, baseDir = process.cwd()): Promise<AllegroConfig> {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new InvalidConfigError('(root)', 'expected an object');
   const caPaths = [...(input.ssl?.trustStore?.path === undefined ? [] : [input.ssl.trustStore.path]), ...(input.ssl?.caCertificates ?? [])];
-  const caCertificates = await Promise.all(caPaths.map((p, i) => readText(i === 0 && input.ssl?.trustStore?.path !== undefined ? 'ssl.trustStore.path' : `ssl.caCertificates[${i}]`, p, baseDir)));
+  const trustStores = caPaths.length - (input.ssl?.caCertificates?.length ?? 0);
+  const caCertificates = await Promise.all(caPaths.map((p, i) => readText(i < trustStores ? 'ssl.trustStore.path' : `ssl.caCertificates[${i - trustStores}]`, p, baseDir)));
   const [pod, keyManager, sessionAuth, keyAuth, agent, objectStore] = COMPONENTS.map((name) => component(name, input)) as [
     ResolvedComponent, ResolvedComponent, ResolvedComponent, ResolvedComponent, ResolvedComponent, ResolvedComponent];
   return {
@@ -206,7 +212,7 @@ export async function resolveConfig(input: AllegroConfigInput, baseDir = process
     retry: {
       maxAttempts: positive('retry.maxAttempts', input.retry?.maxAttempts, 5),
       initialIntervalMs: positive('retry.initialIntervalMs', input.retry?.initialIntervalMs, 250),
-      multiplier: positive('retry.multiplier', input.retry?.multiplier, 2, false),
+      multiplier: atLeastOne('retry.multiplier', positive('retry.multiplier', input.retry?.multiplier, 2, false)),
       maxIntervalMs: positive('retry.maxIntervalMs', input.retry?.maxIntervalMs, 30_000),
     },
     timeouts: {

@@ -35,7 +35,8 @@ export type ErrorCode =
   | 'NETWORK_ERROR'
   | 'TIMEOUT'
   | 'ABORTED'
-  | 'CONTENT_KEY_UNAVAILABLE';
+  | 'CONTENT_KEY_UNAVAILABLE'
+  | 'ENTITLEMENT_DISABLED';
 
 const BRAND = Symbol.for('allegro-ts.error');
 
@@ -250,5 +251,24 @@ export class ContentKeyUnavailableError extends AllegroError {
     this.threadId = threadId;
     this.rotationId = rotationId === undefined ? undefined : String(rotationId);
     this.reason = reason;
+  }
+}
+
+/** The message Symphony answers, with HTTP 403, to every Object Store call of a pod without the entitlement. */
+export const OBJECT_STORE_DISABLED_MESSAGE = 'This feature is disabled for your pod.';
+
+/**
+ * The pod does not have the Object Store entitlement: every Object Store call is refused (HTTP 403 "This feature is
+ * disabled for your pod."). Not retryable; the pod's administrator must enable the feature.
+ */
+export class EntitlementError extends AllegroError {
+  /** The feature that is disabled. */
+  readonly feature: 'objectStore';
+  /** The call that was refused, e.g. `PUT /object/v1/objects/{hash}`. */
+  readonly route: string;
+  constructor(route: string, cause?: unknown) {
+    super('ENTITLEMENT_DISABLED', `${route} was refused: this pod does not have the Object Store entitlement ("${OBJECT_STORE_DISABLED_MESSAGE}"). Ask the pod administrator to enable it.`, { cause });
+    this.feature = 'objectStore';
+    this.route = route;
   }
 }

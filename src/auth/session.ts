@@ -44,7 +44,7 @@ function failureFrom(err: HttpStatusError, certificate: boolean): Authentication
   const message = (err.serverMessage ?? '').toLowerCase();
   if (certificate) return 'certificate-refused';
   if (/invalid user|unknown user|no user|not found/.test(message)) return 'unknown-user';
-  if (/expired|lifetime|ahead|clock|exp/.test(message)) return 'clock-skew';
+  if (/\bexpired\b|lifetime|ahead|clock/.test(message)) return 'clock-skew';
   if (/signature|public key/.test(message)) return 'bad-signature';
   return 'refused';
 }
@@ -101,22 +101,20 @@ export class Session {
 
   /** Auth hook for Datafeed 2.0 requests: the `datafeed2` service token as a bearer. */
   get datafeed(): AuthHook {
-    return {
-      headers: async () => ({ authorization: `Bearer ${await this.#datafeedToken()}` }),
-      onUnauthorized: async () => {
-        this.#datafeed = undefined;
-        await this.refresh('session', await this.token('session'));
-        return true;
-      },
-    };
+    return this.#bearerHook(() => this.#datafeedToken(), () => { this.#datafeed = undefined; });
   }
 
   /** Auth hook for Object Store requests: the `/login/idm/tokens` bearer. */
   get objectStore(): AuthHook {
+    return this.#bearerHook(() => this.#apiToken(), () => { this.#api = undefined; });
+  }
+
+  /** A bearer hook over a service token derived from the session: on 401, drop it and refresh the session. */
+  #bearerHook(token: () => Promise<string>, forget: () => void): AuthHook {
     return {
-      headers: async () => ({ authorization: `Bearer ${await this.#apiToken()}` }),
+      headers: async () => ({ authorization: `Bearer ${await token()}` }),
       onUnauthorized: async () => {
-        this.#api = undefined;
+        forget();
         await this.refresh('session', await this.token('session'));
         return true;
       },

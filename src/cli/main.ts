@@ -10,22 +10,30 @@ import { AllegroError } from '../errors.js';
 import type { AeadBackendName } from '../crypto/aead.js';
 import { aeadBackendNames } from '../crypto/backends.js';
 import { formatBenchTable, runCryptoBench, type BenchCase } from './commands/bench-crypto.js';
+import { formatBlobBench, runBlobBench } from './commands/bench-blob.js';
 import { formatE2eBench, runE2eBench } from './commands/bench-e2e.js';
 import { formatSandboxBench, runSandboxBench } from './commands/bench-sandbox.js';
 import { listenCommand, readCommand, sendCommand, streamsCommand } from './commands/chat.js';
 import { runDemo } from './commands/demo.js';
+import { blobGet, blobPut, objectsGet, objectsList, objectsPut, objectsRemove, objectsVersions } from './commands/objects.js';
 import { runSandboxCommand } from './commands/sandbox.js';
 import { checkVectors, formatVectorReport } from './commands/vectors.js';
 
 const USAGE = `Usage: allegro <command>
 
 Commands:
-  demo                              run the end-to-end crypto demo
+  demo [--small]                    the whole library on an embedded sandbox (--small: a 4 MiB blob instead of 100 MiB)
   streams [--config FILE]           list the bot's streams
   send STREAM TEXT [--config FILE]  send an encrypted message (MessageML or text)
   read STREAM [--limit N] [--config FILE]
                                     print a stream's last messages, decrypted
   listen [--config FILE]            print decrypted datafeed events until Ctrl-C
+  objects put PARTITION SORTKEY (VALUE | --file F) --thread STREAM [--type T]
+  objects get (PARTITION SORTKEY | --hash HASH)
+  objects ls PARTITION [--prefix P] | objects rm PARTITION SORTKEY [--physical] | objects versions PARTITION SORTKEY
+                                    encrypted objects in the Object Store (partitions are the bot's, by name)
+  blob put FILE --thread STREAM | blob get BLOB_ID FILE
+                                    stream a file through the Object Store, encrypted, with a progress bar
   sandbox [--port N] [--data DIR] [--seed FILE] [--host ADDR] [--control]
                                     run a local Symphony pod + Key Manager + Object Store over HTTPS
   vectors check FILE                check a Symphony known-answer vector file; ends with "N passed, N failed"
@@ -34,6 +42,7 @@ Commands:
   bench sandbox [--json] [--save DIR] [--memory] [--seconds N] [--concurrency N]
                                     sandbox message submissions/s and content-key fetches/s on loopback
   bench e2e [--json] [--save DIR]   send → datafeed → decrypt: messages/s, p50/p99 latency, crypto share
+  bench blob [--json] [--save DIR]  blob v1 MB/s vs raw node:crypto, RSS for 1 GiB
   help                              show this text`;
 
 class UsageError extends Error {}
@@ -62,17 +71,8 @@ async function benchCommand(args: string[]): Promise<number> {
     },
   });
   if (positionals.length === 1 && positionals[0] === 'sandbox') return benchSandbox(values);
-  if (positionals.length === 1 && positionals[0] === 'e2e') {
-    const result = await runE2eBench();
-    const table = formatE2eBench(result);
-    console.log(values.json === true ? JSON.stringify(result) : table);
-    if (values.save !== undefined) {
-      await mkdir(values.save, { recursive: true });
-      await writeFile(join(values.save, 'e2e.json'), `${JSON.stringify({ node: process.version, time: new Date().toISOString(), ...result }, null, 2)}\n`);
-      await writeFile(join(values.save, 'e2e.md'), `# allegro bench e2e\n\n${table}\n`);
-    }
-    return 0;
-  }
+  if (positionals.length === 1 && positionals[0] === 'e2e') return report('e2e', await runE2eBench(), formatE2eBench, values);
+  if (positionals.length === 1 && positionals[0] === 'blob') return report('blob', await runBlobBench(), formatBlobBench, values);
   if (positionals.length !== 1 || positionals[0] !== 'crypto') throw new UsageError('usage: allegro bench crypto|sandbox|e2e [options]');
   const names = aeadBackendNames();
   for (const b of values.backend ?? []) {
@@ -100,13 +100,17 @@ async function benchSandbox(values: { json?: boolean | undefined; save?: string 
   if (!(seconds > 0 && seconds <= 60)) throw new UsageError('--seconds must be from 1 to 60');
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256) throw new UsageError('--concurrency must be an integer from 1 to 256');
   const result = await runSandboxBench({ seconds, concurrency, memory: values.memory === true });
-  const table = formatSandboxBench(result);
-  console.log(values.json === true ? JSON.stringify(result) : table);
+  return report(result.persistent ? 'sandbox' : 'sandbox-memory', result, formatSandboxBench, values);
+}
+
+/** Print a benchmark result (table or JSON) and, with --save, write `<name>.json` and `<name>.md`. */
+async function report<T>(name: string, result: T, format: (r: T) => string, values: { json?: boolean | undefined; save?: string | undefined }): Promise<number> {
+  const table = format(result);
+  console.log(values.json === true ? JSON.stringify(result, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) : table);
   if (values.save !== undefined) {
     await mkdir(values.save, { recursive: true });
-    const name = result.persistent ? 'sandbox' : 'sandbox-memory';
-    await writeFile(join(values.save, `${name}.json`), `${JSON.stringify({ node: process.version, time: new Date().toISOString(), ...result }, null, 2)}\n`);
-    await writeFile(join(values.save, `${name}.md`), `# allegro bench sandbox\n\n${table}\n`);
+    await writeFile(join(values.save, `${name}.json`), `${JSON.stringify({ node: process.version, time: new Date().toISOString(), result }, null, 2)}\n`);
+    await writeFile(join(values.save, `${name}.md`), `# allegro bench ${name}\n\n${table}\n`);
   }
   return 0;
 }
@@ -131,6 +135,51 @@ async function sandboxCommand(args: string[]): Promise<number> {
   }, (line) => console.log(line));
 }
 
+async function objectsCommand(args: string[]): Promise<number> {
+  const { positionals, values } = parseArgs({
+    args, allowPositionals: true,
+    options: {
+      config: { type: 'string' }, thread: { type: 'string' }, type: { type: 'string' }, file: { type: 'string' },
+      hash: { type: 'string' }, prefix: { type: 'string' }, physical: { type: 'boolean' },
+    },
+  });
+  const config = values.config ?? process.env.ALLEGRO_CONFIG ?? 'config.json';
+  const [sub, ...rest] = positionals;
+  const print = (line: string) => console.log(line);
+  switch (sub) {
+    case 'put': {
+      if (rest.length < 2 || rest.length > 3 || values.thread === undefined || (rest.length === 3) === (values.file !== undefined)) {
+        throw new UsageError('usage: allegro objects put PARTITION SORTKEY (VALUE | --file F) --thread STREAM [--type T]');
+      }
+      return objectsPut(config, rest[0]!, rest[1]!, values.file !== undefined ? { file: values.file } : { text: rest[2]! }, values.thread, values.type, print);
+    }
+    case 'get':
+      if (values.hash !== undefined && rest.length === 0) return objectsGet(config, { hash: values.hash }, (b) => process.stdout.write(b));
+      if (rest.length !== 2) throw new UsageError('usage: allegro objects get (PARTITION SORTKEY | --hash HASH)');
+      return objectsGet(config, { partition: rest[0]!, sortKey: rest[1]! }, (b) => process.stdout.write(b));
+    case 'ls':
+      if (rest.length !== 1) throw new UsageError('usage: allegro objects ls PARTITION [--prefix P]');
+      return objectsList(config, rest[0]!, values.prefix, print);
+    case 'rm':
+      if (rest.length !== 2) throw new UsageError('usage: allegro objects rm PARTITION SORTKEY [--physical]');
+      return objectsRemove(config, rest[0]!, rest[1]!, values.physical === true);
+    case 'versions':
+      if (rest.length !== 2) throw new UsageError('usage: allegro objects versions PARTITION SORTKEY');
+      return objectsVersions(config, rest[0]!, rest[1]!, print);
+    default:
+      throw new UsageError('usage: allegro objects put|get|ls|rm|versions ...');
+  }
+}
+
+async function blobCommand(args: string[]): Promise<number> {
+  const { positionals, values } = parseArgs({ args, allowPositionals: true, options: { config: { type: 'string' }, thread: { type: 'string' } } });
+  const config = values.config ?? process.env.ALLEGRO_CONFIG ?? 'config.json';
+  const [sub, ...rest] = positionals;
+  if (sub === 'put' && rest.length === 1 && values.thread !== undefined) return blobPut(config, rest[0]!, values.thread, (line) => console.log(line));
+  if (sub === 'get' && rest.length === 2) return blobGet(config, rest[0]!, rest[1]!);
+  throw new UsageError('usage: allegro blob put FILE --thread STREAM | allegro blob get BLOB_ID FILE');
+}
+
 /** The config file of the chat commands: --config, else $ALLEGRO_CONFIG, else ./config.json. */
 function chatArgs(args: string[], extra: { limit?: boolean } = {}): { config: string; positionals: string[]; limit: number } {
   const { positionals, values } = parseArgs({
@@ -145,8 +194,10 @@ function chatArgs(args: string[], extra: { limit?: boolean } = {}): { config: st
 async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
   switch (command) {
-    case 'demo':
-      return (await runDemo((line) => console.log(line))) ? 0 : 1;
+    case 'demo': {
+      const { values } = parseArgs({ args, options: { small: { type: 'boolean' } } });
+      return (await runDemo((line) => console.log(line), values.small === true ? { blobBytes: 4 * 1024 * 1024 } : {})) ? 0 : 1;
+    }
     case 'vectors':
       return vectorsCommand(args);
     case 'sandbox':
@@ -166,6 +217,10 @@ async function main(argv: string[]): Promise<number> {
       if (positionals.length !== 1) throw new UsageError('usage: allegro read STREAM [--limit N] [--config FILE]');
       return readCommand(config, positionals[0]!, limit, (line) => console.log(line));
     }
+    case 'objects':
+      return objectsCommand(args);
+    case 'blob':
+      return blobCommand(args);
     case 'listen': {
       const { config, positionals } = chatArgs(args);
       if (positionals.length !== 0) throw new UsageError('usage: allegro listen [--config FILE]');

@@ -7,6 +7,7 @@ import { createCipheriv, createDecipheriv } from 'node:crypto';
 import { DecryptionFailedError } from '../errors.js';
 import { GCM_TAG_LENGTH, type AeadBackend, type SealLayout } from './aead.js';
 import type { AesKey } from './aes-key.js';
+import type { FrameCipher } from './frame-cipher.js';
 
 function sealSync(key: AesKey, iv: Uint8Array, aad: Uint8Array, plaintext: Uint8Array, layout?: SealLayout): Uint8Array {
   const cipher = createCipheriv('aes-256-gcm', key.bytes, iv, { authTagLength: GCM_TAG_LENGTH });
@@ -41,6 +42,26 @@ export const nodeAead: AeadBackend = {
   name: 'node',
   seal: async (key, iv, aad, plaintext, layout) => sealSync(key, iv, aad, plaintext, layout),
   open: async (key, iv, aad, ciphertextAndTag) => openSync(key, iv, aad, ciphertextAndTag),
+};
+
+/**
+ * One-frame AES-256-GCM over node:crypto, synchronous: the ciphertext and tag are returned as node produced them,
+ * without the copy into one array that {@link nodeAead} makes (store/blob-format.ts seals 64 KiB frames with it).
+ */
+export const nodeFrameCipher: FrameCipher = {
+  name: 'node',
+  seal(key, nonce, aad, plaintext) {
+    const cipher = createCipheriv('aes-256-gcm', key.bytes, nonce, { authTagLength: GCM_TAG_LENGTH });
+    cipher.setAAD(aad);
+    const body = cipher.update(plaintext);
+    cipher.final();
+    const tag = cipher.getAuthTag();
+    return {
+      ciphertext: new Uint8Array(body.buffer, body.byteOffset, body.byteLength),
+      tag: new Uint8Array(tag.buffer, tag.byteOffset, tag.byteLength),
+    };
+  },
+  open: openSync,
 };
 
 /** AES-256-CBC without padding over node:crypto. */

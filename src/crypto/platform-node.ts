@@ -3,13 +3,14 @@
  * Browser bundles replace this module with ./platform-portable.js (package.json `browser` field).
  */
 import { createHash, createHmac, randomFillSync } from 'node:crypto';
-import { nodeAead, nodeCbc } from './aead-node.js';
+import { nodeAead, nodeCbc, nodeFrameCipher } from './aead-node.js';
 import type { Platform } from './platform.js';
 
 /** The node:crypto platform. */
 export const platform: Platform = {
   name: 'node',
   defaultAead: nodeAead,
+  frameCipher: nodeFrameCipher,
   sha256(...parts) {
     const h = createHash('sha256');
     for (const p of parts) h.update(p);

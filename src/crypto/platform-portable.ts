@@ -5,6 +5,7 @@
  */
 import { nobleCbc } from './aead-noble.js';
 import { webCryptoAead } from './aead-webcrypto.js';
+import { frameCipherOver } from './frame-cipher.js';
 import { hmacSha256, sha256 } from './hash-noble.js';
 import type { Platform } from './platform.js';
 
@@ -12,6 +13,7 @@ import type { Platform } from './platform.js';
 export const platform: Platform = {
   name: 'portable',
   defaultAead: webCryptoAead,
+  frameCipher: frameCipherOver(webCryptoAead),
   sha256,
   hmacSha256,
   randomFill: (target) => {

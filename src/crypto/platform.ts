@@ -6,6 +6,7 @@
  * browser bundles follow the package.json `browser` field to `./platform-portable.js` (WebCrypto + noble).
  */
 import type { AeadBackend } from './aead.js';
+import type { FrameCipher } from './frame-cipher.js';
 import { platform as nodePlatform } from './platform-node.js';
 
 /** Synchronous primitives every runtime must provide. */
@@ -14,6 +15,8 @@ export interface Platform {
   readonly name: 'node' | 'portable';
   /** The AEAD backend used when the caller does not choose one. */
   readonly defaultAead: AeadBackend;
+  /** AES-256-GCM for one frame of a streaming format (store/blob-format.ts): node:crypto in Node, else WebCrypto. */
+  readonly frameCipher: FrameCipher;
   sha256(...parts: readonly Uint8Array[]): Uint8Array;
   hmacSha256(key: Uint8Array, ...parts: readonly Uint8Array[]): Uint8Array;
   /** Fill `target` with cryptographically secure random bytes and return it. */

@@ -1,7 +1,8 @@
 /**
  * The one adapter between allegro-ts and undici: a pooled keep-alive connection {@link Dispatcher} (an undici
  * `Agent`, or a `ProxyAgent` tunnelling through an HTTP(S) proxy), {@link send} to make one HTTP exchange over it and
- * read the whole response, and {@link closeDispatcher}. No other module imports undici, so swapping the transport
+ * read the whole response, {@link sendStream} to stream a request body and/or the response body with constant
+ * memory, and {@link closeDispatcher}. No other module imports undici, so swapping the transport
  * means rewriting this file only.
  *
  * Failures come out as allegro-ts errors, never as undici's or Node's:
@@ -368,4 +369,226 @@ function mapError(err: unknown, context: { route: string; signal: AbortSignal | 
     return new NetworkError(route, known === undefined ? code : `${code} (${known})`, err);
   }
   return new NetworkError(route, err instanceof Error ? `unexpected ${err.name}` : 'unexpected failure', err);
+}
+
+/** One exchange for {@link sendStream}: like {@link SendRequest}, but the body may be streamed and the response is not read. */
+export interface StreamRequest {
+  method: string;
+  /** Absolute `https:` (or `http:`) URL. */
+  url: string;
+  /** A `content-length` header fixes the body's length (a body of another length fails); without one a streamed body is sent chunked. */
+  headers: Record<string, string>;
+  /**
+   * The body. An async iterable is sent as it yields, with backpressure (the next chunk is asked for once the socket
+   * has taken the previous one); a chunk must not be modified after it is yielded. It is iterated at most once, so
+   * the exchange cannot be repeated. An error its iterator throws ends the exchange and is rethrown as is.
+   */
+  body?: string | Uint8Array | AsyncIterable<Uint8Array>;
+  signal?: AbortSignal;
+  /** Time allowed for the response head once the request is sent, and for the server to take more of the body while it is being sent. */
+  headersTimeoutMs: number;
+  /** Time allowed between two chunks of the response body (not counted while the reader is not asking for more). */
+  bodyTimeoutMs: number;
+  /** Name of the request in errors; default `METHOD /path` (no query string). */
+  route?: string;
+}
+
+/** A response whose body has not been read. Header names are lower case; repeated headers are joined with `, `. */
+export interface StreamResponse {
+  status: number;
+  headers: Record<string, string>;
+  /**
+   * The body as it arrives; iterate it once. Only a small buffer is read ahead of the loop. Failures are
+   * {@link AbortedError}, {@link TimeoutError} or {@link NetworkError}, as for {@link send}. Leaving the loop early
+   * discards the rest (the connection is closed rather than reused).
+   */
+  body: AsyncIterable<Uint8Array>;
+  /** Read the (rest of the) body into one array: at most `maxBytes`, default the dispatcher's `maxResponseBytes` (NetworkError beyond). */
+  bytes(maxBytes?: number): Promise<Uint8Array>;
+  /** Discard the body unread; the connection is closed if any of it remains. Idempotent. */
+  cancel(): void;
+}
+
+/**
+ * Make one HTTP exchange with a streamed request body and/or a streamed response body: resolves once the response
+ * head has arrived, leaving the body to the caller ({@link StreamResponse}). Memory stays constant however large the
+ * bodies. Does not retry and does not judge the status. A server that answers before the whole body is sent (say 413
+ * or 403) gets that answer returned; the rest of the body is not sent. Throws {@link AbortedError},
+ * {@link TimeoutError}, {@link NetworkError} (as {@link send}), {@link InvalidArgumentError} for a malformed request
+ * or a body whose length is not its `content-length`, or what the body's iterator threw.
+ */
+export async function sendStream(dispatcher: Dispatcher, request: StreamRequest): Promise<StreamResponse> {
+  const internal = internalOf(dispatcher);
+  const { method, headers, body, signal } = request;
+  if (typeof method !== 'string' || !TOKEN.test(method)) throw new InvalidArgumentError('request.method', 'an HTTP method', describe(method));
+  requireString('request.url', request.url);
+  let url: URL;
+  try {
+    url = new URL(request.url);
+  } catch {
+    throw new InvalidArgumentError('request.url', 'an absolute URL', describe(request.url));
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new InvalidArgumentError('request.url', 'an https: or http: URL', `a ${url.protocol} URL`);
+  const route = request.route ?? `${method} ${url.pathname}`;
+  if (typeof headers !== 'object' || headers === null) throw new InvalidArgumentError('request.headers', 'an object', describe(headers));
+  for (const [name, value] of Object.entries(headers)) {
+    if (!TOKEN.test(name)) throw new InvalidArgumentError('request.headers', 'header names that are HTTP tokens', `a name of ${name.length} characters that is not`);
+    if (typeof value !== 'string' || !HEADER_VALUE.test(value)) throw new InvalidArgumentError(`request.headers.${name}`, 'a string without control characters', describe(value));
+  }
+  const streamed = body !== undefined && typeof body !== 'string' && !(body instanceof Uint8Array);
+  if (streamed && (typeof body !== 'object' || body === null || typeof (body as Partial<AsyncIterable<Uint8Array>>)[Symbol.asyncIterator] !== 'function')) {
+    throw new InvalidArgumentError('request.body', 'a string, a Uint8Array or an AsyncIterable of Uint8Array', describe(body));
+  }
+  const headersTimeoutMs = requirePositiveInteger('request.headersTimeoutMs', request.headersTimeoutMs);
+  const bodyTimeoutMs = requirePositiveInteger('request.bodyTimeoutMs', request.bodyTimeoutMs);
+  if (signal?.aborted === true || internal.closed) throw new AbortedError(route);
+
+  const context = { route, signal, headersTimeoutMs, bodyTimeoutMs, connectTimeoutMs: internal.connectTimeoutMs };
+  // What the caller's iterator threw, if anything: it is theirs, and is rethrown unchanged.
+  let sourceFailure: { error: unknown } | undefined;
+  const source = streamed ? guardSource(body, signal, route, (error) => { sourceFailure ??= { error }; }) : body;
+  let response: UndiciDispatcher.ResponseData;
+  try {
+    response = await internal.undici.request({
+      origin: url.origin,
+      path: `${url.pathname}${url.search}`,
+      method: method as UndiciDispatcher.HttpMethod,
+      headers,
+      // undici sends an async iterable as it yields (its documented body types include AsyncIterable).
+      body: (source ?? null) as Exclude<UndiciDispatcher.RequestOptions['body'], undefined>,
+      signal: signal ?? null,
+      headersTimeout: headersTimeoutMs,
+      bodyTimeout: bodyTimeoutMs,
+    });
+  } catch (err) {
+    // (A function call, so that TypeScript does not assume the signal unchanged since the check above.)
+    if (sourceFailure !== undefined && !isAborted(signal)) throw sourceFailure.error;
+    if (codeOf(err) === 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH') {
+      throw new InvalidArgumentError('request.body', 'as many bytes as the content-length header says', 'a different number');
+    }
+    throw mapError(err, context);
+  }
+
+  const readable = response.body;
+  let iterated = false;
+  const iterate = async function* (): AsyncGenerator<Uint8Array> {
+    try {
+      for await (const chunk of readable) yield chunk as Uint8Array;
+    } catch (err) {
+      throw mapError(err, context);
+    } finally {
+      if (!readable.readableEnded) discard(readable);
+    }
+  };
+  const stream: AsyncIterable<Uint8Array> = {
+    [Symbol.asyncIterator]() {
+      if (iterated) throw new InvalidArgumentError('response.body', 'a body iterated once', 'a second iteration');
+      iterated = true;
+      return iterate();
+    },
+  };
+  return {
+    status: response.statusCode,
+    headers: headersOf(response.headers),
+    body: stream,
+    async bytes(maxBytes?: number) {
+      const limit = maxBytes === undefined ? internal.maxResponseBytes : requirePositiveInteger('maxBytes', maxBytes);
+      const chunks: Uint8Array[] = [];
+      let size = 0;
+      for await (const chunk of stream) {
+        size += chunk.length;
+        if (size > limit) throw tooLarge(route, limit); // leaving the loop discards the rest
+        chunks.push(chunk);
+      }
+      return concat(chunks, size);
+    },
+    cancel() {
+      iterated = true;
+      if (!readable.readableEnded) discard(readable);
+    },
+  };
+}
+
+function isAborted(signal: AbortSignal | undefined): boolean {
+  return signal?.aborted === true;
+}
+
+function headersOf(raw: UndiciDispatcher.ResponseData['headers']): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(raw)) {
+    if (value !== undefined) out[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return out;
+}
+
+function concat(chunks: Uint8Array[], size: number): Uint8Array {
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+/**
+ * The caller's body as undici iterates it: chunks checked, the caller's errors reported, and a pending `next()`
+ * given up when `signal` fires (undici itself waits for the iterator's next chunk before noticing an abort).
+ */
+async function* guardSource(source: AsyncIterable<Uint8Array>, signal: AbortSignal | undefined, route: string, onError: (error: unknown) => void): AsyncGenerator<Uint8Array> {
+  let iterator: AsyncIterator<Uint8Array>;
+  try {
+    iterator = source[Symbol.asyncIterator]();
+  } catch (err) {
+    onError(err);
+    throw err;
+  }
+  let finished = false;
+  try {
+    for (;;) {
+      let step: IteratorResult<Uint8Array>;
+      try {
+        step = await untilAborted(iterator.next(), signal, route);
+      } catch (err) {
+        if (!(err instanceof AbortedError)) {
+          finished = true; // an iterator that threw is done
+          onError(err);
+        }
+        throw err;
+      }
+      if (step.done === true) {
+        finished = true;
+        return;
+      }
+      const chunk: unknown = step.value;
+      if (!(chunk instanceof Uint8Array)) {
+        const error = new InvalidArgumentError('request.body', 'an AsyncIterable of Uint8Array', `a chunk that is ${describe(chunk)}`);
+        onError(error);
+        throw error;
+      }
+      yield chunk;
+    }
+  } finally {
+    // Let the caller's generator run its cleanup; not awaited, as a pending next() would hold it up.
+    if (!finished) void Promise.resolve().then(() => iterator.return?.()).catch(() => {});
+  }
+}
+
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined, route: string): Promise<T> {
+  if (signal === undefined) return promise;
+  if (signal.aborted) return Promise.reject(new AbortedError(route));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new AbortedError(route));
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
 }

@@ -4,6 +4,10 @@
  * (retry.ts), Retry-After honoured, one token refresh on 401 through the caller's auth hook, a per-attempt timeout
  * and the caller's AbortSignal obeyed everywhere, waits included.
  *
+ * Large bodies stream with constant memory: {@link HttpClient.upload} sends an async iterable (no retries, no 401
+ * refresh: a stream cannot be replayed) and {@link HttpClient.download} hands over the response body as it arrives
+ * (retries and the 401 refresh apply until the body is handed over).
+ *
  * Every logical request carries `User-Agent` and a fresh `X-Trace-Id` (6 base62 characters, kept across its
  * retries) so it can be found in server logs. Errors name the route (`GET /pod/v2/sessioninfo`): never a query
  * string, a header value or a request body; a server message that happens to echo one of the credentials sent is
@@ -11,7 +15,7 @@
  */
 import { AbortedError, AllegroError, HttpStatusError, InvalidArgumentError, NetworkError, TimeoutError } from '../errors.js';
 import { describe, optionsObject, requirePositiveInteger, requireString } from '../util/validate.js';
-import { closeDispatcher, routeOf, send, type Dispatcher, type SendResponse } from './dispatcher.js';
+import { closeDispatcher, routeOf, send, sendStream, type Dispatcher, type SendResponse, type StreamResponse } from './dispatcher.js';
 import { delayFor, isRetryable, parseRetryAfter, retryPolicy, type RetryPolicy } from './retry.js';
 
 /** Default time allowed for one attempt (connection, request, whole response), in milliseconds. */
@@ -60,6 +64,66 @@ export interface HttpRequest {
   auth?: AuthHook;
 }
 
+/** A streamed upload for {@link HttpClient.upload}. */
+export interface UploadRequest {
+  method: string;
+  /** Absolute URL, query string included. */
+  url: string;
+  /** Name in errors and logs; default method + URL path (no query string). */
+  route?: string;
+  /** Extra headers; `content-type` defaults to `application/octet-stream`. */
+  headers?: Record<string, string>;
+  /**
+   * The body, sent as it is produced with backpressure; iterated once. A chunk must not be modified after it is
+   * yielded. An error the iterator throws ends the upload and is rethrown unchanged.
+   */
+  body: AsyncIterable<Uint8Array>;
+  /** Length of the body in bytes, sent as `Content-Length` (a body of another length fails); without it the body is chunked. */
+  contentLength?: number;
+  /** Only `headers()` is used: there is no refresh-and-retry on 401 (see {@link HttpClient.upload}). */
+  auth?: AuthHook;
+  signal?: AbortSignal;
+  /**
+   * Longest wait, in milliseconds, for the server to take more of the body or, once it is sent, for the response;
+   * default the client's `timeoutMs`. Not a deadline for the whole upload (use `signal` for that).
+   */
+  timeoutMs?: number;
+}
+
+/** A streamed download for {@link HttpClient.download}. */
+export interface DownloadRequest {
+  /** Default `GET`. */
+  method?: string;
+  /** Absolute URL, query string included. */
+  url: string;
+  /** Name in errors and logs; default method + URL path (no query string). */
+  route?: string;
+  /** Extra headers, e.g. `Range: bytes=1000-`. */
+  headers?: Record<string, string>;
+  auth?: AuthHook;
+  signal?: AbortSignal;
+  /**
+   * Longest wait, in milliseconds, for the response head and then between two chunks of the body (time the reader
+   * spends not asking for more does not count); default the client's `timeoutMs`. Not a deadline for the whole download.
+   */
+  timeoutMs?: number;
+}
+
+/** A 2xx response whose body is read as it arrives. */
+export interface DownloadResponse {
+  status: number;
+  /** Header names in lower case. */
+  headers: Record<string, string>;
+  /**
+   * The body; iterate it once, to its end or until you stop (leaving the loop early closes the connection). Fails
+   * with {@link AbortedError} (the signal fired or the client closed), {@link TimeoutError} or {@link NetworkError};
+   * nothing is retried once the body is handed over (resume with a `Range` request).
+   */
+  body: AsyncIterable<Uint8Array>;
+  /** Give up the body without reading it (or the rest of it). Idempotent. */
+  cancel(): void;
+}
+
 /** Reported before each retry. */
 export interface RetryInfo {
   route: string;
@@ -86,6 +150,9 @@ export interface HttpClientOptions {
   /** Source of randomness for jitter, in [0, 1). Default Math.random. For tests. */
   random?: () => number;
 }
+
+/** Largest error body read for its server message, in bytes. */
+const MAX_ERROR_BODY = 64 * 1024;
 
 /** A request after validation, as the attempt loop uses it. */
 interface Prepared {
@@ -300,6 +367,163 @@ export class HttpClient {
   }
 
   /**
+   * Upload a streamed body (e.g. a blob) and resolve with the parsed JSON answer (undefined for 204 or an empty body).
+   * Memory stays constant whatever the size. There is **no retry** of any kind, since the body cannot be replayed, and
+   * a 401 is **not** refreshed and retried either (`auth.onUnauthorized` is not called): make sure the token is fresh
+   * first, e.g. with a cheap authenticated `request()` just before (which refreshes it if needed). An answer the
+   * server gives before the whole body is sent (403, 413…) ends the upload and is thrown.
+   *
+   * Throws {@link HttpStatusError} for a non-2xx answer (with the server's message, trace id and Retry-After),
+   * {@link NetworkError}, {@link TimeoutError}, {@link AbortedError} (signal, or {@link close}),
+   * {@link InvalidArgumentError} for a malformed request or a body whose length is not `contentLength`, and whatever
+   * the body's iterator throws, unchanged.
+   */
+  async upload(req: UploadRequest): Promise<unknown> {
+    const r = optionsObject('request', req) as UploadRequest;
+    requireString('request.method', r.method);
+    requireString('request.url', r.url);
+    const method = r.method.toUpperCase();
+    const route = r.route ?? routeOf(method, r.url);
+    if (typeof r.body !== 'object' || r.body === null || typeof (r.body as Partial<AsyncIterable<Uint8Array>>)[Symbol.asyncIterator] !== 'function') {
+      throw new InvalidArgumentError('request.body', 'an AsyncIterable of Uint8Array', describe(r.body));
+    }
+    if (r.contentLength !== undefined && !(Number.isSafeInteger(r.contentLength) && r.contentLength >= 0)) {
+      throw new InvalidArgumentError('request.contentLength', 'a non-negative integer', describe(r.contentLength));
+    }
+    const timeoutMs = r.timeoutMs === undefined ? this.#timeoutMs : requirePositiveInteger('request.timeoutMs', r.timeoutMs);
+    const traceId = newTraceId();
+    const base: Record<string, string> = {
+      'user-agent': this.#userAgent, 'x-trace-id': traceId, accept: 'application/json', 'content-type': 'application/octet-stream',
+      ...(r.contentLength === undefined ? {} : { 'content-length': String(r.contentLength) }),
+      ...this.#extraHeaders(r.headers),
+    };
+    const linked = linkSignals(this.#closing.signal, r.signal);
+    try {
+      const { signal } = linked;
+      if (signal.aborted) throw new AbortedError(route);
+      const authHeaders = r.auth === undefined ? {} : await r.auth.headers();
+      if (signal.aborted) throw new AbortedError(route);
+      const headers = { ...base, ...lowerCase(authHeaders) };
+      const response = await sendStream(this.#dispatcher, { method, url: r.url, route, headers, body: r.body, signal, headersTimeoutMs: timeoutMs, bodyTimeoutMs: timeoutMs });
+      if (response.status < 200 || response.status >= 300) throw await statusError(response, route, traceId, secretsOf(headers));
+      const body = await response.bytes();
+      return decode({ status: response.status, headers: response.headers, body }, 'json', route);
+    } catch (err) {
+      if (err instanceof AbortedError || (linked.signal.aborted && err instanceof AllegroError)) throw new AbortedError(route);
+      throw err;
+    } finally {
+      linked.dispose();
+    }
+  }
+
+  /**
+   * Start a download and resolve once a 2xx response head has arrived, with the body to read as it arrives (constant
+   * memory). Until then it behaves like {@link request}: retries under the client's policy (when the method is
+   * idempotent, as GET and HEAD are) and one refresh-and-retry on 401 through `auth.onUnauthorized`, since nothing
+   * has been consumed. A `Range` header gives a 206 with part of the body.
+   *
+   * Throws {@link HttpStatusError} for a non-2xx answer (its small body read for the server's message; a 416 for an
+   * unsatisfiable range), {@link NetworkError}, {@link TimeoutError}, {@link AbortedError} and
+   * {@link InvalidArgumentError}; later failures come out of the body's iteration ({@link DownloadResponse.body}).
+   * The signal and {@link close} keep applying while the body is read.
+   */
+  async download(req: DownloadRequest): Promise<DownloadResponse> {
+    const r = optionsObject('request', req) as DownloadRequest;
+    if (r.method !== undefined) requireString('request.method', r.method);
+    requireString('request.url', r.url);
+    const method = (r.method ?? 'GET').toUpperCase();
+    const route = r.route ?? routeOf(method, r.url);
+    const timeoutMs = r.timeoutMs === undefined ? this.#timeoutMs : requirePositiveInteger('request.timeoutMs', r.timeoutMs);
+    const traceId = newTraceId();
+    const base: Record<string, string> = { 'user-agent': this.#userAgent, 'x-trace-id': traceId, ...this.#extraHeaders(r.headers) };
+    const linked = linkSignals(this.#closing.signal, r.signal);
+    let response: StreamResponse;
+    try {
+      response = await this.#openDownload(r, method, route, base, traceId, timeoutMs, linked.signal);
+    } catch (err) {
+      linked.dispose();
+      throw err;
+    }
+    let released = false;
+    const release = () => {
+      if (!released) {
+        released = true;
+        linked.dispose();
+      }
+    };
+    const source = response.body;
+    let iterated = false;
+    return {
+      status: response.status,
+      headers: response.headers,
+      body: {
+        [Symbol.asyncIterator]() {
+          if (iterated) throw new InvalidArgumentError('response.body', 'a body iterated once', 'a second iteration');
+          iterated = true;
+          return (async function* () {
+            try {
+              yield* source;
+            } catch (err) {
+              if (linked.signal.aborted && err instanceof AllegroError) throw new AbortedError(route);
+              throw err;
+            } finally {
+              response.cancel();
+              release();
+            }
+          })();
+        },
+      },
+      cancel() {
+        iterated = true;
+        response.cancel();
+        release();
+      },
+    };
+  }
+
+  /** The attempt loop of a download, up to a 2xx response head. */
+  async #openDownload(r: DownloadRequest, method: string, route: string, base: Record<string, string>, traceId: string, timeoutMs: number, signal: AbortSignal): Promise<StreamResponse> {
+    const idempotent = IDEMPOTENT.has(method);
+    let attempt = 0;
+    let refreshed = false;
+    for (;;) {
+      attempt++;
+      if (signal.aborted) throw new AbortedError(route);
+      const authHeaders = r.auth === undefined ? {} : await r.auth.headers();
+      if (signal.aborted) throw new AbortedError(route);
+      const headers = { ...base, ...lowerCase(authHeaders) };
+      let failure: AllegroError;
+      try {
+        const response = await sendStream(this.#dispatcher, { method, url: r.url, route, headers, signal, headersTimeoutMs: timeoutMs, bodyTimeoutMs: timeoutMs });
+        if (response.status >= 200 && response.status < 300) return response;
+        failure = await statusError(response, route, traceId, secretsOf(headers));
+        if (response.status === 401 && r.auth?.onUnauthorized !== undefined && !refreshed) {
+          refreshed = true;
+          if (await r.auth.onUnauthorized(authHeaders)) {
+            attempt--; // the retry after a refresh does not count against the policy
+            continue;
+          }
+        }
+      } catch (err) {
+        if (!(err instanceof AllegroError)) throw err;
+        failure = err;
+      }
+      if (failure instanceof AbortedError || signal.aborted) throw signal.aborted ? new AbortedError(route) : failure;
+      if (attempt >= this.#policy.maxAttempts || !isRetryable(failure, idempotent)) throw failure;
+      const delayMs = delayFor(attempt, failure, this.#policy, this.#random);
+      this.#onRetry?.({ route, attempt, delayMs, error: failure, traceId });
+      await sleep(delayMs, signal, route);
+    }
+  }
+
+  /** The caller's extra headers, names in lower case. */
+  #extraHeaders(headers: Record<string, string> | undefined): Record<string, string> {
+    if (headers === undefined) return {};
+    optionsObject('request.headers', headers);
+    return lowerCase(headers);
+  }
+
+  /**
    * Abort every in-flight request and wait (AbortedError) and refuse new ones; closes the dispatcher too when the
    * client owns it. Idempotent.
    */
@@ -332,6 +556,26 @@ function linkSignals(...sources: Array<AbortSignal | undefined>): { signal: Abor
       for (const s of hooked) s.removeEventListener('abort', onAbort);
     },
   };
+}
+
+/** The values of the non-public headers sent: redacted from server messages. */
+function secretsOf(headers: Record<string, string>): string[] {
+  return Object.entries(headers).filter(([n]) => !PUBLIC_HEADERS.has(n)).map(([, v]) => v);
+}
+
+/** The HttpStatusError of a non-2xx streamed response, after reading its (small) body for the server's message. */
+async function statusError(response: StreamResponse, route: string, traceId: string, secrets: readonly string[]): Promise<HttpStatusError> {
+  let body: Uint8Array;
+  try {
+    body = await response.bytes(MAX_ERROR_BODY);
+  } catch {
+    body = new Uint8Array(0); // too large or cut short: no message, the status says enough
+  }
+  return new HttpStatusError(response.status, route, {
+    traceId: response.headers['x-trace-id'] ?? traceId,
+    serverMessage: serverMessageOf({ status: response.status, headers: response.headers, body }, secrets),
+    retryAfterMs: parseRetryAfter(response.headers['retry-after']),
+  });
 }
 
 function lowerCase(headers: Record<string, string>): Record<string, string> {

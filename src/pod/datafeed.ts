@@ -95,6 +95,27 @@ export class Datafeed {
     this.#controller.abort();
   }
 
+  /** Read batches until `signal`, backing off (capped) after each failed read; never throws for network or server errors. */
+  async *#batches(signal: AbortSignal, backoff: { ms: number }): AsyncGenerator<{ ackId: string; events: DatafeedEvent[] }> {
+    while (!signal.aborted) {
+      try {
+        const batch = await this.#read(signal);
+        backoff.ms = INITIAL_BACKOFF_MS;
+        yield batch;
+      } catch (err) {
+        if (signal.aborted) return;
+        this.stats.failures++;
+        await this.#backOff(err, signal, backoff);
+      }
+    }
+  }
+
+  async #backOff(err: unknown, signal: AbortSignal, backoff: { ms: number }): Promise<void> {
+    this.#o.onError?.(err, backoff.ms);
+    await sleep(backoff.ms, signal);
+    backoff.ms = Math.min(backoff.ms * 2, this.#o.maxBackoffMs ?? 30_000);
+  }
+
   /**
    * Run `handler` for every event until `stop()` or `signal`. Resolves when stopped; never rejects because of the
    * network or the server. The batch is acknowledged only once `handler` has resolved for each of its events.
@@ -104,21 +125,9 @@ export class Datafeed {
     this.#running = true;
     const signal = options.signal === undefined ? this.#controller.signal : AbortSignal.any([this.#controller.signal, options.signal]);
     setMaxListeners(0, signal);
-    let backoff = INITIAL_BACKOFF_MS;
+    const backoff = { ms: INITIAL_BACKOFF_MS };
     try {
-      while (!signal.aborted) {
-        let batch: { ackId: string; events: DatafeedEvent[] };
-        try {
-          batch = await this.#read(signal);
-          backoff = INITIAL_BACKOFF_MS;
-        } catch (err) {
-          if (signal.aborted) break;
-          this.stats.failures++;
-          this.#o.onError?.(err, backoff);
-          await sleep(backoff, signal);
-          backoff = Math.min(backoff * 2, this.#o.maxBackoffMs ?? 30_000);
-          continue;
-        }
+      for await (const batch of this.#batches(signal, backoff)) {
         try {
           for (const event of batch.events) {
             if (this.#seen.has(event.eventId)) {
@@ -132,9 +141,7 @@ export class Datafeed {
         } catch (err) {
           // Not acknowledged: the batch comes back on the next read; handled events are skipped then.
           this.stats.handlerFailures++;
-          this.#o.onError?.(err, backoff);
-          await sleep(backoff, signal);
-          backoff = Math.min(backoff * 2, this.#o.maxBackoffMs ?? 30_000);
+          await this.#backOff(err, signal, backoff);
         }
       }
     } finally {
@@ -147,21 +154,7 @@ export class Datafeed {
    * (so a consumer that throws out of a `for await` loop leaves its current batch unacknowledged).
    */
   async *[Symbol.asyncIterator](): AsyncGenerator<DatafeedEvent, void, undefined> {
-    const signal = this.#controller.signal;
-    let backoff = INITIAL_BACKOFF_MS;
-    while (!signal.aborted) {
-      let batch: { ackId: string; events: DatafeedEvent[] };
-      try {
-        batch = await this.#read(signal);
-        backoff = INITIAL_BACKOFF_MS;
-      } catch (err) {
-        if (signal.aborted) return;
-        this.stats.failures++;
-        this.#o.onError?.(err, backoff);
-        await sleep(backoff, signal);
-        backoff = Math.min(backoff * 2, this.#o.maxBackoffMs ?? 30_000);
-        continue;
-      }
+    for await (const batch of this.#batches(this.#controller.signal, { ms: INITIAL_BACKOFF_MS })) {
       for (const event of batch.events) {
         if (this.#seen.has(event.eventId)) {
           this.stats.duplicatesSkipped++;

@@ -32,7 +32,7 @@ interface Entity {
   value: string;
 }
 
-const ENTITY_TAG = /<(hash|cash)\s+tag\s*=\s*"([^"<>]{1,128})"\s*\/>|<mention\s+uid\s*=\s*"(\d{1,20})"\s*\/>/g;
+const ENTITY_TAG = /<(hash|cash)\s+tag\s*=\s*"([^"<>]{1,128})"\s*\/>|<mention\s+uid\s*=\s*"(\d{1,15})"\s*\/>/g;
 
 function escapeXml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');

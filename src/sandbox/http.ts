@@ -4,8 +4,15 @@
  * `Error`); so does the sandbox, for every 4xx and 5xx, including unknown paths (404), wrong methods (405),
  * oversized bodies (413) and malformed JSON (400). A handler that throws anything but an {@link HttpError} gets a
  * 500 with a fixed message; the server keeps running.
+ *
+ * Streaming routes (`router.add(method, pattern, handler, { stream: true })`, used by the blob routes) get the body
+ * unread, as an async iterable with backpressure, and may answer with a body streamed from a Readable or an async
+ * iterable, so memory stays constant for bodies of any size; errors raised before anything was sent are the same
+ * `{code, message}` answers.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { TLSSocket } from 'node:tls';
 
 /** An error that becomes an HTTP response. */
@@ -45,23 +52,70 @@ export type SandboxResponse =
 
 export type Handler = (req: SandboxRequest) => SandboxResponse | Promise<SandboxResponse>;
 
-interface Route {
-  method: string;
-  segments: string[];
-  handler: Handler;
-  bodyLimit: number;
+/**
+ * A request of a streaming route (`{ stream: true }`): what {@link SandboxRequest} has, but the body is not read
+ * in advance. It has no `json()`.
+ */
+export interface StreamingRequest extends Omit<SandboxRequest, 'body' | 'json'> {
+  /**
+   * The request body as it arrives, in chunks. Backpressure: the next chunk is read from the connection only when
+   * the loop asks for it, so memory stays constant. Leaving the loop early (break, throw) does not reset the
+   * connection: after the response the unread rest is discarded, and the connection closed if the client is still
+   * sending after {@link STREAM_LINGER_MS}. Iterating throws if the client disconnects mid-body. Iterate it once.
+   */
+  body: AsyncIterable<Buffer>;
+  /** True once the whole body has been received. */
+  readonly complete: boolean;
+  /** Aborted when the client disconnects before the response is complete. */
+  signal: AbortSignal;
 }
+
+/**
+ * What a streaming handler returns: any {@link SandboxResponse}, or a head and a body streamed from a Node Readable
+ * or an async iterable (`stream: null` sends the head only, e.g. for HEAD).
+ */
+export type StreamingResponse =
+  | SandboxResponse
+  | {
+    status?: number;
+    stream: Readable | AsyncIterable<Uint8Array> | null;
+    /** Sent as Content-Length; without it the body is chunked. */
+    contentLength?: number;
+    /** Default `application/octet-stream`. */
+    contentType?: string;
+    headers?: Record<string, string>;
+  };
+
+export type StreamingHandler = (req: StreamingRequest) => StreamingResponse | Promise<StreamingResponse>;
+
+type Route =
+  | { method: string; segments: string[]; stream: false; handler: Handler; bodyLimit: number }
+  | { method: string; segments: string[]; stream: true; handler: StreamingHandler };
 
 /** Default body limit: 1 MiB, far above any Symphony JSON request. */
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+/**
+ * How long a streaming route's connection is kept after its response while the client is still sending a body the
+ * handler did not read (an early 4xx): the rest is discarded meanwhile, so that the client can read the answer; a
+ * body that ends in time leaves the connection usable, one that does not gets it closed.
+ */
+export const STREAM_LINGER_MS = 2000;
 
 /** Routes by method and `/literal/:param` pattern. */
 export class Router {
   readonly #routes: Route[] = [];
 
-  /** Register `handler` for `method` and `pattern` (segments starting with `:` bind parameters). */
-  add(method: string, pattern: string, handler: Handler, options: { bodyLimit?: number } = {}): this {
-    this.#routes.push({ method, segments: pattern.split('/').filter(Boolean), handler, bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT });
+  /**
+   * Register `handler` for `method` and `pattern` (segments starting with `:` bind parameters). The body is read
+   * (up to `bodyLimit`) before the handler runs; with `{ stream: true }` the handler gets it unread instead
+   * ({@link StreamingRequest}) and may stream its answer ({@link StreamingResponse}).
+   */
+  add(method: string, pattern: string, handler: Handler, options?: { bodyLimit?: number }): this;
+  add(method: string, pattern: string, handler: StreamingHandler, options: { stream: true }): this;
+  add(method: string, pattern: string, handler: Handler | StreamingHandler, options: { bodyLimit?: number; stream?: true } = {}): this {
+    const segments = pattern.split('/').filter(Boolean);
+    if (options.stream === true) this.#routes.push({ method, segments, stream: true, handler: handler as StreamingHandler });
+    else this.#routes.push({ method, segments, stream: false, handler: handler as Handler, bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT });
     return this;
   }
 
@@ -157,15 +211,20 @@ export async function dispatch(
   before?: (method: string, path: string, res: ServerResponse) => Promise<'continue' | 'handled'>,
   onError?: (error: unknown) => void,
 ): Promise<void> {
-  const url = new URL(req.url ?? '/', 'https://sandbox.invalid');
   const method = req.method ?? 'GET';
   try {
+    if (!URL.canParse(req.url ?? '/', 'https://sandbox.invalid')) throw new HttpError(400, 'The request target is not a valid URL');
+    const url = new URL(req.url ?? '/', 'https://sandbox.invalid');
     if (before !== undefined && (await before(method, url.pathname, res)) === 'handled') return;
     const found = router.match(method, url.pathname);
     if (!('route' in found)) {
       req.resume();
       if (found.allowed.length > 0) throw new HttpError(405, `Method ${method} not allowed; allowed: ${found.allowed.join(', ')}`, { allow: found.allowed.join(', ') });
       throw new HttpError(404, `No such endpoint: ${method} ${url.pathname}`);
+    }
+    if (found.route.stream) {
+      await serveStreaming(found.route.handler, req, res, { method, url, params: found.params }, onError);
+      return;
     }
     const body = await readBody(req, found.route.bodyLimit);
     let parsed: { value: unknown } | undefined;
@@ -196,4 +255,87 @@ export async function dispatch(
     if (err instanceof HttpError) send(res, errorResponse(err.status, err.message, err.headers));
     else send(res, errorResponse(500, 'Internal sandbox error'));
   }
+}
+
+/**
+ * Serve a streaming route. Never throws. Errors before anything was sent become the usual `{code, message}`
+ * answers; after the head was sent the connection is destroyed (the client sees a truncated body). Failures caused
+ * by the client going away (disconnect mid-upload or mid-download) are expected and not reported to `onError`.
+ */
+async function serveStreaming(
+  handler: StreamingHandler,
+  req: IncomingMessage,
+  res: ServerResponse,
+  head: { method: string; url: URL; params: Record<string, string> },
+  onError: ((error: unknown) => void) | undefined,
+): Promise<void> {
+  const gone = new AbortController();
+  res.on('close', () => {
+    if (!res.writableFinished) gone.abort();
+  });
+  const clientGone = () => gone.signal.aborted || req.socket.destroyed;
+  // Leaving a `for await` early must not destroy the request (which would reset the socket before the answer).
+  const body = req.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>;
+  const request: StreamingRequest = {
+    method: head.method,
+    path: head.url.pathname,
+    query: head.url.searchParams,
+    headers: req.headers,
+    cookies: parseCookies(req.headers.cookie),
+    params: head.params,
+    body,
+    get complete() {
+      return req.complete;
+    },
+    socket: req.socket as TLSSocket,
+    signal: gone.signal,
+  };
+  try {
+    await sendStreaming(res, await handler(request));
+  } catch (err) {
+    if (clientGone()) return;
+    if (!(err instanceof HttpError)) onError?.(err);
+    if (res.headersSent || res.destroyed) {
+      res.destroy();
+      return;
+    }
+    if (err instanceof HttpError) send(res, errorResponse(err.status, err.message, err.headers));
+    else send(res, errorResponse(500, 'Internal sandbox error'));
+  } finally {
+    linger(req);
+  }
+}
+
+async function sendStreaming(res: ServerResponse, response: StreamingResponse): Promise<void> {
+  if (!('stream' in response)) {
+    send(res, response);
+    return;
+  }
+  const headers: Record<string, string | number> = { ...(response.headers ?? {}), 'content-type': response.contentType ?? 'application/octet-stream' };
+  if (response.contentLength !== undefined) headers['content-length'] = response.contentLength;
+  const { stream } = response;
+  if (stream === null) {
+    res.writeHead(response.status ?? 200, headers);
+    res.end();
+    return;
+  }
+  try {
+    res.writeHead(response.status ?? 200, headers);
+    await pipeline(stream, res);
+  } finally {
+    // A source that pipeline did not get to close (writeHead threw) must not leak its file descriptor.
+    if ('destroy' in stream && typeof stream.destroy === 'function' && !stream.destroyed) stream.destroy();
+  }
+}
+
+/** Discard the unread rest of a request body for a while, so that the client can read the answer; then hang up. */
+function linger(req: IncomingMessage): void {
+  if (req.complete || req.destroyed) return;
+  const timer = setTimeout(() => {
+    if (!req.complete) req.socket.destroy();
+  }, STREAM_LINGER_MS);
+  timer.unref();
+  req.once('end', () => clearTimeout(timer));
+  req.once('close', () => clearTimeout(timer));
+  req.resume();
 }

@@ -21,6 +21,7 @@ import { dispatch, errorResponse, HttpError, Router, send } from './http.js';
 import { newId, userIdOf } from './ids.js';
 import { Journal } from './journal.js';
 import { authRoutes } from './routes/auth.js';
+import { blobRoutes, openBlobStore, type BlobStore } from './routes/blobs.js';
 import { controlRoutes } from './routes/control.js';
 import { datafeedRoutes } from './routes/datafeed.js';
 import { keyRoutes } from './routes/keys.js';
@@ -47,6 +48,8 @@ export interface SandboxOptions {
   faults?: FaultRule[];
   /** Serve the control API under `/sandbox/v1` (faults, rotation, entitlements, users). Default false. */
   control?: boolean;
+  /** Largest blob `PUT /object/v1/blobs/{id}` accepts, in bytes (413 beyond). Default 4 GiB. */
+  maxBlobBytes?: number;
   /** Where to report unexpected server errors; default: ignored. */
   onError?: (error: unknown) => void;
 }
@@ -249,6 +252,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
   const ctx = new SandboxContext(state, config, urls, persistence);
   let identities: Map<string, IdentityFiles>;
   let botName: string | undefined;
+  let blobStore: BlobStore;
   try {
     if (fresh) {
       // The seed applies to a new data directory only; later starts replay the journal.
@@ -258,6 +262,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
     } else {
       ({ identities, botName } = await readIdentities(filesDir));
     }
+    // Blob files live next to the journal; uploads that never committed are removed now.
+    blobStore = await openBlobStore(join(filesDir, 'blobs'), state, options.maxBlobBytes);
   } catch (err) {
     await ctx.close();
     throw err;
@@ -297,6 +303,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
   messageRoutes(router, ctx);
   datafeedRoutes(router, ctx);
   objectRoutes(router, ctx);
+  blobRoutes(router, ctx, blobStore);
   if (options.control === true) controlRoutes(router, faults, admin);
 
   const server: Server = createServer({ key: tls.serverKeyPem, cert: tls.serverCertPem, ca: tls.caCertPem, requestCert: true, rejectUnauthorized: false },

@@ -1,8 +1,8 @@
 /**
  * The sandbox's state: pod, users with their Key Manager keys, streams with members and per-rotation content
- * keys, messages, attachments, connections, presence, datafeeds and their events. Every change is a
- * {@link StateRecord}; `apply` is the only code that mutates state and is deterministic, so replaying the
- * journal (journal.ts) rebuilds exactly the state that was acknowledged. Randomness (keys, ids, timestamps) is
+ * keys, messages, attachments, connections, presence, datafeeds and their events, Object Store objects, and blobs
+ * (metadata only; their bytes are files, routes/blobs.ts). Every change is a {@link StateRecord}; `apply` is the only
+ * code that mutates state and is deterministic, so replaying the journal (journal.ts) rebuilds exactly the state that was acknowledged. Randomness (keys, ids, timestamps) is
  * drawn before a record is made, never inside `apply`.
  *
  * Datafeed events are derived from records as they are applied (a message posts a SOCIALMESSAGE event to every
@@ -117,6 +117,15 @@ export interface PartitionState {
   permissions: Record<string, Array<'READ' | 'WRITE'>>;
 }
 
+/** A committed blob of the Object Store's large-payload side (routes/blobs.ts); the bytes are in a file. */
+export interface BlobState {
+  id: string;
+  owner: number;
+  /** Bytes. */
+  size: number;
+  createdAt: number;
+}
+
 /** One write of an Object Store transaction. */
 export type ObjectWrite =
   | { kind: 'put'; object: StoredObject }
@@ -145,7 +154,9 @@ export type StateRecord =
   | { t: 'feed.delete'; id: string }
   | { t: 'entitlement'; objectStore: boolean }
   | { t: 'partition'; partition: PartitionState }
-  | { t: 'objects'; writes: ObjectWrite[] };
+  | { t: 'objects'; writes: ObjectWrite[] }
+  | { t: 'blob'; id: string; owner: number; size: number; createdAt: number }
+  | { t: 'blob.delete'; id: string };
 
 /** The complete state, in memory. */
 export class SandboxState {
@@ -171,6 +182,8 @@ export class SandboxState {
   /** Current objects (and logically deleted ones): base hash by sort key, by partition hash. */
   readonly partitionIndex = new Map<string, Map<string, string>>();
   readonly partitions = new Map<string, PartitionState>();
+  /** Committed blobs by id (their files are `<files>/blobs/<id>.blob`). */
+  readonly blobs = new Map<string, BlobState>();
   #nextUserNumber = 1000;
   #nextSeq = 1;
 
@@ -283,6 +296,12 @@ export class SandboxState {
       case 'objects':
         for (const w of r.writes) this.#applyObjectWrite(w);
         return;
+      case 'blob':
+        this.blobs.set(r.id, { id: r.id, owner: r.owner, size: r.size, createdAt: r.createdAt });
+        return;
+      case 'blob.delete':
+        this.blobs.delete(r.id);
+        return;
     }
   }
 
@@ -303,7 +322,8 @@ export class SandboxState {
 
   #applyObjectWrite(w: ObjectWrite): void {
     const previous = this.currentObject(w.kind === 'put' ? w.object.baseHash : w.baseHash);
-    if (previous !== undefined) this.#indexOf(previous.partitionHash).delete(previous.sortKey);
+    const index = previous === undefined ? undefined : this.partitionIndex.get(previous.partitionHash);
+    if (previous !== undefined && index?.get(previous.sortKey) === previous.baseHash) index.delete(previous.sortKey); // not if another object has since taken it
     if (w.kind === 'put' || w.deletionType === 'LOGICAL') {
       const object = w.kind === 'put' ? w.object : w.tombstone;
       this.objects.set(object.absoluteHash, object);
@@ -379,6 +399,7 @@ export class SandboxState {
       events: this.events,
       partitions: [...this.partitions.values()],
       objectVersions: [...this.objectVersions.values()].map((hashes) => hashes.map((h) => this.objects.get(h)!)),
+      blobs: [...this.blobs.values()].map((b) => ({ ...b })),
     };
   }
 
@@ -404,10 +425,15 @@ export class SandboxState {
     for (const a of snapshot.attachments) state.attachments.set(a.id, { streamId: a.streamId, by: a.by, data: Buffer.from(a.data, 'base64') });
     for (const c of snapshot.connections) state.connections.set(`${c.from}:${c.to}`, c);
     for (const f of snapshot.feeds) state.feeds.set(f.id, f);
-    state.events.push(...snapshot.events);
+    for (const e of snapshot.events) state.events.push(e); // not push(...events): a spread of >~120k arguments overflows the stack
     for (const p of snapshot.partitions) state.partitions.set(p.hash, p);
+    for (const b of snapshot.blobs ?? []) state.blobs.set(b.id, { ...b });
     for (const versions of snapshot.objectVersions) {
       for (const object of versions) state.#applyObjectWrite({ kind: 'put', object });
+    }
+    // Replay goes object by object, not in write order, so a tombstone may have taken a sort key a live object holds.
+    for (const o of snapshot.objectVersions.map((versions) => versions.at(-1)!)) {
+      if (o.deletionType === undefined) state.#indexOf(o.partitionHash).set(o.sortKey, o.baseHash);
     }
     return state;
   }
@@ -431,4 +457,6 @@ export interface StateSnapshot {
   partitions: PartitionState[];
   /** Every object's versions, oldest first. */
   objectVersions: StoredObject[][];
+  /** Committed blobs (absent in snapshots written before blobs existed). */
+  blobs?: BlobState[];
 }

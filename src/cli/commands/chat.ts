@@ -5,41 +5,34 @@
  */
 import { AllegroClient } from '../../client.js';
 
-/** Print the bot's streams, one per line: id, type, name or members. */
-export async function streamsCommand(configPath: string, print: (line: string) => void): Promise<number> {
+/** Run `action` with a connected client, closing it afterwards; resolves to exit code 0. */
+export async function withClient(configPath: string, action: (bot: AllegroClient) => Promise<void>): Promise<number> {
   const bot = await AllegroClient.create(configPath);
   try {
-    for (const s of await bot.pod.streams({ limit: 200 })) {
-      print(`${s.id}\t${s.type}\t${s.name ?? s.members.join(',')}`);
-    }
+    await action(bot);
     return 0;
   } finally {
     await bot.close();
   }
+}
+
+/** Print the bot's streams, one per line: id, type, name or members. */
+export function streamsCommand(configPath: string, print: (line: string) => void): Promise<number> {
+  return withClient(configPath, async (bot) => {
+    for (const s of await bot.pod.streams({ limit: 200 })) print(`${s.id}\t${s.type}\t${s.name ?? s.members.join(',')}`);
+  });
 }
 
 /** Send one message; prints its id. */
-export async function sendCommand(configPath: string, stream: string, text: string, print: (line: string) => void): Promise<number> {
-  const bot = await AllegroClient.create(configPath);
-  try {
-    print(await bot.pod.send(stream, text));
-    return 0;
-  } finally {
-    await bot.close();
-  }
+export function sendCommand(configPath: string, stream: string, text: string, print: (line: string) => void): Promise<number> {
+  return withClient(configPath, async (bot) => print(await bot.pod.send(stream, text)));
 }
 
 /** Print the last messages of a stream, decrypted, oldest first. */
-export async function readCommand(configPath: string, stream: string, limit: number, print: (line: string) => void): Promise<number> {
-  const bot = await AllegroClient.create(configPath);
-  try {
-    for (const m of await bot.pod.history(stream, { limit })) {
-      print(`${new Date(m.timestamp).toISOString()}\t${m.fromUserId}\t${m.text}`);
-    }
-    return 0;
-  } finally {
-    await bot.close();
-  }
+export function readCommand(configPath: string, stream: string, limit: number, print: (line: string) => void): Promise<number> {
+  return withClient(configPath, async (bot) => {
+    for (const m of await bot.pod.history(stream, { limit })) print(`${new Date(m.timestamp).toISOString()}\t${m.fromUserId}\t${m.text}`);
+  });
 }
 
 /** Print decrypted datafeed events as JSON lines until SIGINT/SIGTERM. */

@@ -9,6 +9,7 @@
  * (enforced in server.ts before routing).
  */
 import { createHash } from 'node:crypto';
+import { OBJECT_STORE_DISABLED_MESSAGE } from '../../errors.js';
 import { toBase64Url, tryFromBase64, fromUtf8, utf8 } from '../../util/bytes.js';
 import { canonicalId, intQuery, optionalField, parseUserId, requireArray, requireObject, requiredField } from '../body.js';
 import type { SandboxContext } from '../context.js';
@@ -16,7 +17,7 @@ import { HttpError, type Router, type SandboxRequest } from '../http.js';
 import type { ObjectWrite, PartitionState, StateRecord, StoredObject, UserState } from '../state.js';
 
 /** The message of Symphony's entitlement refusal, verbatim. */
-export const OBJECT_STORE_DISABLED = 'This feature is disabled for your pod.';
+export const OBJECT_STORE_DISABLED = OBJECT_STORE_DISABLED_MESSAGE;
 /** Most objects one transaction may write (25 DynamoDB items, 4 rows per object). */
 export const MAX_TRANSACTION_OBJECTS = 6;
 

@@ -1,0 +1,5 @@
+import $protobuf from $DEPENDENCY;
+
+$OUTPUT;
+
+export { $root as default };

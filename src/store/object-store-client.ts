@@ -1,0 +1,409 @@
+/**
+ * The Object Store, for bots that keep encrypted state and apps that read thread objects (allegro-protocol.md §4):
+ * objects in partitions under sort keys, immutable versions with optimistic concurrency, logical and physical
+ * deletion, paging through a partition or an object's versions (async iterators), all-or-nothing transactions.
+ *
+ * Payloads are encrypted here with the content key of the object's thread — the current rotation on write, the
+ * rotation recorded with the object on read — in one of two formats:
+ * - `envelope` (default, `ALLEGRO_TS_OBJECT_V1`): the protobuf envelope of store/envelope.ts, which binds pod,
+ *   thread, rotation, partition, sort key and object type into the AEAD, derives a per-object key (HKDF) and
+ *   commits to it;
+ * - `allegro` (`RSA2048_AES256`): Allegro's Format B, so objects written by the Java client can be read and
+ *   written (store/allegro-payload.ts).
+ *
+ * Errors: a pod without the entitlement → {@link EntitlementError} (`ENTITLEMENT_DISABLED`) on every call; other
+ * 403 → `FORBIDDEN`; 404 → `NOT_FOUND`; 410 → `GONE`; 409/412 → `CONFLICT`; a caller who is not a member of the
+ * object's thread → `CONTENT_KEY_UNAVAILABLE` naming the thread.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { EntitlementError, HttpStatusError, InvalidArgumentError, MalformedCiphertextError, OBJECT_STORE_DISABLED_MESSAGE } from '../errors.js';
+import type { AuthHook, HttpClient } from '../http/http-client.js';
+import { canonicalThreadId, type KeyStore } from '../keys/key-store.js';
+import { fromUtf8, toBase64, toBase64Url, tryFromBase64, utf8 } from '../util/bytes.js';
+import { describe, requireString } from '../util/validate.js';
+import { ALLEGRO_CIPHER_SUITE_ID, openAllegroPayload, sealAllegroPayload } from './allegro-payload.js';
+import { ciphertextSize, decryptBlob, decryptRange, encryptBlob, type BlobContext } from './blob-format.js';
+import { ENVELOPE_CIPHER_SUITE_ID, openObject, readObjectHeader, sealObject, type ObjectContext } from './envelope.js';
+
+/** Most objects one transaction may write (the store's limit). */
+export const MAX_TRANSACTION_OBJECTS = 6;
+
+const STORED_TYPE = 'com.symphony.s2.model.object.StoredApplicationObject';
+const DELETED_TYPE = 'com.symphony.s2.model.object.DeletedApplicationObject';
+
+/** Payload format of an object. */
+export type PayloadFormat = 'envelope' | 'allegro';
+
+/** Identity of one version of an object. */
+export interface ObjectRef {
+  absoluteHash: string;
+  baseHash: string;
+  version: number;
+  partition: string;
+  sortKey: string;
+  threadId: string;
+  rotationId: bigint;
+  objectType: string;
+  /** The clear header (application-defined; visible to the store; never put secrets here). */
+  header: Record<string, unknown>;
+}
+
+/** A fetched, decrypted object. */
+export interface StoredObject extends ObjectRef {
+  /** The decrypted payload. */
+  payload: Uint8Array;
+  owner: number;
+  createdDate: number;
+  /** The payload parsed as UTF-8 JSON. */
+  json<T = unknown>(): T;
+}
+
+/** What to store. */
+export interface PutObject {
+  /** Partition hash (from {@link ObjectStoreClient.partition}). */
+  partition: string;
+  sortKey: string;
+  /** The thread whose content key encrypts the payload. */
+  threadId: string;
+  /** Application type of the object; bound into the envelope. Default `object`. */
+  objectType?: string;
+  /** Clear header: never put secrets here. */
+  header?: Record<string, unknown>;
+  /** The payload: bytes, or any JSON value (encoded as UTF-8 JSON). */
+  payload: Uint8Array | unknown;
+  /** Default `envelope`. */
+  format?: PayloadFormat;
+}
+
+/** One operation of a transaction. */
+export type TransactionOp =
+  | ({ op: 'put' } & PutObject)
+  | { op: 'update'; current: ObjectRef; payload: Uint8Array | unknown; header?: Record<string, unknown>; sortKey?: string; format?: PayloadFormat }
+  | { op: 'delete'; current: ObjectRef; deletionType: 'LOGICAL' | 'PHYSICAL' };
+
+/**
+ * Where a blob is and what decrypts it. The store keeps only ciphertext and no context, so the application keeps
+ * this (in an object, a message, or as the string form {@link blobRefToString}).
+ */
+export interface BlobRef {
+  blobId: string;
+  threadId: string;
+  rotationId: bigint;
+  /** Plaintext size in bytes. */
+  size: number;
+}
+
+/** A blob reference as one URL-safe string (what `allegro blob put` prints). */
+export function blobRefToString(ref: BlobRef): string {
+  return toBase64Url(utf8(JSON.stringify({ b: ref.blobId, t: ref.threadId, r: ref.rotationId.toString(), s: ref.size })));
+}
+
+/**
+ * Parse {@link blobRefToString} output.
+ * @throws InvalidArgumentError (`INVALID_ARGUMENT`) for anything else.
+ */
+export function parseBlobRef(text: string): BlobRef {
+  requireString('blobRef', text);
+  try {
+    const o = JSON.parse(fromUtf8(tryFromBase64(text) ?? new Uint8Array(0))) as { b?: unknown; t?: unknown; r?: unknown; s?: unknown };
+    if (typeof o.b === 'string' && typeof o.t === 'string' && typeof o.r === 'string' && /^-?\d{1,19}$/.test(o.r) && typeof o.s === 'number' && Number.isSafeInteger(o.s)) {
+      return { blobId: o.b, threadId: o.t, rotationId: BigInt(o.r), size: o.s };
+    }
+  } catch {
+    // fall through to the error below
+  }
+  throw new InvalidArgumentError('blobRef', 'a blob reference printed by `allegro blob put` (blobRefToString)', describe(text));
+}
+
+/** What the client needs. */
+export interface ObjectStoreClientOptions {
+  http: HttpClient;
+  /** Object Store base URL (the API host; `/object/v1/...` is appended). */
+  baseUrl: string;
+  auth: AuthHook;
+  keys: KeyStore;
+  podId: number;
+  userId: number;
+}
+
+function payloadBytes(payload: unknown): Uint8Array {
+  if (payload instanceof Uint8Array) return payload;
+  if (payload === undefined) throw new InvalidArgumentError('payload', 'bytes or a JSON value', 'undefined');
+  return utf8(JSON.stringify(payload));
+}
+
+function newHash(body: Record<string, unknown>): string {
+  // Objects are immutable and named by a hash of their content (plus randomness, as the payload's IV already is).
+  return toBase64Url(createHash('sha256').update(JSON.stringify(body)).update(randomBytes(16)).digest());
+}
+
+interface RawObject {
+  absoluteHash: string;
+  baseHash: string;
+  version: number;
+  partitionHash: string;
+  sortKey: string;
+  threadId: string;
+  rotationId: number;
+  cipherSuiteId?: string;
+  encryptedPayload: string;
+  header?: Record<string, unknown>;
+  owner: number;
+  createdDate: number;
+}
+
+interface Page {
+  pagination?: { cursors?: { after?: string | null } };
+  data?: RawObject[];
+}
+
+/** The Object Store of one bot. */
+export class ObjectStoreClient {
+  readonly #o: ObjectStoreClientOptions;
+
+  constructor(options: ObjectStoreClientOptions) {
+    this.#o = options;
+  }
+
+  #call<T>(method: string, path: string, routePath: string, extra: { json?: unknown; idempotent?: boolean } = {}): Promise<T> {
+    const route = `${method} ${routePath}`;
+    return this.#mapEntitlement(route, () => this.#o.http.request<T>({ method, url: `${this.#o.baseUrl}${path}`, route, auth: this.#o.auth, ...extra }));
+  }
+
+  /** Create or update a partition owned by the bot; returns its hash. `readers`/`writers` get READ/WRITE. */
+  async partition(name: string, access: { readers?: number[]; writers?: number[] } = {}): Promise<string> {
+    requireString('name', name);
+    const userPermissions = [
+      ...(access.readers ?? []).map((userId) => ({ userId, permissions: ['READ'] })),
+      ...(access.writers ?? []).map((userId) => ({ userId, permissions: ['READ', 'WRITE'] })),
+    ];
+    const reply = await this.#call<{ hash: string }>('POST', '/object/v1/partitions/upsert', '/object/v1/partitions/upsert', {
+      json: { partitionId: { name, userId: this.#o.userId }, userPermissions }, idempotent: true,
+    });
+    return reply.hash;
+  }
+
+  async #encrypt(threadId: string, partition: string, sortKey: string, objectType: string, payload: Uint8Array, format: PayloadFormat) {
+    const { key, rotationId } = await this.#o.keys.currentContentKey(threadId);
+    const ctx: ObjectContext = { podId: this.#o.podId, threadId, rotationId, partition, sortKey, objectType };
+    const sealed = format === 'allegro' ? await sealAllegroPayload(key, payload) : await sealObject(key, ctx, payload);
+    return { rotationId, encryptedPayload: toBase64(sealed), cipherSuiteId: format === 'allegro' ? ALLEGRO_CIPHER_SUITE_ID : ENVELOPE_CIPHER_SUITE_ID };
+  }
+
+  async #body(put: PutObject, previous?: ObjectRef): Promise<Record<string, unknown>> {
+    if (typeof put !== 'object' || put === null) throw new InvalidArgumentError('object', 'an object description', describe(put));
+    requireString('partition', put.partition);
+    requireString('sortKey', put.sortKey);
+    if (put.sortKey.length === 0) throw new InvalidArgumentError('sortKey', 'a non-empty string', 'an empty string');
+    const threadId = canonicalThreadId(put.threadId);
+    const objectType = put.objectType ?? 'object';
+    const sealed = await this.#encrypt(threadId, put.partition, put.sortKey, objectType, payloadBytes(put.payload), put.format ?? 'envelope');
+    const body: Record<string, unknown> = {
+      _type: STORED_TYPE, hashType: 1, partitionHash: put.partition, sortKey: put.sortKey, threadId, rotationId: Number(sealed.rotationId),
+      cipherSuiteId: sealed.cipherSuiteId, encryptedPayload: sealed.encryptedPayload, header: { ...(put.header ?? {}), objectType },
+    };
+    if (previous !== undefined) {
+      body.baseHash = previous.baseHash;
+      body.prevHash = previous.absoluteHash;
+      body.prevSortKey = previous.sortKey;
+    }
+    return body;
+  }
+
+  #ref(raw: RawObject): ObjectRef {
+    const { objectType, ...header } = raw.header ?? {};
+    return {
+      absoluteHash: raw.absoluteHash, baseHash: raw.baseHash, version: raw.version, partition: raw.partitionHash, sortKey: raw.sortKey,
+      threadId: raw.threadId, rotationId: BigInt(raw.rotationId), objectType: String(objectType ?? 'object'), header,
+    };
+  }
+
+  /** Store a new object. A live object with the same sort key in the partition → `CONFLICT`. */
+  async put(object: PutObject): Promise<ObjectRef> {
+    const body = await this.#body(object);
+    const hash = newHash(body);
+    return this.#ref(await this.#call<RawObject>('PUT', `/object/v1/objects/${hash}`, '/object/v1/objects/{hash}', { json: body }));
+  }
+
+  /**
+   * Store a new version of `current`. Fails with `CONFLICT` (writing nothing) if `current` is no longer the latest
+   * version — someone else updated the object since it was read.
+   */
+  async update(current: ObjectRef, change: { payload: Uint8Array | unknown; header?: Record<string, unknown>; sortKey?: string; format?: PayloadFormat }): Promise<ObjectRef> {
+    const body = await this.#body({
+      partition: current.partition, sortKey: change.sortKey ?? current.sortKey, threadId: current.threadId, objectType: current.objectType,
+      payload: change.payload, header: change.header ?? current.header, ...(change.format === undefined ? {} : { format: change.format }),
+    }, current);
+    return this.#ref(await this.#call<RawObject>('PUT', `/object/v1/objects/${newHash(body)}`, '/object/v1/objects/{hash}', { json: body }));
+  }
+
+  /** Delete an object: LOGICAL keeps history and answers 410 afterwards; PHYSICAL removes every version. */
+  async delete(current: ObjectRef, deletionType: 'LOGICAL' | 'PHYSICAL' = 'LOGICAL'): Promise<void> {
+    const body = { _type: DELETED_TYPE, baseHash: current.baseHash, prevHash: current.absoluteHash, deletionType };
+    await this.#call('PUT', `/object/v1/objects/${newHash(body)}`, '/object/v1/objects/{hash}', { json: body });
+  }
+
+  /** Fetch an object by hash: that version, or with `current` the latest version of its series. */
+  async get(hash: string, options: { current?: boolean } = {}): Promise<StoredObject> {
+    const raw = await this.#call<RawObject>('GET', `/object/v1/objects/${canonicalThreadId(hash)}?currentVersion=${options.current === true}`, '/object/v1/objects/{hash}');
+    return this.#decrypt(raw);
+  }
+
+  /** Fetch the current object with `sortKey` in `partition`. */
+  async getBySortKey(partition: string, sortKey: string): Promise<StoredObject> {
+    const raw = await this.#call<RawObject>('GET', `/object/v1/partitions/${encodeURIComponent(partition)}/${encodeURIComponent(sortKey)}`, '/object/v1/partitions/{hash}/{sortKey}');
+    return this.#decrypt(raw);
+  }
+
+  /** Every current object of a partition in sort-key order, page by page. */
+  async *list(partition: string, options: { sortKeyPrefix?: string; scanForwards?: boolean; pageSize?: number } = {}): AsyncGenerator<StoredObject> {
+    const base = `/object/v1/partitions/${encodeURIComponent(partition)}/page?limit=${options.pageSize ?? 100}&scanForwards=${options.scanForwards ?? true}` +
+      (options.sortKeyPrefix === undefined ? '' : `&sortKeyPrefix=${encodeURIComponent(options.sortKeyPrefix)}`);
+    yield* this.#pages(base, '/object/v1/partitions/{hash}/page');
+  }
+
+  /** Every version of an object, oldest first (or newest first with scanForwards false). */
+  async *versions(baseHash: string, options: { scanForwards?: boolean; pageSize?: number } = {}): AsyncGenerator<StoredObject> {
+    const base = `/object/v1/objects/${canonicalThreadId(baseHash)}/versions?limit=${options.pageSize ?? 100}&scanForwards=${options.scanForwards ?? true}`;
+    yield* this.#pages(base, '/object/v1/objects/{hash}/versions');
+  }
+
+  async *#pages(base: string, route: string): AsyncGenerator<StoredObject> {
+    let after: string | undefined;
+    do {
+      const page = await this.#call<Page>('GET', after === undefined ? base : `${base}&after=${encodeURIComponent(after)}`, route);
+      for (const raw of page.data ?? []) yield await this.#decrypt(raw);
+      after = page.pagination?.cursors?.after ?? undefined;
+    } while (after !== undefined);
+  }
+
+  /**
+   * Write several objects all or nothing. More than {@link MAX_TRANSACTION_OBJECTS} → InvalidArgumentError before
+   * anything is sent; a conflict on any of them → `CONFLICT` and nothing written.
+   */
+  async transaction(ops: readonly TransactionOp[]): Promise<ObjectRef[]> {
+    if (!Array.isArray(ops) || ops.length === 0 || ops.length > MAX_TRANSACTION_OBJECTS) {
+      throw new InvalidArgumentError('ops', `an array of 1 to ${MAX_TRANSACTION_OBJECTS} operations (the Object Store's limit)`, describe(ops));
+    }
+    const bodies: Record<string, unknown>[] = [];
+    for (const op of ops) {
+      let body: Record<string, unknown>;
+      if (op.op === 'put') body = await this.#body(op);
+      else if (op.op === 'update') {
+        body = await this.#body({
+          partition: op.current.partition, sortKey: op.sortKey ?? op.current.sortKey, threadId: op.current.threadId, objectType: op.current.objectType,
+          payload: op.payload, header: op.header ?? op.current.header, ...(op.format === undefined ? {} : { format: op.format }),
+        }, op.current);
+      } else body = { _type: DELETED_TYPE, baseHash: op.current.baseHash, prevHash: op.current.absoluteHash, deletionType: op.deletionType };
+      bodies.push({ ...body, absoluteHash: newHash(body) });
+    }
+    const written = await this.#call<Array<RawObject | { deletionType: string }>>('POST', '/object/v1/objects/transaction', '/object/v1/objects/transaction', { json: bodies });
+    return written.filter((w): w is RawObject => 'absoluteHash' in w && (w as RawObject).encryptedPayload !== undefined).map((w) => this.#ref(w));
+  }
+
+  #blobContext(ref: Pick<BlobRef, 'blobId' | 'threadId' | 'rotationId'>): BlobContext {
+    return { podId: this.#o.podId, threadId: canonicalThreadId(ref.threadId), rotationId: ref.rotationId, blobId: ref.blobId };
+  }
+
+  #blobPath(blobId: string): string {
+    return `/object/v1/blobs/${encodeURIComponent(blobId)}`;
+  }
+
+  async #mapEntitlement<T>(route: string, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (err) {
+      if (err instanceof HttpStatusError && err.status === 403 && err.serverMessage === OBJECT_STORE_DISABLED_MESSAGE) throw new EntitlementError(route, err);
+      throw err;
+    }
+  }
+
+  /**
+   * Stream a large payload into the store, encrypted in 64 KiB frames (store/blob-format.ts) with the thread's
+   * current content key, in constant memory. `size` (plaintext bytes), when known, is sent as Content-Length.
+   * @returns the blob's reference; keep it to read the blob back.
+   */
+  async putBlob(source: AsyncIterable<Uint8Array>, options: { threadId: string; size?: number; onProgress?: (bytes: number) => void; signal?: AbortSignal }): Promise<BlobRef & { ref: string }> {
+    const threadId = canonicalThreadId(options.threadId);
+    const { key, rotationId } = await this.#o.keys.currentContentKey(threadId, options.signal);
+    const blobId = toBase64Url(randomBytes(18));
+    let size = 0;
+    const onProgress = options.onProgress;
+    async function* counted(): AsyncGenerator<Uint8Array> {
+      for await (const chunk of source) {
+        size += chunk.length;
+        onProgress?.(chunk.length);
+        yield chunk;
+      }
+    }
+    const route = 'PUT /object/v1/blobs/{id}';
+    // Uploads cannot be replayed after a 401, so make sure the bearer token is fresh first.
+    await this.#o.auth.headers();
+    await this.#mapEntitlement(route, () => this.#o.http.upload({
+      method: 'PUT', url: `${this.#o.baseUrl}${this.#blobPath(blobId)}`, route, auth: this.#o.auth,
+      body: encryptBlob(key, this.#blobContext({ blobId, threadId, rotationId }), counted()),
+      ...(options.size === undefined ? {} : { contentLength: ciphertextSize(options.size) }),
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+    }));
+    const ref: BlobRef = { blobId, threadId, rotationId, size };
+    return { ...ref, ref: blobRefToString(ref) };
+  }
+
+  /** Stream a blob back, decrypting and authenticating each frame. */
+  async getBlob(ref: BlobRef | string, options: { signal?: AbortSignal } = {}): Promise<{ size: number; content: AsyncIterable<Uint8Array> }> {
+    const blob = typeof ref === 'string' ? parseBlobRef(ref) : ref;
+    const key = await this.#o.keys.contentKey(blob.threadId, blob.rotationId, options.signal);
+    const route = 'GET /object/v1/blobs/{id}';
+    const response = await this.#mapEntitlement(route, () => this.#o.http.download({
+      method: 'GET', url: `${this.#o.baseUrl}${this.#blobPath(blob.blobId)}`, route, auth: this.#o.auth,
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+    }));
+    return { size: blob.size, content: decryptBlob(key, this.#blobContext(blob), response.body) };
+  }
+
+  /** Decrypt bytes [start, end) of a blob, fetching only the frames that hold them (HTTP range requests). */
+  async getBlobRange(ref: BlobRef | string, start: number, endExclusive: number): Promise<Uint8Array> {
+    const blob = typeof ref === 'string' ? parseBlobRef(ref) : ref;
+    const key = await this.#o.keys.contentKey(blob.threadId, blob.rotationId);
+    const route = 'GET /object/v1/blobs/{id}';
+    const read = (offset: number, length: number) => this.#mapEntitlement(route, async () => {
+      const response = await this.#o.http.download({
+        method: 'GET', url: `${this.#o.baseUrl}${this.#blobPath(blob.blobId)}`, route, auth: this.#o.auth,
+        headers: { range: `bytes=${offset}-${offset + length - 1}` },
+      });
+      const out = new Uint8Array(length);
+      let at = 0;
+      for await (const chunk of response.body) {
+        out.set(chunk.subarray(0, Math.max(0, length - at)), at);
+        at += chunk.length;
+      }
+      return at === length ? out : out.subarray(0, Math.min(at, length));
+    });
+    return decryptRange(key, this.#blobContext(blob), read, ciphertextSize(blob.size), start, endExclusive);
+  }
+
+  /** Delete a blob. */
+  async deleteBlob(ref: BlobRef | string): Promise<void> {
+    const blob = typeof ref === 'string' ? parseBlobRef(ref) : ref;
+    await this.#call('DELETE', this.#blobPath(blob.blobId), '/object/v1/blobs/{id}', { idempotent: true });
+  }
+
+  async #decrypt(raw: RawObject): Promise<StoredObject> {
+    const ref = this.#ref(raw);
+    const sealed = tryFromBase64(raw.encryptedPayload ?? '');
+    if (sealed === undefined) throw new MalformedCiphertextError('object payload', 'encryptedPayload is not base64');
+    let payload: Uint8Array;
+    if (raw.cipherSuiteId === ENVELOPE_CIPHER_SUITE_ID) {
+      const header = readObjectHeader(sealed);
+      const key = await this.#o.keys.contentKey(ref.threadId, header.rotationId);
+      payload = await openObject(key, {
+        podId: this.#o.podId, threadId: canonicalThreadId(ref.threadId), rotationId: ref.rotationId, partition: ref.partition, sortKey: ref.sortKey, objectType: ref.objectType,
+      }, sealed);
+    } else {
+      // Allegro's Format B (cipherSuiteId RSA2048_AES256, or absent as in older objects): the key of (thread, rotation).
+      payload = await openAllegroPayload(await this.#o.keys.contentKey(ref.threadId, ref.rotationId), sealed);
+    }
+    return { ...ref, payload, owner: raw.owner, createdDate: raw.createdDate, json: <T>() => JSON.parse(fromUtf8(payload)) as T };
+  }
+}
+

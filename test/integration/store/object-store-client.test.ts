@@ -1,0 +1,187 @@
+// The Object Store client against the sandbox over HTTPS on 127.0.0.1: objects and versions, conflicts, deletion,
+// paging, transactions, typed errors (entitlement, permission, not a member), Allegro Format B both ways, blobs.
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AllegroClient } from '../../../src/client.js';
+import { AllegroError, EntitlementError } from '../../../src/errors.js';
+import { startSandbox, type RunningSandbox } from '../../../src/sandbox/server.js';
+import { parseBlobRef } from '../../../src/store/object-store-client.js';
+import { identityConfig } from '../../helpers/client.js';
+import { call, login } from '../../helpers/sandbox.js';
+
+let sandbox: RunningSandbox;
+let bot: AllegroClient;
+let alice: AllegroClient;
+let bob: AllegroClient;
+let room: string;
+let partition: string;
+
+async function codeOf(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+    return 'no error';
+  } catch (err) {
+    if (err instanceof AllegroError) return err.code;
+    throw err;
+  }
+}
+
+beforeAll(async () => {
+  sandbox = await startSandbox();
+  [bot, alice, bob] = await Promise.all([AllegroClient.create(identityConfig(sandbox, 'sandbox-bot')), AllegroClient.create(identityConfig(sandbox, 'alice')), AllegroClient.create(identityConfig(sandbox, 'bob'))]);
+  room = await bot.pod.createRoom({ name: 'objects' });
+  await bot.pod.addMember(room, alice.userId);
+  partition = await bot.objects.partition('state', { readers: [alice.userId, bob.userId] });
+});
+afterAll(async () => {
+  await Promise.all([bot, alice, bob].map((c) => c?.close()));
+  await sandbox?.close();
+});
+
+describe('objects', () => {
+  it('stores, fetches by hash and by sort key, updates with optimistic concurrency', async () => {
+    const v1 = await bot.objects.put({ partition, sortKey: 'settings', threadId: room, objectType: 'settings', header: { app: 'demo' }, payload: { volume: 1 } });
+    expect(v1).toMatchObject({ version: 1, sortKey: 'settings', objectType: 'settings' });
+    const v2 = await bot.objects.update(v1, { payload: { volume: 2 } });
+    expect(v2.version).toBe(2);
+    expect(await codeOf(bot.objects.update(v1, { payload: { volume: 3 } }))).toBe('CONFLICT');
+    expect((await bot.objects.get(v1.absoluteHash, { current: true })).json()).toEqual({ volume: 2 });
+    expect((await bot.objects.get(v1.absoluteHash)).json()).toEqual({ volume: 1 });
+    const bySortKey = await alice.objects.getBySortKey(partition, 'settings');
+    expect(bySortKey.json()).toEqual({ volume: 2 });
+    expect(bySortKey.header).toEqual({ app: 'demo' });
+    const versions = [];
+    for await (const v of bot.objects.versions(v1.baseHash, { pageSize: 1 })) versions.push(v.json<{ volume: number }>().volume);
+    expect(versions).toEqual([1, 2]);
+  });
+
+  it('pages through a partition with an async iterator', async () => {
+    for (const k of ['p-3', 'p-1', 'p-2']) await bot.objects.put({ partition, sortKey: k, threadId: room, payload: k });
+    const keys = [];
+    for await (const o of bot.objects.list(partition, { sortKeyPrefix: 'p-', pageSize: 2 })) keys.push(o.sortKey);
+    expect(keys).toEqual(['p-1', 'p-2', 'p-3']);
+  });
+
+  it('deletes logically (GONE afterwards) and physically (NOT_FOUND afterwards)', async () => {
+    const a = await bot.objects.put({ partition, sortKey: 'to-forget', threadId: room, payload: 1 });
+    await bot.objects.delete(a, 'LOGICAL');
+    expect(await codeOf(bot.objects.getBySortKey(partition, 'to-forget'))).toBe('GONE');
+    const b = await bot.objects.put({ partition, sortKey: 'to-purge', threadId: room, payload: 1 });
+    await bot.objects.delete(b, 'PHYSICAL');
+    expect(await codeOf(bot.objects.get(b.absoluteHash))).toBe('NOT_FOUND');
+  });
+
+  it('writes transactions all or nothing; more than 6 objects fail before anything is sent', async () => {
+    const before = sandbox.state.objects.size;
+    const ops = (n: number, prefix: string) => Array.from({ length: n }, (_, i) => ({ op: 'put' as const, partition, sortKey: `${prefix}-${i}`, threadId: room, payload: i }));
+    await expect(bot.objects.transaction(ops(7, 'tx7'))).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', parameter: 'ops' });
+    const existing = await bot.objects.getBySortKey(partition, 'settings');
+    const stale = { ...existing, absoluteHash: existing.baseHash };
+    expect(await codeOf(bot.objects.transaction([...ops(2, 'txc'), { op: 'update', current: stale, payload: 'x' }]))).toBe('CONFLICT');
+    expect(sandbox.state.objects.size).toBe(before);
+    const written = await bot.objects.transaction([...ops(5, 'tx'), { op: 'update', current: existing, payload: { volume: 9 } }]);
+    expect(written).toHaveLength(6);
+    expect((await bot.objects.getBySortKey(partition, 'settings')).json()).toEqual({ volume: 9 });
+  });
+
+  it('never sends plaintext to the store', async () => {
+    await bot.objects.put({ partition, sortKey: 'secret', threadId: room, payload: { password: 'correct horse battery staple' } });
+    expect(JSON.stringify([...sandbox.state.objects.values()].map((o) => o.body))).not.toContain('correct horse');
+  });
+});
+
+describe('typed errors', () => {
+  it('refuses a reader who is not a member of the object\'s thread, naming the thread', async () => {
+    const err = await bob.objects.getBySortKey(partition, 'settings').catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'CONTENT_KEY_UNAVAILABLE', threadId: room, reason: 'not-a-member' });
+  });
+
+  it('maps another user\'s partition (no permission) to FORBIDDEN', async () => {
+    expect(await codeOf(bob.objects.put({ partition, sortKey: 'intruder', threadId: await bob.pod.createRoom({ name: 'b' }), payload: 1 }))).toBe('FORBIDDEN');
+  });
+
+  it('answers every Object Store method with EntitlementError when the pod lacks the entitlement', async () => {
+    const existing = await bot.objects.getBySortKey(partition, 'settings');
+    await sandbox.admin.setObjectStoreEntitlement(false);
+    try {
+      const calls: Array<[string, () => Promise<unknown>]> = [
+        ['partition', () => bot.objects.partition('x')],
+        ['put', () => bot.objects.put({ partition, sortKey: 'e', threadId: room, payload: 1 })],
+        ['update', () => bot.objects.update(existing, { payload: 2 })],
+        ['delete', () => bot.objects.delete(existing)],
+        ['get', () => bot.objects.get(existing.absoluteHash)],
+        ['getBySortKey', () => bot.objects.getBySortKey(partition, 'settings')],
+        ['list', async () => { for await (const _ of bot.objects.list(partition)) break; }],
+        ['versions', async () => { for await (const _ of bot.objects.versions(existing.baseHash)) break; }],
+        ['transaction', () => bot.objects.transaction([{ op: 'put', partition, sortKey: 't', threadId: room, payload: 1 }])],
+        ['putBlob', () => bot.objects.putBlob((async function* () { yield new Uint8Array(10); })(), { threadId: room })],
+        ['getBlob', () => bot.objects.getBlob({ blobId: 'x', threadId: room, rotationId: 0n, size: 0 })],
+      ];
+      for (const [name, run] of calls) {
+        const err = await run().catch((e: unknown) => e);
+        expect(err, name).toBeInstanceOf(EntitlementError);
+        expect((err as EntitlementError).code).toBe('ENTITLEMENT_DISABLED');
+        expect((err as Error).message).toContain('Object Store entitlement');
+      }
+    } finally {
+      await sandbox.admin.setObjectStoreEntitlement(true);
+    }
+  });
+});
+
+describe('Allegro Format B compatibility', () => {
+  it('reads an object written the way the Java Allegro client writes it', async () => {
+    const { key, rotationId } = await bot.keys.currentContentKey(room);
+    const iv = randomBytes(16);
+    const aad = randomBytes(16);
+    const cipher = createCipheriv('aes-256-gcm', key.bytes, iv);
+    cipher.setAAD(aad);
+    const body = Buffer.concat([cipher.update('{"_type":"com.example.Note","text":"from Java"}'), cipher.final()]);
+    const encryptedPayload = Buffer.concat([iv, aad, body, cipher.getAuthTag()]).toString('base64');
+    const raw = await login(sandbox, 'sandbox-bot');
+    const hash = randomBytes(34).toString('base64url');
+    const stored = await call(sandbox, 'PUT', `/object/v1/objects/${hash}`, {
+      headers: { authorization: `Bearer ${raw.session}` },
+      json: { _type: 'com.symphony.s2.model.object.StoredApplicationObject', partitionHash: partition, sortKey: 'from-java', threadId: room, rotationId: Number(rotationId), cipherSuiteId: 'RSA2048_AES256', encryptedPayload },
+    });
+    expect(stored.status).toBe(200);
+    expect((await alice.objects.getBySortKey(partition, 'from-java')).json()).toEqual({ _type: 'com.example.Note', text: 'from Java' });
+  });
+
+  it('writes objects the Java Allegro client can read', async () => {
+    await bot.objects.put({ partition, sortKey: 'for-java', threadId: room, payload: { text: 'to Java' }, format: 'allegro' });
+    const stored = [...sandbox.state.objects.values()].find((o) => o.sortKey === 'for-java')!.body;
+    expect(stored.cipherSuiteId).toBe('RSA2048_AES256');
+    const bytes = Buffer.from(String(stored.encryptedPayload), 'base64');
+    const { key } = await bot.keys.currentContentKey(room);
+    const decipher = createDecipheriv('aes-256-gcm', key.bytes, bytes.subarray(0, 16));
+    decipher.setAAD(bytes.subarray(16, 32));
+    decipher.setAuthTag(bytes.subarray(bytes.length - 16));
+    const plain = Buffer.concat([decipher.update(bytes.subarray(32, bytes.length - 16)), decipher.final()]);
+    expect(JSON.parse(plain.toString('utf8'))).toEqual({ text: 'to Java' });
+  });
+});
+
+describe('blobs', () => {
+  it('streams a blob up and down in frames, reads byte ranges, and keeps only ciphertext', async () => {
+    const size = 3 * 1024 * 1024 + 12345;
+    const data = randomBytes(size);
+    async function* chunks() {
+      for (let i = 0; i < size; i += 100_000) yield data.subarray(i, Math.min(size, i + 100_000));
+    }
+    let progress = 0;
+    const ref = await bot.objects.putBlob(chunks(), { threadId: room, size, onProgress: (n) => { progress += n; } });
+    expect(progress).toBe(size);
+    expect(parseBlobRef(ref.ref)).toEqual({ blobId: ref.blobId, threadId: ref.threadId, rotationId: ref.rotationId, size });
+    const down = await alice.objects.getBlob(ref.ref);
+    const digest = createHash('sha256');
+    for await (const chunk of down.content) digest.update(chunk);
+    expect(digest.digest('hex')).toBe(createHash('sha256').update(data).digest('hex'));
+    for (const [start, end] of [[0, 10], [65_530, 65_545], [size - 100, size], [1_000_000, 1_200_000]] as const) {
+      expect(Buffer.from(await alice.objects.getBlobRange(ref, start, end)).equals(data.subarray(start, end))).toBe(true);
+    }
+    await expect(bob.objects.getBlob(ref)).rejects.toMatchObject({ code: 'CONTENT_KEY_UNAVAILABLE' });
+    await bot.objects.deleteBlob(ref);
+    expect(await codeOf((async () => { for await (const _ of (await alice.objects.getBlob(ref)).content) break; })())).toBe('NOT_FOUND');
+  });
+});

@@ -1,0 +1,248 @@
+import { createServer, request, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { Faults, parseFaultRule } from '../../../src/sandbox/faults.js';
+import { dispatch, HttpError, Router } from '../../../src/sandbox/http.js';
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+function fakeResponse() {
+  const writeHead = vi.fn();
+  const end = vi.fn();
+  const destroy = vi.fn();
+  const res = { writeHead, end, socket: { destroy }, headersSent: false, destroyed: false } as unknown as ServerResponse;
+  return {
+    res, writeHead, end, destroy,
+    /** The one response written: status, headers and JSON body. */
+    written(): { status: number; headers: Record<string, unknown>; body: unknown } {
+      expect(writeHead).toHaveBeenCalledTimes(1);
+      expect(end).toHaveBeenCalledTimes(1);
+      const [status, headers] = writeHead.mock.calls[0] as [number, Record<string, unknown>];
+      const body = end.mock.calls[0]![0] as Buffer;
+      expect(headers['content-length']).toBe(body.length);
+      return { status, headers, body: JSON.parse(body.toString('utf8')) };
+    },
+    untouched(): void {
+      expect(writeHead).not.toHaveBeenCalled();
+      expect(end).not.toHaveBeenCalled();
+      expect(destroy).not.toHaveBeenCalled();
+    },
+  };
+}
+
+function ruleError(value: unknown): HttpError {
+  try {
+    parseFaultRule(value);
+  } catch (err) {
+    expect(err).toBeInstanceOf(HttpError);
+    expect((err as HttpError).status).toBe(400);
+    return err as HttpError;
+  }
+  throw new Error(`accepted ${JSON.stringify(value)}`);
+}
+
+describe('parseFaultRule', () => {
+  it('keeps the known fields, upper-cases the method and drops unknown fields', () => {
+    expect(parseFaultRule({ path: '/pod/', method: 'post', latencyMs: 0, status: 503, retryAfterSeconds: 0, drop: false, times: 1, other: 1 }))
+      .toEqual({ path: '/pod/', method: 'POST', latencyMs: 0, status: 503, retryAfterSeconds: 0, drop: false, times: 1 });
+    expect(parseFaultRule({ path: '^/v\\d/x$' })).toEqual({ path: '^/v\\d/x$' });
+    expect(parseFaultRule({ path: '/x', method: null, status: null })).toEqual({ path: '/x' });
+  });
+
+  it('accepts the bounds', () => {
+    for (const status of [429, 500, 599]) expect(parseFaultRule({ path: '/', status }).status).toBe(status);
+    expect(parseFaultRule({ path: '/', latencyMs: 60_000 }).latencyMs).toBe(60_000);
+    expect(parseFaultRule({ path: '/', retryAfterSeconds: 3600 }).retryAfterSeconds).toBe(3600);
+    expect(parseFaultRule({ path: '/', times: 1e6 }).times).toBe(1e6);
+  });
+
+  it.each([
+    [null, /rule must be a JSON object/],
+    [[], /rule must be a JSON object/],
+    [{}, /"path" is required/],
+    [{ path: '' }, /"path" is required/],
+    [{ path: 5 }, /"path" must be a string/],
+    [{ path: '^(' }, /"path" is not a valid regular expression/],
+    [{ path: '^[a-' }, /"path" is not a valid regular expression/],
+    [{ path: '/', method: 1 }, /"method" must be a string/],
+    [{ path: '/', latencyMs: -1 }, /"latencyMs" must be an integer from 0 to 60000/],
+    [{ path: '/', latencyMs: 60_001 }, /"latencyMs"/],
+    [{ path: '/', latencyMs: 1.5 }, /"latencyMs"/],
+    [{ path: '/', latencyMs: '5' }, /"latencyMs" must be a number/],
+    [{ path: '/', status: 428 }, /"status" must be 429 or 500-599/],
+    [{ path: '/', status: 499 }, /"status"/],
+    [{ path: '/', status: 600 }, /"status"/],
+    [{ path: '/', status: 500.5 }, /"status"/],
+    [{ path: '/', status: 200 }, /"status"/],
+    [{ path: '/', retryAfterSeconds: -1 }, /"retryAfterSeconds" must be an integer from 0 to 3600/],
+    [{ path: '/', retryAfterSeconds: 3601 }, /"retryAfterSeconds"/],
+    [{ path: '/', retryAfterSeconds: 0.5 }, /"retryAfterSeconds"/],
+    [{ path: '/', drop: 'yes' }, /"drop" must be a boolean/],
+    [{ path: '/', times: 0 }, /"times" must be a positive integer/],
+    [{ path: '/', times: -2 }, /"times"/],
+    [{ path: '/', times: 1.5 }, /"times"/],
+  ])('rejects %j', (value, message) => {
+    expect(ruleError(value).message).toMatch(message);
+  });
+});
+
+describe('Faults', () => {
+  it('lets every request through when no rule is installed', async () => {
+    const faults = new Faults();
+    const r = fakeResponse();
+    expect(await faults.apply('GET', '/pod/v1/x', r.res)).toBe('continue');
+    r.untouched();
+    expect(faults.counts).toEqual({ delayed: 0, failed: 0, dropped: 0 });
+  });
+
+  it('add validates, installs nothing on error, and returns the parsed rule', () => {
+    const faults = new Faults();
+    expect(() => faults.add({ path: '/', status: 200 })).toThrow(HttpError);
+    expect(faults.list()).toEqual([]);
+    expect(faults.add({ path: '/a', method: 'get', status: 500, times: 2 })).toEqual({ path: '/a', method: 'GET', status: 500, times: 2 });
+    faults.add({ path: '^/b' });
+    expect(faults.list()).toEqual([
+      { path: '/a', method: 'GET', status: 500, times: 2, remaining: 2 },
+      { path: '^/b', remaining: null },
+    ]);
+    faults.clear();
+    expect(faults.list()).toEqual([]);
+  });
+
+  it('fails with the status, a JSON error and Retry-After', async () => {
+    const faults = new Faults();
+    faults.add({ path: '/datafeed2/', status: 429, retryAfterSeconds: 7 });
+    faults.add({ path: '/pod/', status: 503 });
+    const a = fakeResponse();
+    expect(await faults.apply('GET', '/datafeed2/v2/feeds', a.res)).toBe('handled');
+    expect(a.written()).toEqual({
+      status: 429,
+      headers: { 'retry-after': '7', 'content-type': 'application/json', 'content-length': expect.any(Number) },
+      body: { code: 429, message: 'Too many requests (injected fault)' },
+    });
+    const b = fakeResponse();
+    expect(await faults.apply('POST', '/pod/v1/x', b.res)).toBe('handled');
+    const written = b.written();
+    expect(written.status).toBe(503);
+    expect(written.headers['retry-after']).toBeUndefined();
+    expect(written.body).toEqual({ code: 503, message: 'Server error (injected fault)' });
+    expect(faults.counts).toEqual({ delayed: 0, failed: 2, dropped: 0 });
+  });
+
+  it('matches a path by prefix, or by regular expression when it starts with ^', async () => {
+    const faults = new Faults();
+    faults.add({ path: '/pod/v1/', status: 500 });
+    faults.add({ path: '^/agent/v\\d+/stream/[^/]+/message$', status: 502 });
+    const statusOf = async (path: string) => {
+      const r = fakeResponse();
+      return (await faults.apply('GET', path, r.res)) === 'handled' ? r.written().status : (r.untouched(), 'continue');
+    };
+    expect(await statusOf('/pod/v1/sessioninfo')).toBe(500);
+    expect(await statusOf('/pod/v1/')).toBe(500);
+    expect(await statusOf('/pod/v1')).toBe('continue');
+    expect(await statusOf('/x/pod/v1/')).toBe('continue');
+    expect(await statusOf('/agent/v4/stream/abc/message')).toBe(502);
+    expect(await statusOf('/agent/v4/stream/abc/message/create')).toBe('continue');
+    expect(await statusOf('/agent/v4/stream//message')).toBe('continue');
+    expect(await statusOf('/x/agent/v4/stream/abc/message')).toBe('continue');
+  });
+
+  it('matches only its method when it names one', async () => {
+    const faults = new Faults();
+    faults.add({ path: '/', method: 'delete', status: 500 });
+    const get = fakeResponse();
+    expect(await faults.apply('GET', '/x', get.res)).toBe('continue');
+    get.untouched();
+    const del = fakeResponse();
+    expect(await faults.apply('DELETE', '/x', del.res)).toBe('handled');
+    expect(del.written().status).toBe(500);
+  });
+
+  it('applies the first matching rule with uses left, in order', async () => {
+    const faults = new Faults();
+    faults.add({ path: '/a', status: 500, times: 2 });
+    faults.add({ path: '/', status: 503, times: 1 });
+    faults.add({ path: '/a/b', status: 502 });
+    const seen: Array<number | string> = [];
+    for (let i = 0; i < 5; i++) {
+      const r = fakeResponse();
+      seen.push((await faults.apply('GET', '/a/b', r.res)) === 'handled' ? r.written().status : 'continue');
+    }
+    expect(seen).toEqual([500, 500, 503, 502, 502]);
+    expect(faults.list().map((r) => r.remaining)).toEqual([0, 0, null]);
+    expect(faults.counts.failed).toBe(5);
+  });
+
+  it('a rule without an effect uses up its times and lets the request through', async () => {
+    const faults = new Faults();
+    faults.add({ path: '/', times: 1 });
+    faults.add({ path: '/', status: 500 });
+    const first = fakeResponse();
+    expect(await faults.apply('GET', '/x', first.res)).toBe('continue');
+    first.untouched();
+    const second = fakeResponse();
+    expect(await faults.apply('GET', '/x', second.res)).toBe('handled');
+  });
+
+  it('drops the connection without an answer', async () => {
+    const faults = new Faults();
+    faults.add({ path: '/', drop: true, status: 500, times: 1 });
+    const r = fakeResponse();
+    expect(await faults.apply('GET', '/x', r.res)).toBe('handled');
+    expect(r.destroy).toHaveBeenCalledTimes(1);
+    expect(r.writeHead).not.toHaveBeenCalled();
+    expect(r.end).not.toHaveBeenCalled();
+    expect(faults.counts).toEqual({ delayed: 0, failed: 0, dropped: 1 });
+  });
+
+  it('delays by latencyMs, then serves or fails', async () => {
+    vi.useFakeTimers();
+    const faults = new Faults();
+    faults.add({ path: '/slow', latencyMs: 1000, times: 1 });
+    faults.add({ path: '/slow', latencyMs: 500, status: 503, times: 1 });
+    let outcome: string | undefined;
+    const r = fakeResponse();
+    void faults.apply('GET', '/slow', r.res).then((o) => { outcome = o; });
+    await vi.advanceTimersByTimeAsync(999);
+    expect(outcome).toBeUndefined();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(outcome).toBe('continue');
+    r.untouched();
+
+    outcome = undefined;
+    const s = fakeResponse();
+    void faults.apply('GET', '/slow', s.res).then((o) => { outcome = o; });
+    await vi.advanceTimersByTimeAsync(499);
+    expect(outcome).toBeUndefined();
+    expect(s.writeHead).not.toHaveBeenCalled();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(outcome).toBe('handled');
+    expect(s.written().status).toBe(503);
+    expect(faults.counts).toEqual({ delayed: 2, failed: 1, dropped: 0 });
+  });
+
+  it('drops a real connection (node:http, as dispatch\'s before hook)', async () => {
+    const faults = new Faults();
+    faults.add({ path: '/drop', drop: true });
+    const router = new Router().add('GET', '/drop', () => ({ json: 'served' })).add('GET', '/ok', () => ({ json: 'served' }));
+    const server = createServer((req, res) => void dispatch(router, req, res, (m, p, r) => faults.apply(m, p, r)));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const get = (path: string) => new Promise<string>((resolve, reject) => {
+      request({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => { body += c.toString(); });
+        res.on('end', () => resolve(`${res.statusCode} ${body}`));
+      }).on('error', reject).end();
+    });
+    try {
+      expect(await get('/ok')).toBe('200 "served"');
+      await expect(get('/drop')).rejects.toThrow(/socket hang up|ECONNRESET/);
+      expect(faults.counts.dropped).toBe(1);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});

@@ -1,0 +1,158 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { TokenIssuer, unverifiedSubject, type TokenKind } from '../../../src/sandbox/tokens.js';
+import { fromUtf8, toBase64Url, tryFromBase64, utf8 } from '../../../src/util/bytes.js';
+
+const SECRET = new Uint8Array(32).fill(7);
+const NOW = Date.UTC(2030, 0, 1);
+const KINDS: TokenKind[] = ['session', 'km', 'datafeed', 'api'];
+
+function parts(token: string): [string, string, string] {
+  const p = token.split('.');
+  expect(p).toHaveLength(3);
+  return p as [string, string, string];
+}
+
+function payloadOf(token: string): Record<string, unknown> {
+  return JSON.parse(fromUtf8(tryFromBase64(parts(token)[1])!)) as Record<string, unknown>;
+}
+
+describe('TokenIssuer', () => {
+  it('issues a JWT (HS256 header, claims sub/kind/exp/jti) that verifies for its own kind', () => {
+    const issuer = new TokenIssuer(SECRET);
+    for (const kind of KINDS) {
+      const token = issuer.issue(13469017440257, kind, 60, NOW);
+      expect(JSON.parse(fromUtf8(tryFromBase64(parts(token)[0])!))).toEqual({ alg: 'HS256', typ: 'JWT' });
+      const claims = issuer.verify(token, [kind], NOW);
+      expect(claims).toEqual({ sub: 13469017440257, kind, exp: NOW / 1000 + 60, jti: expect.stringMatching(/^[A-Za-z0-9_-]{12}$/) });
+      expect(payloadOf(token)).toEqual(claims);
+      expect(issuer.verify(token, KINDS, NOW)).toEqual(claims);
+    }
+  });
+
+  it('rejects a token of another kind', () => {
+    const issuer = new TokenIssuer(SECRET);
+    for (const kind of KINDS) {
+      const token = issuer.issue(1, kind, 60, NOW);
+      expect(issuer.verify(token, KINDS.filter((k) => k !== kind), NOW)).toBeUndefined();
+      expect(issuer.verify(token, [], NOW)).toBeUndefined();
+    }
+  });
+
+  it('expires exactly at exp', () => {
+    const issuer = new TokenIssuer(SECRET);
+    const token = issuer.issue(1, 'session', 60, NOW);
+    expect(issuer.verify(token, ['session'], NOW + 59_999)).toBeDefined();
+    expect(issuer.verify(token, ['session'], NOW + 60_000)).toBeUndefined();
+    expect(issuer.verify(token, ['session'], NOW + 3_600_000)).toBeUndefined();
+    expect(issuer.verify(issuer.issue(1, 'session', 0, NOW), ['session'], NOW)).toBeUndefined();
+  });
+
+  it('gives every token a distinct jti', () => {
+    const issuer = new TokenIssuer(SECRET);
+    const jtis = new Set(Array.from({ length: 200 }, () => issuer.verify(issuer.issue(1, 'km', 60, NOW), ['km'], NOW)!.jti));
+    expect(jtis.size).toBe(200);
+  });
+
+  it('rejects a token under another secret', () => {
+    const token = new TokenIssuer(SECRET).issue(1, 'session', 60, NOW);
+    const other = new TokenIssuer(new Uint8Array(32).fill(8));
+    expect(other.verify(token, ['session'], NOW)).toBeUndefined();
+    // The same secret in another issuer (a restart) still verifies it.
+    expect(new TokenIssuer(Uint8Array.from(SECRET)).verify(token, ['session'], NOW)).toBeDefined();
+  });
+
+  it('rejects a tampered header, payload or signature', () => {
+    const issuer = new TokenIssuer(SECRET);
+    const token = issuer.issue(1, 'session', 60, NOW);
+    const [h, p, s] = parts(token);
+    const claims = payloadOf(token);
+    const forged = toBase64Url(utf8(JSON.stringify({ ...claims, sub: 2 })));
+    const otherKind = toBase64Url(utf8(JSON.stringify({ ...claims, kind: 'api' })));
+    const noneHeader = toBase64Url(utf8('{"alg":"none","typ":"JWT"}'));
+    const flip = (text: string, i: number) => text.slice(0, i) + (text[i] === 'A' ? 'B' : 'A') + text.slice(i + 1);
+    const tampered = [
+      `${h}.${forged}.${s}`,
+      `${h}.${otherKind}.${s}`,
+      `${noneHeader}.${p}.${s}`,
+      `${noneHeader}.${p}.`,
+      `${h}.${p}.`,
+      `${h}.${p}.${flip(s, 0)}`,
+      `${h}.${p}.${flip(s, s.length - 1)}`,
+      `${h}.${p}.${s}A`,
+      `${h}.${p}.${s.slice(0, -1)}`,
+      `${h}.${flip(p, 5)}.${s}`,
+      `${h}.${p}=.${s}`,
+      `${h}.${p}.${s}.`,
+      `${h}.${p}`,
+      `${h}.${p}.${'é'.repeat((s.length - 1) / 2)}A`, // same byte length, not ASCII
+      `${token}${'A'.repeat(2048)}`,
+    ];
+    for (const t of tampered) expect(issuer.verify(t, KINDS, NOW), t).toBeUndefined();
+    expect(issuer.verify(token, ['session'], NOW)).toBeDefined();
+  });
+
+  it('rejects a revoked token until it expires, and nothing else', () => {
+    const issuer = new TokenIssuer(SECRET);
+    const now = Date.now();
+    const a = issuer.issue(1, 'session', 60, now);
+    const b = issuer.issue(1, 'session', 60, now);
+    const claims = issuer.verify(a, ['session'], now)!;
+    issuer.revoke(claims);
+    expect(issuer.verify(a, ['session'], now)).toBeUndefined();
+    expect(issuer.verify(b, ['session'], now)).toBeDefined();
+    // Revoking again (or pruning on a later revoke) keeps it revoked while it is still valid.
+    issuer.revoke(issuer.verify(b, ['session'], now)!);
+    expect(issuer.verify(a, ['session'], now)).toBeUndefined();
+    expect(issuer.verify(b, ['session'], now)).toBeUndefined();
+  });
+
+  it('rejects undefined, empty and over-long tokens', () => {
+    const issuer = new TokenIssuer(SECRET);
+    expect(issuer.verify(undefined, KINDS, NOW)).toBeUndefined();
+    expect(issuer.verify('', KINDS, NOW)).toBeUndefined();
+    expect(issuer.verify('a.b.c', KINDS, NOW)).toBeUndefined();
+  });
+
+  it('returns undefined for junk and never throws', () => {
+    const issuer = new TokenIssuer(SECRET);
+    const [h, p] = parts(issuer.issue(1, 'session', 60, NOW));
+    const junk = fc.oneof(
+      fc.string({ maxLength: 300, unit: 'binary' }),
+      fc.array(fc.string({ maxLength: 40 }), { minLength: 1, maxLength: 5 }).map((a) => a.join('.')),
+      fc.string({ maxLength: 60 }).map((s) => `${h}.${s}`),
+      fc.tuple(fc.string({ maxLength: 60 }), fc.string({ maxLength: 60 })).map(([a, b]) => `${h}.${a}.${b}`),
+      fc.string({ maxLength: 60 }).map((s) => `${h}.${p}.${s}`),
+    );
+    fc.assert(fc.property(junk, (token) => {
+      expect(issuer.verify(token, KINDS, NOW)).toBeUndefined();
+      expect(() => unverifiedSubject(token)).not.toThrow();
+    }), { numRuns: 500 });
+  });
+});
+
+describe('unverifiedSubject', () => {
+  const jwt = (payload: unknown) => `${toBase64Url(utf8('{"alg":"RS512"}'))}.${toBase64Url(utf8(JSON.stringify(payload)))}.sig`;
+
+  it('reads a string sub claim without verifying anything', () => {
+    expect(unverifiedSubject(jwt({ sub: 'sandbox-bot', exp: 1 }))).toBe('sandbox-bot');
+    expect(unverifiedSubject(`x.${toBase64Url(utf8('{"sub":"alice"}'))}`)).toBe('alice');
+  });
+
+  it('is undefined for a missing or non-string sub, and for junk', () => {
+    for (const token of [
+      jwt({ exp: 1 }), jwt({ sub: 42 }), jwt({ sub: null }), jwt(null), jwt('sub'), jwt([1]),
+      '', 'abc', 'a..c', 'a.!!!.c', `a.${toBase64Url(utf8('not json'))}.c`, 'a.A.c',
+    ]) expect(unverifiedSubject(token), token).toBeUndefined();
+  });
+
+  it('never throws on arbitrary strings', () => {
+    fc.assert(fc.property(fc.string({ maxLength: 200, unit: 'binary' }), fc.jsonValue(), (s, payload) => {
+      const out1 = unverifiedSubject(s);
+      expect(out1 === undefined || typeof out1 === 'string').toBe(true);
+      const out2 = unverifiedSubject(jwt(payload));
+      const sub = typeof payload === 'object' && payload !== null && !Array.isArray(payload) ? (payload as { sub?: unknown }).sub : undefined;
+      expect(out2).toBe(typeof sub === 'string' ? sub : undefined);
+    }));
+  });
+});
