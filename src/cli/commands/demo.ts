@@ -122,8 +122,13 @@ export async function runDemo(out: (line: string) => void, options: DemoOptions 
       while (feed.feedId === undefined) await new Promise((r) => setTimeout(r, 20));
       await bot.pod.send(room, '<messageML>Hello Alice, this is <b>encrypted</b> #demo</messageML>');
       await alice.pod.send(room, 'Hi bot! Only we can read this.');
-      await Promise.race([done, new Promise((_, reject) => setTimeout(() => reject(new Error('no messages within 10 s')), 10_000))]);
-      feed.stop();
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        await Promise.race([done, new Promise((_, reject) => { timer = setTimeout(() => reject(new Error('no messages within 10 s')), 10_000); })]);
+      } finally {
+        clearTimeout(timer);
+        feed.stop();
+      }
       return received;
     }, (events) => events.length >= 2 && events.every((e) => e.error === undefined),
     (events) => events.map((e) => `"${e.message!.text}"`).join(' / '));
