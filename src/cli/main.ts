@@ -12,6 +12,7 @@ import { aeadBackendNames } from '../crypto/backends.js';
 import { formatBenchTable, runCryptoBench, type BenchCase } from './commands/bench-crypto.js';
 import { formatBlobBench, runBlobBench } from './commands/bench-blob.js';
 import { formatE2eBench, runE2eBench } from './commands/bench-e2e.js';
+import { formatObjectsBench, runObjectsBench } from './commands/bench-objects.js';
 import { formatSandboxBench, runSandboxBench } from './commands/bench-sandbox.js';
 import { listenCommand, readCommand, sendCommand, streamsCommand } from './commands/chat.js';
 import { runDemo } from './commands/demo.js';
@@ -43,6 +44,8 @@ Commands:
                                     sandbox message submissions/s and content-key fetches/s on loopback
   bench e2e [--json] [--save DIR]   send → datafeed → decrypt: messages/s, p50/p99 latency, crypto share
   bench blob [--json] [--save DIR]  blob v1 MB/s vs raw node:crypto, RSS for 1 GiB
+  bench objects [--json] [--save DIR] [--seconds N] [--concurrency N]
+                                    Object Store via the sandbox: object put/get ops/s, blob MB/s, RSS for 1 GiB up
   help                              show this text`;
 
 class UsageError extends Error {}
@@ -73,7 +76,11 @@ async function benchCommand(args: string[]): Promise<number> {
   if (positionals.length === 1 && positionals[0] === 'sandbox') return benchSandbox(values);
   if (positionals.length === 1 && positionals[0] === 'e2e') return report('e2e', await runE2eBench(), formatE2eBench, values);
   if (positionals.length === 1 && positionals[0] === 'blob') return report('blob', await runBlobBench(), formatBlobBench, values);
-  if (positionals.length !== 1 || positionals[0] !== 'crypto') throw new UsageError('usage: allegro bench crypto|sandbox|e2e [options]');
+  if (positionals.length === 1 && positionals[0] === 'objects') {
+    const { seconds, concurrency } = loadOptions(values, 16);
+    return report('objects', await runObjectsBench({ seconds, concurrency }), formatObjectsBench, values);
+  }
+  if (positionals.length !== 1 || positionals[0] !== 'crypto') throw new UsageError('usage: allegro bench crypto|sandbox|e2e|blob|objects [options]');
   const names = aeadBackendNames();
   for (const b of values.backend ?? []) {
     if (!names.includes(b as AeadBackendName)) throw new UsageError(`unknown backend ${b}; available: ${names.join(', ')}`);
@@ -95,12 +102,18 @@ async function benchCommand(args: string[]): Promise<number> {
 }
 
 async function benchSandbox(values: { json?: boolean | undefined; save?: string | undefined; memory?: boolean | undefined; seconds?: string | undefined; concurrency?: string | undefined }): Promise<number> {
-  const seconds = Number(values.seconds ?? 3);
-  const concurrency = Number(values.concurrency ?? 32);
-  if (!(seconds > 0 && seconds <= 60)) throw new UsageError('--seconds must be from 1 to 60');
-  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256) throw new UsageError('--concurrency must be an integer from 1 to 256');
+  const { seconds, concurrency } = loadOptions(values, 32);
   const result = await runSandboxBench({ seconds, concurrency, memory: values.memory === true });
   return report(result.persistent ? 'sandbox' : 'sandbox-memory', result, formatSandboxBench, values);
+}
+
+/** --seconds (1–60, default 3) and --concurrency (1–256) of the load benchmarks. */
+function loadOptions(values: { seconds?: string | undefined; concurrency?: string | undefined }, defaultConcurrency: number): { seconds: number; concurrency: number } {
+  const seconds = Number(values.seconds ?? 3);
+  const concurrency = Number(values.concurrency ?? defaultConcurrency);
+  if (!(seconds > 0 && seconds <= 60)) throw new UsageError('--seconds must be from 1 to 60');
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256) throw new UsageError('--concurrency must be an integer from 1 to 256');
+  return { seconds, concurrency };
 }
 
 /** Print a benchmark result (table or JSON) and, with --save, write `<name>.json` and `<name>.md`. */

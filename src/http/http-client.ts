@@ -13,6 +13,7 @@
  * string, a header value or a request body; a server message that happens to echo one of the credentials sent is
  * redacted.
  */
+import { setMaxListeners } from 'node:events';
 import { AbortedError, AllegroError, HttpStatusError, InvalidArgumentError, NetworkError, TimeoutError } from '../errors.js';
 import { describe, optionsObject, requirePositiveInteger, requireString } from '../util/validate.js';
 import { closeDispatcher, routeOf, send, sendStream, type Dispatcher, type SendResponse, type StreamResponse } from './dispatcher.js';
@@ -253,6 +254,8 @@ export class HttpClient {
     this.#onRetry = o.onRetry;
     this.#ownsDispatcher = o.ownsDispatcher === true;
     this.#random = o.random ?? Math.random;
+    // Every request in flight listens on this signal; many concurrent requests are not a listener leak.
+    setMaxListeners(0, this.#closing.signal);
   }
 
   /** The retry policy in force (defaults merged with the options). */
