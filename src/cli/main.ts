@@ -33,7 +33,7 @@ Commands:
   objects get (PARTITION SORTKEY | --hash HASH)
   objects ls PARTITION [--prefix P] | objects rm PARTITION SORTKEY [--physical] | objects versions PARTITION SORTKEY
                                     encrypted objects in the Object Store (partitions are the bot's, by name)
-  blob put FILE --thread STREAM | blob get BLOB_ID FILE
+  blob put FILE --thread STREAM | blob get BLOB_REF FILE
                                     stream a file through the Object Store, encrypted, with a progress bar
   sandbox [--port N] [--data DIR] [--seed FILE] [--host ADDR] [--control]
                                     run a local Symphony pod + Key Manager + Object Store over HTTPS
@@ -59,7 +59,12 @@ async function vectorsCommand(args: string[]): Promise<number> {
   } catch (err) {
     throw new UsageError(`cannot read ${file} as JSON: ${(err as Error).message}`);
   }
-  const results = await checkVectors(parsed);
+  let results: Awaited<ReturnType<typeof checkVectors>>;
+  try {
+    results = await checkVectors(parsed);
+  } catch (err) {
+    throw new UsageError(`${file}: ${(err as Error).message}`);
+  }
   console.log(formatVectorReport(results));
   return results.every((r) => r.failed === 0) ? 0 : 1;
 }
@@ -190,7 +195,7 @@ async function blobCommand(args: string[]): Promise<number> {
   const [sub, ...rest] = positionals;
   if (sub === 'put' && rest.length === 1 && values.thread !== undefined) return blobPut(config, rest[0]!, values.thread, (line) => console.log(line));
   if (sub === 'get' && rest.length === 2) return blobGet(config, rest[0]!, rest[1]!);
-  throw new UsageError('usage: allegro blob put FILE --thread STREAM | allegro blob get BLOB_ID FILE');
+  throw new UsageError('usage: allegro blob put FILE --thread STREAM | allegro blob get BLOB_REF FILE (the reference blob put printed)');
 }
 
 /** The config file of the chat commands: --config, else $ALLEGRO_CONFIG, else ./config.json. */
@@ -255,8 +260,8 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },
   (err: unknown) => {
-    if (err instanceof UsageError) {
-      console.error(`allegro: ${err.message}\n\n${USAGE}`);
+    if (err instanceof UsageError || String((err as { code?: unknown } | null)?.code ?? '').startsWith('ERR_PARSE_ARGS')) {
+      console.error(`allegro: ${(err as Error).message}\n\n${USAGE}`);
       process.exitCode = 2;
     } else if (err instanceof AllegroError) {
       console.error(`allegro: ${err.code}: ${err.message}`);

@@ -7,7 +7,8 @@
  * callers `await` the result either way.
  *
  * The runtime's implementation is `platform.frameCipher` (node:crypto in Node, WebCrypto in browsers);
- * {@link frameCipherOver} adapts any {@link AeadBackend}. Nonces are 12 bytes in every framed format.
+ * {@link frameCipherOver} adapts any {@link AeadBackend}. Nonces are 12 bytes in every framed format; any length of
+ * at least 12 bytes works (CiphertextTransport decryption uses it with Symphony's 16-byte IVs).
  */
 import { GCM_TAG_LENGTH, type AeadBackend } from './aead.js';
 import type { AesKey } from './aes-key.js';

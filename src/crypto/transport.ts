@@ -5,11 +5,11 @@
  * | version | layout                                                                                      | min |
  * |---------|---------------------------------------------------------------------------------------------|-----|
  * | 1       | 0x01, options(1, bit0 = password) [salt 16], IV 16, AAD 16, ciphertext, tag 16              |  50 |
+ * | 2       | 0x02, podId int32 BE, rotationId int64 BE, IV 16, AAD 16, ciphertext, tag 16                |  61 |
+ * | 3       | version-2 layout with 0x03, then keyId 32 (HMAC-SHA256(key, "KeyFingerprint")), mode 1     |  94 |
  *
  * A password-based version-1 transport is decrypted with the key the caller derived from the password and the
  * salt (`passwordSalt` of {@link parseTransport}); this module does not derive keys from passwords.
- * | 2       | 0x02, podId int32 BE, rotationId int64 BE, IV 16, AAD 16, ciphertext, tag 16                |  61 |
- * | 3       | version-2 layout with 0x03, then keyId 32 (HMAC-SHA256(key, "KeyFingerprint")), mode 1     |  94 |
  *
  * Reading accepts versions 1–3. Writing produces version 3 exactly as Symphony's `ClientCryptoHandler.encryptMsg`
  * does: podId 0 unless configured, random 16-byte IV and 16-byte AAD, the key's cached key id, mode 0 (AES-GCM).
@@ -299,7 +299,11 @@ export async function decryptTransport(key: TransportKey, transport: Uint8Array,
       parsed.ciphertext.byteOffset - transport.byteOffset,
       parsed.tag.byteOffset - transport.byteOffset + TransportSizes.tag,
     );
-    return getAeadBackend(options.backend).open(key, parsed.iv, parsed.aad, ciphertextAndTag);
+    // Without an explicit backend, the runtime's frame cipher (synchronous over node:crypto) saves a promise hop per
+    // message, which is a measurable share of a 1 KiB decryption.
+    return options.backend === undefined
+      ? platform.frameCipher.open(key, parsed.iv, parsed.aad, ciphertextAndTag)
+      : getAeadBackend(options.backend).open(key, parsed.iv, parsed.aad, ciphertextAndTag);
   }
   if (parsed.mode === EncryptionMode.AES_CBC) {
     if (options.allowUnauthenticatedCbc !== true) {

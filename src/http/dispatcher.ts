@@ -214,14 +214,9 @@ export function routeOf(method: string, url: string): string {
   }
 }
 
-/**
- * Make one HTTP exchange and read the whole response body. Does not retry and does not judge the status: a 500 is a
- * response like any other. Throws {@link AbortedError}, {@link TimeoutError}, {@link NetworkError} (see the module
- * comment) or {@link InvalidArgumentError} for a malformed request.
- */
-export async function send(dispatcher: Dispatcher, request: SendRequest): Promise<SendResponse> {
-  const internal = internalOf(dispatcher);
-  const { method, headers, body, signal } = request;
+/** Check the method, URL and headers of a request; returns the parsed URL and the route used in errors. */
+function checkRequest(request: { method: unknown; url: unknown; headers: unknown; route?: string | undefined }): { url: URL; route: string } {
+  const { method, headers } = request;
   if (typeof method !== 'string' || !TOKEN.test(method)) throw new InvalidArgumentError('request.method', 'an HTTP method', describe(method));
   requireString('request.url', request.url);
   let url: URL;
@@ -231,11 +226,23 @@ export async function send(dispatcher: Dispatcher, request: SendRequest): Promis
     throw new InvalidArgumentError('request.url', 'an absolute URL', describe(request.url));
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new InvalidArgumentError('request.url', 'an https: or http: URL', `a ${url.protocol} URL`);
-  const route = request.route ?? `${method} ${url.pathname}`;
+  if (typeof headers !== 'object' || headers === null) throw new InvalidArgumentError('request.headers', 'an object', describe(headers));
   for (const [name, value] of Object.entries(headers)) {
     if (!TOKEN.test(name)) throw new InvalidArgumentError('request.headers', 'header names that are HTTP tokens', `a name of ${name.length} characters that is not`);
     if (typeof value !== 'string' || !HEADER_VALUE.test(value)) throw new InvalidArgumentError(`request.headers.${name}`, 'a string without control characters', describe(value));
   }
+  return { url, route: request.route ?? `${method} ${url.pathname}` };
+}
+
+/**
+ * Make one HTTP exchange and read the whole response body. Does not retry and does not judge the status: a 500 is a
+ * response like any other. Throws {@link AbortedError}, {@link TimeoutError}, {@link NetworkError} (see the module
+ * comment) or {@link InvalidArgumentError} for a malformed request.
+ */
+export async function send(dispatcher: Dispatcher, request: SendRequest): Promise<SendResponse> {
+  const internal = internalOf(dispatcher);
+  const { method, headers, body, signal } = request;
+  const { url, route } = checkRequest(request);
   if (body !== undefined && typeof body !== 'string' && !(body instanceof Uint8Array)) throw new InvalidArgumentError('request.body', 'a string or a Uint8Array', describe(body));
   const headersTimeoutMs = requirePositiveInteger('request.headersTimeoutMs', request.headersTimeoutMs);
   const bodyTimeoutMs = requirePositiveInteger('request.bodyTimeoutMs', request.bodyTimeoutMs);
@@ -420,21 +427,7 @@ export interface StreamResponse {
 export async function sendStream(dispatcher: Dispatcher, request: StreamRequest): Promise<StreamResponse> {
   const internal = internalOf(dispatcher);
   const { method, headers, body, signal } = request;
-  if (typeof method !== 'string' || !TOKEN.test(method)) throw new InvalidArgumentError('request.method', 'an HTTP method', describe(method));
-  requireString('request.url', request.url);
-  let url: URL;
-  try {
-    url = new URL(request.url);
-  } catch {
-    throw new InvalidArgumentError('request.url', 'an absolute URL', describe(request.url));
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new InvalidArgumentError('request.url', 'an https: or http: URL', `a ${url.protocol} URL`);
-  const route = request.route ?? `${method} ${url.pathname}`;
-  if (typeof headers !== 'object' || headers === null) throw new InvalidArgumentError('request.headers', 'an object', describe(headers));
-  for (const [name, value] of Object.entries(headers)) {
-    if (!TOKEN.test(name)) throw new InvalidArgumentError('request.headers', 'header names that are HTTP tokens', `a name of ${name.length} characters that is not`);
-    if (typeof value !== 'string' || !HEADER_VALUE.test(value)) throw new InvalidArgumentError(`request.headers.${name}`, 'a string without control characters', describe(value));
-  }
+  const { url, route } = checkRequest(request);
   const streamed = body !== undefined && typeof body !== 'string' && !(body instanceof Uint8Array);
   if (streamed && (typeof body !== 'object' || body === null || typeof (body as Partial<AsyncIterable<Uint8Array>>)[Symbol.asyncIterator] !== 'function')) {
     throw new InvalidArgumentError('request.body', 'a string, a Uint8Array or an AsyncIterable of Uint8Array', describe(body));

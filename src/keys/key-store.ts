@@ -14,7 +14,7 @@ import { RsaPrivateKey, unwrapKey } from '../crypto/rsa.js';
 import { decryptTransport, transportFromBase64 } from '../crypto/transport.js';
 import { AllegroError, ContentKeyUnavailableError, HttpStatusError } from '../errors.js';
 import type { AuthHook, HttpClient } from '../http/http-client.js';
-import { toBase64Url, tryFromBase64 } from '../util/bytes.js';
+import { requireBase64Id } from '../util/validate.js';
 import { KeyCache, type KeyCacheStats } from './key-cache.js';
 
 /** What the key store needs from the rest of the client. */
@@ -38,11 +38,12 @@ export interface ThreadRotation {
   rotationId: bigint;
 }
 
-/** Canonical form of a thread or stream id: URL-safe base64 without padding; accepts standard base64 too. */
+/**
+ * Canonical form of a thread or stream id: URL-safe base64 without padding; accepts standard base64 too.
+ * @throws InvalidArgumentError (`INVALID_ARGUMENT`, parameter `threadId`) for anything else.
+ */
 export function canonicalThreadId(id: string): string {
-  const bytes = tryFromBase64(id);
-  if (bytes === undefined || bytes.length === 0) throw new ContentKeyUnavailableError(id, undefined, 'not-a-member', new Error('not a base64 thread id'));
-  return toBase64Url(bytes);
+  return requireBase64Id('threadId', id);
 }
 
 /** The keys of one bot. */

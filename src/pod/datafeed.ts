@@ -3,8 +3,10 @@
  * pod's Datafeed 2.0 (`/datafeed2/api/v1/feeds`, no Agent). Events are decrypted before the bot sees them. An event
  * batch is acknowledged (its `ackId` passed on the next read) only after every handler call for it succeeded; if a
  * handler throws, the batch is read again after a backoff. Events already handled (re-delivered because an ack was
- * lost) are skipped by event id. An expired or deleted feed is recreated. Network errors, timeouts, 429 and 5xx
- * are retried forever with capped exponential backoff; 401s refresh the token. `stop()` (or the AbortSignal)
+ * lost) are skipped by event id. An expired or deleted feed is recreated. A failed read — network errors, timeouts,
+ * 429 and 5xx, and also errors that need a person (a refused login, a 403) — is retried forever with capped
+ * exponential backoff and reported to `onError`, so the loop recovers by itself once the cause is fixed; 401s
+ * refresh the token. `stop()` (or the AbortSignal)
  * ends the loop promptly, including a long-poll in progress.
  *
  * A message that cannot be decrypted reaches the bot as an event with `error` set (DECRYPTION_FAILED,

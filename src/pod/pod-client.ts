@@ -11,7 +11,7 @@ import { InvalidArgumentError } from '../errors.js';
 import type { AuthHook, HttpClient } from '../http/http-client.js';
 import { canonicalThreadId, type KeyStore } from '../keys/key-store.js';
 import { toBase64 } from '../util/bytes.js';
-import { describe, requireBytes, requireString } from '../util/validate.js';
+import { describe, requireBase64Id, requireBytes, requireString } from '../util/validate.js';
 import { decodeMessage, encodeMessage, type DecodedMessage } from './message-codec.js';
 
 /** A user as the pod describes it (UserV2). */
@@ -197,7 +197,7 @@ export class PodClient {
 
   /** One message by id, decrypted. */
   async message(messageId: string, signal?: AbortSignal): Promise<DecodedMessage> {
-    const payload = await this.#call<Record<string, unknown>>('GET', `/webcontroller/dataquery/retrieveMessagePayload?messageId=${canonicalThreadId(messageId)}`, { signal });
+    const payload = await this.#call<Record<string, unknown>>('GET', `/webcontroller/dataquery/retrieveMessagePayload?messageId=${requireBase64Id('messageId', messageId)}`, { signal });
     return this.decrypt(payload, signal);
   }
 
@@ -214,7 +214,7 @@ export class PodClient {
   /** Download and decrypt an attachment. */
   async downloadAttachment(streamId: string, fileId: string, signal?: AbortSignal): Promise<Uint8Array> {
     const threadId = canonicalThreadId(streamId);
-    const sealed = await this.#call<Uint8Array>('GET', `/webcontroller/ingestor/v1/attachments/${canonicalThreadId(fileId)}`, { expect: 'bytes', signal });
+    const sealed = await this.#call<Uint8Array>('GET', `/webcontroller/ingestor/v1/attachments/${requireBase64Id('fileId', fileId)}`, { expect: 'bytes', signal });
     return decryptTransport((rotationId) => this.#o.keys.contentKey(threadId, rotationId, signal), sealed);
   }
 }

@@ -2,7 +2,7 @@
  * Checks of request bodies and parameters for the sandbox's routes: each failure is an HTTP 400 whose message
  * names the field and what was expected, so that a client developer sees at once what they sent wrong.
  */
-import { tryFromBase64, toBase64Url } from '../util/bytes.js';
+import { requireBase64Id } from '../util/validate.js';
 import { HttpError } from './http.js';
 
 type FieldType = 'string' | 'number' | 'boolean' | 'object' | 'array';
@@ -66,9 +66,11 @@ export function requireQuery(query: URLSearchParams, name: string): string {
  * URL-safe base64, padded or not (bdk-and-obo.md §3.3).
  */
 export function canonicalId(value: string, name: string): string {
-  const bytes = value.length <= 200 ? tryFromBase64(value) : undefined;
-  if (bytes === undefined || bytes.length === 0) throw new HttpError(400, `"${name}" must be a base64 id`);
-  return toBase64Url(bytes);
+  try {
+    return requireBase64Id(name, value.length <= 200 ? value : undefined);
+  } catch {
+    throw new HttpError(400, `"${name}" must be a base64 id`);
+  }
 }
 
 /** An integer query parameter within bounds, or the default when absent. */

@@ -103,7 +103,7 @@ export class Journal<R, S> {
       await removeStaleFiles(dir, generation);
       const path = join(dir, logName(generation));
       const { records, validBytes, size } = await readLog<R>(path);
-      log = await openFile(path, 'a');
+      log = await openFile(path, 'a', 0o600);
       if (size === undefined) {
         await syncDirectory(dir);
       } else if (validBytes < size) {
@@ -255,7 +255,7 @@ export class Journal<R, S> {
   async #compact(snapshot: string): Promise<void> {
     const generation = this.#generation + 1;
     const tmp = join(this.#dir, SNAPSHOT_TMP);
-    const file = await openFile(tmp, 'w');
+    const file = await openFile(tmp, 'w', 0o600);
     try {
       await file.writeFile(`{"generation":${generation},"snapshot":${snapshot}}\n`);
       await file.sync();
@@ -264,7 +264,7 @@ export class Journal<R, S> {
     }
     await rename(tmp, join(this.#dir, SNAPSHOT));
     await syncDirectory(this.#dir);
-    const log = await openFile(join(this.#dir, logName(generation)), 'a');
+    const log = await openFile(join(this.#dir, logName(generation)), 'a', 0o600);
     const old = this.#log;
     this.#log = log;
     this.#generation = generation;

@@ -20,7 +20,7 @@ import { EntitlementError, HttpStatusError, InvalidArgumentError, MalformedCiphe
 import type { AuthHook, HttpClient } from '../http/http-client.js';
 import { canonicalThreadId, type KeyStore } from '../keys/key-store.js';
 import { fromUtf8, toBase64, toBase64Url, tryFromBase64, utf8 } from '../util/bytes.js';
-import { describe, requireString } from '../util/validate.js';
+import { describe, requireBase64Id, requireString } from '../util/validate.js';
 import { ALLEGRO_CIPHER_SUITE_ID, openAllegroPayload, sealAllegroPayload } from './allegro-payload.js';
 import { ciphertextSize, decryptBlob, decryptRange, encryptBlob, type BlobContext } from './blob-format.js';
 import { ENVELOPE_CIPHER_SUITE_ID, openObject, readObjectHeader, sealObject, type ObjectContext } from './envelope.js';
@@ -170,15 +170,18 @@ export class ObjectStoreClient {
     return this.#mapEntitlement(route, () => this.#o.http.request<T>({ method, url: `${this.#o.baseUrl}${path}`, route, auth: this.#o.auth, ...extra }));
   }
 
-  /** Create or update a partition owned by the bot; returns its hash. `readers`/`writers` get READ/WRITE. */
-  async partition(name: string, access: { readers?: number[]; writers?: number[] } = {}): Promise<string> {
+  /**
+   * Create a partition owned by the bot, or find it; returns its hash. With `access`, the partition's grants become
+   * exactly `readers` (READ) and `writers` (READ and WRITE); without it, existing grants are kept.
+   */
+  async partition(name: string, access?: { readers?: number[]; writers?: number[] }): Promise<string> {
     requireString('name', name);
-    const userPermissions = [
+    const userPermissions = access === undefined ? undefined : [
       ...(access.readers ?? []).map((userId) => ({ userId, permissions: ['READ'] })),
       ...(access.writers ?? []).map((userId) => ({ userId, permissions: ['READ', 'WRITE'] })),
     ];
     const reply = await this.#call<{ hash: string }>('POST', '/object/v1/partitions/upsert', '/object/v1/partitions/upsert', {
-      json: { partitionId: { name, userId: this.#o.userId }, userPermissions }, idempotent: true,
+      json: { partitionId: { name, userId: this.#o.userId }, ...(userPermissions === undefined ? {} : { userPermissions }) }, idempotent: true,
     });
     return reply.hash;
   }
@@ -245,7 +248,7 @@ export class ObjectStoreClient {
 
   /** Fetch an object by hash: that version, or with `current` the latest version of its series. */
   async get(hash: string, options: { current?: boolean } = {}): Promise<StoredObject> {
-    const raw = await this.#call<RawObject>('GET', `/object/v1/objects/${canonicalThreadId(hash)}?currentVersion=${options.current === true}`, '/object/v1/objects/{hash}');
+    const raw = await this.#call<RawObject>('GET', `/object/v1/objects/${requireBase64Id('hash', hash)}?currentVersion=${options.current === true}`, '/object/v1/objects/{hash}');
     return this.#decrypt(raw);
   }
 
@@ -264,7 +267,7 @@ export class ObjectStoreClient {
 
   /** Every version of an object, oldest first (or newest first with scanForwards false). */
   async *versions(baseHash: string, options: { scanForwards?: boolean; pageSize?: number } = {}): AsyncGenerator<StoredObject> {
-    const base = `/object/v1/objects/${canonicalThreadId(baseHash)}/versions?limit=${options.pageSize ?? 100}&scanForwards=${options.scanForwards ?? true}`;
+    const base = `/object/v1/objects/${requireBase64Id('baseHash', baseHash)}/versions?limit=${options.pageSize ?? 100}&scanForwards=${options.scanForwards ?? true}`;
     yield* this.#pages(base, '/object/v1/objects/{hash}/versions');
   }
 
@@ -371,6 +374,10 @@ export class ObjectStoreClient {
         method: 'GET', url: `${this.#o.baseUrl}${this.#blobPath(blob.blobId)}`, route, auth: this.#o.auth,
         headers: { range: `bytes=${offset}-${offset + length - 1}` },
       });
+      if (response.status !== 206) {
+        response.cancel();
+        throw new MalformedCiphertextError('blob range', `the store answered ${response.status} instead of 206 to a range request`);
+      }
       const out = new Uint8Array(length);
       let at = 0;
       for await (const chunk of response.body) {

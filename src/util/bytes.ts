@@ -78,7 +78,7 @@ export function tryFromBase64(text: string): Uint8Array | undefined {
   const expectedLength = Math.floor((end * 3) / 4);
   if (NodeBuffer) {
     // Buffer skips characters outside the alphabets; a shorter result therefore means invalid input.
-    const decoded = NodeBuffer.from(end === text.length ? text : text.slice(0, end), 'base64');
+    const decoded = NodeBuffer.from(text, 'base64');
     if (decoded.length !== expectedLength) return undefined;
     return new Uint8Array(decoded.buffer, decoded.byteOffset, decoded.byteLength);
   }
@@ -144,7 +144,11 @@ export function wipe(...arrays: readonly Uint8Array[]): void {
 
 /** Read a big-endian signed 64-bit integer. */
 export function readInt64BE(bytes: Uint8Array, offset: number): bigint {
-  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getBigInt64(offset, false);
+  const high = readInt32BE(bytes, offset);
+  const low = readInt32BE(bytes, offset + 4) >>> 0;
+  // Most rotation ids fit in 53 bits: stay in number arithmetic then (no DataView allocation per message).
+  if (high >= -0x200000 && high < 0x200000) return BigInt(high * 0x1_0000_0000 + low);
+  return (BigInt(high) << 32n) | BigInt(low);
 }
 
 /** Write a big-endian signed 64-bit integer. */
@@ -154,7 +158,7 @@ export function writeInt64BE(bytes: Uint8Array, offset: number, value: bigint): 
 
 /** Read a big-endian signed 32-bit integer. */
 export function readInt32BE(bytes: Uint8Array, offset: number): number {
-  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getInt32(offset, false);
+  return (bytes[offset]! << 24) | (bytes[offset + 1]! << 16) | (bytes[offset + 2]! << 8) | bytes[offset + 3]!;
 }
 
 /** Write a big-endian signed 32-bit integer. */

@@ -4,6 +4,7 @@
  * so a key or a plaintext passed in the wrong place never ends up in an error message.
  */
 import { InvalidArgumentError } from '../errors.js';
+import { toBase64Url, tryFromBase64 } from './bytes.js';
 
 /** Describe a value for an error message without revealing its content. */
 export function describe(value: unknown): string {
@@ -62,4 +63,14 @@ export function optionsObject<T extends object>(parameter: string, value: T | un
 export function requirePositiveInteger(parameter: string, value: unknown): number {
   if (typeof value === 'number' && Number.isSafeInteger(value) && value > 0) return value;
   throw new InvalidArgumentError(parameter, 'a positive integer', describe(value));
+}
+
+/**
+ * Require a Symphony id (stream, thread, message, file or object hash) in standard or URL-safe base64, padded or
+ * not; returns its canonical form, URL-safe base64 without padding.
+ */
+export function requireBase64Id(parameter: string, value: unknown): string {
+  const bytes = typeof value === 'string' && value.length <= 512 ? tryFromBase64(value) : undefined;
+  if (bytes === undefined || bytes.length === 0) throw new InvalidArgumentError(parameter, 'a standard or URL-safe base64 id', describe(value));
+  return toBase64Url(bytes);
 }

@@ -11,7 +11,7 @@ import { AllegroClient } from '../../client.js';
 import type { AllegroConfigInput } from '../../config.js';
 import { decodeMessage, encodeMessage } from '../../pod/message-codec.js';
 import type { DatafeedEvent } from '../../pod/datafeed.js';
-import { spawnSandbox } from './bench-sandbox.js';
+import { percentile, spawnSandbox } from './bench-sandbox.js';
 
 /** Results of the end-to-end benchmark. */
 export interface E2eBenchResult {
@@ -23,9 +23,6 @@ export interface E2eBenchResult {
   cryptoShare: number;
 }
 
-function percentile(sorted: number[], p: number): number {
-  return sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
 
 /** Run the benchmark (about 15 s). */
 export async function runE2eBench(options: { messages?: number; ratePerSec?: number; seconds?: number } = {}): Promise<E2eBenchResult> {

@@ -20,19 +20,10 @@ import { readFileSync } from 'node:fs';
 import { AllegroClient } from '../../client.js';
 import type { AllegroConfigInput } from '../../config.js';
 import type { ObjectRef } from '../../store/object-store-client.js';
-import { spawnSandbox } from './bench-sandbox.js';
+import { percentile, spawnSandbox, type SandboxBenchCase } from './bench-sandbox.js';
 
-/** One measured object operation. */
-export interface ObjectsBenchCase {
-  name: string;
-  concurrency: number;
-  seconds: number;
-  ok: number;
-  failed: number;
-  opsPerSec: number;
-  p50Ms: number;
-  p99Ms: number;
-  /** The first error of a failed operation, if any. */
+/** One measured object operation (a sandbox case, plus the first error of a failed operation). */
+export interface ObjectsBenchCase extends SandboxBenchCase {
   firstError?: string;
 }
 
@@ -85,9 +76,6 @@ const MiB = 1024 * 1024;
 const CHUNK = 64 * 1024;
 const RSS_INTERVAL_MS = 50;
 
-function percentile(sorted: number[], p: number): number {
-  return sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
 
 /** A JSON value whose UTF-8 encoding is exactly `bytes` long (for seq < 10^8). */
 function payloadOf(seq: number, bytes: number): { seq: string; kind: string; data: string } {

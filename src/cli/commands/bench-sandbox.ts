@@ -64,7 +64,8 @@ export async function spawnSandbox(memory: boolean): Promise<SandboxProcess> {
   }
 }
 
-function percentile(sorted: number[], p: number): number {
+/** The p-th percentile of ascending `sorted` values (0 when empty). */
+export function percentile(sorted: number[], p: number): number {
   return sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 

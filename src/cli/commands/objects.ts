@@ -4,7 +4,7 @@
  * created on first use) by the bot.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { readFile, rm, stat } from 'node:fs/promises';
 import { once } from 'node:events';
 import type { AllegroClient } from '../../client.js';
 import { ProgressBar } from '../progress.js';
@@ -73,12 +73,19 @@ export function blobGet(config: string, blobId: string, file: string): Promise<n
     const blob = await bot.objects.getBlob(blobId);
     const bar = new ProgressBar('download', blob.size);
     const out = createWriteStream(file);
-    for await (const chunk of blob.content) {
-      if (!out.write(chunk)) await once(out, 'drain');
-      bar.advance(chunk.length);
+    try {
+      for await (const chunk of blob.content) {
+        if (!out.write(chunk)) await once(out, 'drain');
+        bar.advance(chunk.length);
+      }
+      out.end();
+      await once(out, 'finish');
+      bar.finish();
+    } catch (err) {
+      // Never leave a partial (unauthenticated) file behind.
+      out.destroy();
+      await rm(file, { force: true });
+      throw err;
     }
-    out.end();
-    await once(out, 'finish');
-    bar.finish();
   });
 }

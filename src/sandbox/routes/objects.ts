@@ -249,7 +249,8 @@ export function objectRoutes(router: Router, ctx: SandboxContext): void {
       const owner = id.userId === undefined ? user.id : parseUserId(id.userId, 'partitionId.userId');
       if (owner !== user.id) throw new HttpError(403, 'A partition id must carry the caller\'s own user id');
       const permissions: PartitionState['permissions'] = {};
-      for (const [i, entry] of (optionalField(body, 'userPermissions', 'array') ?? []).entries()) {
+      const listed = optionalField(body, 'userPermissions', 'array');
+      for (const [i, entry] of (listed ?? []).entries()) {
         const e = requireObject(entry, `userPermissions[${i}]`);
         const who = parseUserId(e.userId, `userPermissions[${i}].userId`);
         const granted = requiredField(e, 'permissions', 'array');
@@ -259,7 +260,8 @@ export function objectRoutes(router: Router, ctx: SandboxContext): void {
       const hash = partitionHashOf(name, owner);
       const existing = state.partitions.get(hash);
       if (existing !== undefined && existing.owner !== user.id) throw new HttpError(403, 'This partition belongs to another user');
-      await ctx.commit({ t: 'partition', partition: { hash, name, owner, permissions } });
+      // Without userPermissions an upsert keeps the partition's grants; with them it replaces them.
+      await ctx.commit({ t: 'partition', partition: { hash, name, owner, permissions: listed === undefined && existing !== undefined ? existing.permissions : permissions } });
       return { json: { id: { name, userId: owner }, hash } };
     })
     .add('GET', '/object/v1/partitions/:hash/page', (req) => {

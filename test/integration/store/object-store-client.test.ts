@@ -3,11 +3,12 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AllegroClient } from '../../../src/client.js';
-import { AllegroError, EntitlementError } from '../../../src/errors.js';
+import { EntitlementError } from '../../../src/errors.js';
 import { startSandbox, type RunningSandbox } from '../../../src/sandbox/server.js';
 import { parseBlobRef } from '../../../src/store/object-store-client.js';
 import { identityConfig } from '../../helpers/client.js';
 import { call, login } from '../../helpers/sandbox.js';
+import { codeOf } from '../../helpers/errors.js';
 
 let sandbox: RunningSandbox;
 let bot: AllegroClient;
@@ -16,15 +17,6 @@ let bob: AllegroClient;
 let room: string;
 let partition: string;
 
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-    return 'no error';
-  } catch (err) {
-    if (err instanceof AllegroError) return err.code;
-    throw err;
-  }
-}
 
 beforeAll(async () => {
   sandbox = await startSandbox();

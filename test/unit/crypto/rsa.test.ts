@@ -26,19 +26,11 @@ import {
 } from '../../../src/crypto/rsa.js';
 import { decryptTransport, encryptTransport } from '../../../src/crypto/transport.js';
 import { AllegroError } from '../../../src/errors.js';
+import { codeOf } from '../../helpers/errors.js';
 import { fromUtf8, toBase64Url, tryFromBase64, utf8 } from '../../../src/util/bytes.js';
 
 const K = 256; // RSA-2048 modulus length in bytes
 
-async function codeOf(run: () => unknown): Promise<string> {
-  try {
-    await run();
-  } catch (err) {
-    if (err instanceof AllegroError) return err.code;
-    throw err;
-  }
-  return 'no error';
-}
 
 function errorOf(run: () => unknown): AllegroError {
   try {

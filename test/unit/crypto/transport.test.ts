@@ -12,21 +12,12 @@ import {
   TransportSizes,
 } from '../../../src/crypto/transport.js';
 import { platform } from '../../../src/crypto/platform.js';
-import { AllegroError } from '../../../src/errors.js';
 import { toBase64, utf8 } from '../../../src/util/bytes.js';
 import { b64, BACKENDS, hex, vectors } from '../../helpers/vectors.js';
+import { codeOf } from '../../helpers/errors.js';
 
 const key = new AesKey(new Uint8Array(32).fill(7));
 
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof AllegroError) return err.code;
-    throw err;
-  }
-  return 'no error';
-}
 
 describe('Symphony vectors', () => {
   for (const backend of BACKENDS) {

@@ -3,7 +3,6 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { AesKey } from '../../../src/crypto/aes-key.js';
-import { AllegroError } from '../../../src/errors.js';
 import {
   ALLEGRO_CIPHER_SUITE_ID,
   AllegroPayloadSizes,
@@ -13,20 +12,12 @@ import {
 } from '../../../src/store/allegro-payload.js';
 import { utf8 } from '../../../src/util/bytes.js';
 import { BACKENDS } from '../../helpers/vectors.js';
+import { codeOf } from '../../helpers/errors.js';
 
 const keyBytes = Uint8Array.from({ length: 32 }, (_, i) => i * 3 + 1);
 const key = new AesKey(keyBytes);
 const canonJson = utf8('{\n  "_type":"com.example.Payload",\n  "_version":"1.0",\n  "text":"é中😀"\n}\n');
 
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof AllegroError) return err.code;
-    throw err;
-  }
-  return 'no error';
-}
 
 /** Format B as the Java client (AesCipherSuite) makes it, with nothing but node:crypto: 16-byte IV, 16-byte random AAD. */
 function javaStyleSeal(k: Uint8Array, plaintext: Uint8Array): Uint8Array {

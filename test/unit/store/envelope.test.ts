@@ -25,6 +25,7 @@ import { decodeEnvelope, encodeEnvelope, hasExactInt64, type EnvelopeMessage } f
 import { allegro_ts } from '../../../src/store/proto/envelope.js';
 import { toBase64, toBase64Url, utf8 } from '../../../src/util/bytes.js';
 import { BACKENDS, hex } from '../../helpers/vectors.js';
+import { codeOf } from '../../helpers/errors.js';
 
 const key = new AesKey(new Uint8Array(32).fill(7));
 const otherKey = new AesKey(new Uint8Array(32).fill(8));
@@ -41,15 +42,6 @@ const plaintext = utf8('{"amount":12,"note":"é中😀"}');
 const MAX = 2n ** 63n - 1n;
 const MIN = -(2n ** 63n);
 
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof AllegroError) return err.code;
-    throw err;
-  }
-  return 'no error';
-}
 
 function syncCodeOf(action: () => unknown): string {
   try {

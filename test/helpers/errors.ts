@@ -1,0 +1,16 @@
+// The error code an operation fails with, for assertions on typed errors.
+import { AllegroError } from '../../src/errors.js';
+
+/**
+ * The `code` of the AllegroError that `operation` (a promise, or a function run now) fails with, or 'no error'.
+ * Anything thrown that is not an AllegroError is rethrown, so a crash never passes for a typed failure.
+ */
+export async function codeOf(operation: Promise<unknown> | (() => unknown)): Promise<string> {
+  try {
+    await (typeof operation === 'function' ? operation() : operation);
+  } catch (err) {
+    if (err instanceof AllegroError) return err.code;
+    throw err;
+  }
+  return 'no error';
+}
