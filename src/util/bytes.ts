@@ -151,9 +151,10 @@ export function readInt64BE(bytes: Uint8Array, offset: number): bigint {
   return (BigInt(high) << 32n) | BigInt(low);
 }
 
-/** Write a big-endian signed 64-bit integer. */
+/** Write a big-endian signed 64-bit integer (two's complement). */
 export function writeInt64BE(bytes: Uint8Array, offset: number, value: bigint): void {
-  new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).setBigInt64(offset, value, false);
+  writeInt32BE(bytes, offset, Number(BigInt.asIntN(32, value >> 32n)));
+  writeInt32BE(bytes, offset + 4, Number(BigInt.asIntN(32, value)));
 }
 
 /** Read a big-endian signed 32-bit integer. */
@@ -161,7 +162,10 @@ export function readInt32BE(bytes: Uint8Array, offset: number): number {
   return (bytes[offset]! << 24) | (bytes[offset + 1]! << 16) | (bytes[offset + 2]! << 8) | bytes[offset + 3]!;
 }
 
-/** Write a big-endian signed 32-bit integer. */
+/** Write a big-endian 32-bit integer (signed or unsigned: the low 32 bits of `value`). */
 export function writeInt32BE(bytes: Uint8Array, offset: number, value: number): void {
-  new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).setInt32(offset, value, false);
+  bytes[offset] = value >>> 24;
+  bytes[offset + 1] = value >>> 16;
+  bytes[offset + 2] = value >>> 8;
+  bytes[offset + 3] = value;
 }

@@ -84,7 +84,7 @@ function rawNodeOps(key: Uint8Array, plaintext: Uint8Array, sample: string) {
 export async function runCryptoBench(options: CryptoBenchOptions = {}): Promise<BenchCase[]> {
   const sizes = options.sizes ?? BENCH_SIZES;
   const backends = options.backends ?? aeadBackendNames();
-  const rounds = options.rounds ?? 5;
+  const rounds = options.rounds ?? 9;
   const roundMs = options.roundMs ?? 150;
   const keyBytes = randomFillSync(new Uint8Array(32));
   const key = new AesKey(keyBytes);
