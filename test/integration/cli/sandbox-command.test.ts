@@ -1,0 +1,61 @@
+// `allegro sandbox` as a user runs it: one ready line of JSON, serving HTTPS, a clean exit on SIGTERM and SIGINT,
+// and with --data a restart that keeps what was acknowledged.
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { request } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+
+const CLI = join(import.meta.dirname, '../../../dist/cli/main.js');
+let dir: string;
+beforeAll(async () => { dir = await mkdtemp(join(tmpdir(), 'allegro-cli-sandbox-')); });
+afterAll(() => rm(dir, { recursive: true, force: true }));
+
+async function start(args: string[]) {
+  const child = spawn(process.execPath, [CLI, 'sandbox', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const line = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout }).once('line', resolve);
+    child.once('exit', (code) => reject(new Error(`exited with ${code}`)));
+  });
+  return { child, ready: JSON.parse(line) as Record<string, unknown> & { podUrl: string; caCertPath: string; configPath: string } };
+}
+
+function get(url: string, ca: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    request(url, { ca }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => { body += d.toString(); });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    }).on('error', reject).end();
+  });
+}
+
+function stop(child: ReturnType<typeof spawn>, signal: NodeJS.Signals): Promise<number | null> {
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  child.kill(signal);
+  return exited;
+}
+
+it('prints the ready line, serves the pod over HTTPS on 127.0.0.1, and exits 0 on SIGTERM', async () => {
+  const { child, ready } = await start(['--data', dir]);
+  expect(Object.keys(ready)).toEqual(expect.arrayContaining(['ready', 'podUrl', 'keyManagerUrl', 'sessionAuthUrl', 'keyAuthUrl', 'objectStoreUrl', 'agentUrl', 'caCertPath', 'configPath']));
+  expect(ready.ready).toBe(true);
+  expect(ready.podUrl).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+  const ca = readFileSync(ready.caCertPath, 'utf8');
+  const info = await get(`${ready.podUrl}/webcontroller/public/podInfo`, ca);
+  expect(JSON.parse(info.body).data.podId).toBe(196);
+  expect(JSON.parse(readFileSync(ready.configPath, 'utf8')).bot.username).toBe('sandbox-bot');
+  const started = Date.now();
+  expect(await stop(child, 'SIGTERM')).toBe(0);
+  expect(Date.now() - started).toBeLessThan(5000);
+}, 30_000);
+
+it('restarts on the same data directory with the same CA and bot, and exits 0 on SIGINT', async () => {
+  const { child, ready } = await start(['--data', dir]);
+  expect(ready.caCertPath).toBe(join(dir, 'tls', 'ca.pem'));
+  expect(JSON.parse(readFileSync(ready.configPath, 'utf8')).bot.username).toBe('sandbox-bot');
+  expect(await stop(child, 'SIGINT')).toBe(0);
+}, 30_000);
