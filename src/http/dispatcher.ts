@@ -143,14 +143,7 @@ export function createDispatcher(options: DispatcherOptions = {}): Dispatcher {
   let description = 'agent';
   if (o.proxy !== undefined) {
     const p = optionsObject('options.proxy', o.proxy) as NonNullable<DispatcherOptions['proxy']>;
-    requireString('options.proxy.url', p.url);
-    let proxyUrl: URL;
-    try {
-      proxyUrl = new URL(p.url);
-    } catch {
-      throw new InvalidArgumentError('options.proxy.url', 'an absolute http: or https: URL', describe(p.url));
-    }
-    if (proxyUrl.protocol !== 'http:' && proxyUrl.protocol !== 'https:') throw new InvalidArgumentError('options.proxy.url', 'an http: or https: URL', `a ${proxyUrl.protocol} URL`);
+    const proxyUrl = requireHttpUrl('options.proxy.url', p.url);
     // Credentials travel in the token, never in the URL (which undici might echo in errors).
     let username = p.username;
     let password = p.password;
@@ -214,18 +207,24 @@ export function routeOf(method: string, url: string): string {
   }
 }
 
+/** Require an absolute http: or https: URL. */
+function requireHttpUrl(parameter: string, value: unknown): URL {
+  requireString(parameter, value);
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new InvalidArgumentError(parameter, 'an absolute http: or https: URL', describe(value));
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new InvalidArgumentError(parameter, 'an http: or https: URL', `a ${url.protocol} URL`);
+  return url;
+}
+
 /** Check the method, URL and headers of a request; returns the parsed URL and the route used in errors. */
 function checkRequest(request: { method: unknown; url: unknown; headers: unknown; route?: string | undefined }): { url: URL; route: string } {
   const { method, headers } = request;
   if (typeof method !== 'string' || !TOKEN.test(method)) throw new InvalidArgumentError('request.method', 'an HTTP method', describe(method));
-  requireString('request.url', request.url);
-  let url: URL;
-  try {
-    url = new URL(request.url);
-  } catch {
-    throw new InvalidArgumentError('request.url', 'an absolute URL', describe(request.url));
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new InvalidArgumentError('request.url', 'an https: or http: URL', `a ${url.protocol} URL`);
+  const url = requireHttpUrl('request.url', request.url);
   if (typeof headers !== 'object' || headers === null) throw new InvalidArgumentError('request.headers', 'an object', describe(headers));
   for (const [name, value] of Object.entries(headers)) {
     if (!TOKEN.test(name)) throw new InvalidArgumentError('request.headers', 'header names that are HTTP tokens', `a name of ${name.length} characters that is not`);
