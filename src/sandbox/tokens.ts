@@ -18,12 +18,15 @@ export interface TokenClaims {
   jti: string;
 }
 
+const VERIFIED_CACHE_SIZE = 4096;
 const HEADER = toBase64Url(utf8('{"alg":"HS256","typ":"JWT"}'));
 
 /** Issues and verifies tokens under one secret. */
 export class TokenIssuer {
   readonly #secret: Buffer;
   readonly #revoked = new Map<string, number>();
+  /** Tokens whose signature verified, with their claims (bounded; expiry and revocation are still checked). */
+  readonly #verified = new Map<string, TokenClaims>();
 
   constructor(secret: Uint8Array) {
     this.#secret = Buffer.from(secret);
@@ -39,6 +42,15 @@ export class TokenIssuer {
   /** The claims of a valid, unexpired, unrevoked token of one of `kinds`, else undefined. */
   verify(token: string | undefined, kinds: readonly TokenKind[], nowMs = Date.now()): TokenClaims | undefined {
     if (token === undefined || token.length > 2048) return undefined;
+    // Tokens are presented on every request: remember the ones whose signature already verified.
+    const known = this.#verified.get(token) ?? this.#checkSignature(token);
+    if (known === undefined) return undefined;
+    if (!kinds.includes(known.kind) || known.exp * 1000 <= nowMs || this.#revoked.has(known.jti)) return undefined;
+    return known;
+  }
+
+  /** The claims of a token whose signature verifies under this issuer's secret (cached), else undefined. */
+  #checkSignature(token: string): TokenClaims | undefined {
     const parts = token.split('.');
     if (parts.length !== 3 || parts[0] !== HEADER) return undefined;
     const expected = Buffer.from(this.#sign(`${parts[0]}.${parts[1]}`));
@@ -47,7 +59,8 @@ export class TokenIssuer {
     const payload = tryFromBase64(parts[1]!);
     if (payload === undefined) return undefined;
     const claims = JSON.parse(fromUtf8(payload)) as TokenClaims;
-    if (!kinds.includes(claims.kind) || claims.exp * 1000 <= nowMs || this.#revoked.has(claims.jti)) return undefined;
+    if (this.#verified.size >= VERIFIED_CACHE_SIZE) this.#verified.delete(this.#verified.keys().next().value!);
+    this.#verified.set(token, claims);
     return claims;
   }
 
