@@ -209,11 +209,14 @@ export class HttpStatusError extends AllegroError {
   }
 }
 
-/** The request never got an HTTP answer: connection refused or reset, DNS, TLS. Retryable. */
+/**
+ * The request never got a usable HTTP answer: connection refused or reset, DNS, TLS, a malformed response.
+ * Retryable, except for TLS failures and malformed answers, which fail the same way every time.
+ */
 export class NetworkError extends AllegroError {
   readonly route: string;
-  constructor(route: string, detail: string, cause?: unknown) {
-    super('NETWORK_ERROR', `${route} failed: ${detail}`, { cause, retryable: true });
+  constructor(route: string, detail: string, cause?: unknown, options: { retryable?: boolean } = {}) {
+    super('NETWORK_ERROR', `${route} failed: ${detail}`, { cause, retryable: options.retryable ?? true });
     this.route = route;
   }
 }

@@ -368,7 +368,7 @@ function mapError(err: unknown, context: { route: string; signal: AbortSignal | 
   if (code !== undefined && (TLS_CODES.has(code) || code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_'))) {
     const cause = code === 'UND_ERR_PRX_TLS' && err instanceof Error && err.cause instanceof Error ? err.cause.message : message;
     // Node's TLS messages name the problem and at most a host name; strip anything after a newline to stay short.
-    return new NetworkError(route, `TLS: ${(cause.split('\n')[0] ?? '').slice(0, 200)} (${code})`, err);
+    return new NetworkError(route, `TLS: ${(cause.split('\n')[0] ?? '').slice(0, 200)} (${code})`, err, { retryable: false });
   }
   if (code !== undefined) {
     const known = NETWORK_CODES[code];

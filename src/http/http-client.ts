@@ -622,6 +622,6 @@ function decode(response: SendResponse, expect: Expect, route: string): unknown 
     return JSON.parse(new TextDecoder().decode(response.body));
   } catch {
     // Not retried: the server answered, just not with JSON.
-    throw new NetworkError(route, `the HTTP ${response.status} response body is not valid JSON`);
+    throw new NetworkError(route, `the HTTP ${response.status} response body is not valid JSON`, undefined, { retryable: false });
   }
 }

@@ -4,6 +4,8 @@ import {
   DecryptionFailedError,
   InvalidArgumentError,
   InvalidTokenError,
+  NetworkError,
+  HttpStatusError,
   KeyIdMismatchError,
   MalformedCiphertextError,
   UnsupportedModeError,
@@ -34,6 +36,13 @@ describe('errors', () => {
     const err = new InvalidArgumentError('options.rotationId', 'a signed 64-bit integer', 'the number 1.5');
     expect(err.parameter).toBe('options.rotationId');
     expect(err.message).toBe('Invalid options.rotationId: expected a signed 64-bit integer, received the number 1.5.');
+  });
+
+  it('mark network failures retryable unless they would fail the same way again', () => {
+    expect(new NetworkError('GET /x', 'ECONNRESET').retryable).toBe(true);
+    expect(new NetworkError('GET /x', 'TLS: bad certificate', undefined, { retryable: false }).retryable).toBe(false);
+    expect(new HttpStatusError(503, 'GET /x').retryable).toBe(true);
+    expect(new HttpStatusError(404, 'GET /x').retryable).toBe(false);
   });
 
   it('give one fixed message for every decryption failure', () => {

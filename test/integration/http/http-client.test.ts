@@ -413,6 +413,7 @@ describe('HttpClient against the sandbox', () => {
       const err = await failure(new HttpClient({ dispatcher: untrusting, retry: FAST_RETRY, onRetry: (i) => retries.push(i) }).request({ method: 'GET', url: `${sandbox.podUrl}${PODINFO}` }));
       expect(err).toBeInstanceOf(NetworkError);
       expect((err as NetworkError).message).toMatch(/^GET \/webcontroller\/public\/podInfo failed: TLS: .*certificate/);
+      expect((err as NetworkError).retryable).toBe(false);
       expect(retries).toHaveLength(0);
     });
 
