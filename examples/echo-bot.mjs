@@ -2,7 +2,9 @@
 // sandbox: `npx allegro sandbox` prints a configPath; then `node examples/echo-bot.mjs CONFIG_PATH`.
 import { AllegroClient } from 'allegro-ts';
 
-const bot = await AllegroClient.create(process.argv[2] ?? 'config.json');
+const configPath = process.argv[2] ?? process.env.ALLEGRO_CONFIG;
+if (!configPath) throw new Error('usage: node examples/echo-bot.mjs CONFIG_PATH (or set ALLEGRO_CONFIG)');
+const bot = await AllegroClient.create(configPath);
 const feed = bot.datafeed();
 process.once('SIGINT', () => feed.stop());
 console.log(`echo bot ${bot.username} is listening`);

@@ -3,6 +3,7 @@
  * The `allegro` command line: argument parsing and dispatch only; each command lives in ./commands/.
  * Exit codes: 0 success, 1 a check or step failed, 2 usage error, 3 an AllegroError (its code is printed).
  */
+import { existsSync } from 'node:fs';
 import { readFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -35,7 +36,7 @@ Commands:
                                     encrypted objects in the Object Store (partitions are the bot's, by name)
   blob put FILE --thread STREAM | blob get BLOB_REF FILE
                                     stream a file through the Object Store, encrypted, with a progress bar
-  sandbox [--port N] [--data DIR] [--seed FILE] [--host ADDR] [--control]
+  sandbox [--port N] [--data DIR [--force]] [--seed FILE] [--host ADDR] [--control]
                                     run a local Symphony pod + Key Manager + Object Store over HTTPS
   vectors check FILE                check a Symphony known-answer vector file; ends with "N passed, N failed"
   bench crypto [--json] [--save DIR] [--backend NAME]...
@@ -140,10 +141,16 @@ function roundCase(c: BenchCase): BenchCase {
 async function sandboxCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
-    options: { port: { type: 'string' }, data: { type: 'string' }, seed: { type: 'string' }, host: { type: 'string' }, control: { type: 'boolean' } },
+    options: {
+      port: { type: 'string' }, data: { type: 'string' }, seed: { type: 'string' }, host: { type: 'string' }, control: { type: 'boolean' },
+      force: { type: 'boolean' },
+    },
   });
   const port = values.port === undefined ? 0 : Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError('--port must be an integer from 0 to 65535');
+  if (values.data !== undefined && values.force !== true && isGitWorkTreeRoot(values.data)) {
+    throw new UsageError(`--data ${values.data} is the root of a git work tree: the sandbox would write private keys, TLS material and its database there, where they are easily committed. Use a directory of its own (say --data .sandbox, ignored by git), or add --force`);
+  }
   return runSandboxCommand({
     port,
     ...(values.data === undefined ? {} : { dataDir: values.data }),
@@ -161,7 +168,7 @@ async function objectsCommand(args: string[]): Promise<number> {
       hash: { type: 'string' }, prefix: { type: 'string' }, physical: { type: 'boolean' },
     },
   });
-  const config = values.config ?? process.env.ALLEGRO_CONFIG ?? 'config.json';
+  const config = configFile(values.config);
   const [sub, ...rest] = positionals;
   const print = (line: string) => console.log(line);
   switch (sub) {
@@ -191,14 +198,31 @@ async function objectsCommand(args: string[]): Promise<number> {
 
 async function blobCommand(args: string[]): Promise<number> {
   const { positionals, values } = parseArgs({ args, allowPositionals: true, options: { config: { type: 'string' }, thread: { type: 'string' } } });
-  const config = values.config ?? process.env.ALLEGRO_CONFIG ?? 'config.json';
+  const config = configFile(values.config);
   const [sub, ...rest] = positionals;
   if (sub === 'put' && rest.length === 1 && values.thread !== undefined) return blobPut(config, rest[0]!, values.thread, (line) => console.log(line));
   if (sub === 'get' && rest.length === 2) return blobGet(config, rest[0]!, rest[1]!);
   throw new UsageError('usage: allegro blob put FILE --thread STREAM | allegro blob get BLOB_REF FILE (the reference blob put printed)');
 }
 
-/** The config file of the chat commands: --config, else $ALLEGRO_CONFIG, else ./config.json. */
+/**
+ * The client config file of a command: --config, else $ALLEGRO_CONFIG. There is no default file: a stale
+ * ./config.json from an old sandbox run would otherwise be used silently.
+ */
+function configFile(given: string | undefined): string {
+  const config = given ?? process.env.ALLEGRO_CONFIG;
+  if (config === undefined || config === '') {
+    throw new UsageError('no client config: give --config FILE or set ALLEGRO_CONFIG (`allegro sandbox` prints a configPath)');
+  }
+  return config;
+}
+
+/** Whether `dir` is the top of a git work tree (it holds a `.git` directory or file). */
+function isGitWorkTreeRoot(dir: string): boolean {
+  return existsSync(join(dir, '.git'));
+}
+
+/** The arguments of the chat commands; the config file as {@link configFile}. */
 function chatArgs(args: string[], extra: { limit?: boolean } = {}): { config: string; positionals: string[]; limit: number } {
   const { positionals, values } = parseArgs({
     args, allowPositionals: true,
@@ -206,7 +230,7 @@ function chatArgs(args: string[], extra: { limit?: boolean } = {}): { config: st
   });
   const limit = Number((values as { limit?: string }).limit ?? 20);
   if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw new UsageError('--limit must be an integer from 1 to 500');
-  return { config: values.config ?? process.env.ALLEGRO_CONFIG ?? 'config.json', positionals, limit };
+  return { config: configFile(values.config), positionals, limit };
 }
 
 async function main(argv: string[]): Promise<number> {

@@ -1,8 +1,8 @@
 // `allegro sandbox` as a user runs it: one ready line of JSON, serving HTTPS, a clean exit on SIGTERM and SIGINT,
 // and with --data a restart that keeps what was acknowledged.
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { readdirSync, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -59,3 +59,30 @@ it('restarts on the same data directory with the same CA and bot, and exits 0 on
   expect(JSON.parse(readFileSync(ready.configPath, 'utf8')).bot.username).toBe('sandbox-bot');
   expect(await stop(child, 'SIGINT')).toBe(0);
 }, 30_000);
+
+function run(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ code: number | null; stderr: string }> {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, stderr })));
+}
+
+it('refuses --data at the root of a git work tree (exit 2, nothing written) unless --force', async () => {
+  const repo = join(dir, 'repo');
+  await mkdir(join(repo, '.git'), { recursive: true });
+  const refused = await run(['sandbox', '--data', repo]);
+  expect(refused.code).toBe(2);
+  expect(refused.stderr).toContain('root of a git work tree');
+  expect(readdirSync(repo)).toEqual(['.git']);
+  const { child, ready } = await start(['--data', repo, '--force']);
+  expect(ready.configPath).toBe(join(repo, 'config.json'));
+  expect(await stop(child, 'SIGTERM')).toBe(0);
+}, 30_000);
+
+it('has no default config file: a chat command without --config or ALLEGRO_CONFIG is a usage error', async () => {
+  const env = { ...process.env };
+  delete env.ALLEGRO_CONFIG;
+  const { code, stderr } = await run(['streams'], env);
+  expect(code).toBe(2);
+  expect(stderr).toContain('give --config FILE or set ALLEGRO_CONFIG');
+});
