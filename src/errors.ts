@@ -33,6 +33,7 @@ export type ErrorCode =
   | 'RATE_LIMITED'
   | 'SERVER_ERROR'
   | 'NETWORK_ERROR'
+  | 'MALFORMED_RESPONSE'
   | 'TIMEOUT'
   | 'ABORTED'
   | 'CONTENT_KEY_UNAVAILABLE'
@@ -217,6 +218,21 @@ export class NetworkError extends AllegroError {
   readonly route: string;
   constructor(route: string, detail: string, cause?: unknown, options: { retryable?: boolean } = {}) {
     super('NETWORK_ERROR', `${route} failed: ${detail}`, { cause, retryable: options.retryable ?? true });
+    this.route = route;
+  }
+}
+
+/**
+ * A server answered with a success status, but its answer is not what the protocol says: a body that is not JSON,
+ * a field the client needs that is missing or of the wrong type, or more (or fewer) bytes than were asked for. The
+ * client never turns this into an invented HTTP status; whichever module reads the answer raises this same error.
+ * Not retryable: the same request gets the same answer.
+ */
+export class MalformedResponseError extends AllegroError {
+  /** `METHOD /path` of the request whose answer was malformed. */
+  readonly route: string;
+  constructor(route: string, problem: string) {
+    super('MALFORMED_RESPONSE', `${route} answered with a malformed response: ${problem}`);
     this.route = route;
   }
 }
