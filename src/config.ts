@@ -8,9 +8,9 @@
  * reference to an unset variable without a default is an error naming the key. The same options can be given in
  * code; {@link resolveConfig} checks either and fills in the defaults.
  */
-import { readFile } from 'node:fs/promises';
-import { dirname, isAbsolute, resolve } from 'node:path';
-import { InvalidConfigError } from './errors.js';
+import { platform } from '#platform';
+import { AllegroError, InvalidConfigError } from './errors.js';
+import { fromUtf8 } from './util/bytes.js';
 
 /** Where one component lives. */
 export interface ComponentConfig {
@@ -151,15 +151,24 @@ function component(name: (typeof COMPONENTS)[number], input: AllegroConfigInput)
   return { url: `${scheme}://${hostPart}:${port}${context}`, ...(proxy === undefined ? {} : { proxy }) };
 }
 
-async function readText(key: string, path: string, baseDir: string): Promise<string> {
+/** Why a file could not be read: the platform's own error (no file system), else the system error code. */
+function readFailure(path: string, err: unknown): string {
+  return err instanceof AllegroError ? `cannot read ${path}: ${err.message}` : `cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`;
+}
+
+async function readBytes(key: string, path: string, baseDir: string | undefined): Promise<Uint8Array> {
   try {
-    return await readFile(isAbsolute(path) ? path : resolve(baseDir, path), 'utf8');
+    return await platform.readFile(path, baseDir);
   } catch (err) {
-    throw new InvalidConfigError(key, `cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    throw new InvalidConfigError(key, readFailure(path, err));
   }
 }
 
-async function credentials(input: AllegroConfigInput, baseDir: string): Promise<Credentials> {
+async function readText(key: string, path: string, baseDir: string | undefined): Promise<string> {
+  return fromUtf8(await readBytes(key, path, baseDir));
+}
+
+async function credentials(input: AllegroConfigInput, baseDir: string | undefined): Promise<Credentials> {
   const bot = input.bot ?? {};
   const username = text('bot.username', bot.username);
   if (username === undefined) throw new InvalidConfigError('bot.username', 'required');
@@ -178,11 +187,7 @@ async function credentials(input: AllegroConfigInput, baseDir: string): Promise<
   const cert = bot.certificate;
   if (cert?.path !== undefined) {
     const password = cert.password ?? '';
-    try {
-      return { kind: 'certificate', username, pkcs12: await readFile(isAbsolute(cert.path) ? cert.path : resolve(baseDir, cert.path)), password };
-    } catch (err) {
-      throw new InvalidConfigError('bot.certificate.path', `cannot read ${cert.path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
-    }
+    return { kind: 'certificate', username, pkcs12: await readBytes('bot.certificate.path', cert.path, baseDir), password };
   }
   if (cert?.certPath !== undefined && cert.keyPath !== undefined) {
     return {
@@ -195,10 +200,11 @@ async function credentials(input: AllegroConfigInput, baseDir: string): Promise<
 }
 
 /**
- * Check a configuration and apply defaults. Relative file paths are resolved against `baseDir`.
+ * Check a configuration and apply defaults. Relative file paths are resolved against `baseDir` (default: the working
+ * directory). Where there is no file system (browsers), give keys and certificates as content, not paths.
  * @throws InvalidConfigError (`INVALID_CONFIG`) naming the offending key.
  */
-export async function resolveConfig(input: AllegroConfigInput, baseDir = process.cwd()): Promise<AllegroConfig> {
+export async function resolveConfig(input: AllegroConfigInput, baseDir?: string): Promise<AllegroConfig> {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new InvalidConfigError('(root)', 'expected an object');
   const caPaths = [...(input.ssl?.trustStore?.path === undefined ? [] : [input.ssl.trustStore.path]), ...(input.ssl?.caCertificates ?? [])];
   const trustStores = caPaths.length - (input.ssl?.caCertificates?.length ?? 0);
@@ -241,12 +247,12 @@ export async function resolveConfig(input: AllegroConfigInput, baseDir = process
  * file's directory).
  * @throws InvalidConfigError (`INVALID_CONFIG`) for an unreadable file, invalid JSON or a bad value.
  */
-export async function loadConfig(path: string, env: Record<string, string | undefined> = process.env): Promise<AllegroConfig> {
+export async function loadConfig(path: string, env: Record<string, string | undefined> = globalThis.process?.env ?? {}): Promise<AllegroConfig> {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(await readFile(path, 'utf8'));
+    parsed = JSON.parse(fromUtf8(await platform.readFile(path)));
   } catch (err) {
-    throw new InvalidConfigError('(file)', err instanceof SyntaxError ? `${path} is not valid JSON` : `cannot read ${path}`);
+    throw new InvalidConfigError('(file)', err instanceof SyntaxError ? `${path} is not valid JSON` : readFailure(path, err));
   }
-  return resolveConfig(interpolateEnv(parsed, env) as AllegroConfigInput, dirname(resolve(path)));
+  return resolveConfig(interpolateEnv(parsed, env) as AllegroConfigInput, platform.directoryOf(path));
 }

@@ -37,7 +37,8 @@ export type ErrorCode =
   | 'TIMEOUT'
   | 'ABORTED'
   | 'CONTENT_KEY_UNAVAILABLE'
-  | 'ENTITLEMENT_DISABLED';
+  | 'ENTITLEMENT_DISABLED'
+  | 'UNSUPPORTED_OPERATION';
 
 const BRAND = Symbol.for('allegro-ts.error');
 
@@ -74,6 +75,7 @@ export class AllegroError extends Error {
 
 /** A caller passed a value of the wrong type, size or range. The message names the parameter. */
 export class InvalidArgumentError extends AllegroError {
+  declare readonly code: 'INVALID_ARGUMENT';
   /** Name of the offending parameter, e.g. `key` or `options.rotationId`. */
   readonly parameter: string;
   constructor(parameter: string, expected: string, received: string) {
@@ -87,6 +89,7 @@ export class InvalidArgumentError extends AllegroError {
  * wrong key, tampered bytes, bad tag and bad padding are indistinguishable.
  */
 export class DecryptionFailedError extends AllegroError {
+  declare readonly code: 'DECRYPTION_FAILED';
   constructor() {
     super('DECRYPTION_FAILED', 'Decryption failed.');
   }
@@ -94,6 +97,7 @@ export class DecryptionFailedError extends AllegroError {
 
 /** The input is a well-formed container of a version this library does not read (or does not write). */
 export class UnsupportedVersionError extends AllegroError {
+  declare readonly code: 'UNSUPPORTED_VERSION';
   /** The version byte found in the input. */
   readonly version: number;
   constructor(what: string, version: number, supported: readonly number[]) {
@@ -104,6 +108,7 @@ export class UnsupportedVersionError extends AllegroError {
 
 /** The ciphertext names an encryption mode that is unknown, or that the caller has not opted in to. */
 export class UnsupportedModeError extends AllegroError {
+  declare readonly code: 'UNSUPPORTED_MODE';
   /** The mode byte found in the input. */
   readonly mode: number;
   constructor(mode: number, hint: string) {
@@ -114,6 +119,7 @@ export class UnsupportedModeError extends AllegroError {
 
 /** The input cannot be a ciphertext of the claimed format: wrong length, bad framing or bad encoding. */
 export class MalformedCiphertextError extends AllegroError {
+  declare readonly code: 'MALFORMED_CIPHERTEXT';
   constructor(what: string, problem: string) {
     super('MALFORMED_CIPHERTEXT', `Malformed ${what}: ${problem}.`);
   }
@@ -124,6 +130,7 @@ export class MalformedCiphertextError extends AllegroError {
  * picked the wrong key (for example the wrong thread or rotation). Raised before any decryption is attempted.
  */
 export class KeyIdMismatchError extends AllegroError {
+  declare readonly code: 'KEY_ID_MISMATCH';
   constructor() {
     super('KEY_ID_MISMATCH', 'The ciphertext was made with a different key than the one supplied (key id mismatch).');
   }
@@ -137,6 +144,7 @@ export type InvalidTokenReason = 'malformed' | 'unsupported-header' | 'bad-signa
  * allowed. `reason` says which; the message never quotes the token.
  */
 export class InvalidTokenError extends AllegroError {
+  declare readonly code: 'INVALID_TOKEN';
   /** Which check failed. */
   readonly reason: InvalidTokenReason;
   constructor(reason: InvalidTokenReason, detail: string) {
@@ -147,6 +155,7 @@ export class InvalidTokenError extends AllegroError {
 
 /** A configuration file or object is missing a value or has one of the wrong form; the message names the key. */
 export class InvalidConfigError extends AllegroError {
+  declare readonly code: 'INVALID_CONFIG';
   /** Dotted path of the offending key, e.g. `bot.privateKey.path`. */
   readonly key: string;
   constructor(key: string, problem: string) {
@@ -163,6 +172,7 @@ export type AuthenticationFailure = 'unknown-user' | 'bad-signature' | 'clock-sk
  * the key does not match, the clocks disagree, or the certificate was refused. Never carries a token.
  */
 export class AuthenticationError extends AllegroError {
+  declare readonly code: 'AUTHENTICATION_FAILED';
   readonly reason: AuthenticationFailure;
   /** Which login: `session` (pod) or `keyManager`. */
   readonly target: 'session' | 'keyManager';
@@ -173,8 +183,11 @@ export class AuthenticationError extends AllegroError {
   }
 }
 
+/** The codes of {@link HttpStatusError}, one per class of HTTP status. */
+export type HttpStatusErrorCode = 'UNAUTHORIZED' | 'FORBIDDEN' | 'NOT_FOUND' | 'GONE' | 'CONFLICT' | 'BAD_REQUEST' | 'RATE_LIMITED' | 'SERVER_ERROR';
+
 /** HTTP statuses mapped to error codes. */
-function codeForStatus(status: number): ErrorCode {
+function codeForStatus(status: number): HttpStatusErrorCode {
   if (status === 401) return 'UNAUTHORIZED';
   if (status === 403) return 'FORBIDDEN';
   if (status === 404) return 'NOT_FOUND';
@@ -191,6 +204,7 @@ function codeForStatus(status: number): ErrorCode {
  * for. Retryable for 429 and 5xx.
  */
 export class HttpStatusError extends AllegroError {
+  declare readonly code: HttpStatusErrorCode;
   readonly status: number;
   /** `METHOD /path` with ids left in but no query string. */
   readonly route: string;
@@ -215,6 +229,7 @@ export class HttpStatusError extends AllegroError {
  * Retryable, except for TLS failures and malformed answers, which fail the same way every time.
  */
 export class NetworkError extends AllegroError {
+  declare readonly code: 'NETWORK_ERROR';
   readonly route: string;
   constructor(route: string, detail: string, cause?: unknown, options: { retryable?: boolean } = {}) {
     super('NETWORK_ERROR', `${route} failed: ${detail}`, { cause, retryable: options.retryable ?? true });
@@ -229,6 +244,7 @@ export class NetworkError extends AllegroError {
  * Not retryable: the same request gets the same answer.
  */
 export class MalformedResponseError extends AllegroError {
+  declare readonly code: 'MALFORMED_RESPONSE';
   /** `METHOD /path` of the request whose answer was malformed. */
   readonly route: string;
   constructor(route: string, problem: string) {
@@ -239,6 +255,7 @@ export class MalformedResponseError extends AllegroError {
 
 /** The request took longer than its timeout. Retryable. */
 export class TimeoutError extends AllegroError {
+  declare readonly code: 'TIMEOUT';
   readonly route: string;
   constructor(route: string, timeoutMs: number) {
     super('TIMEOUT', `${route} timed out after ${timeoutMs} ms`, { retryable: true });
@@ -248,6 +265,7 @@ export class TimeoutError extends AllegroError {
 
 /** The caller aborted the operation (AbortSignal) or closed the client. */
 export class AbortedError extends AllegroError {
+  declare readonly code: 'ABORTED';
   constructor(what: string) {
     super('ABORTED', `${what} was aborted`);
   }
@@ -261,6 +279,7 @@ export type ContentKeyUnavailableReason = 'not-a-member' | 'unknown-rotation' | 
  * decrypted. Says exactly which key is missing and why; never carries key material.
  */
 export class ContentKeyUnavailableError extends AllegroError {
+  declare readonly code: 'CONTENT_KEY_UNAVAILABLE';
   readonly threadId: string;
   readonly rotationId: string | undefined;
   readonly reason: ContentKeyUnavailableReason;
@@ -281,6 +300,7 @@ export const OBJECT_STORE_DISABLED_MESSAGE = 'This feature is disabled for your 
  * disabled for your pod."). Not retryable; the pod's administrator must enable the feature.
  */
 export class EntitlementError extends AllegroError {
+  declare readonly code: 'ENTITLEMENT_DISABLED';
   /** The feature that is disabled. */
   readonly feature: 'objectStore';
   /** The call that was refused, e.g. `PUT /object/v1/objects/{hash}`. */
@@ -291,3 +311,57 @@ export class EntitlementError extends AllegroError {
     this.route = route;
   }
 }
+
+/**
+ * An operation this runtime cannot perform at all, such as reading a configuration file where there is no file
+ * system (the portable platform, docs/architecture.md "Platform"). Names the operation and the platform; not
+ * retryable.
+ */
+export class UnsupportedOperationError extends AllegroError {
+  declare readonly code: 'UNSUPPORTED_OPERATION';
+  /** What was attempted, e.g. `reading a file`. */
+  readonly operation: string;
+  /** The platform that cannot do it: `node` or `portable`. */
+  readonly platform: 'node' | 'portable';
+  constructor(operation: string, platform: 'node' | 'portable', hint: string) {
+    super('UNSUPPORTED_OPERATION', `${operation} is not possible on the ${platform} platform: ${hint}.`);
+    this.operation = operation;
+    this.platform = platform;
+  }
+}
+
+/**
+ * Every error class allegro-ts throws, as one union discriminated by `code`: `switch (err.code)` narrows to the
+ * subclass, with its extra fields. The codes of {@link HttpStatusError} are those of {@link HttpStatusErrorCode}.
+ *
+ * @example
+ * ```ts
+ * catch (caught) {
+ *   if (!(caught instanceof AllegroError)) throw caught;
+ *   const err = caught as AnyAllegroError;
+ *   switch (err.code) {
+ *     case 'INVALID_ARGUMENT': console.error(err.parameter); break;
+ *     case 'NOT_FOUND': console.error(err.status, err.route); break;
+ *     case 'CONTENT_KEY_UNAVAILABLE': console.error(err.threadId, err.reason); break;
+ *   }
+ * }
+ * ```
+ */
+export type AnyAllegroError =
+  | InvalidArgumentError
+  | DecryptionFailedError
+  | UnsupportedVersionError
+  | UnsupportedModeError
+  | MalformedCiphertextError
+  | KeyIdMismatchError
+  | InvalidTokenError
+  | InvalidConfigError
+  | AuthenticationError
+  | HttpStatusError
+  | NetworkError
+  | MalformedResponseError
+  | TimeoutError
+  | AbortedError
+  | ContentKeyUnavailableError
+  | EntitlementError
+  | UnsupportedOperationError;

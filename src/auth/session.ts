@@ -171,7 +171,7 @@ export class Session {
     try {
       const reply = await http.request<{ token?: unknown }>({
         method: 'POST', url: `${base}${loginPath}`, route, idempotent: true,
-        ...(certificate ? {} : { json: { token: signJwtRs512(this.#rsaKey!, { sub: creds.username, lifetimeSeconds: this.#o.jwtLifetimeSeconds }) } }),
+        ...(certificate ? {} : { json: { token: await signJwtRs512(this.#rsaKey!, { sub: creds.username, lifetimeSeconds: this.#o.jwtLifetimeSeconds }) } }),
       });
       if (typeof reply.token !== 'string' || reply.token.length === 0) throw new AuthenticationError(target, 'refused', 'the answer holds no token');
       this.#tokens[target] = reply.token;

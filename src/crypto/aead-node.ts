@@ -5,11 +5,10 @@
  */
 import { createCipheriv, createDecipheriv } from 'node:crypto';
 import { DecryptionFailedError } from '../errors.js';
-import { GCM_TAG_LENGTH, type AeadBackend, type SealLayout } from './aead.js';
-import type { AesKey } from './aes-key.js';
+import { GCM_TAG_LENGTH, type AeadBackend, type AeadKey, type SealLayout } from './aead.js';
 import type { FrameCipher } from './frame-cipher.js';
 
-function sealSync(key: AesKey, iv: Uint8Array, aad: Uint8Array, plaintext: Uint8Array, layout?: SealLayout): Uint8Array {
+function sealSync(key: AeadKey, iv: Uint8Array, aad: Uint8Array, plaintext: Uint8Array, layout?: SealLayout): Uint8Array {
   const cipher = createCipheriv('aes-256-gcm', key.bytes, iv, { authTagLength: GCM_TAG_LENGTH });
   cipher.setAAD(aad);
   const body = cipher.update(plaintext);
@@ -21,7 +20,7 @@ function sealSync(key: AesKey, iv: Uint8Array, aad: Uint8Array, plaintext: Uint8
   return out;
 }
 
-function openSync(key: AesKey, iv: Uint8Array, aad: Uint8Array, ciphertextAndTag: Uint8Array): Uint8Array {
+function openSync(key: AeadKey, iv: Uint8Array, aad: Uint8Array, ciphertextAndTag: Uint8Array): Uint8Array {
   if (ciphertextAndTag.length < GCM_TAG_LENGTH) throw new DecryptionFailedError();
   const split = ciphertextAndTag.length - GCM_TAG_LENGTH;
   const decipher = createDecipheriv('aes-256-gcm', key.bytes, iv, { authTagLength: GCM_TAG_LENGTH });

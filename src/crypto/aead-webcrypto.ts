@@ -1,16 +1,15 @@
 /**
  * AES-256-GCM over the WebCrypto API (`globalThis.crypto.subtle`), the backend for browsers. Each key is
- * imported once and the `CryptoKey` kept on the {@link AesKey} (dropped when it is wiped). In Node every
+ * imported once and the `CryptoKey` kept as the key's handle (dropped when it is wiped). In Node every
  * WebCrypto call pays a thread-pool round trip (perf-baseline.md §2), so Node defaults to node:crypto instead.
  */
 import { DecryptionFailedError } from '../errors.js';
-import { GCM_TAG_LENGTH, placeSealed, type AeadBackend } from './aead.js';
-import type { AesKey } from './aes-key.js';
+import { GCM_TAG_LENGTH, placeSealed, type AeadBackend, type AeadKey } from './aead.js';
 
 // The registry (backends.ts) offers this backend only where `crypto.subtle` exists.
 const subtle = (): SubtleCrypto => globalThis.crypto.subtle;
 
-function importedKey(key: AesKey): Promise<CryptoKey> {
+function importedKey(key: AeadKey): Promise<CryptoKey> {
   return key.handle('webcrypto', (bytes) =>
     subtle().importKey('raw', bytes as Uint8Array<ArrayBuffer>, { name: 'AES-GCM' }, false, ['encrypt', 'decrypt']),
   );

@@ -9,8 +9,6 @@
  * | `webcrypto` | browsers, Deno, Node          | ≈0.04 sequential; batch if you must       |
  * | `noble`     | anywhere, pure JS, synchronous| ≈0.13                                     |
  */
-import type { AesKey } from './aes-key.js';
-
 /** Names of the built-in AEAD backends. */
 export type AeadBackendName = 'node' | 'webcrypto' | 'noble';
 
@@ -28,6 +26,18 @@ export interface SealLayout {
   tailroom: number;
 }
 
+/**
+ * The key an AEAD backend works with. {@link AesKey} is the implementation every caller passes; this interface names
+ * only what a backend may use, so that backends (and the runtime platform that bundles them) do not depend on the
+ * key class, which itself depends on the platform for its key id.
+ */
+export interface AeadKey {
+  /** The 32 raw key bytes; zeroed when the key is wiped. */
+  readonly bytes: Uint8Array;
+  /** A backend-specific form of the key (for example an imported WebCrypto `CryptoKey`), made once by `make`. */
+  handle<T>(backend: string, make: (bytes: Uint8Array) => T): T;
+}
+
 /** One implementation of AES-256-GCM. */
 export interface AeadBackend {
   readonly name: AeadBackendName;
@@ -35,12 +45,12 @@ export interface AeadBackend {
    * Encrypt and authenticate.
    * @returns ciphertext followed by the 16-byte tag, preceded and followed by the zeroed room `layout` asks for.
    */
-  seal(key: AesKey, iv: Uint8Array, aad: Uint8Array, plaintext: Uint8Array, layout?: SealLayout): Promise<Uint8Array>;
+  seal(key: AeadKey, iv: Uint8Array, aad: Uint8Array, plaintext: Uint8Array, layout?: SealLayout): Promise<Uint8Array>;
   /**
    * Verify and decrypt `ciphertextAndTag` (ciphertext followed by the 16-byte tag).
    * @throws DecryptionFailedError (`DECRYPTION_FAILED`) when the tag does not verify; no plaintext is released.
    */
-  open(key: AesKey, iv: Uint8Array, aad: Uint8Array, ciphertextAndTag: Uint8Array): Promise<Uint8Array>;
+  open(key: AeadKey, iv: Uint8Array, aad: Uint8Array, ciphertextAndTag: Uint8Array): Promise<Uint8Array>;
 }
 
 /** Copy sealed bytes into a new array with the room `layout` asks for (backends that cannot write in place). */

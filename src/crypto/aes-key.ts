@@ -10,7 +10,7 @@
 import { InvalidArgumentError } from '../errors.js';
 import { utf8 } from '../util/bytes.js';
 import { requireBytes } from '../util/validate.js';
-import { platform } from './platform.js';
+import { platform } from '#platform';
 
 /** Length of every Symphony AES key. */
 export const AES_KEY_LENGTH = 32;

@@ -3,11 +3,11 @@
  * choose `node`, `webcrypto` or `noble`; everything else takes the default of {@link platform}.
  */
 import { InvalidArgumentError } from '../errors.js';
-import { describe } from '../util/validate.js';
+import { describeValue } from '../util/validate.js';
 import type { AeadBackend, AeadBackendName } from './aead.js';
 import { nobleAead } from './aead-noble.js';
 import { webCryptoAead } from './aead-webcrypto.js';
-import { platform } from './platform.js';
+import { platform } from '#platform';
 
 const available: Partial<Record<AeadBackendName, AeadBackend>> = {
   [platform.defaultAead.name]: platform.defaultAead,
@@ -29,7 +29,7 @@ export function getAeadBackend(name?: AeadBackendName | AeadBackend): AeadBacken
   if (typeof name === 'object' && name !== null && typeof name.seal === 'function') return name;
   const backend = typeof name === 'string' ? available[name] : undefined;
   if (backend === undefined) {
-    throw new InvalidArgumentError('backend', `one of ${aeadBackendNames().join(', ')} or an AeadBackend`, typeof name === 'string' ? JSON.stringify(name) : describe(name));
+    throw new InvalidArgumentError('backend', `one of ${aeadBackendNames().join(', ')} or an AeadBackend`, typeof name === 'string' ? JSON.stringify(name) : describeValue(name));
   }
   return backend;
 }

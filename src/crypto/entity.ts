@@ -25,11 +25,11 @@
  */
 import { DecryptionFailedError, InvalidArgumentError, MalformedCiphertextError, UnsupportedVersionError } from '../errors.js';
 import { concatBytes, constantTimeEqual, fromUtf8, javaUtf8, readInt64BE, toBase64, tryFromBase64, wipe } from '../util/bytes.js';
-import { describe, requireString } from '../util/validate.js';
+import { describeValue, requireString } from '../util/validate.js';
 import { GCM_TAG_LENGTH, type AeadBackend, type AeadBackendName } from './aead.js';
 import { AesKey } from './aes-key.js';
 import { getAeadBackend } from './backends.js';
-import { platform } from './platform.js';
+import { platform } from '#platform';
 
 /** First character of a V1 entity ciphertext. */
 export const ENTITY_V1_PREFIX = '?';
@@ -56,7 +56,7 @@ export interface EntityOptions {
 
 
 function requireEntityKey(entityKey: unknown): asserts entityKey is AesKey {
-  if (!(entityKey instanceof AesKey)) throw new InvalidArgumentError('entityKey', 'an AesKey', describe(entityKey));
+  if (!(entityKey instanceof AesKey)) throw new InvalidArgumentError('entityKey', 'an AesKey', describeValue(entityKey));
   if (entityKey.wiped) throw new InvalidArgumentError('entityKey', 'a live key', 'a key that has been wiped');
 }
 
@@ -64,7 +64,7 @@ function requireEntityKey(entityKey: unknown): asserts entityKey is AesKey {
 function normalizeEntity(parameter: string, entity: unknown): string {
   requireString(parameter, entity);
   if (!entity.startsWith('#') && !entity.startsWith('$')) {
-    throw new InvalidArgumentError(parameter, 'a string starting with "#" or "$"', describe(entity));
+    throw new InvalidArgumentError(parameter, 'a string starting with "#" or "$"', describeValue(entity));
   }
   return entity.toLowerCase();
 }

@@ -10,8 +10,7 @@
  * {@link frameCipherOver} adapts any {@link AeadBackend}. Nonces are 12 bytes in every framed format; any length of
  * at least 12 bytes works (CiphertextTransport decryption uses it with Symphony's 16-byte IVs).
  */
-import { GCM_TAG_LENGTH, type AeadBackend } from './aead.js';
-import type { AesKey } from './aes-key.js';
+import { GCM_TAG_LENGTH, type AeadBackend, type AeadKey } from './aead.js';
 
 /** The output of sealing one frame: `ciphertext ‖ tag` is the frame on the wire. */
 export interface SealedFrame {
@@ -29,12 +28,12 @@ export interface FrameCipher {
    * Encrypt and authenticate one frame. The implementation reads `plaintext` before it returns (or before its
    * promise settles) and keeps no reference to it afterwards, so the caller may reuse the buffer.
    */
-  seal(key: AesKey, nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): SealedFrame | Promise<SealedFrame>;
+  seal(key: AeadKey, nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): SealedFrame | Promise<SealedFrame>;
   /**
    * Verify and decrypt `ciphertextAndTag`; returns a new array (never a view of the input).
    * @throws DecryptionFailedError (`DECRYPTION_FAILED`) when the tag does not verify; no plaintext is released.
    */
-  open(key: AesKey, nonce: Uint8Array, aad: Uint8Array, ciphertextAndTag: Uint8Array): Uint8Array | Promise<Uint8Array>;
+  open(key: AeadKey, nonce: Uint8Array, aad: Uint8Array, ciphertextAndTag: Uint8Array): Uint8Array | Promise<Uint8Array>;
 }
 
 /** A {@link FrameCipher} over any {@link AeadBackend} (one combined `ciphertext ‖ tag` array, split by views). */

@@ -10,9 +10,9 @@
  */
 import { InvalidArgumentError, MalformedCiphertextError } from '../errors.js';
 import { concatBytes } from '../util/bytes.js';
-import { describe, requireBytes } from '../util/validate.js';
+import { describeValue, requireBytes } from '../util/validate.js';
 import { AES_KEY_LENGTH, AesKey } from './aes-key.js';
-import { platform } from './platform.js';
+import { platform } from '#platform';
 import { randomBytes } from './random.js';
 
 const IV_LENGTH = 16;
@@ -21,7 +21,7 @@ const IV_LENGTH = 16;
 export const LEGACY_WRAPPED_KEY_LENGTH = IV_LENGTH + AES_KEY_LENGTH;
 
 function requireAccountKey(value: unknown): asserts value is AesKey {
-  if (!(value instanceof AesKey)) throw new InvalidArgumentError('accountKey', 'an AesKey', describe(value));
+  if (!(value instanceof AesKey)) throw new InvalidArgumentError('accountKey', 'an AesKey', describeValue(value));
 }
 
 /**

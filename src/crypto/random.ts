@@ -3,7 +3,7 @@
  * `randomFill` serves 128 transport encryptions, so a message pays ≈0.2 µs for its randomness instead of
  * ≈4 µs per call (perf-baseline.md §2). Every pooled byte is handed out exactly once.
  */
-import { platform } from './platform.js';
+import { platform } from '#platform';
 
 const POOL_SIZE = 4096;
 const MAX_POOLED_REQUEST = 64;

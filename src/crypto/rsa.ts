@@ -1,17 +1,18 @@
 /**
- * RSA for Symphony's key hierarchy and login, over node:crypto only:
- * - {@link RsaPrivateKey} / {@link RsaPublicKey}: a key parsed once into a `KeyObject` (parsing a PEM per call
- *   costs more than half of each unwrap, ../shared/reference/perf-baseline.md §3).
- * - {@link unwrapKey}: recover a wrapped account key with the user's private key (allegro-protocol.md §3.1) under
+ * RSA for Symphony's key hierarchy and login, over the platform's RSA (src/platform/platform.ts: node:crypto in
+ * Node, WebCrypto with node-forge elsewhere):
+ * - {@link RsaPrivateKey} / {@link RsaPublicKey}: a key parsed once (parsing a PEM per call costs more than half of
+ *   each unwrap, docs/architecture.md "Performance").
+ * - {@link unwrapKey}: recover a wrapped account key with the user's private key (docs/wire-formats.md §3.1) under
  *   RSAES-OAEP with SHA-1 or SHA-256 (RFC 8017 §7.1) or RSAES-PKCS1-v1_5 (RFC 8017 §7.2).
  * - {@link signJwtRs512} / {@link verifyJwtRs512}: the RSA login JWT (RFC 7519 signed RS512, RFC 7518 §3.3),
- *   carrying only `sub` and an `exp` at most five minutes ahead (bdk-and-obo.md §1.2).
+ *   carrying only `sub` and an `exp` at most five minutes ahead.
  *
  * PKCS#1 v1.5 and the Marvin attack. Symphony wraps account keys with RSAES-PKCS1-v1_5. Any observable difference
  * between a validly and an invalidly padded ciphertext (an error, a different error, a timing difference) is a
  * Bleichenbacher oracle that lets an attacker decrypt, which is why Node 20.20 refuses `privateDecrypt` with
  * `RSA_PKCS1_PADDING` (CVE-2023-46809). This module therefore:
- * 1. computes the raw RSA value c^d mod n with `RSA_NO_PADDING`; OpenSSL blinds the exponentiation and always
+ * 1. computes the raw RSA value c^d mod n with the platform's blinded raw private-key operation, which always
  *    returns exactly k bytes (k = modulus length);
  * 2. checks the padding for one fixed message length L, known in advance (32 for a Symphony key):
  *    EM = 0x00 ‖ 0x02 ‖ PS ‖ 0x00 ‖ M with |PS| = k − L − 3 ≥ 8 non-zero bytes, so every byte's role is fixed
@@ -25,26 +26,18 @@
  * valid one.
  * A well-padded message of another length is treated as invalid padding. A ciphertext that is not k bytes long or
  * is not below n raises `DECRYPTION_FAILED` at once; both depend only on public values. JavaScript promises no
- * constant-time execution, so this removes the known oracles without proving there are none. Where the
- * server can wrap with OAEP, use OAEP (perf-baseline.md, Conclusions 7).
+ * constant-time execution, so this removes the known oracles without proving there are none; on the portable
+ * platform the raw operation itself is JavaScript big-integer code (docs/threat-model.md). Where the server can
+ * wrap with OAEP, use OAEP.
+ *
+ * Every operation that uses a key is asynchronous, because WebCrypto's are.
  */
-import {
-  constants,
-  createHash,
-  createHmac,
-  createPrivateKey,
-  createPublicKey,
-  generateKeyPair,
-  KeyObject,
-  privateDecrypt,
-  publicEncrypt,
-  sign,
-  verify,
-} from 'node:crypto';
-import { promisify } from 'node:util';
+import type { KeyObject } from 'node:crypto';
+import { platform } from '#platform';
 import { DecryptionFailedError, InvalidArgumentError, InvalidTokenError } from '../errors.js';
+import type { OaepHash, PemKeyPair, PlatformRsaPrivateKey, PlatformRsaPublicKey } from '../platform/platform.js';
 import { fromUtf8, toBase64Url, tryFromBase64, utf8, wipe } from '../util/bytes.js';
-import { describe, requireBytes, requireString } from '../util/validate.js';
+import { describeValue, requireBytes, requireString } from '../util/validate.js';
 import { AES_KEY_LENGTH } from './aes-key.js';
 
 /** RSA encryption paddings Symphony uses to wrap keys. */
@@ -62,38 +55,42 @@ export const MAX_JWT_LIFETIME_SECONDS = 300;
 /** Default lifetime of a signed login JWT: 240 s, a minute below the limit to absorb clock skew (as the BDKs do). */
 export const DEFAULT_JWT_LIFETIME_SECONDS = 240;
 
-const PADDINGS: Readonly<Record<RsaPadding, { padding: number; oaepHash?: string }>> = {
-  'oaep-sha1': { padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' },
-  'oaep-sha256': { padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' },
-  'pkcs1-v1_5': { padding: constants.RSA_PKCS1_PADDING },
+/** The OAEP hash of each OAEP padding; PKCS#1 v1.5 has none. */
+const PADDINGS: Readonly<Record<RsaPadding, OaepHash | undefined>> = {
+  'oaep-sha1': 'SHA-1',
+  'oaep-sha256': 'SHA-256',
+  'pkcs1-v1_5': undefined,
 };
 
 const PRIVATE_PEM_EXPECTED = 'a PEM-encoded RSA private key (PKCS#1 or PKCS#8)';
 const PUBLIC_PEM_EXPECTED = 'a PEM-encoded RSA public key (SPKI or PKCS#1)';
 const PUBLIC_PEM_LABEL = /-----BEGIN (?:RSA )?PUBLIC KEY-----/;
 
-function requireRsaKeyObject(parameter: string, key: KeyObject | undefined, expected: string, received: unknown): KeyObject {
-  if (key?.asymmetricKeyType !== 'rsa') throw new InvalidArgumentError(parameter, expected, describe(received));
-  const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
-  if (bits < MIN_RSA_MODULUS_BITS) {
-    throw new InvalidArgumentError(parameter, `an RSA key of at least ${MIN_RSA_MODULUS_BITS} bits`, `a ${bits}-bit RSA key`);
+function requireRsaKey<T extends { readonly modulusBits: number }>(parameter: string, key: T | undefined, expected: string, received: unknown): T {
+  if (key === undefined) throw new InvalidArgumentError(parameter, expected, describeValue(received));
+  if (key.modulusBits < MIN_RSA_MODULUS_BITS) {
+    throw new InvalidArgumentError(parameter, `an RSA key of at least ${MIN_RSA_MODULUS_BITS} bits`, `a ${key.modulusBits}-bit RSA key`);
   }
   return key;
 }
 
-function modulusBytesOf(key: KeyObject): number {
-  return Math.ceil((key.asymmetricKeyDetails?.modulusLength ?? 0) / 8);
-}
-
 interface PrivateKeyState {
-  readonly key: KeyObject;
+  readonly key: PlatformRsaPrivateKey;
   /** SHA-256(I2OSP(d, k)), the implicit-rejection key; derived on the first PKCS#1 v1.5 unwrap. */
   rejectionSecret?: Uint8Array;
 }
 
-/** The KeyObject behind each key object; module-private, so no other code can reach a private key. */
+/** Carries the platform's public key from {@link RsaPrivateKey.publicKey} into the RsaPublicKey constructor. */
+class DerivedPublicKey {
+  readonly key: PlatformRsaPublicKey;
+  constructor(key: PlatformRsaPublicKey) {
+    this.key = key;
+  }
+}
+
+/** The platform's key behind each key object; module-private, so no other code can reach a private key. */
 const privateKeyStates = new WeakMap<RsaPrivateKey, PrivateKeyState>();
-const publicKeyObjects = new WeakMap<RsaPublicKey, KeyObject>();
+const publicKeys = new WeakMap<RsaPublicKey, PlatformRsaPublicKey>();
 
 /** An RSA private key (at least 2048 bits), parsed once. Neither `toJSON`, `toString` nor `util.inspect` reveal it. */
 export class RsaPrivateKey {
@@ -101,32 +98,22 @@ export class RsaPrivateKey {
   readonly modulusBytes: number;
 
   /**
-   * @param key a PEM string (PKCS#1 `BEGIN RSA PRIVATE KEY` or unencrypted PKCS#8 `BEGIN PRIVATE KEY`) or a
-   *   private RSA `KeyObject`.
+   * @param key a PEM string (PKCS#1 `BEGIN RSA PRIVATE KEY` or unencrypted PKCS#8 `BEGIN PRIVATE KEY`) or, in
+   *   Node, a private RSA `KeyObject`.
    * @throws InvalidArgumentError (`INVALID_ARGUMENT`, parameter `privateKey`) for anything else, including
    *   non-RSA keys and moduli shorter than {@link MIN_RSA_MODULUS_BITS}. The message never quotes the input.
    */
   constructor(key: string | KeyObject) {
-    let parsed: KeyObject | undefined;
-    let expected = PRIVATE_PEM_EXPECTED;
-    if (key instanceof KeyObject) {
-      expected = 'a private RSA KeyObject';
-      if (key.type === 'private') parsed = key;
-    } else if (typeof key === 'string') {
-      try {
-        parsed = createPrivateKey({ key, format: 'pem' });
-      } catch {
-        // The parser's message is dropped: the error must not depend on, or quote, the key text.
-      }
-    }
-    const checked = requireRsaKeyObject('privateKey', parsed, expected, key);
-    this.modulusBytes = modulusBytesOf(checked);
+    const native = platform.rsa.isNativeKey(key);
+    const parsed = native || typeof key === 'string' ? platform.rsa.privateKey(key) : undefined;
+    const checked = requireRsaKey('privateKey', parsed, native ? 'a private RSA KeyObject' : PRIVATE_PEM_EXPECTED, key);
+    this.modulusBytes = Math.ceil(checked.modulusBits / 8);
     privateKeyStates.set(this, { key: checked });
   }
 
   /** The matching public key. */
   publicKey(): RsaPublicKey {
-    return new RsaPublicKey(createPublicKey(requirePrivateKey(this).key));
+    return new RsaPublicKey(new DerivedPublicKey(requirePrivateKey(this).key.publicKey()) as never);
   }
 
   toJSON(): string {
@@ -144,19 +131,19 @@ export class RsaPrivateKey {
 
 function requirePrivateKey(value: unknown): PrivateKeyState {
   const state = value instanceof RsaPrivateKey ? privateKeyStates.get(value) : undefined;
-  if (state === undefined) throw new InvalidArgumentError('privateKey', 'an RsaPrivateKey', describe(value));
+  if (state === undefined) throw new InvalidArgumentError('privateKey', 'an RsaPrivateKey', describeValue(value));
   return state;
 }
 
 function requirePadding(value: unknown): asserts value is RsaPadding {
   if (typeof value !== 'string' || !Object.hasOwn(PADDINGS, value)) {
-    throw new InvalidArgumentError('padding', "'oaep-sha1', 'oaep-sha256' or 'pkcs1-v1_5'", describe(value));
+    throw new InvalidArgumentError('padding', "'oaep-sha1', 'oaep-sha256' or 'pkcs1-v1_5'", describeValue(value));
   }
 }
 
 function requireKeyLength(parameter: string, value: unknown): number {
   if (typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= MAX_WRAPPED_KEY_LENGTH) return value;
-  throw new InvalidArgumentError(parameter, `an integer from 1 to ${MAX_WRAPPED_KEY_LENGTH}`, describe(value));
+  throw new InvalidArgumentError(parameter, `an integer from 1 to ${MAX_WRAPPED_KEY_LENGTH}`, describeValue(value));
 }
 
 /** An RSA public key (at least 2048 bits), parsed once. */
@@ -165,26 +152,25 @@ export class RsaPublicKey {
   readonly modulusBytes: number;
 
   /**
-   * @param key a PEM string (SPKI `BEGIN PUBLIC KEY` or PKCS#1 `BEGIN RSA PUBLIC KEY`) or a public RSA `KeyObject`.
+   * @param key a PEM string (SPKI `BEGIN PUBLIC KEY` or PKCS#1 `BEGIN RSA PUBLIC KEY`) or, in Node, a public RSA
+   *   `KeyObject`.
    * @throws InvalidArgumentError (`INVALID_ARGUMENT`, parameter `publicKey`) for anything else, including private
    *   keys, non-RSA keys and moduli shorter than {@link MIN_RSA_MODULUS_BITS}.
    */
   constructor(key: string | KeyObject) {
-    let parsed: KeyObject | undefined;
+    let parsed: PlatformRsaPublicKey | undefined;
     let expected = PUBLIC_PEM_EXPECTED;
-    if (key instanceof KeyObject) {
+    if (key instanceof DerivedPublicKey) {
+      parsed = key.key;
+    } else if (platform.rsa.isNativeKey(key)) {
       expected = 'a public RSA KeyObject';
-      if (key.type === 'public') parsed = key;
+      parsed = platform.rsa.publicKey(key);
     } else if (typeof key === 'string' && PUBLIC_PEM_LABEL.test(key)) {
-      try {
-        parsed = createPublicKey({ key, format: 'pem' });
-      } catch {
-        // Reported below as an invalid argument, like any other unreadable input.
-      }
+      parsed = platform.rsa.publicKey(key);
     }
-    const checked = requireRsaKeyObject('publicKey', parsed, expected, key);
-    this.modulusBytes = modulusBytesOf(checked);
-    publicKeyObjects.set(this, checked);
+    const checked = requireRsaKey('publicKey', parsed, expected, key);
+    this.modulusBytes = Math.ceil(checked.modulusBits / 8);
+    publicKeys.set(this, checked);
   }
 
   /**
@@ -193,12 +179,13 @@ export class RsaPublicKey {
    * should use OAEP.
    * @throws InvalidArgumentError (`INVALID_ARGUMENT`) for a key of another length or an unknown padding.
    */
-  wrap(key: Uint8Array, padding: RsaPadding): Uint8Array {
+  async wrap(key: Uint8Array, padding: RsaPadding): Promise<Uint8Array> {
+    const publicKey = requirePublicKey(this);
     requireBytes('key', key);
     requireKeyLength('key.length', key.length);
     requirePadding(padding);
-    const out = publicEncrypt({ key: requirePublicKey(this), ...PADDINGS[padding] }, key);
-    return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+    const hash = PADDINGS[padding];
+    return hash === undefined ? publicKey.encryptPkcs1(key) : publicKey.encryptOaep(hash, key);
   }
 
   toJSON(): string {
@@ -214,19 +201,18 @@ export class RsaPublicKey {
   }
 }
 
-function requirePublicKey(value: unknown): KeyObject {
-  const key = value instanceof RsaPublicKey ? publicKeyObjects.get(value) : undefined;
-  if (key === undefined) throw new InvalidArgumentError('publicKey', 'an RsaPublicKey', describe(value));
+function requirePublicKey(value: unknown): PlatformRsaPublicKey {
+  const key = value instanceof RsaPublicKey ? publicKeys.get(value) : undefined;
+  if (key === undefined) throw new InvalidArgumentError('publicKey', 'an RsaPublicKey', describeValue(value));
   return key;
 }
 
-function rejectionSecret(state: PrivateKeyState): Uint8Array {
+function rejectionSecret(state: PrivateKeyState, modulusBytes: number): Uint8Array {
   if (state.rejectionSecret === undefined) {
-    // `d` is always present in the JWK export of a private RSA key.
-    const d = Buffer.from(state.key.export({ format: 'jwk' }).d as string, 'base64url');
-    const padded = new Uint8Array(modulusBytesOf(state.key));
+    const d = state.key.privateExponent();
+    const padded = new Uint8Array(modulusBytes);
     padded.set(d, padded.length - d.length);
-    state.rejectionSecret = new Uint8Array(createHash('sha256').update(padded).digest());
+    state.rejectionSecret = platform.sha256(padded);
     wipe(d, padded);
   }
   return state.rejectionSecret;
@@ -250,29 +236,28 @@ function pkcs1UnpadFixedLength(em: Uint8Array, length: number, rejection: Uint8A
   return out;
 }
 
-function unwrapPkcs1(state: PrivateKeyState, wrapped: Uint8Array, length: number): Uint8Array {
-  let raw: Buffer;
+async function unwrapPkcs1(state: PrivateKeyState, wrapped: Uint8Array, length: number): Promise<Uint8Array> {
+  let em: Uint8Array;
   try {
-    raw = privateDecrypt({ key: state.key, padding: constants.RSA_NO_PADDING }, wrapped);
+    em = await state.key.decryptRaw(wrapped);
   } catch {
     // Only a ciphertext not below the (public) modulus gets here.
     throw new DecryptionFailedError();
   }
-  const em = new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);
-  const rejection = new Uint8Array(createHmac('sha256', rejectionSecret(state)).update(wrapped).digest());
+  const rejection = platform.hmacSha256(rejectionSecret(state, wrapped.length /* k, checked by unwrapKey */), wrapped);
   const key = pkcs1UnpadFixedLength(em, length, rejection);
   wipe(em, rejection);
   return key;
 }
 
-function unwrapOaep(state: PrivateKeyState, wrapped: Uint8Array, padding: RsaPadding, length: number): Uint8Array {
-  let out: Buffer;
+async function unwrapOaep(state: PrivateKeyState, wrapped: Uint8Array, hash: OaepHash, length: number): Promise<Uint8Array> {
+  let out: Uint8Array;
   try {
-    out = privateDecrypt({ key: state.key, ...PADDINGS[padding] }, wrapped);
+    out = await state.key.decryptOaep(hash, wrapped);
   } catch {
     throw new DecryptionFailedError();
   }
-  // Copied so that the caller's array never shares an ArrayBuffer with node's output, which is then wiped.
+  // Copied so that the caller's array never shares an ArrayBuffer with the platform's output, which is then wiped.
   const key = out.length === length ? new Uint8Array(out) : undefined;
   wipe(out);
   if (key === undefined) throw new DecryptionFailedError();
@@ -280,11 +265,10 @@ function unwrapOaep(state: PrivateKeyState, wrapped: Uint8Array, padding: RsaPad
 }
 
 /**
- * Unwrap (RSA-decrypt) a wrapped key, such as a Symphony account key (allegro-protocol.md §3.1).
+ * Unwrap (RSA-decrypt) a wrapped key, such as a Symphony account key (docs/wire-formats.md §3.1).
  *
- * Asynchronous so that a worker-thread or WebCrypto implementation can replace it without an API change; today
- * the private-key operation runs on the calling thread and blocks it for ≈0.9 ms (RSA-2048), so unwrap once and
- * cache the result.
+ * In Node the private-key operation runs on the calling thread and blocks it for ≈0.9 ms (RSA-2048), so unwrap
+ * once and cache the result.
  *
  * With `'pkcs1-v1_5'`, a ciphertext of the right length and range whose padding is invalid does not fail: it
  * yields a pseudo-random key of `expectedLength` bytes that is the same on every call (implicit rejection, see
@@ -315,7 +299,8 @@ export async function unwrapKey(
   requirePadding(padding);
   const length = requireKeyLength('expectedLength', expectedLength);
   if (wrapped.length !== privateKey.modulusBytes) throw new DecryptionFailedError();
-  return padding === 'pkcs1-v1_5' ? unwrapPkcs1(state, wrapped, length) : unwrapOaep(state, wrapped, padding, length);
+  const hash = PADDINGS[padding];
+  return hash === undefined ? unwrapPkcs1(state, wrapped, length) : unwrapOaep(state, wrapped, hash, length);
 }
 
 /** Claims of a Symphony login JWT. */
@@ -348,7 +333,7 @@ const BASE64URL_SEGMENT = /^[A-Za-z0-9_-]+$/;
 
 function requireNowSeconds(parameter: string, value: unknown): number {
   if (typeof value === 'number' && Number.isFinite(value)) return Math.floor(value / 1000);
-  throw new InvalidArgumentError(parameter, 'a time in milliseconds since the epoch', describe(value));
+  throw new InvalidArgumentError(parameter, 'a time in milliseconds since the epoch', describeValue(value));
 }
 
 /**
@@ -360,15 +345,15 @@ function requireNowSeconds(parameter: string, value: unknown): number {
  *   `lifetimeSeconds`, or an `exp` that is not an integer within (now, now + 300 s].
  * @example
  * ```ts
- * const jwt = signJwtRs512(botKey, { sub: 'my-bot', lifetimeSeconds: 240 });
+ * const jwt = await signJwtRs512(botKey, { sub: 'my-bot', lifetimeSeconds: 240 });
  * await fetch(`${pod}/login/pubkey/authenticate`, { method: 'POST', body: JSON.stringify({ token: jwt }) });
  * ```
  */
-export function signJwtRs512(privateKey: RsaPrivateKey, claims: JwtSignClaims, now: number = Date.now()): string {
+export async function signJwtRs512(privateKey: RsaPrivateKey, claims: JwtSignClaims, now: number = Date.now()): Promise<string> {
   const state = requirePrivateKey(privateKey);
   const nowSeconds = requireNowSeconds('now', now);
   requireString('claims.sub', claims?.sub);
-  if (claims.sub.length === 0) throw new InvalidArgumentError('claims.sub', 'a non-empty string', describe(claims.sub));
+  if (claims.sub.length === 0) throw new InvalidArgumentError('claims.sub', 'a non-empty string', describeValue(claims.sub));
   let exp: number;
   if (claims.exp !== undefined) {
     if (claims.lifetimeSeconds !== undefined) {
@@ -379,18 +364,18 @@ export function signJwtRs512(privateKey: RsaPrivateKey, claims: JwtSignClaims, n
       throw new InvalidArgumentError(
         'claims.exp',
         `whole seconds since the epoch, after now and at most ${MAX_JWT_LIFETIME_SECONDS} s ahead`,
-        describe(exp),
+        describeValue(exp),
       );
     }
   } else {
     const lifetime = claims.lifetimeSeconds ?? DEFAULT_JWT_LIFETIME_SECONDS;
     if (!Number.isInteger(lifetime) || lifetime < 1 || lifetime > MAX_JWT_LIFETIME_SECONDS) {
-      throw new InvalidArgumentError('claims.lifetimeSeconds', `an integer from 1 to ${MAX_JWT_LIFETIME_SECONDS}`, describe(lifetime));
+      throw new InvalidArgumentError('claims.lifetimeSeconds', `an integer from 1 to ${MAX_JWT_LIFETIME_SECONDS}`, describeValue(lifetime));
     }
     exp = nowSeconds + lifetime;
   }
   const signingInput = `${JWT_HEADER_SEGMENT}.${toBase64Url(utf8(JSON.stringify({ sub: claims.sub, exp })))}`;
-  return `${signingInput}.${toBase64Url(sign('sha512', utf8(signingInput), state.key))}`;
+  return `${signingInput}.${toBase64Url(await state.key.signRs512(utf8(signingInput)))}`;
 }
 
 /** Decode one canonical unpadded base64url segment. */
@@ -398,6 +383,15 @@ function decodeSegment(segment: string): Uint8Array | undefined {
   if (!BASE64URL_SEGMENT.test(segment)) return undefined;
   const bytes = tryFromBase64(segment);
   return bytes !== undefined && toBase64Url(bytes) === segment ? bytes : undefined;
+}
+
+/** A signature that cannot be checked (say, of the wrong length for WebCrypto) does not verify. */
+async function verifySignature(key: PlatformRsaPublicKey, data: Uint8Array, signature: Uint8Array): Promise<boolean> {
+  try {
+    return await key.verifyRs512(data, signature);
+  } catch {
+    return false;
+  }
 }
 
 function parseJsonObject(bytes: Uint8Array): Record<string, unknown> | undefined {
@@ -418,13 +412,13 @@ function parseJsonObject(bytes: Uint8Array): Record<string, unknown> | undefined
  *   does not verify, missing claims, or an `exp` in the past or too far ahead.
  * @throws InvalidArgumentError (`INVALID_ARGUMENT`) for a `token` that is not a string or bad options.
  */
-export function verifyJwtRs512(publicKey: RsaPublicKey, token: string, options: JwtVerifyOptions = {}): JwtClaims {
+export async function verifyJwtRs512(publicKey: RsaPublicKey, token: string, options: JwtVerifyOptions = {}): Promise<JwtClaims> {
   const key = requirePublicKey(publicKey);
   requireString('token', token);
   const nowSeconds = requireNowSeconds('options.now', options.now ?? Date.now());
   const maxLifetime = options.maxLifetimeSeconds ?? MAX_JWT_LIFETIME_SECONDS;
   if (!Number.isInteger(maxLifetime) || maxLifetime < 1) {
-    throw new InvalidArgumentError('options.maxLifetimeSeconds', 'a positive integer', describe(maxLifetime));
+    throw new InvalidArgumentError('options.maxLifetimeSeconds', 'a positive integer', describeValue(maxLifetime));
   }
   const segments = token.split('.');
   const decoded = segments.length === 3 ? segments.map(decodeSegment) : [];
@@ -437,7 +431,7 @@ export function verifyJwtRs512(publicKey: RsaPublicKey, token: string, options: 
     throw new InvalidTokenError('unsupported-header', 'expected header alg RS512 (and typ JWT if present)');
   }
   const signingInput = token.slice(0, token.length - segments[2]!.length - 1);
-  if (!verify('sha512', utf8(signingInput), key, signature)) {
+  if (!(await verifySignature(key, utf8(signingInput), signature))) {
     throw new InvalidTokenError('bad-signature', 'the signature does not verify with the registered public key');
   }
   const claims = parseJsonObject(payloadBytes);
@@ -455,19 +449,12 @@ export function verifyJwtRs512(publicKey: RsaPublicKey, token: string, options: 
   return { sub, exp };
 }
 
-/** PEM encodings of a generated key pair. */
-export interface RsaKeyPairPem {
-  /** Unencrypted PKCS#8 (`BEGIN PRIVATE KEY`). */
-  privateKeyPem: string;
-  /** SPKI (`BEGIN PUBLIC KEY`). */
-  publicKeyPem: string;
-}
-
-const generateKeyPairAsync = promisify(generateKeyPair);
+/** PEM encodings of a generated key pair: unencrypted PKCS#8 (`BEGIN PRIVATE KEY`) and SPKI (`BEGIN PUBLIC KEY`). */
+export type RsaKeyPairPem = PemKeyPair;
 
 /**
- * Generate an RSA-2048 key pair (public exponent 65537) off the main thread, for tests and the sandbox;
- * takes ≈100 ms.
+ * Generate an RSA-2048 key pair (public exponent 65537) for tests and the sandbox; off the main thread in Node,
+ * where it takes ≈100 ms.
  * @example
  * ```ts
  * const { privateKeyPem, publicKeyPem } = await generateRsaKeyPair();
@@ -475,11 +462,5 @@ const generateKeyPairAsync = promisify(generateKeyPair);
  * ```
  */
 export async function generateRsaKeyPair(): Promise<RsaKeyPairPem> {
-  const { privateKey, publicKey } = await generateKeyPairAsync('rsa', {
-    modulusLength: 2048,
-    publicExponent: 0x10001,
-    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
-    publicKeyEncoding: { type: 'spki', format: 'pem' },
-  });
-  return { privateKeyPem: privateKey, publicKeyPem: publicKey };
+  return platform.rsa.generateKeyPair(MIN_RSA_MODULUS_BITS);
 }

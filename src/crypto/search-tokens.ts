@@ -23,10 +23,10 @@
  */
 import { InvalidArgumentError } from '../errors.js';
 import { toBase64, wipe } from '../util/bytes.js';
-import { describe, requireBytes, requireInt64, requireString } from '../util/validate.js';
+import { describeValue, requireBytes, requireInt64, requireString } from '../util/validate.js';
 import { AES_KEY_LENGTH, AesKey } from './aes-key.js';
 import { javaUtf8 } from '../util/bytes.js';
-import { platform } from './platform.js';
+import { platform } from '#platform';
 import { randomBytes } from './random.js';
 
 const WORD_SEPARATORS = /[^\p{L}0-9@_]+/u;
@@ -70,7 +70,7 @@ export function plainTokens(text: string): string[] {
 }
 
 function requireStringArray(parameter: string, value: unknown): asserts value is readonly string[] {
-  if (!Array.isArray(value)) throw new InvalidArgumentError(parameter, 'an array of strings', describe(value));
+  if (!Array.isArray(value)) throw new InvalidArgumentError(parameter, 'an array of strings', describeValue(value));
   value.forEach((item, index) => requireString(`${parameter}[${index}]`, item));
 }
 
@@ -80,7 +80,7 @@ function keyBytes(parameter: string, key: unknown): Uint8Array {
     if (key.wiped) throw new InvalidArgumentError(parameter, 'a live key', 'a key that has been wiped');
     return key.bytes;
   }
-  if (!(key instanceof Uint8Array)) throw new InvalidArgumentError(parameter, 'an AesKey or a Uint8Array', describe(key));
+  if (!(key instanceof Uint8Array)) throw new InvalidArgumentError(parameter, 'an AesKey or a Uint8Array', describeValue(key));
   requireBytes(parameter, key, AES_KEY_LENGTH);
   return key;
 }
@@ -189,7 +189,7 @@ function shuffle<T>(items: T[]): T[] {
  * ```
  */
 export function tokenize(options: TokenizeOptions): string[] {
-  if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('options', 'an object', describe(options));
+  if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('options', 'an object', describeValue(options));
   requireString('options.text', options.text);
   const entityTokens = options.entityTokens ?? [];
   requireStringArray('options.entityTokens', entityTokens);

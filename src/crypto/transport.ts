@@ -35,11 +35,11 @@ import {
   writeInt32BE,
   writeInt64BE,
 } from '../util/bytes.js';
-import { describe, optionsObject, requireBytes, requireInt32, requireInt64, requirePositiveInteger, requireString } from '../util/validate.js';
+import { describeValue, optionsObject, requireBytes, requireInt32, requireInt64, requirePositiveInteger, requireString } from '../util/validate.js';
 import { GCM_TAG_LENGTH, type AeadBackend, type AeadBackendName } from './aead.js';
 import { AesKey } from './aes-key.js';
 import { getAeadBackend } from './backends.js';
-import { platform } from './platform.js';
+import { platform } from '#platform';
 import { randomBytes } from './random.js';
 
 /** CiphertextTransport encryption-mode byte values (`CiphertextTransportEncryptionMode`). */
@@ -168,7 +168,7 @@ export function parseTransport(bytes: Uint8Array, options?: ParseOptions): Ciphe
 export function serializeTransport(transport: CiphertextTransport): Uint8Array {
   const { version } = transport;
   if (version !== 1 && version !== 2 && version !== 3) {
-    throw new InvalidArgumentError('transport.version', '1, 2 or 3', describe(version));
+    throw new InvalidArgumentError('transport.version', '1, 2 or 3', describeValue(version));
   }
   requireBytes('transport.iv', transport.iv, TransportSizes.iv);
   requireBytes('transport.aad', transport.aad, TransportSizes.aad);
@@ -197,7 +197,7 @@ export function serializeTransport(transport: CiphertextTransport): Uint8Array {
     requireBytes('transport.keyId', keyId, TransportSizes.keyId);
     out.set(keyId, offset);
     const mode = transport.mode;
-    if (!Number.isInteger(mode) || mode < 0 || mode > 255) throw new InvalidArgumentError('transport.mode', 'a byte', describe(mode));
+    if (!Number.isInteger(mode) || mode < 0 || mode > 255) throw new InvalidArgumentError('transport.mode', 'a byte', describeValue(mode));
     out[offset + TransportSizes.keyId] = mode;
   }
   return out;
@@ -238,7 +238,7 @@ export interface DecryptOptions extends ParseOptions {
 }
 
 function requireKey(key: unknown): asserts key is AesKey {
-  if (!(key instanceof AesKey)) throw new InvalidArgumentError('key', 'an AesKey', describe(key));
+  if (!(key instanceof AesKey)) throw new InvalidArgumentError('key', 'an AesKey', describeValue(key));
 }
 
 /**
@@ -253,7 +253,7 @@ function requireKey(key: unknown): asserts key is AesKey {
 export async function encryptTransport(key: AesKey, plaintext: Uint8Array, options: EncryptOptions): Promise<Uint8Array> {
   requireKey(key);
   requireBytes('plaintext', plaintext);
-  if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('options', 'an object with rotationId', describe(options));
+  if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('options', 'an object with rotationId', describeValue(options));
   const rotationId = requireInt64('options.rotationId', options.rotationId);
   const podId = requireInt32('options.podId', options.podId ?? 0);
   const backend = getAeadBackend(options.backend);

@@ -19,7 +19,7 @@
 import { createSecureContext, rootCertificates } from 'node:tls';
 import { Agent, ProxyAgent, type Dispatcher as UndiciDispatcher } from 'undici';
 import { AbortedError, AllegroError, InvalidArgumentError, NetworkError, TimeoutError } from '../errors.js';
-import { describe, optionsObject, requirePositiveInteger, requireString } from '../util/validate.js';
+import { describeValue, optionsObject, requirePositiveInteger, requireString } from '../util/validate.js';
 
 /** Default cap on a response body: 64 MiB. */
 export const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
@@ -103,14 +103,14 @@ export function createDispatcher(options: DispatcherOptions = {}): Dispatcher {
   if (o.ca !== undefined) {
     const list = typeof o.ca === 'string' ? [o.ca] : o.ca;
     if (!Array.isArray(list) || list.length === 0 || !list.every((c) => typeof c === 'string' && c.includes('-----BEGIN CERTIFICATE-----'))) {
-      throw new InvalidArgumentError('options.ca', 'a PEM certificate or a non-empty array of them', describe(o.ca));
+      throw new InvalidArgumentError('options.ca', 'a PEM certificate or a non-empty array of them', describeValue(o.ca));
     }
     tls.ca = o.includeSystemCa === true ? [...rootCertificates, ...list] : list;
   }
   const cc = o.clientCertificate;
   if (cc !== undefined) {
     if (typeof cc === 'object' && cc !== null && 'pfx' in cc) {
-      if (!(cc.pfx instanceof Uint8Array) || cc.pfx.length === 0) throw new InvalidArgumentError('options.clientCertificate.pfx', 'a non-empty Uint8Array (PKCS#12)', describe(cc.pfx));
+      if (!(cc.pfx instanceof Uint8Array) || cc.pfx.length === 0) throw new InvalidArgumentError('options.clientCertificate.pfx', 'a non-empty Uint8Array (PKCS#12)', describeValue(cc.pfx));
       requireString('options.clientCertificate.passphrase', cc.passphrase);
       tls.pfx = Buffer.from(cc.pfx.buffer, cc.pfx.byteOffset, cc.pfx.byteLength);
       tls.passphrase = cc.passphrase;
@@ -120,7 +120,7 @@ export function createDispatcher(options: DispatcherOptions = {}): Dispatcher {
       tls.cert = cc.certPem;
       tls.key = cc.keyPem;
     } else {
-      throw new InvalidArgumentError('options.clientCertificate', '{ pfx, passphrase } or { certPem, keyPem }', describe(cc));
+      throw new InvalidArgumentError('options.clientCertificate', '{ pfx, passphrase } or { certPem, keyPem }', describeValue(cc));
     }
   }
 
@@ -175,7 +175,7 @@ export function createDispatcher(options: DispatcherOptions = {}): Dispatcher {
 
 function internalOf(dispatcher: Dispatcher): Internal {
   const internal = internals.get(dispatcher);
-  if (internal === undefined) throw new InvalidArgumentError('dispatcher', 'a Dispatcher made by createDispatcher', describe(dispatcher));
+  if (internal === undefined) throw new InvalidArgumentError('dispatcher', 'a Dispatcher made by createDispatcher', describeValue(dispatcher));
   return internal;
 }
 
@@ -214,7 +214,7 @@ function requireHttpUrl(parameter: string, value: unknown): URL {
   try {
     url = new URL(value);
   } catch {
-    throw new InvalidArgumentError(parameter, 'an absolute http: or https: URL', describe(value));
+    throw new InvalidArgumentError(parameter, 'an absolute http: or https: URL', describeValue(value));
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new InvalidArgumentError(parameter, 'an http: or https: URL', `a ${url.protocol} URL`);
   return url;
@@ -223,12 +223,12 @@ function requireHttpUrl(parameter: string, value: unknown): URL {
 /** Check the method, URL and headers of a request; returns the parsed URL and the route used in errors. */
 function checkRequest(request: { method: unknown; url: unknown; headers: unknown; route?: string | undefined }): { url: URL; route: string } {
   const { method, headers } = request;
-  if (typeof method !== 'string' || !TOKEN.test(method)) throw new InvalidArgumentError('request.method', 'an HTTP method', describe(method));
+  if (typeof method !== 'string' || !TOKEN.test(method)) throw new InvalidArgumentError('request.method', 'an HTTP method', describeValue(method));
   const url = requireHttpUrl('request.url', request.url);
-  if (typeof headers !== 'object' || headers === null) throw new InvalidArgumentError('request.headers', 'an object', describe(headers));
+  if (typeof headers !== 'object' || headers === null) throw new InvalidArgumentError('request.headers', 'an object', describeValue(headers));
   for (const [name, value] of Object.entries(headers)) {
     if (!TOKEN.test(name)) throw new InvalidArgumentError('request.headers', 'header names that are HTTP tokens', `a name of ${name.length} characters that is not`);
-    if (typeof value !== 'string' || !HEADER_VALUE.test(value)) throw new InvalidArgumentError(`request.headers.${name}`, 'a string without control characters', describe(value));
+    if (typeof value !== 'string' || !HEADER_VALUE.test(value)) throw new InvalidArgumentError(`request.headers.${name}`, 'a string without control characters', describeValue(value));
   }
   return { url, route: request.route ?? `${method} ${url.pathname}` };
 }
@@ -242,7 +242,7 @@ export async function send(dispatcher: Dispatcher, request: SendRequest): Promis
   const internal = internalOf(dispatcher);
   const { method, headers, body, signal } = request;
   const { url, route } = checkRequest(request);
-  if (body !== undefined && typeof body !== 'string' && !(body instanceof Uint8Array)) throw new InvalidArgumentError('request.body', 'a string or a Uint8Array', describe(body));
+  if (body !== undefined && typeof body !== 'string' && !(body instanceof Uint8Array)) throw new InvalidArgumentError('request.body', 'a string or a Uint8Array', describeValue(body));
   const headersTimeoutMs = requirePositiveInteger('request.headersTimeoutMs', request.headersTimeoutMs);
   const bodyTimeoutMs = requirePositiveInteger('request.bodyTimeoutMs', request.bodyTimeoutMs);
   const maxResponseBytes = request.maxResponseBytes === undefined ? internal.maxResponseBytes : requirePositiveInteger('request.maxResponseBytes', request.maxResponseBytes);
@@ -429,7 +429,7 @@ export async function sendStream(dispatcher: Dispatcher, request: StreamRequest)
   const { url, route } = checkRequest(request);
   const streamed = body !== undefined && typeof body !== 'string' && !(body instanceof Uint8Array);
   if (streamed && (typeof body !== 'object' || body === null || typeof (body as Partial<AsyncIterable<Uint8Array>>)[Symbol.asyncIterator] !== 'function')) {
-    throw new InvalidArgumentError('request.body', 'a string, a Uint8Array or an AsyncIterable of Uint8Array', describe(body));
+    throw new InvalidArgumentError('request.body', 'a string, a Uint8Array or an AsyncIterable of Uint8Array', describeValue(body));
   }
   const headersTimeoutMs = requirePositiveInteger('request.headersTimeoutMs', request.headersTimeoutMs);
   const bodyTimeoutMs = requirePositiveInteger('request.bodyTimeoutMs', request.bodyTimeoutMs);
@@ -554,7 +554,7 @@ async function* guardSource(source: AsyncIterable<Uint8Array>, signal: AbortSign
       }
       const chunk: unknown = step.value;
       if (!(chunk instanceof Uint8Array)) {
-        const error = new InvalidArgumentError('request.body', 'an AsyncIterable of Uint8Array', `a chunk that is ${describe(chunk)}`);
+        const error = new InvalidArgumentError('request.body', 'an AsyncIterable of Uint8Array', `a chunk that is ${describeValue(chunk)}`);
         onError(error);
         throw error;
       }

@@ -15,7 +15,7 @@
  */
 import { setMaxListeners } from 'node:events';
 import { AbortedError, AllegroError, HttpStatusError, InvalidArgumentError, NetworkError, TimeoutError } from '../errors.js';
-import { describe, optionsObject, requirePositiveInteger, requireString } from '../util/validate.js';
+import { describeValue, optionsObject, requirePositiveInteger, requireString } from '../util/validate.js';
 import { closeDispatcher, routeOf, send, sendStream, type Dispatcher, type SendResponse, type StreamResponse } from './dispatcher.js';
 import { delayFor, isRetryable, parseRetryAfter, retryPolicy, type RetryPolicy } from './retry.js';
 
@@ -244,13 +244,13 @@ export class HttpClient {
 
   constructor(options: HttpClientOptions) {
     const o = optionsObject('options', options) as HttpClientOptions;
-    if (typeof o.dispatcher !== 'object' || o.dispatcher === null) throw new InvalidArgumentError('options.dispatcher', 'a Dispatcher made by createDispatcher', describe(o.dispatcher));
+    if (typeof o.dispatcher !== 'object' || o.dispatcher === null) throw new InvalidArgumentError('options.dispatcher', 'a Dispatcher made by createDispatcher', describeValue(o.dispatcher));
     this.#dispatcher = o.dispatcher;
     this.#policy = retryPolicy(o.retry);
     this.#timeoutMs = o.timeoutMs === undefined ? DEFAULT_TIMEOUT_MS : requirePositiveInteger('options.timeoutMs', o.timeoutMs);
     if (o.userAgent !== undefined) requireString('options.userAgent', o.userAgent);
     this.#userAgent = o.userAgent ?? DEFAULT_USER_AGENT;
-    if (o.onRetry !== undefined && typeof o.onRetry !== 'function') throw new InvalidArgumentError('options.onRetry', 'a function', describe(o.onRetry));
+    if (o.onRetry !== undefined && typeof o.onRetry !== 'function') throw new InvalidArgumentError('options.onRetry', 'a function', describeValue(o.onRetry));
     this.#onRetry = o.onRetry;
     this.#ownsDispatcher = o.ownsDispatcher === true;
     this.#random = o.random ?? Math.random;
@@ -279,7 +279,7 @@ export class HttpClient {
     const method = r.method.toUpperCase();
     const route = r.route ?? routeOf(method, r.url);
     const expect = r.expect ?? 'json';
-    if (expect !== 'json' && expect !== 'bytes' && expect !== 'none') throw new InvalidArgumentError('request.expect', "'json', 'bytes' or 'none'", describe(expect));
+    if (expect !== 'json' && expect !== 'bytes' && expect !== 'none') throw new InvalidArgumentError('request.expect', "'json', 'bytes' or 'none'", describeValue(expect));
     const timeoutMs = r.timeoutMs === undefined ? this.#timeoutMs : requirePositiveInteger('request.timeoutMs', r.timeoutMs);
     const idempotent = r.idempotent ?? IDEMPOTENT.has(method);
     const { body, contentType } = encodeBody(r);
@@ -388,10 +388,10 @@ export class HttpClient {
     const method = r.method.toUpperCase();
     const route = r.route ?? routeOf(method, r.url);
     if (typeof r.body !== 'object' || r.body === null || typeof (r.body as Partial<AsyncIterable<Uint8Array>>)[Symbol.asyncIterator] !== 'function') {
-      throw new InvalidArgumentError('request.body', 'an AsyncIterable of Uint8Array', describe(r.body));
+      throw new InvalidArgumentError('request.body', 'an AsyncIterable of Uint8Array', describeValue(r.body));
     }
     if (r.contentLength !== undefined && !(Number.isSafeInteger(r.contentLength) && r.contentLength >= 0)) {
-      throw new InvalidArgumentError('request.contentLength', 'a non-negative integer', describe(r.contentLength));
+      throw new InvalidArgumentError('request.contentLength', 'a non-negative integer', describeValue(r.contentLength));
     }
     const timeoutMs = r.timeoutMs === undefined ? this.#timeoutMs : requirePositiveInteger('request.timeoutMs', r.timeoutMs);
     const traceId = newTraceId();
@@ -597,18 +597,18 @@ function encodeBody(r: HttpRequest): { body?: string | Uint8Array; contentType?:
     } catch {
       text = undefined;
     }
-    if (text === undefined) throw new InvalidArgumentError('request.json', 'a JSON-serialisable value', describe(r.json));
+    if (text === undefined) throw new InvalidArgumentError('request.json', 'a JSON-serialisable value', describeValue(r.json));
     return { body: text, contentType: 'application/json' };
   }
   if (r.form !== undefined) {
     optionsObject('request.form', r.form);
     for (const [key, value] of Object.entries(r.form)) {
-      if (typeof value !== 'string') throw new InvalidArgumentError(`request.form.${key}`, 'a string', describe(value));
+      if (typeof value !== 'string') throw new InvalidArgumentError(`request.form.${key}`, 'a string', describeValue(value));
     }
     return { body: new URLSearchParams(r.form).toString(), contentType: 'application/x-www-form-urlencoded' };
   }
   if (r.body !== undefined) {
-    if (!(r.body instanceof Uint8Array)) throw new InvalidArgumentError('request.body', 'a Uint8Array', describe(r.body));
+    if (!(r.body instanceof Uint8Array)) throw new InvalidArgumentError('request.body', 'a Uint8Array', describeValue(r.body));
     return { body: r.body, contentType: 'application/octet-stream' };
   }
   return {};

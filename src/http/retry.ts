@@ -9,7 +9,7 @@
  *   through its auth hook.
  */
 import { AllegroError, HttpStatusError, InvalidArgumentError, NetworkError, TimeoutError } from '../errors.js';
-import { describe } from '../util/validate.js';
+import { describeValue } from '../util/validate.js';
 
 /** How often and how patiently to retry. */
 export interface RetryPolicy {
@@ -39,12 +39,12 @@ export function retryPolicy(overrides: Partial<RetryPolicy> = {}): RetryPolicy {
   const p: RetryPolicy = { ...DEFAULT_RETRY_POLICY };
   for (const [key, value] of Object.entries(overrides) as Array<[keyof RetryPolicy, unknown]>) {
     if (value === undefined) continue;
-    if (!(key in DEFAULT_RETRY_POLICY)) throw new InvalidArgumentError(`retry.${key}`, 'no such option', describe(value));
+    if (!(key in DEFAULT_RETRY_POLICY)) throw new InvalidArgumentError(`retry.${key}`, 'no such option', describeValue(value));
     p[key] = value as number;
   }
   const check = (key: keyof RetryPolicy, ok: (v: number) => boolean, expected: string) => {
     const v = p[key];
-    if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) throw new InvalidArgumentError(`retry.${key}`, expected, describe(v));
+    if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) throw new InvalidArgumentError(`retry.${key}`, expected, describeValue(v));
   };
   check('maxAttempts', (v) => Number.isSafeInteger(v) && v >= 1, 'an integer ≥ 1');
   check('initialDelayMs', (v) => v >= 0, 'a number ≥ 0');

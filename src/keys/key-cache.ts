@@ -16,7 +16,7 @@
  *   cache never keeps the process alive. The default clock is the monotonic `performance.now()`.
  */
 import { AbortedError, InvalidArgumentError } from '../errors.js';
-import { describe, requirePositiveInteger, requireString } from '../util/validate.js';
+import { describeValue, requirePositiveInteger, requireString } from '../util/validate.js';
 
 /** Default capacity: oss-allegro's `maximumSize(1000)`. */
 export const DEFAULT_MAX_ENTRIES = 1000;
@@ -155,7 +155,7 @@ export class KeyCache<K, V> {
    *   `maxEntries` below 1 or a `maxAgeMs` that is not positive and finite (caching forever is refused).
    */
   constructor(options: KeyCacheOptions<K, V>) {
-    if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('options', 'an options object', describe(options));
+    if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('options', 'an options object', describeValue(options));
     requireString('options.name', options.name);
     if (options.name === '') throw new InvalidArgumentError('options.name', 'a non-empty string', 'an empty string');
     this.#name = options.name;
@@ -185,7 +185,7 @@ export class KeyCache<K, V> {
     return new Promise<V>((resolve, reject) => {
       if (this.#closed) throw new AbortedError(`Lookup in the closed ${this.#name} cache`);
       const { signal, maxAgeMs } = options;
-      if (signal !== undefined && !(signal instanceof AbortSignal)) throw new InvalidArgumentError('options.signal', 'an AbortSignal', describe(signal));
+      if (signal !== undefined && !(signal instanceof AbortSignal)) throw new InvalidArgumentError('options.signal', 'an AbortSignal', describeValue(signal));
       if (maxAgeMs !== undefined) requireDuration('options.maxAgeMs', maxAgeMs, true);
       if (signal?.aborted === true) throw new AbortedError(`Lookup in the ${this.#name} cache`);
 
@@ -440,11 +440,11 @@ export class KeyCache<K, V> {
 /** Require a finite duration in milliseconds: positive, or also zero when `zeroAllowed`. */
 function requireDuration(parameter: string, value: unknown, zeroAllowed: boolean): number {
   if (typeof value === 'number' && Number.isFinite(value) && (value > 0 || (zeroAllowed && value === 0))) return value;
-  throw new InvalidArgumentError(parameter, `a finite ${zeroAllowed ? 'non-negative' : 'positive'} number of milliseconds`, describe(value));
+  throw new InvalidArgumentError(parameter, `a finite ${zeroAllowed ? 'non-negative' : 'positive'} number of milliseconds`, describeValue(value));
 }
 
 /** Require a function. */
 function requireFunction<F>(parameter: string, value: F): F {
-  if (typeof value !== 'function') throw new InvalidArgumentError(parameter, 'a function', describe(value));
+  if (typeof value !== 'function') throw new InvalidArgumentError(parameter, 'a function', describeValue(value));
   return value;
 }

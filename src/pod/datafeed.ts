@@ -12,7 +12,7 @@
  * A message that cannot be decrypted reaches the bot as an event with `error` set (DECRYPTION_FAILED,
  * CONTENT_KEY_UNAVAILABLE with the thread id, ...) and the loop goes on.
  */
-import { setMaxListeners } from 'node:events';
+import { platform } from '#platform';
 import { AbortedError, AllegroError, HttpStatusError, MalformedCiphertextError } from '../errors.js';
 import type { AuthHook, HttpClient } from '../http/http-client.js';
 import type { DecodedMessage } from './message-codec.js';
@@ -84,7 +84,7 @@ export class Datafeed {
   constructor(options: DatafeedOptions) {
     this.#o = options;
     // Every event of a batch decrypts under this signal concurrently; that is not a listener leak.
-    setMaxListeners(0, this.#controller.signal);
+    platform.allowManyListeners(this.#controller.signal);
   }
 
   /** The id of the feed in use, once one exists. */
@@ -126,7 +126,7 @@ export class Datafeed {
     if (this.#running) throw new AbortedError('A second listen() on the same datafeed');
     this.#running = true;
     const signal = options.signal === undefined ? this.#controller.signal : AbortSignal.any([this.#controller.signal, options.signal]);
-    setMaxListeners(0, signal);
+    platform.allowManyListeners(signal);
     const backoff = { ms: INITIAL_BACKOFF_MS };
     try {
       for await (const batch of this.#batches(signal, backoff)) {

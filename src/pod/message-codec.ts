@@ -13,7 +13,7 @@ import { encryptEntityV1, encryptEntityV2 } from '../crypto/entity.js';
 import { tokenize } from '../crypto/search-tokens.js';
 import { decryptText, encryptText, parseTransport, transportFromBase64, type TransportKey } from '../crypto/transport.js';
 import { InvalidArgumentError } from '../errors.js';
-import { describe } from '../util/validate.js';
+import { describeValue } from '../util/validate.js';
 
 /** Keys and ids needed to encode one message. */
 export interface EncodeContext {
@@ -50,7 +50,7 @@ function messageMlBody(input: string): string {
 
 /** Parse what the message needs: presentationML, plain text, entity JSON, entities found. */
 export function renderMessageMl(input: string): { presentationML: string; text: string; entityJSON: Record<string, unknown>; entities: Entity[] } {
-  if (typeof input !== 'string') throw new InvalidArgumentError('message', 'a MessageML string', describe(input));
+  if (typeof input !== 'string') throw new InvalidArgumentError('message', 'a MessageML string', describeValue(input));
   const body = messageMlBody(input);
   const entities: Entity[] = [];
   const entityJSON: Record<string, unknown> = {};

@@ -10,8 +10,8 @@ import { encryptTransport, decryptTransport } from '../crypto/transport.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { AuthHook, HttpClient } from '../http/http-client.js';
 import { canonicalThreadId, type KeyStore } from '../keys/key-store.js';
-import { toBase64 } from '../util/bytes.js';
-import { describe, requireBase64Id, requireBytes, requireString } from '../util/validate.js';
+import { toBase64, tryFromBase64 } from '../util/bytes.js';
+import { describeValue, requireBase64Id, requireBytes, requireString } from '../util/validate.js';
 import { decodeMessage, encodeMessage, type DecodedMessage } from './message-codec.js';
 
 /** A user as the pod describes it (UserV2). */
@@ -55,7 +55,7 @@ export interface PodClientOptions {
 
 function userIdList(parameter: string, ids: readonly number[]): number[] {
   if (!Array.isArray(ids) || ids.length === 0 || ids.some((id) => !Number.isSafeInteger(id) || id <= 0)) {
-    throw new InvalidArgumentError(parameter, 'a non-empty array of user ids', describe(ids));
+    throw new InvalidArgumentError(parameter, 'a non-empty array of user ids', describeValue(ids));
   }
   return [...ids];
 }
@@ -85,7 +85,7 @@ export class PodClient {
   async users(query: { ids: readonly number[] } | { usernames: readonly string[] } | { emails: readonly string[] }): Promise<PodUser[]> {
     const [param, values] = 'ids' in query ? ['uid', userIdList('query.ids', query.ids).map(String)] : 'usernames' in query ? ['username', [...query.usernames]] : ['email', [...query.emails]];
     if (values.length === 0 || values.some((v) => typeof v !== 'string' || v.length === 0 || v.includes(','))) {
-      throw new InvalidArgumentError(`query.${param}`, 'a non-empty list of values without commas', describe(values));
+      throw new InvalidArgumentError(`query.${param}`, 'a non-empty list of values without commas', describeValue(values));
     }
     const reply = await this.#call<{ users?: PodUser[] }>('GET', `/pod/v3/users?${param}=${encodeURIComponent(values.join(','))}&local=true`);
     return reply.users ?? [];
@@ -172,7 +172,7 @@ export class PodClient {
     const { key, rotationId } = await this.#o.keys.currentContentKey(threadId, options.signal);
     const wall = await this.#o.keys.currentContentKey(this.#o.wallThreadId, options.signal);
     const payload = await encodeMessage(message, {
-      threadId: toBase64(Buffer.from(threadId, 'base64url')), contentKey: key, rotationId,
+      threadId: toBase64(tryFromBase64(threadId)!), contentKey: key, rotationId,
       entityKey: await this.#o.keys.entityKey(options.signal), wallKey: wall.key, clientVersion: this.#o.clientVersion,
     });
     const reply = await this.#call<{ messageId: string }>('POST', '/webcontroller/ingestor/v2/MessageService', {

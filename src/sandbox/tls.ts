@@ -18,7 +18,7 @@ import type { PeerCertificate, TLSSocket } from 'node:tls';
 import { promisify } from 'node:util';
 import forge from 'node-forge';
 import { InvalidArgumentError } from '../errors.js';
-import { describe, requireInt32, requireString } from '../util/validate.js';
+import { describeValue, requireInt32, requireString } from '../util/validate.js';
 
 /** A certificate authority and a server certificate it issued, all PEM encoded. */
 export interface TlsMaterial {
@@ -140,7 +140,7 @@ export async function issueClientCertificate(
   requireCommonName('commonName', commonName);
   const days = options?.days === undefined ? CLIENT_DEFAULT_DAYS : requireInt32('options.days', options.days);
   if (days < 1 || days > MAX_CLIENT_DAYS) {
-    throw new InvalidArgumentError('options.days', `an integer from 1 to ${MAX_CLIENT_DAYS}`, describe(days));
+    throw new InvalidArgumentError('options.days', `an integer from 1 to ${MAX_CLIENT_DAYS}`, describeValue(days));
   }
   const keys = await newRsaKeyPair();
   const certPem = buildCertificate({
@@ -179,7 +179,7 @@ export function toPkcs12(certPem: string, keyPem: string, password: string, caCe
   }
   requireString('password', password);
   if (!/^[\x20-\x7e]{1,128}$/.test(password)) {
-    throw new InvalidArgumentError('password', '1 to 128 printable ASCII characters', describe(password));
+    throw new InvalidArgumentError('password', '1 to 128 printable ASCII characters', describeValue(password));
   }
   const chain = [forgeCertificate('certPem', certPem)];
   if (caCertPem !== undefined) chain.push(forgeCertificate('caCertPem', caCertPem));
@@ -353,7 +353,7 @@ function expiresSoon(cert: X509Certificate): boolean {
 }
 
 function requireCertificateAuthority(ca: CertificateAuthority): void {
-  if (typeof ca !== 'object' || ca === null) throw new InvalidArgumentError('ca', 'an object', describe(ca));
+  if (typeof ca !== 'object' || ca === null) throw new InvalidArgumentError('ca', 'an object', describeValue(ca));
   const cert = parseCertificate('ca.caCertPem', ca.caCertPem);
   if (!cert.ca || cert.publicKey.asymmetricKeyType !== 'rsa') {
     throw new InvalidArgumentError('ca.caCertPem', 'an RSA CA certificate', 'another kind of certificate');
@@ -367,7 +367,7 @@ function requireCommonName(parameter: string, value: unknown): asserts value is 
   requireString(parameter, value);
   if (value.length < 1 || value.length > MAX_COMMON_NAME_LENGTH || /\p{Cc}/u.test(value)) {
     throw new InvalidArgumentError(
-      parameter, `1 to ${MAX_COMMON_NAME_LENGTH} characters without control characters`, describe(value),
+      parameter, `1 to ${MAX_COMMON_NAME_LENGTH} characters without control characters`, describeValue(value),
     );
   }
 }
@@ -378,7 +378,7 @@ function forgeCertificate(parameter: string, value: unknown): forge.pki.Certific
   try {
     return forge.pki.certificateFromPem(value);
   } catch {
-    throw new InvalidArgumentError(parameter, 'a PEM X.509 certificate of an RSA key', describe(value));
+    throw new InvalidArgumentError(parameter, 'a PEM X.509 certificate of an RSA key', describeValue(value));
   }
 }
 
@@ -387,7 +387,7 @@ function parseCertificate(parameter: string, value: unknown): X509Certificate {
   try {
     return new X509Certificate(value);
   } catch {
-    throw new InvalidArgumentError(parameter, 'a PEM X.509 certificate', describe(value));
+    throw new InvalidArgumentError(parameter, 'a PEM X.509 certificate', describeValue(value));
   }
 }
 
@@ -397,7 +397,7 @@ function parsePrivateKey(parameter: string, value: unknown): KeyObject {
   try {
     return createPrivateKey(value);
   } catch {
-    throw new InvalidArgumentError(parameter, 'an unencrypted PEM private key', describe(value));
+    throw new InvalidArgumentError(parameter, 'an unencrypted PEM private key', describeValue(value));
   }
 }
 

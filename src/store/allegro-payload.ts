@@ -20,7 +20,7 @@ import { GCM_TAG_LENGTH } from '../crypto/aead.js';
 import { AesKey } from '../crypto/aes-key.js';
 import { getAeadBackend } from '../crypto/backends.js';
 import { randomBytes } from '../crypto/random.js';
-import { describe, optionsObject, requireBytes, requirePositiveInteger } from '../util/validate.js';
+import { describeValue, optionsObject, requireBytes, requirePositiveInteger } from '../util/validate.js';
 
 /** `cipherSuiteId` of Allegro's payloads (RSA 2048 key wrapping, AES-256-GCM payloads). */
 export const ALLEGRO_CIPHER_SUITE_ID = 'RSA2048_AES256';
@@ -53,7 +53,7 @@ export interface OpenAllegroPayloadOptions extends SealAllegroPayloadOptions {
 }
 
 function requireContentKey(key: unknown): asserts key is AesKey {
-  if (!(key instanceof AesKey)) throw new InvalidArgumentError('contentKey', 'an AesKey', describe(key));
+  if (!(key instanceof AesKey)) throw new InvalidArgumentError('contentKey', 'an AesKey', describeValue(key));
 }
 
 /**

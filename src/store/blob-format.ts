@@ -41,10 +41,10 @@ import type { AeadBackend, AeadBackendName } from '../crypto/aead.js';
 import { GCM_TAG_LENGTH } from '../crypto/aead.js';
 import { AesKey } from '../crypto/aes-key.js';
 import { frameCipherOver, type FrameCipher } from '../crypto/frame-cipher.js';
-import { platform } from '../crypto/platform.js';
+import { platform } from '#platform';
 import { DecryptionFailedError, InvalidArgumentError, MalformedCiphertextError, UnsupportedVersionError } from '../errors.js';
 import { constantTimeEqual, toBase64Url, tryFromBase64, utf8 } from '../util/bytes.js';
-import { describe, optionsObject, requireInt32, requireInt64 } from '../util/validate.js';
+import { describeValue, optionsObject, requireInt32, requireInt64 } from '../util/validate.js';
 
 /** Magic bytes at the start of every blob: ASCII `ATB1`. */
 export const BLOB_MAGIC: Uint8Array = Uint8Array.of(0x41, 0x54, 0x42, 0x31);
@@ -119,16 +119,16 @@ export interface BlobHeader {
 
 function requireFrameSize(parameter: string, value: unknown): number {
   if (typeof value === 'number' && Number.isInteger(value) && value >= MIN_BLOB_FRAME_SIZE && value <= MAX_BLOB_FRAME_SIZE) return value;
-  throw new InvalidArgumentError(parameter, `an integer from ${MIN_BLOB_FRAME_SIZE} to ${MAX_BLOB_FRAME_SIZE}`, describe(value));
+  throw new InvalidArgumentError(parameter, `an integer from ${MIN_BLOB_FRAME_SIZE} to ${MAX_BLOB_FRAME_SIZE}`, describeValue(value));
 }
 
 function requireSize(parameter: string, value: unknown): number {
   if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return value;
-  throw new InvalidArgumentError(parameter, 'a non-negative safe integer', describe(value));
+  throw new InvalidArgumentError(parameter, 'a non-negative safe integer', describeValue(value));
 }
 
 function requireKey(key: unknown): AesKey {
-  if (!(key instanceof AesKey)) throw new InvalidArgumentError('key', 'an AesKey', describe(key));
+  if (!(key instanceof AesKey)) throw new InvalidArgumentError('key', 'an AesKey', describeValue(key));
   void key.bytes; // a wiped key throws INVALID_ARGUMENT here, before any work
   return key;
 }
@@ -137,10 +137,10 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
 
 function requireIdText(parameter: string, value: unknown): Uint8Array {
   if (typeof value !== 'string' || value.length === 0 || LONE_SURROGATE.test(value)) {
-    throw new InvalidArgumentError(parameter, 'a non-empty well-formed string', describe(value));
+    throw new InvalidArgumentError(parameter, 'a non-empty well-formed string', describeValue(value));
   }
   const bytes = utf8(value);
-  if (bytes.length > MAX_BLOB_ID_LENGTH) throw new InvalidArgumentError(parameter, `at most ${MAX_BLOB_ID_LENGTH} UTF-8 bytes`, describe(value));
+  if (bytes.length > MAX_BLOB_ID_LENGTH) throw new InvalidArgumentError(parameter, `at most ${MAX_BLOB_ID_LENGTH} UTF-8 bytes`, describeValue(value));
   return bytes;
 }
 
@@ -161,10 +161,10 @@ function threadIdBytes(threadId: unknown): { tag: number; bytes: Uint8Array } {
  * thread bytes ‖ uint16 length ‖ blobId UTF-8.
  */
 function encodeContext(ctx: unknown): Uint8Array {
-  if (typeof ctx !== 'object' || ctx === null) throw new InvalidArgumentError('ctx', 'a BlobContext object', describe(ctx));
+  if (typeof ctx !== 'object' || ctx === null) throw new InvalidArgumentError('ctx', 'a BlobContext object', describeValue(ctx));
   const c = ctx as Partial<Record<keyof BlobContext, unknown>>;
   const podId = requireInt32('ctx.podId', c.podId);
-  if (typeof c.rotationId !== 'bigint') throw new InvalidArgumentError('ctx.rotationId', 'a signed 64-bit integer (bigint)', describe(c.rotationId));
+  if (typeof c.rotationId !== 'bigint') throw new InvalidArgumentError('ctx.rotationId', 'a signed 64-bit integer (bigint)', describeValue(c.rotationId));
   const rotationId = requireInt64('ctx.rotationId', c.rotationId);
   const thread = threadIdBytes(c.threadId);
   const blob = requireIdText('ctx.blobId', c.blobId);
@@ -218,7 +218,7 @@ function deriveKeys(contentKey: AesKey, headerPrefix: Uint8Array, context: Uint8
  *   out of range; UnsupportedVersionError (`UNSUPPORTED_VERSION`) for a version other than 1.
  */
 export function parseBlobHeader(bytes: Uint8Array): BlobHeader {
-  if (!(bytes instanceof Uint8Array)) throw new InvalidArgumentError('header', 'a Uint8Array', describe(bytes));
+  if (!(bytes instanceof Uint8Array)) throw new InvalidArgumentError('header', 'a Uint8Array', describeValue(bytes));
   if (bytes.length < BLOB_HEADER_LENGTH) throw new MalformedCiphertextError(WHAT, `truncated header (${bytes.length} of ${BLOB_HEADER_LENGTH} bytes)`);
   for (let i = 0; i < BLOB_MAGIC.length; i++) {
     if (bytes[i] !== BLOB_MAGIC[i]) throw new MalformedCiphertextError(WHAT, 'bad magic (not an allegro-ts blob)');
@@ -247,7 +247,7 @@ export function ciphertextSize(plainSize: number, frameSize: number = DEFAULT_BL
   requireFrameSize('frameSize', frameSize);
   const frames = Math.floor(plainSize / frameSize) + 1;
   const size = BLOB_HEADER_LENGTH + plainSize + frames * GCM_TAG_LENGTH;
-  if (!Number.isSafeInteger(size)) throw new InvalidArgumentError('plainSize', 'a size whose ciphertext size is a safe integer', describe(plainSize));
+  if (!Number.isSafeInteger(size)) throw new InvalidArgumentError('plainSize', 'a size whose ciphertext size is a safe integer', describeValue(plainSize));
   return size;
 }
 
@@ -322,7 +322,7 @@ class Chunker {
 
 function requireChunk(chunk: unknown): Uint8Array {
   if (chunk instanceof Uint8Array) return chunk;
-  throw new InvalidArgumentError('source', 'chunks of type Uint8Array', `a chunk that is ${describe(chunk)}`);
+  throw new InvalidArgumentError('source', 'chunks of type Uint8Array', `a chunk that is ${describeValue(chunk)}`);
 }
 
 function isReadableStream(source: unknown): source is ReadableStream<Uint8Array> {
@@ -366,7 +366,7 @@ function openSource(source: BlobSource): OpenedSource {
   if (typeof source === 'object' && source !== null && (Symbol.asyncIterator in source || Symbol.iterator in source) && !(source instanceof Uint8Array)) {
     return { chunks: source, close: async () => undefined };
   }
-  throw new InvalidArgumentError('source', 'an AsyncIterable or Iterable of Uint8Array, or a ReadableStream', describe(source));
+  throw new InvalidArgumentError('source', 'an AsyncIterable or Iterable of Uint8Array, or a ReadableStream', describeValue(source));
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -655,7 +655,7 @@ export async function decryptRange(
   const contentKey = requireKey(key);
   const context = encodeContext(ctx);
   const cipher = resolveCipher(optionsObject('options', options).backend);
-  if (typeof read !== 'function') throw new InvalidArgumentError('read', 'a function (offset, length) => Promise<Uint8Array>', describe(read));
+  if (typeof read !== 'function') throw new InvalidArgumentError('read', 'a function (offset, length) => Promise<Uint8Array>', describeValue(read));
   requireSize('totalCipherSize', totalCipherSize);
   requireSize('start', start);
   requireSize('endExclusive', endExclusive);
@@ -663,7 +663,7 @@ export async function decryptRange(
 
   const readExactly = async (offset: number, length: number): Promise<Uint8Array> => {
     const bytes: unknown = await read(offset, length);
-    if (!(bytes instanceof Uint8Array)) throw new InvalidArgumentError('read', 'a function resolving to a Uint8Array', `one resolving to ${describe(bytes)}`);
+    if (!(bytes instanceof Uint8Array)) throw new InvalidArgumentError('read', 'a function resolving to a Uint8Array', `one resolving to ${describeValue(bytes)}`);
     if (bytes.length !== length) throw new MalformedCiphertextError(WHAT, `read(${offset}, ${length}) returned ${bytes.length} bytes`);
     return bytes;
   };

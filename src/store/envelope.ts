@@ -26,10 +26,10 @@ import type { AeadBackend, AeadBackendName } from '../crypto/aead.js';
 import { GCM_TAG_LENGTH } from '../crypto/aead.js';
 import { AesKey } from '../crypto/aes-key.js';
 import { getAeadBackend } from '../crypto/backends.js';
-import { platform } from '../crypto/platform.js';
+import { platform } from '#platform';
 import { randomBytes } from '../crypto/random.js';
 import { concatBytes, constantTimeEqual, toBase64Url, tryFromBase64, utf8, wipe, writeInt32BE, writeInt64BE } from '../util/bytes.js';
-import { describe, optionsObject, requireBytes, requireInt32, requireInt64, requirePositiveInteger, requireString } from '../util/validate.js';
+import { describeValue, optionsObject, requireBytes, requireInt32, requireInt64, requirePositiveInteger, requireString } from '../util/validate.js';
 import { decodeEnvelope, encodeEnvelope, isCanonical, type EnvelopeMessage } from './proto/codec.js';
 
 /** `cipherSuiteId` written beside an object envelope v1 in the Object Store's JSON. */
@@ -109,7 +109,7 @@ export function hkdfSha256(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, 
   requireBytes('salt', salt);
   requireBytes('info', info);
   if (!Number.isInteger(length) || length < 0 || length > 255 * HASH_LENGTH) {
-    throw new InvalidArgumentError('length', `an integer from 0 to ${255 * HASH_LENGTH}`, describe(length));
+    throw new InvalidArgumentError('length', `an integer from 0 to ${255 * HASH_LENGTH}`, describeValue(length));
   }
   // RFC 5869 §2.2: an absent salt is HashLen zero bytes.
   const prk = platform.hmacSha256(salt.length === 0 ? new Uint8Array(HASH_LENGTH) : salt, ikm);
@@ -151,13 +151,13 @@ function requireText(parameter: string, value: unknown): Uint8Array {
 }
 
 function contextHeader(parameter: string, ctx: unknown): Header {
-  if (typeof ctx !== 'object' || ctx === null) throw new InvalidArgumentError(parameter, 'an ObjectContext', describe(ctx));
+  if (typeof ctx !== 'object' || ctx === null) throw new InvalidArgumentError(parameter, 'an ObjectContext', describeValue(ctx));
   const c = ctx as Record<string, unknown>;
   const podId = requireInt32(`${parameter}.podId`, c.podId);
   requireString(`${parameter}.threadId`, c.threadId);
   const threadId = tryFromBase64(c.threadId);
   if (threadId === undefined || threadId.length === 0 || threadId.length > EnvelopeSizes.maxThreadId) {
-    throw new InvalidArgumentError(`${parameter}.threadId`, `base64 of 1 to ${EnvelopeSizes.maxThreadId} bytes`, describe(c.threadId));
+    throw new InvalidArgumentError(`${parameter}.threadId`, `base64 of 1 to ${EnvelopeSizes.maxThreadId} bytes`, describeValue(c.threadId));
   }
   const rotationId = requireInt64(`${parameter}.rotationId`, c.rotationId);
   const partitionBytes = requireText(`${parameter}.partition`, c.partition);
@@ -210,7 +210,7 @@ function deriveObjectKey(contentKey: AesKey, salt: Uint8Array, header: Uint8Arra
 }
 
 function requireContentKey(key: unknown): asserts key is AesKey {
-  if (!(key instanceof AesKey)) throw new InvalidArgumentError('contentKey', 'an AesKey', describe(key));
+  if (!(key instanceof AesKey)) throw new InvalidArgumentError('contentKey', 'an AesKey', describeValue(key));
 }
 
 function maxLengthOf(options: ReadObjectOptions): number {
@@ -260,7 +260,7 @@ export async function sealObject(contentKey: AesKey, ctx: ObjectContext, plainte
   const h = contextHeader('ctx', ctx);
   requireBytes('plaintext', plaintext);
   if (plaintext.length > MAX_OBJECT_PLAINTEXT_LENGTH) {
-    throw new InvalidArgumentError('plaintext', `at most ${MAX_OBJECT_PLAINTEXT_LENGTH} bytes`, describe(plaintext));
+    throw new InvalidArgumentError('plaintext', `at most ${MAX_OBJECT_PLAINTEXT_LENGTH} bytes`, describeValue(plaintext));
   }
   const backend = getAeadBackend(optionsObject('options', options).backend);
   const salt = randomBytes(EnvelopeSizes.salt);

@@ -15,12 +15,13 @@
  * 403 → `FORBIDDEN`; 404 → `NOT_FOUND`; 410 → `GONE`; 409/412 → `CONFLICT`; a caller who is not a member of the
  * object's thread → `CONTENT_KEY_UNAVAILABLE` naming the thread.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { platform } from '#platform';
+import { randomBytes } from '../crypto/random.js';
 import { EntitlementError, HttpStatusError, InvalidArgumentError, MalformedCiphertextError, OBJECT_STORE_DISABLED_MESSAGE } from '../errors.js';
 import type { AuthHook, HttpClient } from '../http/http-client.js';
 import { canonicalThreadId, type KeyStore } from '../keys/key-store.js';
 import { fromUtf8, toBase64, toBase64Url, tryFromBase64, utf8 } from '../util/bytes.js';
-import { describe, requireBase64Id, requireString } from '../util/validate.js';
+import { describeValue, requireBase64Id, requireString } from '../util/validate.js';
 import { ALLEGRO_CIPHER_SUITE_ID, openAllegroPayload, sealAllegroPayload } from './allegro-payload.js';
 import { ciphertextSize, decryptBlob, decryptRange, encryptBlob, type BlobContext } from './blob-format.js';
 import { ENVELOPE_CIPHER_SUITE_ID, openObject, readObjectHeader, sealObject, type ObjectContext } from './envelope.js';
@@ -112,7 +113,7 @@ export function parseBlobRef(text: string): BlobRef {
   } catch {
     // fall through to the error below
   }
-  throw new InvalidArgumentError('blobRef', 'a blob reference printed by `allegro blob put` (blobRefToString)', describe(text));
+  throw new InvalidArgumentError('blobRef', 'a blob reference printed by `allegro blob put` (blobRefToString)', describeValue(text));
 }
 
 /** What the client needs. */
@@ -134,7 +135,7 @@ function payloadBytes(payload: unknown): Uint8Array {
 
 function newHash(body: Record<string, unknown>): string {
   // Objects are immutable and named by a hash of their content (plus randomness, as the payload's IV already is).
-  return toBase64Url(createHash('sha256').update(JSON.stringify(body)).update(randomBytes(16)).digest());
+  return toBase64Url(platform.sha256(utf8(JSON.stringify(body)), randomBytes(16)));
 }
 
 interface RawObject {
@@ -194,7 +195,7 @@ export class ObjectStoreClient {
   }
 
   async #body(put: PutObject, previous?: ObjectRef): Promise<Record<string, unknown>> {
-    if (typeof put !== 'object' || put === null) throw new InvalidArgumentError('object', 'an object description', describe(put));
+    if (typeof put !== 'object' || put === null) throw new InvalidArgumentError('object', 'an object description', describeValue(put));
     requireString('partition', put.partition);
     requireString('sortKey', put.sortKey);
     if (put.sortKey.length === 0) throw new InvalidArgumentError('sortKey', 'a non-empty string', 'an empty string');
@@ -286,7 +287,7 @@ export class ObjectStoreClient {
    */
   async transaction(ops: readonly TransactionOp[]): Promise<ObjectRef[]> {
     if (!Array.isArray(ops) || ops.length === 0 || ops.length > MAX_TRANSACTION_OBJECTS) {
-      throw new InvalidArgumentError('ops', `an array of 1 to ${MAX_TRANSACTION_OBJECTS} operations (the Object Store's limit)`, describe(ops));
+      throw new InvalidArgumentError('ops', `an array of 1 to ${MAX_TRANSACTION_OBJECTS} operations (the Object Store's limit)`, describeValue(ops));
     }
     const bodies: Record<string, unknown>[] = [];
     for (const op of ops) {

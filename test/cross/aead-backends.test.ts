@@ -62,7 +62,7 @@ describe('AEAD backends agree', () => {
   it('all reject a wrong tag with DECRYPTION_FAILED, including inputs shorter than a tag', async () => {
     const key = new AesKey(new Uint8Array(32).fill(3));
     const iv = new Uint8Array(16);
-    const sealed = await getAeadBackend('node').seal(key, iv, new Uint8Array(0), new Uint8Array(33));
+    const sealed = await getAeadBackend(BACKENDS[0]).seal(key, iv, new Uint8Array(0), new Uint8Array(33));
     sealed[sealed.length - 1]! ^= 1;
     for (const b of BACKENDS) {
       await expect(getAeadBackend(b).open(key, iv, new Uint8Array(0), sealed)).rejects.toMatchObject({ code: 'DECRYPTION_FAILED' });

@@ -84,8 +84,8 @@ export async function login(sandbox: RunningSandbox, username: string): Promise<
   const files = sandbox.identities.get(username);
   if (files?.privateKeyPath === undefined) throw new Error(`no generated key for ${username}`);
   const key = new RsaPrivateKey(readFileSync(files.privateKeyPath, 'utf8'));
-  const session = await call(sandbox, 'POST', '/login/pubkey/authenticate', { json: { token: signJwtRs512(key, { sub: username }) } });
-  const km = await call(sandbox, 'POST', '/relay/pubkey/authenticate', { json: { token: signJwtRs512(key, { sub: username }) } });
+  const session = await call(sandbox, 'POST', '/login/pubkey/authenticate', { json: { token: await signJwtRs512(key, { sub: username }) } });
+  const km = await call(sandbox, 'POST', '/relay/pubkey/authenticate', { json: { token: await signJwtRs512(key, { sub: username }) } });
   if (session.status !== 200 || km.status !== 200) throw new Error(`login failed: ${session.status} ${km.status}`);
   return {
     userId: files.userId, session: session.json.token, km: km.json.token,

@@ -1,5 +1,6 @@
 // Typed access to the Symphony known-answer vectors copied from ../shared/vectors into test/vectors/.
 import vectors from '../vectors/symphony-crypto-1.63.2.json' with { type: 'json' };
+import { aeadBackendNames } from '../../src/crypto/backends.js';
 import { tryFromBase64, tryFromHex } from '../../src/util/bytes.js';
 
 export { vectors };
@@ -18,8 +19,8 @@ export function b64(text: string): Uint8Array {
   return bytes;
 }
 
-/** The AEAD backends every test runs against. */
-export const BACKENDS = ['node', 'webcrypto', 'noble'] as const;
+/** The AEAD backends every test runs against: all that the platform under test offers (node:crypto only in Node). */
+export const BACKENDS = aeadBackendNames();
 
 /**
  * Byte equality that stays fast for MiB-sized arrays (vitest's deep `toEqual` walks typed arrays element by

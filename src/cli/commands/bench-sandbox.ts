@@ -91,8 +91,8 @@ export async function runSandboxBench(options: { seconds?: number; concurrency?:
     const config = JSON.parse(readFileSync(ready.configPath, 'utf8')) as { bot: { username: string; privateKey: { path: string } } };
     const botKey = new RsaPrivateKey(readFileSync(config.bot.privateKey.path, 'utf8'));
     const json = { 'content-type': 'application/json' };
-    const session = JSON.parse((await send('POST', '/login/pubkey/authenticate', json, JSON.stringify({ token: signJwtRs512(botKey, { sub: config.bot.username }) }))).text).token as string;
-    const km = JSON.parse((await send('POST', '/relay/pubkey/authenticate', json, JSON.stringify({ token: signJwtRs512(botKey, { sub: config.bot.username }) }))).text).token as string;
+    const session = JSON.parse((await send('POST', '/login/pubkey/authenticate', json, JSON.stringify({ token: await signJwtRs512(botKey, { sub: config.bot.username }) }))).text).token as string;
+    const km = JSON.parse((await send('POST', '/relay/pubkey/authenticate', json, JSON.stringify({ token: await signJwtRs512(botKey, { sub: config.bot.username }) }))).text).token as string;
     const auth = { sessionToken: session };
     const me = JSON.parse((await send('GET', '/pod/v2/sessioninfo', auth)).text) as { id: number };
     const rooms = JSON.parse((await send('POST', '/pod/v1/streams/list', { ...auth, ...json }, JSON.stringify({ streamTypes: [{ type: 'ROOM' }] }))).text) as Array<{ id: string }>;

@@ -17,14 +17,14 @@ import { unverifiedSubject, type TokenKind } from '../tokens.js';
 
 const SERVICE_TOKEN_TTL_SECONDS = 300;
 
-function jwtUser(ctx: SandboxContext, req: SandboxRequest): UserState {
+async function jwtUser(ctx: SandboxContext, req: SandboxRequest): Promise<UserState> {
   const token = requiredField(requireObject(req.json()), 'token', 'string');
   const username = unverifiedSubject(token);
   const user = username === undefined ? undefined : ctx.state.usersByName.get(username.toLowerCase());
   if (user === undefined) throw new HttpError(401, 'Invalid user: no user has the subject of this token');
   if (user.loginPublicKeyPem === undefined) throw new HttpError(401, 'Public key not imported for this user');
   try {
-    verifyJwtRs512(new RsaPublicKey(user.loginPublicKeyPem), token);
+    await verifyJwtRs512(new RsaPublicKey(user.loginPublicKeyPem), token);
   } catch (err) {
     if (err instanceof AllegroError) throw new HttpError(401, `Authentication failed: ${err.message}`);
     throw err;
@@ -48,8 +48,8 @@ function tokenResponse(ctx: SandboxContext, user: UserState, kind: TokenKind): S
 /** Register the authentication routes. */
 export function authRoutes(router: Router, ctx: SandboxContext): void {
   router
-    .add('POST', '/login/pubkey/authenticate', (req) => tokenResponse(ctx, jwtUser(ctx, req), 'session'))
-    .add('POST', '/relay/pubkey/authenticate', (req) => tokenResponse(ctx, jwtUser(ctx, req), 'km'))
+    .add('POST', '/login/pubkey/authenticate', async (req) => tokenResponse(ctx, await jwtUser(ctx, req), 'session'))
+    .add('POST', '/relay/pubkey/authenticate', async (req) => tokenResponse(ctx, await jwtUser(ctx, req), 'km'))
     .add('POST', '/sessionauth/v1/authenticate', (req) => tokenResponse(ctx, certificateUser(ctx, req), 'session'))
     .add('POST', '/keyauth/v1/authenticate', (req) => tokenResponse(ctx, certificateUser(ctx, req), 'km'))
     .add('POST', '/sessionauth/v1/logout', (req) => {

@@ -55,11 +55,11 @@ export function keyRoutes(router: Router, ctx: SandboxContext): void {
       const user = ctx.kmUser(req);
       return { json: { status: 'OK', entityKey: await wrapForUser(user, ctx.state.entityKey) } };
     })
-    .add('GET', '/webcontroller/keystore/wrappedAccountKeys/one', (req) => {
+    .add('GET', '/webcontroller/keystore/wrappedAccountKeys/one', async (req) => {
       const user = ctx.sessionUser(req);
       requireSelf(user, req.query);
       if (rotationParam(req.query) !== '0') throw new HttpError(404, 'No account key of that rotation');
-      const wrapped = new RsaPublicKey(user.kmPublicKeyPem).wrap(Buffer.from(user.accountKey, 'base64'), 'pkcs1-v1_5');
+      const wrapped = await new RsaPublicKey(user.kmPublicKeyPem).wrap(Buffer.from(user.accountKey, 'base64'), 'pkcs1-v1_5');
       return { json: { data: { wrappedAccountKey: toBase64(wrapped), rotationId: 0, userId: user.id, version: 1 } } };
     })
     .add('GET', '/keystore/wrappedContentKeys/one', async (req) => {

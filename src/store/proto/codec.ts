@@ -15,7 +15,7 @@
  */
 import $protobuf from 'protobufjs/minimal.js';
 import { InvalidArgumentError, MalformedCiphertextError } from '../../errors.js';
-import { describe } from '../../util/validate.js';
+import { describeValue } from '../../util/validate.js';
 import { allegro_ts } from './envelope.js';
 
 const ObjectEnvelope = allegro_ts.v1.ObjectEnvelope;
@@ -94,7 +94,7 @@ export function encodeEnvelope(message: EnvelopeMessage): Uint8Array {
  *   decoding), input that is not a protobuf message, or a message that fails `verify`.
  */
 export function decodeEnvelope(bytes: Uint8Array, maxLength: number): EnvelopeMessage {
-  if (!(bytes instanceof Uint8Array)) throw new InvalidArgumentError('envelope', 'a Uint8Array', describe(bytes));
+  if (!(bytes instanceof Uint8Array)) throw new InvalidArgumentError('envelope', 'a Uint8Array', describeValue(bytes));
   if (bytes.length > maxLength) throw new MalformedCiphertextError(WHAT, `${bytes.length} bytes exceeds the limit of ${maxLength}`);
   let decoded: allegro_ts.v1.ObjectEnvelope;
   try {

@@ -436,7 +436,7 @@ beforeAll(async () => {
   [bot, alice] = await Promise.all([login(sandbox, 'sandbox-bot'), login(sandbox, 'alice')]);
   const bob = sandbox.identities.get('bob')!;
   Object.assign(ids, { bot: String(bot.userId), alice: String(alice.userId), bob: String(bob.userId) });
-  ids.jwt = signJwtRs512(new RsaPrivateKey(readFileSync(sandbox.identities.get('alice')!.privateKeyPath!, 'utf8')), { sub: 'alice' });
+  ids.jwt = await signJwtRs512(new RsaPrivateKey(readFileSync(sandbox.identities.get('alice')!.privateKeyPath!, 'utf8')), { sub: 'alice' });
   ids.logoutSession = (await login(sandbox, 'bob')).session;
 
   const streams = await call(sandbox, 'POST', '/pod/v1/streams/list', { headers: bot.headers, json: {} });

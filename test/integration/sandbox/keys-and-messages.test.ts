@@ -25,8 +25,8 @@ describe('authentication', () => {
   it('refuses unknown users, bad signatures, malformed and expired tokens with 401', async () => {
     const key = new RsaPrivateKey(readFileSync(sandbox.identities.get('alice')!.privateKeyPath!, 'utf8'));
     const cases = [
-      signJwtRs512(key, { sub: 'nobody' }),
-      signJwtRs512(key, { sub: 'sandbox-bot' }),
+      await signJwtRs512(key, { sub: 'nobody' }),
+      await signJwtRs512(key, { sub: 'sandbox-bot' }),
       'not.a.jwt',
     ];
     for (const token of cases) {
@@ -36,7 +36,7 @@ describe('authentication', () => {
         expect(reply.json.code).toBe(401);
       }
     }
-    const expired = signJwtRs512(key, { sub: 'alice', exp: Math.floor(Date.now() / 1000) + 1 });
+    const expired = await signJwtRs512(key, { sub: 'alice', exp: Math.floor(Date.now() / 1000) + 1 });
     await new Promise((r) => setTimeout(r, 1100));
     expect((await call(sandbox, 'POST', '/login/pubkey/authenticate', { json: { token: expired } })).status).toBe(401);
   });

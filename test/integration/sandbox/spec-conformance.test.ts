@@ -235,7 +235,7 @@ beforeAll(async () => {
 });
 afterAll(() => sandbox?.close());
 
-function jwtFor(username: string): string {
+async function jwtFor(username: string): Promise<string> {
   const key = new RsaPrivateKey(readFileSync(sandbox.identities.get(username)!.privateKeyPath!, 'utf8'));
   return signJwtRs512(key, { sub: username });
 }
@@ -279,9 +279,9 @@ describe('the specs', () => {
 
 describe('authentication (login-api-public.yaml, authenticator-api-public.yaml)', () => {
   it('POST /login/pubkey/authenticate and /relay/pubkey/authenticate answer a Token', async () => {
-    const session = await api('POST', '/login/pubkey/authenticate', { json: { token: jwtFor('alice') } });
+    const session = await api('POST', '/login/pubkey/authenticate', { json: { token: await jwtFor('alice') } });
     expect(session.json).toMatchObject({ name: 'sessionToken', token: expect.any(String) });
-    const km = await api('POST', '/relay/pubkey/authenticate', { json: { token: jwtFor('alice') } });
+    const km = await api('POST', '/relay/pubkey/authenticate', { json: { token: await jwtFor('alice') } });
     expect(km.json).toMatchObject({ name: 'keyManagerToken', token: expect.any(String) });
   });
 
@@ -305,7 +305,7 @@ describe('authentication (login-api-public.yaml, authenticator-api-public.yaml)'
 
   it('answers 401 with an Error body', async () => {
     await api('POST', '/login/pubkey/authenticate', { json: { token: 'not.a.jwt' }, status: 401 });
-    await api('POST', '/relay/pubkey/authenticate', { json: { token: signJwtRs512(new RsaPrivateKey(readFileSync(sandbox.identities.get('bob')!.privateKeyPath!, 'utf8')), { sub: 'alice' }) }, status: 401 });
+    await api('POST', '/relay/pubkey/authenticate', { json: { token: await signJwtRs512(new RsaPrivateKey(readFileSync(sandbox.identities.get('bob')!.privateKeyPath!, 'utf8')), { sub: 'alice' }) }, status: 401 });
     await api('GET', '/pod/v2/sessioninfo', { status: 401 });
     await api('GET', '/pod/v2/sessioninfo', { headers: { sessionToken: 'forged' }, status: 401 });
     await api('POST', '/sessionauth/v1/authenticate', { status: 401 });

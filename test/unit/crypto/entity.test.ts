@@ -14,8 +14,8 @@ import {
   TYPEAHEAD_PREFIX_LENGTHS,
 } from '../../../src/crypto/entity.js';
 import vectors from '../../vectors/symphony-crypto-1.63.2.json' with { type: 'json' };
+import { BACKENDS } from '../../helpers/vectors.js';
 
-const BACKENDS: AeadBackendName[] = ['node', 'webcrypto', 'noble'];
 
 function keyFromHex(hex: string): AesKey {
   return new AesKey(tryFromHex(hex)!);

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { nobleCbc } from '../../../src/crypto/aead-noble.js';
 import { AesKey } from '../../../src/crypto/aes-key.js';
 import { LEGACY_WRAPPED_KEY_LENGTH, unwrapLegacyKey, wrapLegacyKey } from '../../../src/crypto/legacy-wrap.js';
-import { platform } from '../../../src/crypto/platform.js';
+import { platform } from '#platform';
 import { AllegroError } from '../../../src/errors.js';
 
 function codeOf(run: () => unknown): string {

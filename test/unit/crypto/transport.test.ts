@@ -11,7 +11,7 @@ import {
   transportFromBase64,
   TransportSizes,
 } from '../../../src/crypto/transport.js';
-import { platform } from '../../../src/crypto/platform.js';
+import { platform } from '#platform';
 import { toBase64, utf8 } from '../../../src/util/bytes.js';
 import { b64, BACKENDS, hex, vectors } from '../../helpers/vectors.js';
 import { codeOf } from '../../helpers/errors.js';

@@ -24,7 +24,7 @@ import {
   type EncryptBlobOptions,
 } from '../../../src/store/blob-format.js';
 import { createDecryptStream, createEncryptStream } from '../../../src/store/blob-node-streams.js';
-import { sameBytes } from '../../helpers/vectors.js';
+import { BACKENDS, sameBytes } from '../../helpers/vectors.js';
 
 const F = 4096;
 const key = new AesKey(new Uint8Array(32).fill(7));
@@ -140,9 +140,9 @@ describe('blob v1 round trip', () => {
 
   it('reads what every AEAD backend writes', async () => {
     const data = random(2 * F + 100);
-    for (const writer of ['node', 'webcrypto', 'noble'] as const) {
+    for (const writer of BACKENDS) {
       const sealed = await encrypt(data, { frameSize: F, backend: writer });
-      for (const reader of ['node', 'webcrypto', 'noble'] as const) {
+      for (const reader of BACKENDS) {
         expect(sameBytes(await collect(decryptBlob(key, ctx, [sealed], { backend: reader })), data)).toBe(true);
       }
     }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describe as describeValue, requireBytes, requireInt32, requireInt64, requireString } from '../../../src/util/validate.js';
+import { describeValue, requireBytes, requireInt32, requireInt64, requireString } from '../../../src/util/validate.js';
 
 describe('validate', () => {
   it('describes values by type and size, never by content', () => {

@@ -1,0 +1,39 @@
+/**
+ * The {@link Platform} for Node (package.json `imports`: `#platform` under the `node` condition): node:crypto for
+ * hashing, randomness, AES and RSA, the fastest backend here at every size (docs/architecture.md, "Performance"),
+ * node:fs for configuration files and node:events for the AbortSignal listener limit.
+ */
+import { createHash, createHmac, randomFillSync } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { nodeAead, nodeCbc, nodeFrameCipher } from '../crypto/aead-node.js';
+import { nodeRsa } from '../crypto/rsa-node.js';
+import type { Platform } from './platform.js';
+
+/** The Node platform. */
+export const platform: Platform = {
+  name: 'node',
+  defaultAead: nodeAead,
+  frameCipher: nodeFrameCipher,
+  sha256(...parts) {
+    const h = createHash('sha256');
+    for (const p of parts) h.update(p);
+    return new Uint8Array(h.digest());
+  },
+  hmacSha256(key, ...parts) {
+    const h = createHmac('sha256', key);
+    for (const p of parts) h.update(p);
+    return new Uint8Array(h.digest());
+  },
+  randomFill: (target) => randomFillSync(target),
+  aesCbcDecryptNoPadding: (key, iv, data) => nodeCbc('decrypt', key, iv, data),
+  aesCbcEncryptNoPadding: (key, iv, data) => nodeCbc('encrypt', key, iv, data),
+  rsa: nodeRsa,
+  readFile: async (path, baseDir) => {
+    const contents = await readFile(resolve(baseDir ?? '.', path));
+    return new Uint8Array(contents.buffer, contents.byteOffset, contents.byteLength);
+  },
+  directoryOf: (path) => dirname(resolve(path)),
+  allowManyListeners: (signal) => setMaxListeners(0, signal),
+};

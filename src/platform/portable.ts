@@ -1,0 +1,42 @@
+/**
+ * The {@link Platform} for runtimes without node:crypto, such as browsers (package.json `imports`: `#platform` under
+ * the `default` condition): WebCrypto for AES-GCM, randomness and RSA; @noble/hashes for the synchronous SHA-256 and
+ * HMAC that Symphony's deterministic formats need; @noble/ciphers for unpadded AES-CBC; node-forge for the two RSA
+ * operations WebCrypto lacks (src/crypto/rsa-portable.ts). There is no file system: a configuration gives its keys
+ * and certificates as content.
+ */
+import { nobleCbc } from '../crypto/aead-noble.js';
+import { webCryptoAead } from '../crypto/aead-webcrypto.js';
+import { frameCipherOver } from '../crypto/frame-cipher.js';
+import { hmacSha256, sha256 } from '../crypto/hash-noble.js';
+import { portableRsa } from '../crypto/rsa-portable.js';
+import { UnsupportedOperationError } from '../errors.js';
+import type { Platform } from './platform.js';
+
+/** getRandomValues fills at most 65,536 bytes per call. */
+const RANDOM_CHUNK = 65_536;
+
+const noFileSystem = (operation: string): never => {
+  throw new UnsupportedOperationError(operation, 'portable', 'there is no file system; give the content instead of a path');
+};
+
+/** The portable platform. */
+export const platform: Platform = {
+  name: 'portable',
+  defaultAead: webCryptoAead,
+  frameCipher: frameCipherOver(webCryptoAead),
+  sha256,
+  hmacSha256,
+  randomFill: (target) => {
+    for (let offset = 0; offset < target.length; offset += RANDOM_CHUNK) {
+      globalThis.crypto.getRandomValues(target.subarray(offset, Math.min(target.length, offset + RANDOM_CHUNK)));
+    }
+    return target;
+  },
+  aesCbcDecryptNoPadding: (key, iv, data) => nobleCbc('decrypt', key, iv, data),
+  aesCbcEncryptNoPadding: (key, iv, data) => nobleCbc('encrypt', key, iv, data),
+  rsa: portableRsa,
+  readFile: async () => noFileSystem('reading a file'),
+  directoryOf: () => noFileSystem('resolving a file path'),
+  allowManyListeners: () => {},
+};
