@@ -1,11 +1,13 @@
 /**
- * RSA key encodings in pure JavaScript, for the portable platform (src/crypto/rsa-portable.ts), which must parse a
- * key synchronously where WebCrypto's `importKey` is asynchronous: PEM (RFC 7468) around DER (X.690) for
+ * RSA key encodings in pure JavaScript, read the same way on every platform: PEM (RFC 7468) around DER (X.690) for
  * - private keys: PKCS#1 `RSAPrivateKey` (RFC 8017 Appendix A.1.2, two primes) and unencrypted PKCS#8
  *   `PrivateKeyInfo` / `OneAsymmetricKey` (RFC 5208, RFC 5958) with algorithm rsaEncryption;
  * - public keys: SPKI `SubjectPublicKeyInfo` (RFC 5280 §4.1) with rsaEncryption and PKCS#1 `RSAPublicKey`.
- * Accepts what node:crypto accepts for these four forms (test/cross/rsa.test.ts compares them) and refuses
- * anything else, such as encrypted PEM, RSA-PSS keys, other key types, or trailing or non-minimal DER.
+ * Both platforms decide with this module which PEM text is a key (test/cross/rsa.test.ts): the portable one because
+ * WebCrypto's `importKey` is asynchronous and the key must be checked when it is constructed, the Node one so that
+ * it is as strict. Refused: encrypted PEM, RSA-PSS and other key types, DER with trailing bytes or non-minimal
+ * lengths, a PKCS#8 key under the PKCS#1 label, and a private key whose primes do not multiply to its modulus
+ * (OpenSSL accepts the last three).
  */
 import { toBase64, tryFromBase64 } from '../util/bytes.js';
 
@@ -178,29 +180,27 @@ function readSpki(der: Uint8Array): RsaPublicComponents {
   return readRsaPublicKey(bits.subarray(1));
 }
 
-const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----\r?\n([^-]*?)-----END \1-----/;
+const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----\r?\n([^-]*?)-----END \1-----/g;
 const PEM_BODY = /^[A-Za-z0-9+/]*={0,2}$/;
 
-/** The label and DER contents of the first PEM block of `text`, or undefined. Headers (encrypted PEM) are refused. */
-function pemBlock(text: string): { label: string; der: Uint8Array } | undefined {
-  const match = PEM_BLOCK.exec(text);
-  if (match === null) return undefined;
-  const body = match[2]!.replace(/\s+/g, '');
-  if (!PEM_BODY.test(body) || body.length % 4 !== 0) return undefined;
-  const der = tryFromBase64(body);
-  return der === undefined ? undefined : { label: match[1]!, der };
-}
-
+/**
+ * Read the first PEM block of `text` whose label has a reader (other blocks, such as a certificate in the same
+ * file, are skipped); undefined when there is none or it does not decode. Headers (encrypted PEM) are refused.
+ */
 function parsePem<T>(text: string, readers: Readonly<Record<string, (der: Uint8Array) => T>>): T | undefined {
-  const block = pemBlock(text);
-  const reader = block === undefined || !Object.hasOwn(readers, block.label) ? undefined : readers[block.label];
-  if (block === undefined || reader === undefined) return undefined;
-  try {
-    return reader(block.der);
-  } catch (err) {
-    if (err instanceof DerError) return undefined;
-    throw err;
+  for (const [, label, rawBody] of text.matchAll(PEM_BLOCK)) {
+    if (!Object.hasOwn(readers, label!)) continue;
+    const body = rawBody!.replace(/\s+/g, '');
+    const der = PEM_BODY.test(body) && body.length % 4 === 0 ? tryFromBase64(body) : undefined;
+    if (der === undefined) return undefined;
+    try {
+      return readers[label!]!(der);
+    } catch (err) {
+      if (err instanceof DerError) return undefined;
+      throw err;
+    }
   }
+  return undefined;
 }
 
 /** An RSA private key from PEM (`RSA PRIVATE KEY` or `PRIVATE KEY`), or undefined. */

@@ -8,6 +8,7 @@ import { constants, createPrivateKey, createPublicKey, generateKeyPair, KeyObjec
 import { promisify } from 'node:util';
 import type { OaepHash, PlatformRsaPrivateKey, PlatformRsaPublicKey, RsaPlatform } from '../platform/platform.js';
 import { tryFromBase64 } from '../util/bytes.js';
+import { parseRsaPrivateKeyPem, parseRsaPublicKeyPem } from './rsa-der.js';
 
 const OAEP_HASH: Readonly<Record<OaepHash, string>> = { 'SHA-1': 'sha1', 'SHA-256': 'sha256' };
 
@@ -44,7 +45,9 @@ function privateKeyOf(key: KeyObject): PlatformRsaPrivateKey {
   };
 }
 
-function parsed(parse: () => KeyObject): KeyObject | undefined {
+/** Parse PEM text that ./rsa-der.ts has accepted (which PEM is a key is decided there, for both platforms). */
+function parsed(accepted: boolean, parse: () => KeyObject): KeyObject | undefined {
+  if (!accepted) return undefined;
   try {
     return parse();
   } catch {
@@ -58,13 +61,13 @@ export const nodeRsa: RsaPlatform = {
   isNativeKey: (value) => value instanceof KeyObject,
   privateKey(key) {
     const object = key instanceof KeyObject ? (key.type === 'private' ? key : undefined)
-      : typeof key === 'string' ? parsed(() => createPrivateKey({ key, format: 'pem' })) : undefined;
+      : typeof key === 'string' ? parsed(parseRsaPrivateKeyPem(key) !== undefined, () => createPrivateKey({ key, format: 'pem' })) : undefined;
     const rsa = rsaKeyObject(object);
     return rsa === undefined ? undefined : privateKeyOf(rsa);
   },
   publicKey(key) {
     const object = key instanceof KeyObject ? (key.type === 'public' ? key : undefined)
-      : typeof key === 'string' ? parsed(() => createPublicKey({ key, format: 'pem' })) : undefined;
+      : typeof key === 'string' ? parsed(parseRsaPublicKeyPem(key) !== undefined, () => createPublicKey({ key, format: 'pem' })) : undefined;
     const rsa = rsaKeyObject(object);
     return rsa === undefined ? undefined : publicKeyOf(rsa);
   },

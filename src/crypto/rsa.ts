@@ -64,7 +64,6 @@ const PADDINGS: Readonly<Record<RsaPadding, OaepHash | undefined>> = {
 
 const PRIVATE_PEM_EXPECTED = 'a PEM-encoded RSA private key (PKCS#1 or PKCS#8)';
 const PUBLIC_PEM_EXPECTED = 'a PEM-encoded RSA public key (SPKI or PKCS#1)';
-const PUBLIC_PEM_LABEL = /-----BEGIN (?:RSA )?PUBLIC KEY-----/;
 
 function requireRsaKey<T extends { readonly modulusBits: number }>(parameter: string, key: T | undefined, expected: string, received: unknown): T {
   if (key === undefined) throw new InvalidArgumentError(parameter, expected, describeValue(received));
@@ -158,17 +157,10 @@ export class RsaPublicKey {
    *   keys, non-RSA keys and moduli shorter than {@link MIN_RSA_MODULUS_BITS}.
    */
   constructor(key: string | KeyObject) {
-    let parsed: PlatformRsaPublicKey | undefined;
-    let expected = PUBLIC_PEM_EXPECTED;
-    if (key instanceof DerivedPublicKey) {
-      parsed = key.key;
-    } else if (platform.rsa.isNativeKey(key)) {
-      expected = 'a public RSA KeyObject';
-      parsed = platform.rsa.publicKey(key);
-    } else if (typeof key === 'string' && PUBLIC_PEM_LABEL.test(key)) {
-      parsed = platform.rsa.publicKey(key);
-    }
-    const checked = requireRsaKey('publicKey', parsed, expected, key);
+    const native = platform.rsa.isNativeKey(key);
+    const parsed = key instanceof DerivedPublicKey ? key.key
+      : native || typeof key === 'string' ? platform.rsa.publicKey(key) : undefined;
+    const checked = requireRsaKey('publicKey', parsed, native ? 'a public RSA KeyObject' : PUBLIC_PEM_EXPECTED, key);
     this.modulusBytes = Math.ceil(checked.modulusBits / 8);
     publicKeys.set(this, checked);
   }

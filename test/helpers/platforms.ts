@@ -10,14 +10,20 @@ export type PlatformName = (typeof PLATFORMS)[number];
  * Import fresh copies of the modules `load` imports (and everything they import), with `#platform` bound to the
  * platform `name`: src/platform/node.ts (as vitest.config.ts aliases it) or src/platform/portable.ts. Each call gives
  * separate module instances, so classes such as `AesKey` are distinct per platform: pass bytes between them, not
- * objects.
+ * objects. Calls run one after the other (the module registry and the mock are global to the test file).
  */
-export async function onPlatform<T>(name: PlatformName, load: () => Promise<T>): Promise<T> {
-  vi.resetModules();
-  if (name === 'portable') vi.doMock('#platform', () => import('../../src/platform/portable.js'));
-  try {
-    return await load();
-  } finally {
-    vi.doUnmock('#platform');
-  }
+export function onPlatform<T>(name: PlatformName, load: () => Promise<T>): Promise<T> {
+  const loaded = queue.then(async () => {
+    vi.resetModules();
+    if (name === 'portable') vi.doMock('#platform', () => import('../../src/platform/portable.js'));
+    try {
+      return await load();
+    } finally {
+      vi.doUnmock('#platform');
+    }
+  });
+  queue = loaded.catch(() => undefined);
+  return loaded;
 }
+
+let queue: Promise<unknown> = Promise.resolve();
