@@ -3,7 +3,8 @@
  * tests (docs/sandbox.md). Re-exports only; the package root never imports it.
  */
 export { startSandbox } from './server.js';
-export type { IdentityFiles, RunningSandbox, SandboxAdmin, SandboxOptions } from './server.js';
+export type { NewSandboxUser, SandboxAdmin } from './admin.js';
+export type { IdentityFiles, RunningSandbox, SandboxOptions } from './server.js';
 export type { SandboxConfig, SandboxUrls } from './context.js';
 export type { FaultRule } from './faults.js';
 export type { Seed, SeedUser } from './seed.js';

@@ -13,8 +13,9 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Socket } from 'node:net';
-import { generateRsaKeyPair, RsaPublicKey } from '../crypto/rsa.js';
+import { generateRsaKeyPair, RsaPublicKey } from '../crypto/index.js';
 import { toBase64 } from '../util/bytes.js';
+import type { SandboxAdmin } from './admin.js';
 import { SandboxContext, type Persistence, type SandboxConfig, type SandboxUrls } from './context.js';
 import { Faults, type FaultRule } from './faults.js';
 import { dispatch, errorResponse, HttpError, Router, send } from './http.js';
@@ -85,16 +86,6 @@ export interface RunningSandbox extends SandboxUrls {
   admin: SandboxAdmin;
   /** Stop serving, finish in-flight writes, close the journal. Idempotent. */
   close(): Promise<void>;
-}
-
-/** Administrative actions on a running sandbox. */
-export interface SandboxAdmin {
-  /** Rotate a stream's content key; returns the new rotation id. Old rotations stay available for history. */
-  rotate(streamId: string): Promise<string>;
-  /** Switch the pod's Object Store entitlement. */
-  setObjectStoreEntitlement(enabled: boolean): Promise<void>;
-  /** Add a user; generates a login key pair unless `publicKeyPem` is given. */
-  createUser(user: { username: string; displayName?: string; type?: 'NORMAL' | 'SYSTEM'; publicKeyPem?: string }): Promise<{ userId: number; privateKeyPem?: string }>;
 }
 
 const DEFAULT_CONFIG: SandboxConfig = {

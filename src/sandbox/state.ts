@@ -93,7 +93,7 @@ export interface EventState {
 }
 
 /** One version of an Object Store object (StoredApplicationObject or DeletedApplicationObject). */
-export interface StoredObject {
+export interface ObjectRecord {
   absoluteHash: string;
   baseHash: string;
   /** 1 for the first version. */
@@ -128,9 +128,9 @@ export interface BlobState {
 
 /** One write of an Object Store transaction. */
 export type ObjectWrite =
-  | { kind: 'put'; object: StoredObject }
+  | { kind: 'put'; object: ObjectRecord }
   | { kind: 'delete'; baseHash: string; deletionType: 'PHYSICAL' }
-  | { kind: 'delete'; baseHash: string; deletionType: 'LOGICAL'; tombstone: StoredObject };
+  | { kind: 'delete'; baseHash: string; deletionType: 'LOGICAL'; tombstone: ObjectRecord };
 
 /** Changes, as journaled. */
 export type StateRecord =
@@ -176,7 +176,7 @@ export class SandboxState {
   readonly feeds = new Map<string, FeedState>();
   readonly events: EventState[] = [];
   /** Object versions by absolute hash. */
-  readonly objects = new Map<string, StoredObject>();
+  readonly objects = new Map<string, ObjectRecord>();
   /** Absolute hashes of each object's versions, oldest first, by base hash. */
   readonly objectVersions = new Map<string, string[]>();
   /** Current objects (and logically deleted ones): base hash by sort key, by partition hash. */
@@ -306,7 +306,7 @@ export class SandboxState {
   }
 
   /** The current (latest) version of an object, by base hash. */
-  currentObject(baseHash: string): StoredObject | undefined {
+  currentObject(baseHash: string): ObjectRecord | undefined {
     const versions = this.objectVersions.get(baseHash);
     return versions === undefined ? undefined : this.objects.get(versions.at(-1)!);
   }
@@ -456,7 +456,7 @@ export interface StateSnapshot {
   events: EventState[];
   partitions: PartitionState[];
   /** Every object's versions, oldest first. */
-  objectVersions: StoredObject[][];
+  objectVersions: ObjectRecord[][];
   /** Committed blobs (absent in snapshots written before blobs existed). */
   blobs?: BlobState[];
 }

@@ -6,7 +6,7 @@
  * A JWT must be RS512, name a known user in `sub`, expire at most five minutes ahead and verify with the user's
  * registered key; anything else is 401.
  */
-import { RsaPublicKey, verifyJwtRs512 } from '../../crypto/rsa.js';
+import { RsaPublicKey, verifyJwtRs512 } from '../../crypto/index.js';
 import { AllegroError } from '../../errors.js';
 import { requireObject, requiredField } from '../body.js';
 import type { SandboxContext } from '../context.js';

@@ -5,7 +5,7 @@
 import { canonicalId, optionalField, requireObject, requiredField } from '../body.js';
 import type { Faults } from '../faults.js';
 import { HttpError, type Router } from '../http.js';
-import type { SandboxAdmin } from '../server.js';
+import type { NewSandboxUser, SandboxAdmin } from '../admin.js';
 
 /** Register the control routes. */
 export function controlRoutes(router: Router, faults: Faults, admin: SandboxAdmin): void {
@@ -24,7 +24,7 @@ export function controlRoutes(router: Router, faults: Faults, admin: SandboxAdmi
     })
     .add('POST', '/sandbox/v1/users', async (req) => {
       const body = requireObject(req.json());
-      const user: Parameters<SandboxAdmin['createUser']>[0] = { username: requiredField(body, 'username', 'string') };
+      const user: NewSandboxUser = { username: requiredField(body, 'username', 'string') };
       const displayName = optionalField(body, 'displayName', 'string');
       if (displayName !== undefined) user.displayName = displayName;
       const type = optionalField(body, 'type', 'string');

@@ -7,9 +7,7 @@
  * and the entity key (`/relay/keys/entityKey`). A caller who is not a member of a thread gets 404, which Allegro
  * reports as "Not a member of this thread"; keys are only ever wrapped for the caller.
  */
-import { AesKey } from '../../crypto/aes-key.js';
-import { RsaPublicKey } from '../../crypto/rsa.js';
-import { encryptTransport } from '../../crypto/transport.js';
+import { AesKey, encryptTransport, RsaPublicKey } from '../../crypto/index.js';
 import { toBase64 } from '../../util/bytes.js';
 import { canonicalId, parseUserId, requireArray, requireQuery } from '../body.js';
 import type { SandboxContext } from '../context.js';

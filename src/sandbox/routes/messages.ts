@@ -6,7 +6,7 @@
  * content field is a well-formed ciphertext and refuses plaintext, and it never holds a key to decrypt them.
  * Attachments (sandbox paths, documented in docs/sandbox.md) are stored as the encrypted bytes the client uploads.
  */
-import { parseTransport, transportFromBase64 } from '../../crypto/transport.js';
+import { parseTransport, transportFromBase64 } from '../../crypto/index.js';
 import { AllegroError } from '../../errors.js';
 import { canonicalId, intQuery, optionalField, requireObject, requireQuery, requiredField } from '../body.js';
 import type { SandboxContext } from '../context.js';

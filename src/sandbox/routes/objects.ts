@@ -14,7 +14,7 @@ import { toBase64Url, tryFromBase64, fromUtf8, utf8 } from '../../util/bytes.js'
 import { canonicalId, intQuery, optionalField, parseUserId, requireArray, requireObject, requiredField } from '../body.js';
 import type { SandboxContext } from '../context.js';
 import { HttpError, type Router, type SandboxRequest } from '../http.js';
-import type { ObjectWrite, PartitionState, StateRecord, StoredObject, UserState } from '../state.js';
+import type { ObjectWrite, PartitionState, StateRecord, ObjectRecord, UserState } from '../state.js';
 
 /** The message of Symphony's entitlement refusal, verbatim. */
 export const OBJECT_STORE_DISABLED = OBJECT_STORE_DISABLED_MESSAGE;
@@ -40,7 +40,7 @@ function requirePermission(ctx: SandboxContext, user: UserState, partitionHash: 
   if (!permitted(ctx.state.partitions.get(partitionHash), user, need)) throw new HttpError(403, `No ${need} permission on this partition`);
 }
 
-function objectJson(o: StoredObject): Record<string, unknown> {
+function objectJson(o: ObjectRecord): Record<string, unknown> {
   return { ...o.body, absoluteHash: o.absoluteHash, baseHash: o.baseHash, version: o.version, createdDate: o.createdDate, owner: o.owner };
 }
 
@@ -158,7 +158,7 @@ function addDeletion(draft: Draft, body: Record<string, unknown>, absoluteHash: 
     return;
   }
   draft.newHash(absoluteHash);
-  const tombstone: StoredObject = {
+  const tombstone: ObjectRecord = {
     absoluteHash, baseHash, version: current.version + 1, partitionHash: current.partitionHash, sortKey: current.sortKey,
     owner: draft.user.id, createdDate: draft.at, deletionType: 'LOGICAL',
     body: { _type: DELETED_TYPE, baseHash, prevHash: current.absoluteHash, partitionHash: current.partitionHash, sortKey: current.sortKey, deletionType },
@@ -192,7 +192,7 @@ function page<T>(items: T[], keyOf: (item: T) => string | number, req: SandboxRe
   return result;
 }
 
-function pageJson(p: { items: StoredObject[]; after?: string; before?: string }): Record<string, unknown> {
+function pageJson(p: { items: ObjectRecord[]; after?: string; before?: string }): Record<string, unknown> {
   return { pagination: { cursors: { before: p.before ?? null, after: p.after ?? null }, ...(p.after === undefined ? {} : { next: p.after }) }, data: p.items.map(objectJson) };
 }
 

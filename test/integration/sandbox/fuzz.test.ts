@@ -23,7 +23,8 @@ import { keyRoutes } from '../../../src/sandbox/routes/keys.js';
 import { messageRoutes } from '../../../src/sandbox/routes/messages.js';
 import { objectRoutes } from '../../../src/sandbox/routes/objects.js';
 import { podRoutes } from '../../../src/sandbox/routes/pod.js';
-import { startSandbox, type RunningSandbox, type SandboxAdmin } from '../../../src/sandbox/server.js';
+import type { SandboxAdmin } from '../../../src/sandbox/admin.js';
+import { startSandbox, type RunningSandbox } from '../../../src/sandbox/server.js';
 import { SandboxState } from '../../../src/sandbox/state.js';
 import { accountKey, call, contentKey, login, type Login } from '../../helpers/sandbox.js';
 

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { userIdOf } from '../../../src/sandbox/ids.js';
 import {
-  SandboxState, type EventState, type StateRecord, type StateSnapshot, type StoredObject, type StreamState, type UserState,
+  SandboxState, type EventState, type StateRecord, type StateSnapshot, type ObjectRecord, type StreamState, type UserState,
 } from '../../../src/sandbox/state.js';
 import { toBase64, toBase64Url } from '../../../src/util/bytes.js';
 
@@ -49,11 +49,11 @@ function restored(state: SandboxState): SandboxState {
   return SandboxState.fromSnapshot(JSON.parse(JSON.stringify(state.toSnapshot())) as StateSnapshot);
 }
 
-function obj(baseHash: string, absoluteHash: string, version: number, sortKey: string, partitionHash = 'P', extra: Partial<StoredObject> = {}): StoredObject {
+function obj(baseHash: string, absoluteHash: string, version: number, sortKey: string, partitionHash = 'P', extra: Partial<ObjectRecord> = {}): ObjectRecord {
   return { absoluteHash, baseHash, version, partitionHash, sortKey, owner: U1, createdDate: T0 + version, body: { sortKey, v: version }, ...extra };
 }
 
-function tombstone(of: StoredObject, absoluteHash: string): StoredObject {
+function tombstone(of: ObjectRecord, absoluteHash: string): ObjectRecord {
   return { ...of, absoluteHash, version: of.version + 1, deletionType: 'LOGICAL', body: { _type: 'deleted', deletionType: 'LOGICAL' } };
 }
 
