@@ -124,7 +124,7 @@ export class AllegroClient {
    * A new datafeed reader (pod Datafeed 2.0), decrypting events with this bot's keys. Use `listen(handler)` or
    * `for await (const event of feed)`; `stop()` ends it. `close()` stops every datafeed of the client.
    */
-  datafeed(options: Pick<DatafeedOptions, 'onError' | 'maxBackoffMs' | 'dedupEntries'> = {}): Datafeed {
+  datafeed(options: DatafeedOptions = {}): Datafeed {
     const feed = new Datafeed({
       http: this.#http, podUrl: this.config.pod.url, auth: this.session.datafeed,
       decrypt: (payload, signal) => this.pod.decrypt(payload, signal),

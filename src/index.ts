@@ -1,14 +1,19 @@
 /**
  * allegro-ts: end-to-end encryption for Symphony bots and extension apps, in-process, without an API Agent.
- * The package root re-exports the client (`AllegroClient`), its configuration, the crypto core
- * (`allegro-ts/crypto`) and the error model (`allegro-ts/errors`).
+ * The package root re-exports the client (`AllegroClient`), its configuration, the types of everything the client
+ * hands out (session, keys, pod, datafeed, Object Store), the crypto core (`allegro-ts/crypto`) and the error model
+ * (`allegro-ts/errors`). Re-exports only; test/package/public-types.test.ts checks that every type a public member
+ * refers to is exported here.
  */
 export { AllegroClient } from './client.js';
-export type { AllegroConfig, AllegroConfigInput, ComponentConfig, Credentials, ProxyConfig, RetryConfig } from './config.js';
+export type { Session, SessionTarget } from './auth/session.js';
+export type { AllegroConfig, AllegroConfigInput, ComponentConfig, Credentials, ProxyConfig, ResolvedComponent, RetryConfig } from './config.js';
 export { loadConfig, resolveConfig } from './config.js';
 export type { KeyCacheStats } from './keys/key-cache.js';
-export type { Datafeed, DatafeedEvent } from './pod/datafeed.js';
+export type { KeyStore } from './keys/key-store.js';
+export type { Datafeed, DatafeedEvent, DatafeedOptions } from './pod/datafeed.js';
 export type { DecodedMessage } from './pod/message-codec.js';
-export type { Connection, PodUser, StreamInfo } from './pod/pod-client.js';
+export type { Connection, PodClient, PodUser, StreamInfo } from './pod/pod-client.js';
+export type { BlobRef, ObjectRef, ObjectStoreClient, PayloadFormat, PutObject, StoredObject, TransactionOp } from './store/object-store-client.js';
 export * from './crypto/index.js';
 export * from './errors.js';

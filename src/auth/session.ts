@@ -33,7 +33,8 @@ export interface SessionOptions {
   now?: () => number;
 }
 
-type Target = 'session' | 'keyManager';
+/** Which login a token belongs to: `session` (the pod) or `keyManager`. */
+export type SessionTarget = 'session' | 'keyManager';
 
 interface ServiceToken {
   token: string;
@@ -66,14 +67,15 @@ export class Session {
   readonly #o: SessionOptions;
   readonly #now: () => number;
   readonly #rsaKey: RsaPrivateKey | undefined;
-  readonly #tokens: Partial<Record<Target, string>> = {};
-  readonly #inFlight: Partial<Record<Target, Promise<string>>> = {};
-  readonly #lastLogin: Partial<Record<Target, number>> = {};
+  readonly #tokens: Partial<Record<SessionTarget, string>> = {};
+  readonly #inFlight: Partial<Record<SessionTarget, Promise<string>>> = {};
+  readonly #lastLogin: Partial<Record<SessionTarget, number>> = {};
   #datafeed: ServiceToken | undefined;
   #api: ServiceToken | undefined;
   /** Number of logins performed, per target (for tests and stats). */
   readonly logins = { session: 0, keyManager: 0 };
 
+  /** @internal Made by AllegroClient. */
   constructor(options: SessionOptions) {
     this.#o = options;
     this.#now = options.now ?? Date.now;
@@ -85,26 +87,26 @@ export class Session {
   }
 
   /** The current token for `target`, logging in if there is none. */
-  async token(target: Target): Promise<string> {
+  async token(target: SessionTarget): Promise<string> {
     return this.#tokens[target] ?? this.#login(target);
   }
 
-  /** Auth hook for pod requests: `sessionToken` header. */
+  /** @internal Auth hook for pod requests: `sessionToken` header. */
   get pod(): AuthHook {
     return this.#hook('session', 'sessionToken');
   }
 
-  /** Auth hook for Key Manager requests: `keyManagerToken` header. */
+  /** @internal Auth hook for Key Manager requests: `keyManagerToken` header. */
   get keyManager(): AuthHook {
     return this.#hook('keyManager', 'keyManagerToken');
   }
 
-  /** Auth hook for Datafeed 2.0 requests: the `datafeed2` service token as a bearer. */
+  /** @internal Auth hook for Datafeed 2.0 requests: the `datafeed2` service token as a bearer. */
   get datafeed(): AuthHook {
     return this.#bearerHook(() => this.#datafeedToken(), () => { this.#datafeed = undefined; });
   }
 
-  /** Auth hook for Object Store requests: the `/login/idm/tokens` bearer. */
+  /** @internal Auth hook for Object Store requests: the `/login/idm/tokens` bearer. */
   get objectStore(): AuthHook {
     return this.#bearerHook(() => this.#apiToken(), () => { this.#api = undefined; });
   }
@@ -125,7 +127,7 @@ export class Session {
    * Refresh after a 401 on `used`. Returns true when a newer token exists (already, or after a login); false
    * when a login is not allowed yet (minimum interval) or the credentials are caller-supplied tokens.
    */
-  async refresh(target: Target, used: string | undefined): Promise<boolean> {
+  async refresh(target: SessionTarget, used: string | undefined): Promise<boolean> {
     const current = this.#tokens[target];
     if (current !== undefined && current !== used) return true;
     if (this.#inFlight[target] !== undefined) {
@@ -140,14 +142,14 @@ export class Session {
     return true;
   }
 
-  #hook(target: Target, header: string): AuthHook {
+  #hook(target: SessionTarget, header: string): AuthHook {
     return {
       headers: async () => ({ [header]: await this.token(target) }),
       onUnauthorized: (used) => this.refresh(target, used[header]),
     };
   }
 
-  #login(target: Target): Promise<string> {
+  #login(target: SessionTarget): Promise<string> {
     const running = this.#inFlight[target];
     if (running !== undefined) return running;
     const login = this.#performLogin(target).finally(() => {
@@ -157,7 +159,7 @@ export class Session {
     return login;
   }
 
-  async #performLogin(target: Target): Promise<string> {
+  async #performLogin(target: SessionTarget): Promise<string> {
     const creds = this.#o.credentials;
     if (creds.kind === 'tokens') throw new AuthenticationError(target, 'refused', 'the supplied token was refused and cannot be renewed');
     this.#lastLogin[target] = this.#now();

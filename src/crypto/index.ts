@@ -3,7 +3,7 @@
  * wrap, entity (hashtag/cashtag) encryption v1/v2, search tokens, RSA key unwrap and RS512 login JWTs, and the
  * AES-256-GCM backends they run on. Formats: docs/wire-formats.md. Re-exports only; no logic here.
  */
-export type { AeadBackend, AeadBackendName, SealLayout } from './aead.js';
+export type { AeadBackend, AeadBackendName, AeadKey, SealLayout } from './aead.js';
 export { GCM_TAG_LENGTH } from './aead.js';
 export { AES_KEY_LENGTH, AesKey } from './aes-key.js';
 export { aeadBackendNames, getAeadBackend } from './backends.js';

@@ -55,6 +55,7 @@ export class KeyStore {
   readonly #rotations: KeyCache<string, bigint>;
   readonly #entityKey: KeyCache<'entity', AesKey>;
 
+  /** @internal Made by AllegroClient. */
   constructor(options: KeyStoreOptions) {
     this.#o = options;
     const common = { maxEntries: options.maxEntries, maxAgeMs: options.maxAgeMs, failureCooldownMs: options.failureCooldownMs };

@@ -33,18 +33,22 @@ export interface DatafeedEvent {
   payload: Record<string, unknown>;
 }
 
-/** What the datafeed needs. */
+/** Options of a datafeed (`AllegroClient.datafeed()`); defaults from the client's configuration. */
 export interface DatafeedOptions {
-  http: HttpClient;
-  podUrl: string;
-  auth: AuthHook;
-  decrypt: (payload: Record<string, unknown>, signal: AbortSignal) => Promise<DecodedMessage>;
   /** Cap of the backoff between failed reads. Default 30 s. */
   maxBackoffMs?: number;
   /** Event ids remembered to skip re-deliveries. Default 10,000. */
   dedupEntries?: number;
   /** Reports each failed read and the delay before the next (for logging; never includes tokens). */
   onError?: (error: unknown, retryInMs: number) => void;
+}
+
+/** @internal What the datafeed needs from the client that makes it. */
+export interface DatafeedParts extends DatafeedOptions {
+  http: HttpClient;
+  podUrl: string;
+  auth: AuthHook;
+  decrypt: (payload: Record<string, unknown>, signal: AbortSignal) => Promise<DecodedMessage>;
 }
 
 interface RawEvent {
@@ -72,7 +76,7 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 
 /** A Datafeed 2.0 reader for one bot. */
 export class Datafeed {
-  readonly #o: DatafeedOptions;
+  readonly #o: DatafeedParts;
   readonly #controller = new AbortController();
   readonly #seen = new Map<string, true>();
   #feedId: string | undefined;
@@ -81,7 +85,8 @@ export class Datafeed {
   /** Counters for monitoring. */
   readonly stats = { reads: 0, events: 0, duplicatesSkipped: 0, feedsCreated: 0, failures: 0, handlerFailures: 0 };
 
-  constructor(options: DatafeedOptions) {
+  /** @internal Made by AllegroClient.datafeed(). */
+  constructor(options: DatafeedParts) {
     this.#o = options;
     // Every event of a batch decrypts under this signal concurrently; that is not a listener leak.
     platform.allowManyListeners(this.#controller.signal);

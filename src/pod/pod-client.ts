@@ -64,6 +64,7 @@ function userIdList(parameter: string, ids: readonly number[]): number[] {
 export class PodClient {
   readonly #o: PodClientOptions;
 
+  /** @internal Made by AllegroClient. */
   constructor(options: PodClientOptions) {
     this.#o = options;
   }

@@ -6,6 +6,22 @@ export { startSandbox } from './server.js';
 export type { NewSandboxUser, SandboxAdmin } from './admin.js';
 export type { IdentityFiles, RunningSandbox, SandboxOptions } from './server.js';
 export type { SandboxConfig, SandboxUrls } from './context.js';
-export type { FaultRule } from './faults.js';
+export type { FaultRule, Faults } from './faults.js';
 export type { Seed, SeedUser } from './seed.js';
 export { DEFAULT_SEED } from './seed.js';
+export type {
+  BlobState,
+  ConnectionState,
+  EventState,
+  FeedState,
+  MemberState,
+  MessageState,
+  ObjectRecord,
+  ObjectWrite,
+  PartitionState,
+  SandboxState,
+  StateRecord,
+  StateSnapshot,
+  StreamState,
+  UserState,
+} from './state.js';

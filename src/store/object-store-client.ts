@@ -162,6 +162,7 @@ interface Page {
 export class ObjectStoreClient {
   readonly #o: ObjectStoreClientOptions;
 
+  /** @internal Made by AllegroClient. */
   constructor(options: ObjectStoreClientOptions) {
     this.#o = options;
   }
