@@ -9,6 +9,7 @@ import {
   KeyIdMismatchError,
   MalformedCiphertextError,
   UnsupportedModeError,
+  UnsupportedOperationError,
   UnsupportedVersionError,
 } from '../../src/errors.js';
 
@@ -22,6 +23,7 @@ describe('errors', () => {
       [new MalformedCiphertextError('thing', 'too short'), 'MALFORMED_CIPHERTEXT'],
       [new KeyIdMismatchError(), 'KEY_ID_MISMATCH'],
       [new InvalidTokenError('expired', 'it expired 3 s ago'), 'INVALID_TOKEN'],
+      [new UnsupportedOperationError('reading a file', 'portable', 'give the content instead of a path'), 'UNSUPPORTED_OPERATION'],
     ];
     for (const [err, code] of all) {
       expect(err.code).toBe(code);
@@ -43,6 +45,12 @@ describe('errors', () => {
     expect(new NetworkError('GET /x', 'TLS: bad certificate', undefined, { retryable: false }).retryable).toBe(false);
     expect(new HttpStatusError(503, 'GET /x').retryable).toBe(true);
     expect(new HttpStatusError(404, 'GET /x').retryable).toBe(false);
+  });
+
+  it('name the operation and the platform that cannot perform it', () => {
+    const err = new UnsupportedOperationError('reading a file', 'portable', 'there is no file system; give the content instead of a path');
+    expect(err).toMatchObject({ code: 'UNSUPPORTED_OPERATION', operation: 'reading a file', platform: 'portable' });
+    expect(err.message).toBe('reading a file is not possible on the portable platform: there is no file system; give the content instead of a path.');
   });
 
   it('give one fixed message for every decryption failure', () => {

@@ -1,0 +1,163 @@
+/**
+ * The public API, pinned: the values each entry point exports (checked when vitest runs this file) and the types
+ * and signatures a consumer compiles against (checked by `npm run typecheck`, which compiles test/ too: an
+ * `expectTypeOf` that does not hold, or a `@ts-expect-error` that sees no error, fails the type check). A change
+ * here is a change of the public API: docs/errors.md, README "Entry points" and the changelog follow it.
+ */
+import { describe, expect, expectTypeOf, it } from 'vitest';
+import * as crypto from '../../src/crypto/index.js';
+import * as errors from '../../src/errors.js';
+import * as root from '../../src/index.js';
+import * as sandbox from '../../src/sandbox/index.js';
+import type {
+  AbortedError,
+  AnyAllegroError,
+  AuthenticationError,
+  ContentKeyUnavailableError,
+  DecryptionFailedError,
+  EntitlementError,
+  ErrorCode,
+  HttpStatusError,
+  HttpStatusErrorCode,
+  InvalidArgumentError,
+  InvalidConfigError,
+  InvalidTokenError,
+  KeyIdMismatchError,
+  MalformedCiphertextError,
+  MalformedResponseError,
+  NetworkError,
+  TimeoutError,
+  UnsupportedModeError,
+  UnsupportedOperationError,
+  UnsupportedVersionError,
+} from '../../src/errors.js';
+
+const ERROR_CLASSES = [
+  'AbortedError', 'AllegroError', 'AuthenticationError', 'ContentKeyUnavailableError', 'DecryptionFailedError',
+  'EntitlementError', 'HttpStatusError', 'InvalidArgumentError', 'InvalidConfigError', 'InvalidTokenError',
+  'KeyIdMismatchError', 'MalformedCiphertextError', 'MalformedResponseError', 'NetworkError', 'TimeoutError',
+  'UnsupportedModeError', 'UnsupportedOperationError', 'UnsupportedVersionError',
+];
+const CRYPTO_VALUES = [
+  'AES_KEY_LENGTH', 'AesKey', 'DEFAULT_JWT_LIFETIME_SECONDS', 'DEFAULT_MAX_TRANSPORT_LENGTH', 'ENTITY_V1_PREFIX',
+  'ENTITY_V2_PREFIX', 'EncryptionMode', 'GCM_TAG_LENGTH', 'LEGACY_WRAPPED_KEY_LENGTH', 'MAX_JWT_LIFETIME_SECONDS',
+  'READABLE_TRANSPORT_VERSIONS', 'RsaPrivateKey', 'RsaPublicKey', 'TYPEAHEAD_PREFIX_LENGTHS', 'TransportSizes',
+  'aeadBackendNames', 'decryptEntity', 'decryptText', 'decryptTransport', 'encryptEntityV1', 'encryptEntityV2',
+  'encryptText', 'encryptTransport', 'entityTypeaheadPrefix', 'generateRsaKeyPair', 'getAeadBackend', 'hashedTokens',
+  'hashedTokensWithSalt', 'parseTransport', 'plainTokens', 'serializeTransport', 'signJwtRs512', 'tokenize',
+  'transportFromBase64', 'unwrapKey', 'unwrapLegacyKey', 'verifyJwtRs512', 'wrapLegacyKey',
+];
+
+const sorted = (names: readonly string[]) => [...names].sort();
+
+describe('entry point values', () => {
+  it('allegro-ts/errors: the error classes and the Object Store message', () => {
+    expect(sorted(Object.keys(errors))).toEqual(sorted([...ERROR_CLASSES, 'OBJECT_STORE_DISABLED_MESSAGE']));
+  });
+
+  it('allegro-ts/crypto: the crypto core', () => {
+    expect(sorted(Object.keys(crypto))).toEqual(sorted(CRYPTO_VALUES));
+  });
+
+  it('allegro-ts: the client, its configuration, the crypto core and the errors', () => {
+    expect(sorted(Object.keys(root))).toEqual(sorted(['AllegroClient', 'loadConfig', 'resolveConfig', ...CRYPTO_VALUES, ...ERROR_CLASSES, 'OBJECT_STORE_DISABLED_MESSAGE']));
+  });
+
+  it('allegro-ts/sandbox: startSandbox and the default seed', () => {
+    expect(sorted(Object.keys(sandbox))).toEqual(['DEFAULT_SEED', 'startSandbox']);
+  });
+});
+
+describe('AnyAllegroError', () => {
+  it('covers every error code, and each class has exactly its own codes', () => {
+    expectTypeOf<AnyAllegroError['code']>().toEqualTypeOf<ErrorCode>();
+    expectTypeOf<InvalidArgumentError['code']>().toEqualTypeOf<'INVALID_ARGUMENT'>();
+    expectTypeOf<DecryptionFailedError['code']>().toEqualTypeOf<'DECRYPTION_FAILED'>();
+    expectTypeOf<UnsupportedVersionError['code']>().toEqualTypeOf<'UNSUPPORTED_VERSION'>();
+    expectTypeOf<UnsupportedModeError['code']>().toEqualTypeOf<'UNSUPPORTED_MODE'>();
+    expectTypeOf<MalformedCiphertextError['code']>().toEqualTypeOf<'MALFORMED_CIPHERTEXT'>();
+    expectTypeOf<KeyIdMismatchError['code']>().toEqualTypeOf<'KEY_ID_MISMATCH'>();
+    expectTypeOf<InvalidTokenError['code']>().toEqualTypeOf<'INVALID_TOKEN'>();
+    expectTypeOf<InvalidConfigError['code']>().toEqualTypeOf<'INVALID_CONFIG'>();
+    expectTypeOf<AuthenticationError['code']>().toEqualTypeOf<'AUTHENTICATION_FAILED'>();
+    expectTypeOf<HttpStatusError['code']>().toEqualTypeOf<HttpStatusErrorCode>();
+    expectTypeOf<NetworkError['code']>().toEqualTypeOf<'NETWORK_ERROR'>();
+    expectTypeOf<MalformedResponseError['code']>().toEqualTypeOf<'MALFORMED_RESPONSE'>();
+    expectTypeOf<TimeoutError['code']>().toEqualTypeOf<'TIMEOUT'>();
+    expectTypeOf<AbortedError['code']>().toEqualTypeOf<'ABORTED'>();
+    expectTypeOf<ContentKeyUnavailableError['code']>().toEqualTypeOf<'CONTENT_KEY_UNAVAILABLE'>();
+    expectTypeOf<EntitlementError['code']>().toEqualTypeOf<'ENTITLEMENT_DISABLED'>();
+    expectTypeOf<UnsupportedOperationError['code']>().toEqualTypeOf<'UNSUPPORTED_OPERATION'>();
+  });
+
+  it('narrows on code to the subclass and its fields', () => {
+    const fields = (err: AnyAllegroError): unknown => {
+      switch (err.code) {
+        case 'INVALID_ARGUMENT':
+          expectTypeOf(err).toEqualTypeOf<InvalidArgumentError>();
+          return err.parameter;
+        case 'NOT_FOUND':
+        case 'RATE_LIMITED':
+          expectTypeOf(err).toEqualTypeOf<HttpStatusError>();
+          return [err.status, err.retryAfterMs];
+        case 'INVALID_TOKEN':
+          expectTypeOf(err.reason).toEqualTypeOf<errors.InvalidTokenReason>();
+          return err.reason;
+        case 'CONTENT_KEY_UNAVAILABLE':
+          expectTypeOf(err).toEqualTypeOf<ContentKeyUnavailableError>();
+          return [err.threadId, err.rotationId, err.reason];
+        case 'UNSUPPORTED_OPERATION':
+          expectTypeOf(err.platform).toEqualTypeOf<'node' | 'portable'>();
+          return err.operation;
+        case 'DECRYPTION_FAILED':
+          // @ts-expect-error DecryptionFailedError says nothing more than its code.
+          return err.parameter;
+        default:
+          return err.message;
+      }
+    };
+    expect(fields(new errors.InvalidArgumentError('key', 'a key', 'nothing'))).toBe('key');
+    expect(fields(new errors.HttpStatusError(404, 'GET /x'))).toEqual([404, undefined]);
+    expect(fields(new errors.UnsupportedOperationError('reading a file', 'portable', 'give the content'))).toBe('reading a file');
+  });
+});
+
+describe('signatures', () => {
+  it('of the crypto core', () => {
+    expectTypeOf(crypto.encryptTransport).toEqualTypeOf<(key: crypto.AesKey, plaintext: Uint8Array, options: crypto.EncryptOptions) => Promise<Uint8Array>>();
+    expectTypeOf(crypto.decryptTransport).toEqualTypeOf<(key: crypto.TransportKey, transport: Uint8Array, options?: crypto.DecryptOptions) => Promise<Uint8Array>>();
+    expectTypeOf(crypto.decryptText).returns.toEqualTypeOf<Promise<string>>();
+    expectTypeOf(crypto.unwrapKey).toEqualTypeOf<(privateKey: crypto.RsaPrivateKey, wrapped: Uint8Array, padding: crypto.RsaPadding, expectedLength?: number) => Promise<Uint8Array>>();
+    expectTypeOf(crypto.signJwtRs512).toEqualTypeOf<(privateKey: crypto.RsaPrivateKey, claims: crypto.JwtSignClaims, now?: number) => Promise<string>>();
+    expectTypeOf(crypto.verifyJwtRs512).toEqualTypeOf<(publicKey: crypto.RsaPublicKey, token: string, options?: crypto.JwtVerifyOptions) => Promise<crypto.JwtClaims>>();
+    expectTypeOf<crypto.RsaPublicKey['wrap']>().toEqualTypeOf<(key: Uint8Array, padding: crypto.RsaPadding) => Promise<Uint8Array>>();
+    expectTypeOf(crypto.generateRsaKeyPair).returns.toEqualTypeOf<Promise<crypto.RsaKeyPairPem>>();
+    expectTypeOf<crypto.RsaPadding>().toEqualTypeOf<'oaep-sha1' | 'oaep-sha256' | 'pkcs1-v1_5'>();
+    // An AesKey is what every AEAD backend works with.
+    expectTypeOf<crypto.AesKey>().toMatchTypeOf<crypto.AeadKey>();
+    expectTypeOf<crypto.AeadBackend['seal']>().parameter(0).toEqualTypeOf<crypto.AeadKey>();
+  });
+
+  it('of the client and what it hands out', () => {
+    expectTypeOf(root.AllegroClient.create).toEqualTypeOf<(config: string | root.AllegroConfigInput | root.AllegroConfig) => Promise<root.AllegroClient>>();
+    expectTypeOf<root.AllegroClient['session']>().toEqualTypeOf<root.Session>();
+    expectTypeOf<root.AllegroClient['keys']>().toEqualTypeOf<root.KeyStore>();
+    expectTypeOf<root.AllegroClient['pod']>().toEqualTypeOf<root.PodClient>();
+    expectTypeOf<root.AllegroClient['objects']>().toEqualTypeOf<root.ObjectStoreClient>();
+    expectTypeOf<root.AllegroClient['datafeed']>().toEqualTypeOf<(options?: root.DatafeedOptions) => root.Datafeed>();
+    expectTypeOf<root.Session['token']>().parameter(0).toEqualTypeOf<root.SessionTarget>();
+    expectTypeOf<root.ObjectStoreClient['get']>().returns.resolves.toEqualTypeOf<root.StoredObject>();
+    expectTypeOf<root.StoredObject>().toMatchTypeOf<root.ObjectRef>();
+    expectTypeOf(root.resolveConfig).toEqualTypeOf<(input: root.AllegroConfigInput, baseDir?: string) => Promise<root.AllegroConfig>>();
+    expectTypeOf(root.loadConfig).toEqualTypeOf<(path: string, env?: Record<string, string | undefined>) => Promise<root.AllegroConfig>>();
+  });
+
+  it('keeps the wiring private: objects the client makes cannot be constructed or exported as values', () => {
+    // @ts-expect-error Session is exported as a type only.
+    expect(root.Session).toBeUndefined();
+    // @ts-expect-error ObjectStoreClient is exported as a type only.
+    expect(root.ObjectStoreClient).toBeUndefined();
+    // @ts-expect-error AllegroClient is made by AllegroClient.create().
+    expect(() => new root.AllegroClient()).toThrow();
+  });
+});

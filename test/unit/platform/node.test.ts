@@ -1,0 +1,49 @@
+// The Node platform's non-crypto parts: file reading relative to a base directory, the directory of a path, and
+// lifting the AbortSignal listener limit. Its crypto is covered by every other test and by test/cross/.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { platform } from '../../../src/platform/node.js';
+
+let dir: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'allegro-platform-'));
+  await writeFile(join(dir, 'a.txt'), 'héllo');
+});
+afterAll(() => rm(dir, { recursive: true, force: true }));
+
+describe('node platform', () => {
+  it('reads a file by absolute path, or relative to a base directory', async () => {
+    expect(new TextDecoder().decode(await platform.readFile(join(dir, 'a.txt')))).toBe('héllo');
+    expect(new TextDecoder().decode(await platform.readFile('a.txt', dir))).toBe('héllo');
+    expect(new TextDecoder().decode(await platform.readFile(join(dir, 'a.txt'), '/elsewhere'))).toBe('héllo');
+    await expect(platform.readFile('missing.txt', dir)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('gives the absolute directory of a path', () => {
+    expect(platform.directoryOf(join(dir, 'a.txt'))).toBe(dir);
+    expect(platform.directoryOf('x/y.json')).toBe(join(process.cwd(), 'x'));
+  });
+
+  it('lifts the listener limit of a signal: no MaxListenersExceededWarning past 10 listeners', async () => {
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning.name);
+    process.on('warning', onWarning);
+    try {
+      const lifted = new AbortController().signal;
+      platform.allowManyListeners(lifted);
+      for (let i = 0; i < 20; i++) lifted.addEventListener('abort', () => {});
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(warnings).toEqual([]);
+      // The same without it warns, so the assertion above can fail.
+      const limited = new AbortController().signal;
+      for (let i = 0; i < 20; i++) limited.addEventListener('abort', () => {});
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(warnings).toEqual(['MaxListenersExceededWarning']);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+});

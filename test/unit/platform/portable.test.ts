@@ -1,0 +1,39 @@
+// The portable platform's non-crypto parts: no file system (a typed error naming the operation), no listener limit,
+// and what that means for configuration: keys and certificates given as content work, paths are refused clearly.
+// Its crypto is covered by the portable vitest project and test/cross/.
+import { generateKeyPairSync } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { platform } from '../../../src/platform/portable.js';
+import { onPlatform } from '../../helpers/platforms.js';
+
+const portableConfig = await onPlatform('portable', () => import('../../../src/config.js'));
+const privateKeyPem = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+
+describe('portable platform', () => {
+  it('refuses file access with UNSUPPORTED_OPERATION naming the operation and the platform', async () => {
+    await expect(platform.readFile('config.json')).rejects.toMatchObject({
+      code: 'UNSUPPORTED_OPERATION',
+      operation: 'reading a file',
+      platform: 'portable',
+      message: expect.stringContaining('give the content instead of a path'),
+    });
+    expect(() => platform.directoryOf('config.json')).toThrow(expect.objectContaining({ code: 'UNSUPPORTED_OPERATION', platform: 'portable' }));
+  });
+
+  it('has no listener limit to lift', () => {
+    const signal = new AbortController().signal;
+    expect(platform.allowManyListeners(signal)).toBeUndefined();
+  });
+
+  it('resolves a configuration that gives its key as content', async () => {
+    const config = await portableConfig.resolveConfig({ host: 'pod.example', bot: { username: 'bot', privateKey: { content: privateKeyPem } } });
+    expect(config.credentials).toMatchObject({ kind: 'rsa', username: 'bot' });
+  });
+
+  it('refuses a path in a configuration with INVALID_CONFIG naming the key and saying what to do instead', async () => {
+    const refused = portableConfig.resolveConfig({ host: 'pod.example', bot: { username: 'bot', privateKey: { path: 'bot.pem' } } });
+    await expect(refused).rejects.toMatchObject({ code: 'INVALID_CONFIG', key: 'bot.privateKey.path' });
+    await expect(refused).rejects.toThrow(/cannot read bot\.pem: reading a file is not possible on the portable platform: .*give the content instead of a path/);
+    await expect(portableConfig.loadConfig('config.json', {})).rejects.toMatchObject({ code: 'INVALID_CONFIG', key: '(file)', message: expect.stringContaining('portable platform') });
+  });
+});
