@@ -35,7 +35,7 @@
 import type { KeyObject } from 'node:crypto';
 import { platform } from '#platform';
 import { DecryptionFailedError, InvalidArgumentError, InvalidTokenError } from '../errors.js';
-import type { OaepHash, PemKeyPair, PlatformRsaPrivateKey, PlatformRsaPublicKey } from '../platform/platform.js';
+import type { OaepHash, PlatformRsaPrivateKey, PlatformRsaPublicKey, RsaKeyPairPem } from '../platform/platform.js';
 import { fromUtf8, toBase64Url, tryFromBase64, utf8, wipe } from '../util/bytes.js';
 import { describeValue, requireBytes, requireString } from '../util/validate.js';
 import { AES_KEY_LENGTH } from './aes-key.js';
@@ -441,8 +441,7 @@ export async function verifyJwtRs512(publicKey: RsaPublicKey, token: string, opt
   return { sub, exp };
 }
 
-/** PEM encodings of a generated key pair: unencrypted PKCS#8 (`BEGIN PRIVATE KEY`) and SPKI (`BEGIN PUBLIC KEY`). */
-export type RsaKeyPairPem = PemKeyPair;
+export type { RsaKeyPairPem } from '../platform/platform.js';
 
 /**
  * Generate an RSA-2048 key pair (public exponent 65537) for tests and the sandbox; off the main thread in Node,

@@ -52,8 +52,8 @@ export interface PlatformRsaPrivateKey {
   signRs512(data: Uint8Array): Promise<Uint8Array>;
 }
 
-/** PEM encodings of a generated key pair. */
-export interface PemKeyPair {
+/** PEM encodings of a generated RSA key pair. */
+export interface RsaKeyPairPem {
   /** Unencrypted PKCS#8 (`BEGIN PRIVATE KEY`). */
   privateKeyPem: string;
   /** SPKI (`BEGIN PUBLIC KEY`). */
@@ -75,7 +75,7 @@ export interface RsaPlatform {
    */
   publicKey(key: unknown): PlatformRsaPublicKey | undefined;
   /** Generate an RSA key pair with public exponent 65537. */
-  generateKeyPair(modulusBits: number): Promise<PemKeyPair>;
+  generateKeyPair(modulusBits: number): Promise<RsaKeyPairPem>;
 }
 
 /** Everything allegro-ts takes from its runtime. */

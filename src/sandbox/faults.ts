@@ -5,7 +5,7 @@
  * enabled (`control: true`). Rules apply in order; the first that matches and has uses left wins.
  */
 import type { ServerResponse } from 'node:http';
-import { HttpError, send, errorResponse } from './http.js';
+import { HttpError, writeResponse, errorResponse } from './http.js';
 import { optionalField, requireObject } from './body.js';
 
 /** One fault rule. */
@@ -116,7 +116,7 @@ export class Faults {
     if (rule.status !== undefined) {
       this.counts.failed++;
       const headers: Record<string, string> = rule.retryAfterSeconds === undefined ? {} : { 'retry-after': String(rule.retryAfterSeconds) };
-      send(res, errorResponse(rule.status, rule.status === 429 ? 'Too many requests (injected fault)' : 'Server error (injected fault)', headers));
+      writeResponse(res, errorResponse(rule.status, rule.status === 429 ? 'Too many requests (injected fault)' : 'Server error (injected fault)', headers));
       return 'handled';
     }
     return 'continue';

@@ -180,7 +180,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 }
 
 /** Write a response; errors use Symphony's `{code, message}` shape. */
-export function send(res: ServerResponse, response: SandboxResponse): void {
+export function writeResponse(res: ServerResponse, response: SandboxResponse): void {
   const headers = { ...(response.headers ?? {}) };
   if ('json' in response) {
     const body = Buffer.from(JSON.stringify(response.json));
@@ -204,7 +204,7 @@ export function errorResponse(status: number, message: string, headers: Record<s
  * Serve one request with `router`. `before` runs first (fault injection) and may answer or drop the request.
  * Never throws: every failure becomes a JSON error response.
  */
-export async function dispatch(
+export async function handleRequest(
   router: Router,
   req: IncomingMessage,
   res: ServerResponse,
@@ -248,12 +248,12 @@ export async function dispatch(
         return parsed.value;
       },
     };
-    send(res, await found.route.handler(request));
+    writeResponse(res, await found.route.handler(request));
   } catch (err) {
     if (!(err instanceof HttpError)) onError?.(err);
     if (res.headersSent || res.destroyed) return;
-    if (err instanceof HttpError) send(res, errorResponse(err.status, err.message, err.headers));
-    else send(res, errorResponse(500, 'Internal sandbox error'));
+    if (err instanceof HttpError) writeResponse(res, errorResponse(err.status, err.message, err.headers));
+    else writeResponse(res, errorResponse(500, 'Internal sandbox error'));
   }
 }
 
@@ -299,8 +299,8 @@ async function serveStreaming(
       res.destroy();
       return;
     }
-    if (err instanceof HttpError) send(res, errorResponse(err.status, err.message, err.headers));
-    else send(res, errorResponse(500, 'Internal sandbox error'));
+    if (err instanceof HttpError) writeResponse(res, errorResponse(err.status, err.message, err.headers));
+    else writeResponse(res, errorResponse(500, 'Internal sandbox error'));
   } finally {
     linger(req);
   }
@@ -308,7 +308,7 @@ async function serveStreaming(
 
 async function sendStreaming(res: ServerResponse, response: StreamingResponse): Promise<void> {
   if (!('stream' in response)) {
-    send(res, response);
+    writeResponse(res, response);
     return;
   }
   const headers: Record<string, string | number> = { ...(response.headers ?? {}), 'content-type': response.contentType ?? 'application/octet-stream' };

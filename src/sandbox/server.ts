@@ -18,7 +18,7 @@ import { toBase64 } from '../util/bytes.js';
 import type { SandboxAdmin } from './admin.js';
 import { SandboxContext, type Persistence, type SandboxConfig, type SandboxUrls } from './context.js';
 import { Faults, type FaultRule } from './faults.js';
-import { dispatch, errorResponse, HttpError, Router, send } from './http.js';
+import { handleRequest, errorResponse, HttpError, Router, writeResponse } from './http.js';
 import { newId, userIdOf } from './ids.js';
 import { Journal } from './journal.js';
 import { authRoutes } from './routes/auth.js';
@@ -299,12 +299,12 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
 
   const server: Server = createServer({ key: tls.serverKeyPem, cert: tls.serverCertPem, ca: tls.caCertPem, requestCert: true, rejectUnauthorized: false },
     (req, res) => {
-      void dispatch(router, req, res, async (method, path, response) => {
+      void handleRequest(router, req, res, async (method, path, response) => {
         // The control API is exempt, so that a broad rule can always be removed.
         if (!path.startsWith('/sandbox/') && (await faults.apply(method, path, response)) === 'handled') return 'handled';
         if (path.startsWith('/object/') && !state.objectStore) {
           req.resume();
-          send(response, errorResponse(403, OBJECT_STORE_DISABLED));
+          writeResponse(response, errorResponse(403, OBJECT_STORE_DISABLED));
           return 'handled';
         }
         return 'continue';

@@ -2,7 +2,7 @@ import { createServer, request, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Faults, parseFaultRule } from '../../../src/sandbox/faults.js';
-import { dispatch, HttpError, Router } from '../../../src/sandbox/http.js';
+import { handleRequest, HttpError, Router } from '../../../src/sandbox/http.js';
 
 afterEach(() => {
   vi.useRealTimers();
@@ -223,11 +223,11 @@ describe('Faults', () => {
     expect(faults.counts).toEqual({ delayed: 2, failed: 1, dropped: 0 });
   });
 
-  it('drops a real connection (node:http, as dispatch\'s before hook)', async () => {
+  it('drops a real connection (node:http, as handleRequest\'s before hook)', async () => {
     const faults = new Faults();
     faults.add({ path: '/drop', drop: true });
     const router = new Router().add('GET', '/drop', () => ({ json: 'served' })).add('GET', '/ok', () => ({ json: 'served' }));
-    const server = createServer((req, res) => void dispatch(router, req, res, (m, p, r) => faults.apply(m, p, r)));
+    const server = createServer((req, res) => void handleRequest(router, req, res, (m, p, r) => faults.apply(m, p, r)));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as AddressInfo;
     const get = (path: string) => new Promise<string>((resolve, reject) => {

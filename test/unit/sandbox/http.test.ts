@@ -2,7 +2,7 @@ import { createServer, request, type IncomingHttpHeaders, type Server, type Serv
 import { connect, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
-  DEFAULT_BODY_LIMIT, dispatch, errorResponse, HttpError, Router, send, type SandboxRequest,
+  DEFAULT_BODY_LIMIT, handleRequest, errorResponse, HttpError, Router, writeResponse, type SandboxRequest,
 } from '../../../src/sandbox/http.js';
 
 describe('Router.match', () => {
@@ -61,32 +61,32 @@ describe('Router.match', () => {
   });
 });
 
-describe('errorResponse / send', () => {
+describe('errorResponse / writeResponse', () => {
   it('errorResponse has Symphony\'s {code, message} shape', () => {
     expect(errorResponse(404, 'gone', { x: 'y' })).toEqual({ status: 404, json: { code: 404, message: 'gone' }, headers: { x: 'y' } });
   });
 
-  it('send writes JSON, bytes and 204 with the right headers', () => {
+  it('writeResponse writes JSON, bytes and 204 with the right headers', () => {
     const capture = () => {
       const writeHead = vi.fn();
       const end = vi.fn();
       return { res: { writeHead, end } as unknown as ServerResponse, writeHead, end };
     };
     const j = capture();
-    send(j.res, { json: { a: 'é' }, headers: { 'x-a': '1' } });
+    writeResponse(j.res, { json: { a: 'é' }, headers: { 'x-a': '1' } });
     expect(j.writeHead).toHaveBeenCalledWith(200, { 'x-a': '1', 'content-type': 'application/json', 'content-length': 10 });
     expect((j.end.mock.calls[0]![0] as Buffer).toString('utf8')).toBe('{"a":"é"}');
     const b = capture();
-    send(b.res, { status: 201, bytes: new Uint8Array([1, 2, 3]) });
+    writeResponse(b.res, { status: 201, bytes: new Uint8Array([1, 2, 3]) });
     expect(b.writeHead).toHaveBeenCalledWith(201, { 'content-type': 'application/octet-stream', 'content-length': 3 });
     const n = capture();
-    send(n.res, { status: 204, headers: { 'set-cookie': 'a=b' } });
+    writeResponse(n.res, { status: 204, headers: { 'set-cookie': 'a=b' } });
     expect(n.writeHead).toHaveBeenCalledWith(204, { 'set-cookie': 'a=b' });
     expect(n.end).toHaveBeenCalledWith();
   });
 });
 
-describe('dispatch over node:http', () => {
+describe('handleRequest over node:http', () => {
   let server: Server;
   let port: number;
   let router: Router;
@@ -97,7 +97,7 @@ describe('dispatch over node:http', () => {
 
   beforeAll(async () => {
     server = createServer((req, res) => {
-      dispatch(router, req, res, before, (e) => errors.push(e)).catch((e: unknown) => {
+      handleRequest(router, req, res, before, (e) => errors.push(e)).catch((e: unknown) => {
         rejections.push(e);
         res.destroy();
       });
@@ -277,7 +277,7 @@ describe('dispatch over node:http', () => {
   it('runs the before hook first with the method and path, and skips routing when it handles', async () => {
     const hook = vi.fn(async (_method: string, path: string, res: ServerResponse) => {
       if (path === '/echo/blocked') {
-        send(res, errorResponse(503, 'blocked'));
+        writeResponse(res, errorResponse(503, 'blocked'));
         return 'handled' as const;
       }
       if (path === '/echo/hook-error') throw new HttpError(429, 'slow down', { 'retry-after': '1' });
