@@ -5,9 +5,12 @@
  *   constant-time PKCS#1 v1.5 unwrap with implicit rejection.
  * - `encryptPkcs1`: RSAES-PKCS1-v1_5 encryption (RFC 8017 §7.2.1), for tests and the sandbox.
  *
- * Not constant-time: forge's arithmetic is JavaScript. Blinding hides the exponentiation's dependence on the
+ * Its randomness comes from `crypto.getRandomValues` (./rsa-forge-random.ts). Not constant-time: forge's arithmetic
+ * is JavaScript. Blinding hides the exponentiation's dependence on the
  * ciphertext, but the big-integer code's timing may still depend on the secret factors (docs/threat-model.md).
  */
+// First: node-forge's randomness must be in place before its modules load.
+import './rsa-forge-random.js';
 import forgeJsbn from 'node-forge/lib/jsbn.js';
 import forgeRsa from 'node-forge/lib/rsa.js';
 import type { RsaPrivateComponents, RsaPublicComponents } from './rsa-der.js';

@@ -136,16 +136,29 @@ describe('browser bundles', () => {
 });
 
 describe('the allegro-ts/crypto bundle without Node', () => {
-  it('encrypts, decrypts, unwraps keys and signs JWTs in a context with only web APIs', async () => {
+  let code: string;
+
+  beforeAll(async () => {
     const result = await build({ ...BUNDLE, entryPoints: [join(ROOT, 'dist/crypto/index.js')], format: 'iife', globalName: 'allegro', metafile: false });
-    const web = { crypto: globalThis.crypto, TextEncoder, TextDecoder, atob, btoa, URL, console, setTimeout, clearTimeout, queueMicrotask };
+    code = result.outputFiles![0]!.text;
+  });
+
+  /** A context with web APIs only (plus `extra`, then `prelude` run), the bundle loaded into it as the global `allegro`. */
+  function webContext(extra: Record<string, unknown> = {}, prelude = '') {
+    const web = { crypto: globalThis.crypto, TextEncoder, TextDecoder, atob, btoa, URL, console, setTimeout, clearTimeout, queueMicrotask, ...extra };
     const context = createContext(web);
     // Browsers and workers name their global scope `self` (node-forge looks for it). TextEncoder is this process's,
     // so its arrays belong to another realm than the context's; a browser's belong to the page's own.
     runInContext(`globalThis.self = globalThis;
       const HostTextEncoder = TextEncoder;
-      globalThis.TextEncoder = class { encode(text) { return new Uint8Array(new HostTextEncoder().encode(text)); } };`, context);
-    runInContext(result.outputFiles![0]!.text, context);
+      globalThis.TextEncoder = class { encode(text) { return new Uint8Array(new HostTextEncoder().encode(text)); } };
+      ${prelude}`, context);
+    runInContext(code, context);
+    return context;
+  }
+
+  it('encrypts, decrypts, unwraps keys and signs JWTs in a context with only web APIs', async () => {
+    const context = webContext();
     expect(runInContext('typeof Buffer + typeof process + typeof require', context)).toBe('undefinedundefinedundefined');
     const report = await runInContext(`(async () => {
       const { AesKey, encryptText, decryptText, encryptEntityV2, decryptEntity, wrapLegacyKey, unwrapLegacyKey,
@@ -166,5 +179,18 @@ describe('the allegro-ts/crypto bundle without Node', () => {
       return { text, entity, legacy, unwrapped, sub: claims.sub, tokens, backend: getAeadBackend().name };
     })()`, context);
     expect(report).toEqual({ text: 'hello', entity: '#tag', legacy: true, unwrapped: [true, true, true], sub: 'bot', tokens: 2, backend: 'webcrypto' });
+  });
+
+  it('unwraps PKCS#1 v1.5 keys where a `process` global claims Node (Workers with Node compatibility, Electron)', async () => {
+    // node-forge then looks for node:crypto, which a browser bundle does not have; its randomness must not need it.
+    const context = webContext({ process: { versions: { node: '20.0.0' }, env: {} } }, 'globalThis.global = globalThis;');
+    const unwrapped = await runInContext(`(async () => {
+      const { generateRsaKeyPair, RsaPrivateKey, RsaPublicKey, unwrapKey } = allegro;
+      const pair = await generateRsaKeyPair();
+      const key = crypto.getRandomValues(new Uint8Array(32));
+      const wrapped = await new RsaPublicKey(pair.publicKeyPem).wrap(key, 'pkcs1-v1_5');
+      return (await unwrapKey(new RsaPrivateKey(pair.privateKeyPem), wrapped, 'pkcs1-v1_5')).join() === key.join();
+    })()`, context);
+    expect(unwrapped).toBe(true);
   });
 });
