@@ -12,9 +12,9 @@
  * A message that cannot be decrypted reaches the bot as an event with `error` set (DECRYPTION_FAILED,
  * CONTENT_KEY_UNAVAILABLE with the thread id, ...) and the loop goes on.
  */
-import { setMaxListeners } from 'node:events';
 import { AbortedError, AllegroError, HttpStatusError, MalformedCiphertextError } from '../errors.js';
 import type { AuthHook, HttpClient } from '../http/http-client.js';
+import { AbortGroup, linkSignals, sleepOrWake } from '../util/async.js';
 import type { DecodedMessage } from './message-codec.js';
 
 /** One event, decrypted when it is a message. */
@@ -57,19 +57,6 @@ interface RawEvent {
 
 const INITIAL_BACKOFF_MS = 200;
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
-
 /** A Datafeed 2.0 reader for one bot. */
 export class Datafeed {
   readonly #o: DatafeedOptions;
@@ -83,8 +70,6 @@ export class Datafeed {
 
   constructor(options: DatafeedOptions) {
     this.#o = options;
-    // Every event of a batch decrypts under this signal concurrently; that is not a listener leak.
-    setMaxListeners(0, this.#controller.signal);
   }
 
   /** The id of the feed in use, once one exists. */
@@ -114,7 +99,7 @@ export class Datafeed {
 
   async #backOff(err: unknown, signal: AbortSignal, backoff: { ms: number }): Promise<void> {
     this.#o.onError?.(err, backoff.ms);
-    await sleep(backoff.ms, signal);
+    await sleepOrWake(backoff.ms, signal);
     backoff.ms = Math.min(backoff.ms * 2, this.#o.maxBackoffMs ?? 30_000);
   }
 
@@ -125,8 +110,8 @@ export class Datafeed {
   async listen(handler: (event: DatafeedEvent) => void | Promise<void>, options: { signal?: AbortSignal } = {}): Promise<void> {
     if (this.#running) throw new AbortedError('A second listen() on the same datafeed');
     this.#running = true;
-    const signal = options.signal === undefined ? this.#controller.signal : AbortSignal.any([this.#controller.signal, options.signal]);
-    setMaxListeners(0, signal);
+    const linked = linkSignals(this.#controller.signal, options.signal);
+    const { signal } = linked;
     const backoff = { ms: INITIAL_BACKOFF_MS };
     try {
       for await (const batch of this.#batches(signal, backoff)) {
@@ -147,6 +132,7 @@ export class Datafeed {
         }
       }
     } finally {
+      linked.dispose();
       this.#running = false;
     }
   }
@@ -208,7 +194,9 @@ export class Datafeed {
     }
     this.stats.reads++;
     const events = Array.isArray(reply.events) ? (reply.events as RawEvent[]) : [];
-    const decoded = await Promise.all(events.map((e) => this.#decode(e, signal)));
+    // The events decrypt concurrently, each under a signal of its own: the loop's signal carries one listener.
+    const decrypting = new AbortGroup();
+    const decoded = await Promise.all(events.map((e) => decrypting.run((eventSignal) => this.#decode(e, eventSignal), signal)));
     this.stats.events += decoded.length;
     return { ackId: typeof reply.ackId === 'string' ? reply.ackId : this.#ackId, events: decoded };
   }

@@ -8,8 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Session, type SessionOptions } from '../../../src/auth/session.js';
 import type { Credentials } from '../../../src/config.js';
 import { AllegroError, AuthenticationError, HttpStatusError } from '../../../src/errors.js';
-import { closeDispatcher, createDispatcher, type ClientCertificate, type Dispatcher } from '../../../src/http/dispatcher.js';
 import { HttpClient } from '../../../src/http/http-client.js';
+import { createDispatcher, type ClientCertificate } from '../../../src/http/pool.js';
+import type { Transport } from '../../../src/http/transport.js';
 import { startSandbox, type RunningSandbox } from '../../../src/sandbox/server.js';
 import { issueClientCertificate, loadOrCreateTls } from '../../../src/sandbox/tls.js';
 import { fromUtf8, tryFromBase64 } from '../../../src/util/bytes.js';
@@ -21,7 +22,7 @@ const JWT = /eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}/;
 let sandbox: RunningSandbox;
 let ca: string;
 let http: HttpClient;
-const dispatchers: Dispatcher[] = [];
+const dispatchers: Transport[] = [];
 /** Every token seen in this file, and every error thrown: checked at the end for leaks. */
 const secrets = new Set<string>();
 const errors: unknown[] = [];
@@ -36,12 +37,18 @@ function rsa(username: string, identity = username): Credentials {
 function certificateClient(clientCertificate: ClientCertificate): HttpClient {
   const d = createDispatcher({ ca: [ca], clientCertificate });
   dispatchers.push(d);
-  return new HttpClient({ dispatcher: d, retry: { maxAttempts: 2, initialDelayMs: 20, jitter: 0 } });
+  return new HttpClient({ transport: d, retry: { maxAttempts: 2, initialDelayMs: 20, jitter: 0 } });
+}
+
+/** Certificate logins: one client presenting the certificate, for sessionAuth and keyAuth. */
+function certificateClients(clientCertificate: ClientCertificate): Partial<SessionOptions> {
+  const client = certificateClient(clientCertificate);
+  return { http: { pod: http, keyManager: http, sessionAuth: client, keyAuth: client } };
 }
 
 function newSession(credentials: Credentials, clock: Clock = { t: Date.now() }, extra: Partial<SessionOptions> = {}): Session {
   return new Session({
-    credentials, http,
+    credentials, http: { pod: http, keyManager: http },
     podUrl: sandbox.podUrl, keyManagerUrl: sandbox.keyManagerUrl, sessionAuthUrl: sandbox.sessionAuthUrl, keyAuthUrl: sandbox.keyAuthUrl,
     minRefreshIntervalMs: MIN_REFRESH_MS, jwtLifetimeSeconds: 240, now: () => clock.t,
     ...extra,
@@ -85,11 +92,11 @@ beforeAll(async () => {
   ca = readFileSync(sandbox.caCertPath, 'utf8');
   const dispatcher = createDispatcher({ ca: [ca] });
   dispatchers.push(dispatcher);
-  http = new HttpClient({ dispatcher, retry: { maxAttempts: 3, initialDelayMs: 20, jitter: 0 } });
+  http = new HttpClient({ transport: dispatcher, retry: { maxAttempts: 3, initialDelayMs: 20, jitter: 0 } });
 });
 
 afterAll(async () => {
-  await Promise.all(dispatchers.map((d) => closeDispatcher(d, { force: true })));
+  await Promise.all(dispatchers.map((d) => d.close({ force: true })));
   await sandbox?.close();
 });
 
@@ -236,7 +243,7 @@ describe('AuthenticationError', () => {
     const stranger = await loadOrCreateTls(undefined);
     const cert = await issueClientCertificate(stranger, 'sandbox-bot');
     const session = newSession({ kind: 'certificate', username: 'sandbox-bot', certPem: cert.certPem, keyPem: cert.keyPem }, undefined,
-      { certificateHttp: certificateClient({ certPem: cert.certPem, keyPem: cert.keyPem }) });
+      certificateClients({ certPem: cert.certPem, keyPem: cert.keyPem }));
     for (const target of ['session', 'keyManager'] as const) {
       const err = await authFailure(session.token(target));
       expect(err.reason).toBe('certificate-refused');
@@ -258,7 +265,7 @@ describe('certificate login', () => {
     const files = sandbox.identities.get('sandbox-bot')!;
     const pkcs12 = new Uint8Array(readFileSync(files.pkcs12Path!));
     const session = newSession({ kind: 'certificate', username: 'sandbox-bot', pkcs12, password: files.pkcs12Password! }, undefined,
-      { certificateHttp: certificateClient({ pfx: pkcs12, passphrase: files.pkcs12Password! }) });
+      certificateClients({ pfx: pkcs12, passphrase: files.pkcs12Password! }));
     await token(session, 'session');
     await token(session, 'keyManager');
     expect(session.logins).toEqual({ session: 1, keyManager: 1 });

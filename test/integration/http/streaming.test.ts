@@ -1,4 +1,4 @@
-// Streaming in the HTTP client (HttpClient.upload / download over dispatcher.sendStream) against the sandbox's blob
+// Streaming in the HTTP client (HttpClient.upload / download over sendStream and the undici pool) against the sandbox's blob
 // routes, over HTTPS on 127.0.0.1 trusting only the sandbox CA: 100 MiB up and down with bounded memory, chunked
 // uploads, Range downloads (206, 416), aborts mid-download and mid-upload, close(), the entitlement 403 and other
 // statuses as HttpStatusError, the 401 refresh of downloads (and its absence for uploads), the body iterator's own
@@ -9,8 +9,9 @@ import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AbortedError, HttpStatusError, InvalidArgumentError } from '../../../src/errors.js';
-import { closeDispatcher, createDispatcher, type Dispatcher } from '../../../src/http/dispatcher.js';
 import { HttpClient, type AuthHook } from '../../../src/http/http-client.js';
+import { createDispatcher } from '../../../src/http/pool.js';
+import type { Transport } from '../../../src/http/transport.js';
 import { startSandbox, type RunningSandbox } from '../../../src/sandbox/server.js';
 import { call, login } from '../../helpers/sandbox.js';
 
@@ -18,7 +19,7 @@ const MiB = 1024 * 1024;
 const DISABLED = 'This feature is disabled for your pod.';
 
 let sandbox: RunningSandbox;
-let dispatcher: Dispatcher;
+let dispatcher: Transport;
 let client: HttpClient;
 let token: string;
 let auth: AuthHook;
@@ -58,14 +59,14 @@ async function failure(promise: Promise<unknown>): Promise<unknown> {
 beforeAll(async () => {
   sandbox = await startSandbox();
   dispatcher = createDispatcher({ ca: readFileSync(sandbox.caCertPath, 'utf8') });
-  client = new HttpClient({ dispatcher, retry: { initialDelayMs: 20, maxDelayMs: 200, jitter: 0 } });
+  client = new HttpClient({ transport: dispatcher, retry: { initialDelayMs: 20, maxDelayMs: 200, jitter: 0 } });
   const bot = await login(sandbox, 'sandbox-bot');
   token = (await call(sandbox, 'POST', '/login/idm/tokens', { headers: bot.headers })).json.access_token;
   auth = { headers: () => ({ authorization: `Bearer ${token}` }) };
 });
 afterAll(async () => {
   await client?.close();
-  if (dispatcher !== undefined) await closeDispatcher(dispatcher, { force: true });
+  if (dispatcher !== undefined) await dispatcher.close({ force: true });
   await sandbox?.close();
 });
 
@@ -157,7 +158,7 @@ describe('upload and download', () => {
   });
 
   it('close() ends a download being read with AbortedError', async () => {
-    const other = new HttpClient({ dispatcher });
+    const other = new HttpClient({ transport: dispatcher });
     const download = await other.download({ url: blobUrl(id), auth });
     const err = await failure((async () => {
       let read = 0;

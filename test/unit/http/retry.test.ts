@@ -1,12 +1,15 @@
 // The retry policy on its own: backoff growth and cap, jitter bounds, Retry-After parsing and precedence, and which
-// failures are retried for idempotent and non-idempotent requests. No I/O.
+// failures are retried for idempotent and non-idempotent requests (transport failures as the table of
+// transport-errors.ts maps them). No I/O.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { AbortedError, HttpStatusError, InvalidArgumentError, NetworkError, TimeoutError } from '../../../src/errors.js';
-import { DEFAULT_RETRY_POLICY, delayFor, isRetryable, networkCauseCode, parseRetryAfter, retryPolicy, type RetryPolicy } from '../../../src/http/retry.js';
+import { DEFAULT_RETRY_POLICY, delayFor, isRetryable, parseRetryAfter, retryPolicy, type RetryPolicy } from '../../../src/http/retry.js';
+import { codedError, transportError } from '../../../src/http/transport-errors.js';
 
 const noJitter: RetryPolicy = { ...DEFAULT_RETRY_POLICY, jitter: 0 };
-const netError = (code: string) => new NetworkError('GET /x', code, Object.assign(new Error(`connect ${code} 127.0.0.1:1`), { code }));
+const context = { route: 'GET /x', signal: undefined, timeouts: { connectMs: 1, headersMs: 1, bodyMs: 1 } };
+const netError = (code: string) => transportError(Object.assign(new Error(`connect ${code} 127.0.0.1:1`), { code }), context);
 
 describe('retryPolicy', () => {
   it('has the documented defaults', () => {
@@ -115,15 +118,15 @@ describe('isRetryable', () => {
     expect(isRetryable(netError('ECONNRESET'), true)).toBe(true);
     expect(isRetryable(netError('ECONNRESET'), false)).toBe(false);
     expect(isRetryable(netError('UND_ERR_SOCKET'), false)).toBe(false);
-    expect(isRetryable(new NetworkError('POST /x', 'no cause'), false)).toBe(false);
+    expect(isRetryable(new NetworkError('POST /x', 'other', 'no cause'), false)).toBe(false);
     expect(isRetryable(new TimeoutError('GET /x', 10), true)).toBe(true);
     expect(isRetryable(new TimeoutError('POST /x', 10), false)).toBe(false);
   });
 
   it('retries a refused connection for any method: nothing was sent', () => {
     expect(isRetryable(netError('ECONNREFUSED'), false)).toBe(true);
-    const aggregate = new NetworkError('POST /x', 'ECONNREFUSED', new AggregateError([Object.assign(new Error('x'), { code: 'ECONNREFUSED' })]));
-    expect(networkCauseCode(aggregate)).toBe('ECONNREFUSED');
+    const aggregate = transportError(new AggregateError([Object.assign(new Error('x'), { code: 'ECONNREFUSED' })]), { ...context, route: 'POST /x' });
+    expect(codedError(aggregate)?.code).toBe('ECONNREFUSED');
     expect(isRetryable(aggregate, false)).toBe(true);
   });
 
