@@ -2,12 +2,15 @@
 // single-flight logins under heavy concurrency, refresh semantics (changed token, minimum interval, shared refresh,
 // caller-supplied tokens), the reasons of AuthenticationError, the Datafeed and Object Store bearer hooks and their
 // caching, and that no token ever reaches an error.
+import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { inspect } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Session, type SessionOptions } from '../../../src/auth/session.js';
 import type { Credentials } from '../../../src/config.js';
-import { AllegroError, AuthenticationError, HttpStatusError } from '../../../src/errors.js';
+import { AllegroError, AuthenticationError, HttpStatusError, MalformedResponseError } from '../../../src/errors.js';
 import { HttpClient } from '../../../src/http/http-client.js';
 import { createDispatcher, type ClientCertificate } from '../../../src/http/pool.js';
 import type { Transport } from '../../../src/http/transport.js';
@@ -339,6 +342,31 @@ describe('service token hooks', () => {
       secrets.add(renewed.authorization!.slice(7));
     } finally {
       sandbox.faults.clear();
+    }
+  });
+});
+
+describe('2xx answers without the field the session needs', () => {
+  it('are MalformedResponseErrors naming the route, never an invented HTTP status: login, datafeed token, Object Store token', async () => {
+    // A loopback server standing in for a broken pod that answers 200 with an empty JSON body everywhere.
+    const broken = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(_req.url?.includes('settings-web') === true ? '[]' : '{}'));
+    await new Promise<void>((resolve) => broken.listen(0, '127.0.0.1', () => resolve()));
+    const url = `http://127.0.0.1:${(broken.address() as AddressInfo).port}`;
+    try {
+      const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+      const urls = { podUrl: url, keyManagerUrl: `${url}/relay`, sessionAuthUrl: `${url}/sessionauth`, keyAuthUrl: `${url}/keyauth` };
+      const rsaSession = newSession({ kind: 'rsa', username: 'someone', privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string }, undefined, urls);
+      const login = await failure(rsaSession.token('session'));
+      expect(login).toBeInstanceOf(MalformedResponseError);
+      expect(login).toMatchObject({ code: 'MALFORMED_RESPONSE', route: 'POST /login/pubkey/authenticate', retryable: false });
+      expect((login as Error).message).toBe('POST /login/pubkey/authenticate answered with a malformed response: no token');
+
+      const supplied = newSession({ kind: 'tokens', username: 'someone', sessionToken: 'supplied-session', keyManagerToken: 'supplied-km' }, undefined, urls);
+      expect(await failure(Promise.resolve(supplied.datafeed.headers()))).toMatchObject({ code: 'MALFORMED_RESPONSE', route: 'GET /settings-web/api/v1/tokens', message: expect.stringContaining('no datafeed2 token') });
+      expect(await failure(Promise.resolve(supplied.objectStore.headers()))).toMatchObject({ code: 'MALFORMED_RESPONSE', route: 'POST /login/idm/tokens', message: expect.stringContaining('no access token') });
+    } finally {
+      broken.closeAllConnections();
+      await new Promise<void>((resolve) => broken.close(() => resolve()));
     }
   });
 });
