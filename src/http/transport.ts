@@ -9,6 +9,7 @@
  */
 import { AbortedError, InvalidArgumentError } from '../errors.js';
 import { settleOrAbort } from '../util/async.js';
+import { concatBytes } from '../util/bytes.js';
 import { describe, requirePositiveInteger, requireString } from '../util/validate.js';
 import { tooLarge } from './transport-errors.js';
 
@@ -230,13 +231,7 @@ function streamResponse(response: TransportResponse, head: boolean, route: strin
         if (size > limit) throw tooLarge(route, limit); // leaving the loop discards the rest
         chunks.push(chunk);
       }
-      const out = new Uint8Array(size);
-      let at = 0;
-      for (const c of chunks) {
-        out.set(c, at);
-        at += c.length;
-      }
-      return out;
+      return concatBytes(...chunks);
     },
     cancel,
   };

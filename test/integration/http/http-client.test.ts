@@ -16,6 +16,7 @@ import { createDispatcher, type DispatcherOptions } from '../../../src/http/pool
 import { sendStream, type Transport } from '../../../src/http/transport.js';
 import { startSandbox, type RunningSandbox } from '../../../src/sandbox/server.js';
 import { startProxy, type TestProxy } from '../../helpers/proxy.js';
+import { failure } from '../../helpers/errors.js';
 import { login, type Login } from '../../helpers/sandbox.js';
 
 const PODINFO = '/webcontroller/public/podInfo';
@@ -26,15 +27,6 @@ function expectNoSecret(error: unknown, ...secrets: string[]): void {
   const texts = [inspect(error, { depth: 6, showHidden: true }), JSON.stringify(error), String(error)];
   for (let e: unknown = error, i = 0; e instanceof Error && i < 6; e = e.cause, i++) texts.push(e.message, e.stack ?? '');
   for (const secret of secrets) for (const t of texts) expect(t).not.toContain(secret);
-}
-
-async function failure(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected a rejection');
 }
 
 function listen(server: Server): Promise<number> {

@@ -13,6 +13,7 @@ import { HttpClient, type AuthHook } from '../../../src/http/http-client.js';
 import { createDispatcher } from '../../../src/http/pool.js';
 import type { Transport } from '../../../src/http/transport.js';
 import { startSandbox, type RunningSandbox } from '../../../src/sandbox/server.js';
+import { failure } from '../../helpers/errors.js';
 import { call, login } from '../../helpers/sandbox.js';
 
 const MiB = 1024 * 1024;
@@ -45,15 +46,6 @@ async function sha256(size: number, seed: number): Promise<string> {
   const h = createHash('sha256');
   for await (const c of blob(size, seed)) h.update(c);
   return h.digest('hex');
-}
-
-async function failure(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected a rejection');
 }
 
 beforeAll(async () => {

@@ -18,6 +18,7 @@ import { HttpClient, type RetryInfo } from '../../../src/http/http-client.js';
 import { createDispatcher } from '../../../src/http/pool.js';
 import { sendStream, type StreamRequest, type Transport } from '../../../src/http/transport.js';
 import { startSandbox, type RunningSandbox } from '../../../src/sandbox/server.js';
+import { failure } from '../../helpers/errors.js';
 import { call, login } from '../../helpers/sandbox.js';
 
 const KiB = 1024;
@@ -31,15 +32,6 @@ let localUrl: string;
 let closedPort: number;
 const stalled = new Set<ServerResponse>();
 const agents: Agent[] = [];
-
-async function failure(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected a rejection');
-}
 
 function listen(server: Server): Promise<number> {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)));

@@ -11,6 +11,7 @@ import { HttpClient } from '../../../src/http/http-client.js';
 import { createDispatcher } from '../../../src/http/pool.js';
 import type { Transport } from '../../../src/http/transport.js';
 import { KeyStore } from '../../../src/keys/key-store.js';
+import { failure } from '../../helpers/errors.js';
 
 const THREAD = 'AAAAAAAAAAAAAAAAAAAAAQ';
 let server: Server;
@@ -45,15 +46,6 @@ function keyStore(): KeyStore {
     http: { pod: http, keyManager: http }, podUrl: base, keyManagerUrl: `${base}/relay`, session: auth, keyManager: auth, userId: 1,
     maxEntries: 10, maxAgeMs: 60_000, rotationCheckMs: 60_000, failureCooldownMs: 0,
   });
-}
-
-async function failure(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected a rejection');
 }
 
 describe('KeyStore and 2xx answers without the field it needs', () => {
