@@ -79,11 +79,15 @@ export function createFetchTransport(options: FetchTransportOptions = {}): Trans
       member.dispose();
     };
 
+    let waitingForHead = true;
     const init: RequestInit & { duplex?: 'half' } = { method, headers, redirect: 'manual', signal: linked.signal };
     if (typeof body === 'string' || body instanceof Uint8Array) {
       init.body = body as BodyInit;
     } else if (body !== undefined) {
-      init.body = pulled(body, () => headTimer.start(headersTimeoutMs));
+      // Until the head arrives, each pull (the server took more) restarts the wait.
+      init.body = pulled(body, () => {
+        if (waitingForHead) headTimer.start(headersTimeoutMs);
+      });
       init.duplex = 'half';
     }
     let response: Response;
@@ -94,6 +98,7 @@ export function createFetchTransport(options: FetchTransportOptions = {}): Trans
       finish();
       throw fail(err);
     } finally {
+      waitingForHead = false;
       headTimer.stop();
     }
     if (response.type === 'opaqueredirect') {
@@ -107,10 +112,12 @@ export function createFetchTransport(options: FetchTransportOptions = {}): Trans
     });
     const reader = response.body?.getReader();
     let ended = false;
+    // Giving up the body ends the whole exchange, a request body still being sent included.
     const discard = () => {
       if (!ended) {
         ended = true;
         void reader?.cancel().catch(() => {});
+        timeout.abort();
       }
       finish();
     };

@@ -258,8 +258,7 @@ export class HttpClient {
     const plan = this.#plan(r, r.method, {
       ...(expect === 'json' ? { accept: 'application/json' } : {}),
       ...(contentType === undefined ? {} : { 'content-type': contentType }),
-    }, { body, replayable: true, deadline: true });
-    if (r.idempotent !== undefined) plan.idempotent = r.idempotent;
+    }, { body, replayable: true, deadline: true, ...(r.idempotent === undefined ? {} : { idempotent: r.idempotent }) });
     return this.#once(plan, r.signal, async (response) => decode(response.status, await response.bytes(), expect, plan.route));
   }
 
@@ -361,7 +360,7 @@ export class HttpClient {
     r: { url: string; route?: string; headers?: Record<string, string>; auth?: AuthHook; timeoutMs?: number },
     method: string,
     defaults: Record<string, string>,
-    kind: Pick<Plan, 'body' | 'replayable' | 'deadline'>,
+    kind: Pick<Plan, 'body' | 'replayable' | 'deadline'> & { idempotent?: boolean },
   ): Plan {
     requireString('request.method', method);
     requireString('request.url', r.url);
@@ -372,7 +371,7 @@ export class HttpClient {
     return {
       method: upper, url: r.url, route: r.route ?? routeOf(upper, r.url), traceId, timeoutMs,
       base: { 'user-agent': this.#userAgent, 'x-trace-id': traceId, ...defaults, ...lowerCase(r.headers ?? {}) },
-      auth: r.auth, idempotent: IDEMPOTENT.has(upper), ...kind,
+      auth: r.auth, idempotent: kind.idempotent ?? IDEMPOTENT.has(upper), ...kind,
     };
   }
 
