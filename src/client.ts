@@ -73,7 +73,7 @@ export class AllegroClient {
     const proxy = resolved.pod.proxy === undefined ? undefined : {
       url: `http://${resolved.pod.proxy.host}:${resolved.pod.proxy.port}`,
       ...(resolved.pod.proxy.username === undefined ? {} : { username: resolved.pod.proxy.username }),
-      ...(resolved.pod.proxy.password === undefined ? {} : { password: resolved.pod.proxy.password }),
+      ...(resolved.pod.proxy.password === undefined ? {} : { password: resolved.pod.proxy.password.reveal() }),
     };
     const base = { ...(ca === undefined ? {} : { ca }), ...(proxy === undefined ? {} : { proxy }), connectTimeoutMs: resolved.timeouts.connectMs };
     const dispatcher = createDispatcher(base);
@@ -86,7 +86,7 @@ export class AllegroClient {
     const creds = resolved.credentials;
     let certificateHttp: HttpClient | undefined;
     if (creds.kind === 'certificate') {
-      const clientCertificate = 'pkcs12' in creds ? { pfx: creds.pkcs12, passphrase: creds.password } : { certPem: creds.certPem, keyPem: creds.keyPem };
+      const clientCertificate = 'pkcs12' in creds ? { pfx: creds.pkcs12.reveal(), passphrase: creds.password.reveal() } : { certPem: creds.certPem, keyPem: creds.keyPem.reveal() };
       const certDispatcher = createDispatcher({ ...base, clientCertificate });
       dispatchers.push(certDispatcher);
       certificateHttp = new HttpClient({ dispatcher: certDispatcher, retry, timeoutMs: resolved.timeouts.requestMs, userAgent: CLIENT_VERSION });

@@ -11,6 +11,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { InvalidConfigError } from './errors.js';
+import { Secret } from './util/secret.js';
 
 /** Where one component lives. */
 export interface ComponentConfig {
@@ -61,19 +62,31 @@ export interface AllegroConfigInput extends ComponentConfig {
   auth?: { minRefreshIntervalMs?: number; jwtLifetimeSeconds?: number };
 }
 
+/** A proxy as resolved: its password never prints. */
+export interface ResolvedProxy {
+  host: string;
+  port: number;
+  username?: string;
+  password?: Secret;
+}
+
 /** A component's resolved base URL and proxy. */
 export interface ResolvedComponent {
   /** Base URL including the context path, without a trailing slash. */
   url: string;
-  proxy?: ProxyConfig;
+  proxy?: ResolvedProxy;
 }
 
-/** How the bot authenticates. */
+/**
+ * How the bot authenticates. Every secret is a {@link Secret}: printing, stringifying or copying the configuration
+ * shows placeholders such as `[redacted private key]`; the auth layer calls `reveal()`. A certificate is public and
+ * stays a string.
+ */
 export type Credentials =
-  | { kind: 'rsa'; username: string; privateKeyPem: string }
-  | { kind: 'certificate'; username: string; pkcs12: Uint8Array; password: string }
-  | { kind: 'certificate'; username: string; certPem: string; keyPem: string }
-  | { kind: 'tokens'; username: string; sessionToken: string; keyManagerToken: string };
+  | { kind: 'rsa'; username: string; privateKeyPem: Secret }
+  | { kind: 'certificate'; username: string; pkcs12: Secret<Uint8Array>; password: Secret }
+  | { kind: 'certificate'; username: string; certPem: string; keyPem: Secret }
+  | { kind: 'tokens'; username: string; sessionToken: Secret; keyManagerToken: Secret };
 
 /** A checked configuration with every default applied. */
 export interface AllegroConfig {
@@ -147,8 +160,22 @@ function component(name: (typeof COMPONENTS)[number], input: AllegroConfigInput)
   context = context.replace(/\/+$/, '');
   if (context !== '' && !context.startsWith('/')) context = `/${context}`;
   const hostPart = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
-  const proxy = own.proxy ?? input.proxy;
+  const proxy = own.proxy !== undefined ? resolveProxy(`${name}.proxy`, own.proxy) : input.proxy !== undefined ? resolveProxy('proxy', input.proxy) : undefined;
   return { url: `${scheme}://${hostPart}:${port}${context}`, ...(proxy === undefined ? {} : { proxy }) };
+}
+
+function resolveProxy(key: string, value: unknown): ResolvedProxy {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InvalidConfigError(key, 'expected an object with host and port');
+  const p = value as Partial<ProxyConfig>;
+  const host = text(`${key}.host`, p.host);
+  if (host === undefined) throw new InvalidConfigError(`${key}.host`, 'required');
+  if (!Number.isInteger(p.port) || p.port! < 1 || p.port! > 65535) throw new InvalidConfigError(`${key}.port`, 'expected a port number');
+  const username = text(`${key}.username`, p.username);
+  if (p.password !== undefined && typeof p.password !== 'string') throw new InvalidConfigError(`${key}.password`, 'expected a string');
+  return {
+    host, port: p.port!, ...(username === undefined ? {} : { username }),
+    ...(p.password === undefined ? {} : { password: new Secret('password', p.password) }),
+  };
 }
 
 async function readText(key: string, path: string, baseDir: string): Promise<string> {
@@ -167,19 +194,20 @@ async function credentials(input: AllegroConfigInput, baseDir: string): Promise<
     const sessionToken = text('tokens.session', input.tokens.session);
     const keyManagerToken = text('tokens.keyManager', input.tokens.keyManager);
     if (sessionToken === undefined || keyManagerToken === undefined) throw new InvalidConfigError('tokens', 'give both session and keyManager');
-    return { kind: 'tokens', username, sessionToken, keyManagerToken };
+    return { kind: 'tokens', username, sessionToken: new Secret('session token', sessionToken), keyManagerToken: new Secret('Key Manager token', keyManagerToken) };
   }
   const key = bot.privateKey;
   if (key !== undefined && (key.path !== undefined || key.content !== undefined)) {
     const pem = key.content ?? (await readText('bot.privateKey.path', key.path!, baseDir));
     if (!pem.includes('PRIVATE KEY')) throw new InvalidConfigError('bot.privateKey', 'expected a PEM private key (PKCS#1 or PKCS#8)');
-    return { kind: 'rsa', username, privateKeyPem: pem };
+    return { kind: 'rsa', username, privateKeyPem: new Secret('private key', pem) };
   }
   const cert = bot.certificate;
   if (cert?.path !== undefined) {
     const password = cert.password ?? '';
     try {
-      return { kind: 'certificate', username, pkcs12: await readFile(isAbsolute(cert.path) ? cert.path : resolve(baseDir, cert.path)), password };
+      const pkcs12 = await readFile(isAbsolute(cert.path) ? cert.path : resolve(baseDir, cert.path));
+      return { kind: 'certificate', username, pkcs12: new Secret('PKCS#12', pkcs12), password: new Secret('password', password) };
     } catch (err) {
       throw new InvalidConfigError('bot.certificate.path', `cannot read ${cert.path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
     }
@@ -188,7 +216,7 @@ async function credentials(input: AllegroConfigInput, baseDir: string): Promise<
     return {
       kind: 'certificate', username,
       certPem: await readText('bot.certificate.certPath', cert.certPath, baseDir),
-      keyPem: await readText('bot.certificate.keyPath', cert.keyPath, baseDir),
+      keyPem: new Secret('private key', await readText('bot.certificate.keyPath', cert.keyPath, baseDir)),
     };
   }
   throw new InvalidConfigError('bot', 'give privateKey.path or privateKey.content (RSA), certificate.path (PKCS#12) or certificate.certPath + keyPath (PEM), or tokens');

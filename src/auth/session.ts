@@ -77,10 +77,10 @@ export class Session {
   constructor(options: SessionOptions) {
     this.#o = options;
     this.#now = options.now ?? Date.now;
-    this.#rsaKey = options.credentials.kind === 'rsa' ? new RsaPrivateKey(options.credentials.privateKeyPem) : undefined;
+    this.#rsaKey = options.credentials.kind === 'rsa' ? new RsaPrivateKey(options.credentials.privateKeyPem.reveal()) : undefined;
     if (options.credentials.kind === 'tokens') {
-      this.#tokens.session = options.credentials.sessionToken;
-      this.#tokens.keyManager = options.credentials.keyManagerToken;
+      this.#tokens.session = options.credentials.sessionToken.reveal();
+      this.#tokens.keyManager = options.credentials.keyManagerToken.reveal();
     }
   }
 

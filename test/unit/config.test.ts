@@ -8,9 +8,23 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { interpolateEnv, loadConfig, resolveConfig, type AllegroConfigInput } from '../../src/config.js';
 import { InvalidConfigError } from '../../src/errors.js';
 import { startSandbox } from '../../src/sandbox/server.js';
+import { Secret } from '../../src/util/secret.js';
 
 const KEY_PEM = '-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----\n';
 const CERT_PEM = '-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIU\n-----END CERTIFICATE-----\n';
+
+const SECRET_FIELDS = new Set(['privateKeyPem', 'pkcs12', 'password', 'keyPem', 'sessionToken', 'keyManagerToken']);
+
+/** An object with its secrets revealed, for comparison with plain values; a secret field that is not a Secret fails. */
+function revealed(value: object | undefined): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(value ?? {}).map(([k, v]) => {
+    if (SECRET_FIELDS.has(k)) {
+      expect(v, k).toBeInstanceOf(Secret);
+      return [k, (v as Secret<string | Uint8Array>).reveal()];
+    }
+    return [k, v];
+  }));
+}
 
 /** A minimal valid configuration: a host and an inline RSA key. */
 function base(extra: Partial<AllegroConfigInput> = {}): AllegroConfigInput {
@@ -94,7 +108,7 @@ describe('resolveConfig: component URLs', () => {
     const proxy = { host: 'proxy.local', port: 3128 };
     const km = { host: 'km.example.com', port: 9443, context: '/keys', proxy: { host: 'kmproxy', port: 8080, username: 'u', password: 'p' } };
     const c = await resolveConfig(base({ port: 8443, proxy, keyManager: km, agent: { host: 'agent.example.com' }, pod: { port: 7443 } }));
-    expect(c.keyManager).toEqual({ url: 'https://km.example.com:9443/keys', proxy: km.proxy });
+    expect({ ...c.keyManager, proxy: revealed(c.keyManager.proxy) }).toEqual({ url: 'https://km.example.com:9443/keys', proxy: km.proxy });
     expect(c.agent).toEqual({ url: 'https://agent.example.com:8443/agent', proxy });
     expect(c.pod).toEqual({ url: 'https://pod.example.com:7443', proxy });
     expect(c.sessionAuth).toEqual({ url: 'https://pod.example.com:8443/sessionauth', proxy });
@@ -146,11 +160,11 @@ describe('resolveConfig: credentials and files', () => {
   it('RSA: inline content, or a path resolved against baseDir (absolute paths as given)', async () => {
     await mkdir(join(dir, 'keys'), { recursive: true });
     await writeFile(join(dir, 'keys', 'bot.pem'), KEY_PEM);
-    expect((await resolveConfig(base())).credentials).toEqual({ kind: 'rsa', username: 'bot', privateKeyPem: KEY_PEM });
+    expect(revealed((await resolveConfig(base())).credentials)).toEqual({ kind: 'rsa', username: 'bot', privateKeyPem: KEY_PEM });
     const rel = await resolveConfig({ host: 'h', bot: { username: 'bot', privateKey: { path: 'keys/bot.pem' } } }, dir);
-    expect(rel.credentials).toEqual({ kind: 'rsa', username: 'bot', privateKeyPem: KEY_PEM });
+    expect(revealed(rel.credentials)).toEqual({ kind: 'rsa', username: 'bot', privateKeyPem: KEY_PEM });
     const abs = await resolveConfig({ host: 'h', bot: { username: 'bot', privateKey: { path: join(dir, 'keys', 'bot.pem') } } }, '/nonexistent');
-    expect(abs.credentials).toEqual({ kind: 'rsa', username: 'bot', privateKeyPem: KEY_PEM });
+    expect(revealed(abs.credentials)).toEqual({ kind: 'rsa', username: 'bot', privateKeyPem: KEY_PEM });
     // Content wins over path; the RSA key wins over a certificate.
     const both = await resolveConfig({ host: 'h', bot: { username: 'bot', privateKey: { content: KEY_PEM, path: 'missing.pem' }, certificate: { path: 'missing.p12' } } }, dir);
     expect(both.credentials.kind).toBe('rsa');
@@ -172,10 +186,10 @@ describe('resolveConfig: credentials and files', () => {
     const p12 = Uint8Array.from([0x30, 0x82, 0x01, 0x00, 0xff, 0x00, 0x7f]);
     await writeFile(join(dir, 'bot.p12'), p12);
     const c = await resolveConfig({ host: 'h', bot: { username: 'bot', certificate: { path: 'bot.p12', password: 'changeit' } } }, dir);
-    expect(c.credentials).toEqual({ kind: 'certificate', username: 'bot', pkcs12: expect.any(Uint8Array), password: 'changeit' });
-    expect(Array.from((c.credentials as { pkcs12: Uint8Array }).pkcs12)).toEqual(Array.from(p12));
+    expect(revealed(c.credentials)).toEqual({ kind: 'certificate', username: 'bot', pkcs12: expect.any(Uint8Array), password: 'changeit' });
+    expect(Array.from(revealed(c.credentials).pkcs12 as Uint8Array)).toEqual(Array.from(p12));
     const noPassword = await resolveConfig({ host: 'h', bot: { username: 'bot', certificate: { path: join(dir, 'bot.p12') } } });
-    expect((noPassword.credentials as { password: string }).password).toBe('');
+    expect(revealed(noPassword.credentials).password).toBe('');
     const e = await configError(resolveConfig({ host: 'h', bot: { username: 'bot', certificate: { path: 'nope.p12', password: 'p12-secret-password' } } }, dir));
     expect(e.key).toBe('bot.certificate.path');
     expect(e.message).not.toContain('p12-secret-password');
@@ -185,7 +199,7 @@ describe('resolveConfig: credentials and files', () => {
     await writeFile(join(dir, 'cert.pem'), CERT_PEM);
     await writeFile(join(dir, 'cert-key.pem'), KEY_PEM);
     const c = await resolveConfig({ host: 'h', bot: { username: 'bot', certificate: { certPath: 'cert.pem', keyPath: 'cert-key.pem' } } }, dir);
-    expect(c.credentials).toEqual({ kind: 'certificate', username: 'bot', certPem: CERT_PEM, keyPem: KEY_PEM });
+    expect(revealed(c.credentials)).toEqual({ kind: 'certificate', username: 'bot', certPem: CERT_PEM, keyPem: KEY_PEM });
     expect((await configError(resolveConfig({ host: 'h', bot: { username: 'bot', certificate: { certPath: 'x.pem', keyPath: 'cert-key.pem' } } }, dir))).key).toBe('bot.certificate.certPath');
     expect((await configError(resolveConfig({ host: 'h', bot: { username: 'bot', certificate: { certPath: 'cert.pem', keyPath: 'x.pem' } } }, dir))).key).toBe('bot.certificate.keyPath');
     // A certificate without its key is no credential at all.
@@ -194,7 +208,7 @@ describe('resolveConfig: credentials and files', () => {
 
   it('caller-supplied tokens: both required, and they take precedence over keys', async () => {
     const c = await resolveConfig(base({ tokens: { session: 's-token', keyManager: 'km-token' } }));
-    expect(c.credentials).toEqual({ kind: 'tokens', username: 'bot', sessionToken: 's-token', keyManagerToken: 'km-token' });
+    expect(revealed(c.credentials)).toEqual({ kind: 'tokens', username: 'bot', sessionToken: 's-token', keyManagerToken: 'km-token' });
     let e = await configError(resolveConfig(base({ tokens: { session: 's-token-secret' } })));
     expect(e.key).toBe('tokens');
     expect(e.message).not.toContain('s-token-secret');
@@ -284,7 +298,7 @@ describe('loadConfig', () => {
     const c = await loadConfig(file, { POD_HOST: 'pod.example.com', BOT_USER: 'my-bot' });
     expect(c.pod.url).toBe('https://pod.example.com:8443');
     expect(c.keyManager.url).toBe('https://km.example.com:8443/relay');
-    expect(c.credentials).toEqual({ kind: 'rsa', username: 'my-bot', privateKeyPem: KEY_PEM });
+    expect(revealed(c.credentials)).toEqual({ kind: 'rsa', username: 'my-bot', privateKeyPem: KEY_PEM });
     expect(c.caCertificates).toEqual(['CA']);
     expect(c.retry.maxAttempts).toBe(3);
     const e = await configError(loadConfig(file, { POD_HOST: 'pod.example.com' }));
@@ -319,7 +333,7 @@ describe('loadConfig', () => {
       expect(c.objectStore.url).toBe(sandbox.objectStoreUrl);
       expect(c.credentials.kind).toBe('rsa');
       expect(c.credentials.username).toBe('sandbox-bot');
-      expect((c.credentials as { privateKeyPem: string }).privateKeyPem).toMatch(/^-----BEGIN PRIVATE KEY-----/);
+      expect(revealed(c.credentials).privateKeyPem).toMatch(/^-----BEGIN PRIVATE KEY-----/);
       expect(c.caCertificates).toHaveLength(1);
       expect(c.caCertificates[0]).toMatch(/^-----BEGIN CERTIFICATE-----/);
     } finally {

@@ -13,6 +13,7 @@ import { HttpClient } from '../../../src/http/http-client.js';
 import { startSandbox, type RunningSandbox } from '../../../src/sandbox/server.js';
 import { issueClientCertificate, loadOrCreateTls } from '../../../src/sandbox/tls.js';
 import { fromUtf8, tryFromBase64 } from '../../../src/util/bytes.js';
+import { Secret } from '../../../src/util/secret.js';
 import { login } from '../../helpers/sandbox.js';
 
 const MIN_REFRESH_MS = 1_000;
@@ -30,7 +31,7 @@ const errors: unknown[] = [];
 interface Clock { t: number }
 
 function rsa(username: string, identity = username): Credentials {
-  return { kind: 'rsa', username, privateKeyPem: readFileSync(sandbox.identities.get(identity)!.privateKeyPath!, 'utf8') };
+  return { kind: 'rsa', username, privateKeyPem: new Secret('private key', readFileSync(sandbox.identities.get(identity)!.privateKeyPath!, 'utf8')) };
 }
 
 function certificateClient(clientCertificate: ClientCertificate): HttpClient {
@@ -191,7 +192,7 @@ describe('refresh', () => {
     const real = await login(sandbox, 'alice');
     secrets.add(real.session);
     secrets.add(real.km);
-    const session = newSession({ kind: 'tokens', username: 'alice', sessionToken: real.session, keyManagerToken: real.km });
+    const session = newSession({ kind: 'tokens', username: 'alice', sessionToken: new Secret('session token', real.session), keyManagerToken: new Secret('Key Manager token', real.km) });
     expect(await session.token('session')).toBe(real.session);
     expect(await session.token('keyManager')).toBe(real.km);
     expect(await whoAmI(session)).toBe('alice');
@@ -235,7 +236,7 @@ describe('AuthenticationError', () => {
   it('certificate refused: a client certificate issued by another CA', async () => {
     const stranger = await loadOrCreateTls(undefined);
     const cert = await issueClientCertificate(stranger, 'sandbox-bot');
-    const session = newSession({ kind: 'certificate', username: 'sandbox-bot', certPem: cert.certPem, keyPem: cert.keyPem }, undefined,
+    const session = newSession({ kind: 'certificate', username: 'sandbox-bot', certPem: cert.certPem, keyPem: new Secret('private key', cert.keyPem) }, undefined,
       { certificateHttp: certificateClient({ certPem: cert.certPem, keyPem: cert.keyPem }) });
     for (const target of ['session', 'keyManager'] as const) {
       const err = await authFailure(session.token(target));
@@ -247,7 +248,7 @@ describe('AuthenticationError', () => {
 
   it('certificate credentials without a certificate client are refused without a request', async () => {
     const files = sandbox.identities.get('sandbox-bot')!;
-    const session = newSession({ kind: 'certificate', username: 'sandbox-bot', pkcs12: readFileSync(files.pkcs12Path!), password: files.pkcs12Password! });
+    const session = newSession({ kind: 'certificate', username: 'sandbox-bot', pkcs12: new Secret('PKCS#12', readFileSync(files.pkcs12Path!)), password: new Secret('password', files.pkcs12Password!) });
     const err = await authFailure(session.token('session'));
     expect(err.reason).toBe('certificate-refused');
   });
@@ -257,7 +258,7 @@ describe('certificate login', () => {
   it("logs in with the bot's PKCS#12 to the pod and the Key Manager", async () => {
     const files = sandbox.identities.get('sandbox-bot')!;
     const pkcs12 = new Uint8Array(readFileSync(files.pkcs12Path!));
-    const session = newSession({ kind: 'certificate', username: 'sandbox-bot', pkcs12, password: files.pkcs12Password! }, undefined,
+    const session = newSession({ kind: 'certificate', username: 'sandbox-bot', pkcs12: new Secret('PKCS#12', pkcs12), password: new Secret('password', files.pkcs12Password!) }, undefined,
       { certificateHttp: certificateClient({ pfx: pkcs12, passphrase: files.pkcs12Password! }) });
     await token(session, 'session');
     await token(session, 'keyManager');
