@@ -16,6 +16,7 @@
 import { loadConfig, resolveConfig, type AllegroConfig, type AllegroConfigInput } from './config.js';
 import { Session } from './auth/session.js';
 import { closeDispatcher, createDispatcher, type Dispatcher } from './http/dispatcher.js';
+import { MalformedResponseError } from './errors.js';
 import { HttpClient } from './http/http-client.js';
 import { KeyStore } from './keys/key-store.js';
 import { Datafeed, type DatafeedOptions } from './pod/datafeed.js';
@@ -65,7 +66,8 @@ export class AllegroClient {
 
   /**
    * Connect a bot: from a JSON config file path, or a configuration object.
-   * @throws InvalidConfigError, AuthenticationError, HttpStatusError, NetworkError.
+   * @throws InvalidConfigError, AuthenticationError, HttpStatusError, NetworkError; MalformedResponseError
+   *   (`MALFORMED_RESPONSE`) when the pod's account answer names no wall thread (`myCurrentThreadId`).
    */
   static async create(config: string | AllegroConfigInput | AllegroConfig): Promise<AllegroClient> {
     const resolved = typeof config === 'string' ? await loadConfig(config) : 'credentials' in config ? config : await resolveConfig(config);
@@ -100,17 +102,20 @@ export class AllegroClient {
       const podInfo = await http.request<{ data?: { podId?: number } }>({ method: 'GET', url: `${resolved.pod.url}/webcontroller/public/podInfo`, route: 'GET /webcontroller/public/podInfo' });
       const podId = podInfo.data?.podId ?? 0;
       const me = await http.request<{ id: number; username: string }>({ method: 'GET', url: `${resolved.pod.url}/pod/v2/sessioninfo`, route: 'GET /pod/v2/sessioninfo', auth: session.pod });
-      const account = await http.request<{ myCurrentThreadId?: string }>({
-        method: 'GET', url: `${resolved.pod.url}/webcontroller/maestro/Account?clienttype=${CLIENT_VERSION}`, route: 'GET /webcontroller/maestro/Account', auth: session.pod,
+      const accountRoute = 'GET /webcontroller/maestro/Account';
+      const account = await http.request<{ myCurrentThreadId?: unknown }>({
+        method: 'GET', url: `${resolved.pod.url}/webcontroller/maestro/Account?clienttype=${CLIENT_VERSION}`, route: accountRoute, auth: session.pod,
       });
-      const wall = tryFromBase64(account.myCurrentThreadId ?? '');
+      // The wall thread's key salts the hashtag search tokens of every message (docs/wire-formats.md, `tokenIds`).
+      const wall = typeof account.myCurrentThreadId === 'string' ? tryFromBase64(account.myCurrentThreadId) : undefined;
+      if (wall === undefined || wall.length === 0) throw new MalformedResponseError(accountRoute, "no wall thread: myCurrentThreadId is missing or not a base64 id");
       const keys = new KeyStore({
         http, podUrl: resolved.pod.url, keyManagerUrl: resolved.keyManager.url, session: session.pod, keyManager: session.keyManager, userId: me.id,
         maxEntries: resolved.keys.maxEntries, maxAgeMs: resolved.keys.maxAgeMs, rotationCheckMs: resolved.keys.rotationCheckMs, failureCooldownMs: resolved.keys.failureCooldownMs,
       });
       const pod = new PodClient({
         http, podUrl: resolved.pod.url, auth: session.pod, keys, userId: me.id,
-        wallThreadId: wall === undefined ? '' : toBase64Url(wall), clientVersion: CLIENT_VERSION,
+        wallThreadId: toBase64Url(wall), clientVersion: CLIENT_VERSION,
       });
       const objects = new ObjectStoreClient({ http, baseUrl: resolved.objectStore.url, auth: session.objectStore, keys, podId, userId: me.id });
       return new AllegroClient({ config: resolved, session, keys, pod, objects, podId, userId: me.id, username: me.username, http, dispatchers });
@@ -122,7 +127,8 @@ export class AllegroClient {
 
   /**
    * A new datafeed reader (pod Datafeed 2.0), decrypting events with this bot's keys. Use `listen(handler)` or
-   * `for await (const event of feed)`; `stop()` ends it. `close()` stops every datafeed of the client.
+   * `for await (const event of feed)`; `stop()` ends it, and the client forgets it. `close()` stops every datafeed of
+   * the client that is still running.
    */
   datafeed(options: Pick<DatafeedOptions, 'onError' | 'maxBackoffMs' | 'dedupEntries'> = {}): Datafeed {
     const feed = new Datafeed({
@@ -131,6 +137,7 @@ export class AllegroClient {
       maxBackoffMs: options.maxBackoffMs ?? this.config.datafeed.maxBackoffMs,
       dedupEntries: options.dedupEntries ?? this.config.datafeed.dedupEntries,
       ...(options.onError === undefined ? {} : { onError: options.onError }),
+      onStop: () => this.#datafeeds.delete(feed),
     });
     this.#datafeeds.add(feed);
     return feed;
