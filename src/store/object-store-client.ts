@@ -16,7 +16,7 @@
  * object's thread → `CONTENT_KEY_UNAVAILABLE` naming the thread.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { EntitlementError, HttpStatusError, InvalidArgumentError, MalformedCiphertextError, OBJECT_STORE_DISABLED_MESSAGE } from '../errors.js';
+import { EntitlementError, HttpStatusError, InvalidArgumentError, MalformedCiphertextError, MalformedResponseError, OBJECT_STORE_DISABLED_MESSAGE } from '../errors.js';
 import type { AuthHook, HttpClient } from '../http/http-client.js';
 import { canonicalThreadId, type KeyStore } from '../keys/key-store.js';
 import { fromUtf8, toBase64, toBase64Url, tryFromBase64, utf8 } from '../util/bytes.js';
@@ -364,7 +364,11 @@ export class ObjectStoreClient {
     return { size: blob.size, content: decryptBlob(key, this.#blobContext(blob), response.body) };
   }
 
-  /** Decrypt bytes [start, end) of a blob, fetching only the frames that hold them (HTTP range requests). */
+  /**
+   * Decrypt bytes [start, end) of a blob, fetching only the frames that hold them (HTTP range requests).
+   * @throws MalformedResponseError (`MALFORMED_RESPONSE`) when the store answers a range request with another status
+   *   than 206, or with more or fewer bytes than the range.
+   */
   async getBlobRange(ref: BlobRef | string, start: number, endExclusive: number): Promise<Uint8Array> {
     const blob = typeof ref === 'string' ? parseBlobRef(ref) : ref;
     const key = await this.#o.keys.contentKey(blob.threadId, blob.rotationId);
@@ -376,15 +380,18 @@ export class ObjectStoreClient {
       });
       if (response.status !== 206) {
         response.cancel();
-        throw new MalformedCiphertextError('blob range', `the store answered ${response.status} instead of 206 to a range request`);
+        throw new MalformedResponseError(route, `the store answered ${response.status} instead of 206 to a range request`);
       }
       const out = new Uint8Array(length);
       let at = 0;
       for await (const chunk of response.body) {
-        out.set(chunk.subarray(0, Math.max(0, length - at)), at);
+        // Leaving the loop by throwing closes the connection, so the rest of an oversized answer is not read.
+        if (chunk.length > length - at) throw new MalformedResponseError(route, `the store sent more than the ${length} bytes of the range it was asked for`);
+        out.set(chunk, at);
         at += chunk.length;
       }
-      return at === length ? out : out.subarray(0, Math.min(at, length));
+      if (at !== length) throw new MalformedResponseError(route, `the store sent ${at} of the ${length} bytes of the range it was asked for`);
+      return out;
     });
     return decryptRange(key, this.#blobContext(blob), read, ciphertextSize(blob.size), start, endExclusive);
   }

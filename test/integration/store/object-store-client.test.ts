@@ -3,10 +3,11 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AllegroClient } from '../../../src/client.js';
-import { EntitlementError } from '../../../src/errors.js';
+import { EntitlementError, MalformedResponseError } from '../../../src/errors.js';
 import { startSandbox, type RunningSandbox } from '../../../src/sandbox/server.js';
 import { parseBlobRef } from '../../../src/store/object-store-client.js';
 import { identityConfig } from '../../helpers/client.js';
+import { startRelay } from '../../helpers/relay.js';
 import { call, login } from '../../helpers/sandbox.js';
 import { codeOf } from '../../helpers/errors.js';
 
@@ -175,5 +176,51 @@ describe('blobs', () => {
     await expect(bob.objects.getBlob(ref)).rejects.toMatchObject({ code: 'CONTENT_KEY_UNAVAILABLE' });
     await bot.objects.deleteBlob(ref);
     expect(await codeOf((async () => { for await (const _ of (await alice.objects.getBlob(ref)).content) break; })())).toBe('NOT_FOUND');
+  });
+});
+
+describe('blob range reads against a store that answers with the wrong number of bytes', () => {
+  type Mode = 'surplus in one chunk' | 'surplus over several chunks' | 'short' | 'not 206';
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  it.each<Mode>(['surplus in one chunk', 'surplus over several chunks', 'short', 'not 206'])('%s: MALFORMED_RESPONSE, never a RangeError or silently cut bytes', async (mode) => {
+    const data = randomBytes(200_000);
+    const ref = await bot.objects.putBlob((async function* () { yield data; })(), { threadId: room, size: data.length });
+    let broken = true;
+    const relay = await startRelay(sandbox, async (method, path, answer, res) => {
+      if (!broken || method !== 'GET' || !path.startsWith('/object/v1/blobs/') || answer.status !== 206) return false;
+      const body = answer.body;
+      if (mode === 'not 206') {
+        res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': body.length });
+        res.end(body);
+        return true;
+      }
+      res.writeHead(206, { 'content-type': 'application/octet-stream' }); // chunked: no length to contradict
+      if (mode === 'short') {
+        res.end(body.subarray(0, body.length - 1));
+      } else if (mode === 'surplus in one chunk') {
+        res.end(Buffer.concat([body, Buffer.alloc(7, 0xee)]));
+      } else {
+        // Separate writes, apart in time, reach the client as separate chunks.
+        for (const part of [body.subarray(0, 10), body.subarray(10), Buffer.alloc(5, 0xee), Buffer.alloc(5, 0xdd)]) {
+          res.write(part);
+          await sleep(30);
+        }
+        res.end();
+      }
+      return true;
+    });
+    const reader = await AllegroClient.create(identityConfig(sandbox, 'alice', { objectStore: relay.component }));
+    try {
+      const err = await reader.objects.getBlobRange(ref, 1000, 1010).then(() => undefined, (e: unknown) => e);
+      expect(err).toBeInstanceOf(MalformedResponseError);
+      expect(err).toMatchObject({ code: 'MALFORMED_RESPONSE', route: 'GET /object/v1/blobs/{id}' });
+      // The same reader, through the same relay, reads fine once the store answers correctly.
+      broken = false;
+      expect(Buffer.from(await reader.objects.getBlobRange(ref, 1000, 1010)).equals(data.subarray(1000, 1010))).toBe(true);
+    } finally {
+      await reader.close();
+      await relay.close();
+    }
   });
 });
