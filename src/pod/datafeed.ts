@@ -13,10 +13,10 @@
  * CONTENT_KEY_UNAVAILABLE with the thread id, ...) and the loop goes on.
  */
 import { setMaxListeners } from 'node:events';
-import { AbortedError, AllegroError, HttpStatusError, MalformedCiphertextError } from '../errors.js';
+import { AbortedError, type AllegroError, HttpStatusError } from '../errors.js';
 import type { AuthHook, HttpClient } from '../http/http-client.js';
 import { requirePositiveInteger } from '../util/validate.js';
-import type { DecodedMessage } from './message-codec.js';
+import { messageFailure, type DecodedMessage } from './message-codec.js';
 
 /** One event, decrypted when it is a message. */
 export interface DatafeedEvent {
@@ -238,8 +238,8 @@ export class Datafeed {
     try {
       event.message = await this.#o.decrypt(event.payload, signal);
     } catch (err) {
-      // A poison event must not stop the feed: anything unexpected is reported as a malformed message.
-      event.error = err instanceof AllegroError ? err : new MalformedCiphertextError('message event', 'its payload could not be read');
+      // A poison event must not stop the feed.
+      event.error = messageFailure(err);
     }
     return event;
   }
