@@ -14,3 +14,13 @@ export async function codeOf(operation: Promise<unknown> | (() => unknown)): Pro
   }
   return 'no error';
 }
+
+/** What `promise` rejects with; fails the test if it resolves. */
+export async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (err) {
+    return err;
+  }
+  throw new Error('expected a rejection');
+}

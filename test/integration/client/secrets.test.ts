@@ -13,6 +13,7 @@ import { resolveConfig, type AllegroConfigInput } from '../../../src/config.js';
 import type { DatafeedEvent } from '../../../src/pod/datafeed.js';
 import { startSandbox, type RunningSandbox } from '../../../src/sandbox/server.js';
 import { identityConfig } from '../../helpers/client.js';
+import { rejection } from '../../helpers/errors.js';
 import { call, login } from '../../helpers/sandbox.js';
 
 const PROXY_PASSWORD = 'proxy-password-9f3c1e';
@@ -46,15 +47,6 @@ async function addTokens(name: string, client: AllegroClient): Promise<void> {
   secrets.set(`${name} Key Manager token`, await client.session.token('keyManager'));
   secrets.set(`${name} datafeed token`, (await client.session.datafeed.headers()).authorization!.replace('Bearer ', ''));
   secrets.set(`${name} Object Store token`, (await client.session.objectStore.headers()).authorization!.replace('Bearer ', ''));
-}
-
-async function failure(operation: Promise<unknown>): Promise<unknown> {
-  try {
-    await operation;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected a rejection');
 }
 
 const bigints = (_key: string, value: unknown) => (typeof value === 'bigint' ? value.toString() : value);
@@ -126,11 +118,11 @@ beforeAll(async () => {
   const badToken = `${aliceLogin.session}x`;
   secrets.set('refused session token', badToken);
   const errors = [
-    await failure(rsa.objects.get('AAAAAAAAAAAAAAAAAAAAAA')),
-    await failure(pkcs12.keys.contentKey('BBBBBBBBBBBBBBBBBBBBBB', 1n)),
-    await failure(pem.pod.send(room, 5 as unknown as string)),
-    await failure(AllegroClient.create(identityConfig(sandbox, 'alice', { tokens: { session: badToken, keyManager: aliceLogin.km } }))),
-    await failure(resolveConfig({ host: 'h', bot: { username: 'b', certificate: { path: '/nonexistent.p12', password: bot.pkcs12Password! } } } as AllegroConfigInput)),
+    await rejection(rsa.objects.get('AAAAAAAAAAAAAAAAAAAAAA')),
+    await rejection(pkcs12.keys.contentKey('BBBBBBBBBBBBBBBBBBBBBB', 1n)),
+    await rejection(pem.pod.send(room, 5 as unknown as string)),
+    await rejection(AllegroClient.create(identityConfig(sandbox, 'alice', { tokens: { session: badToken, keyManager: aliceLogin.km } }))),
+    await rejection(resolveConfig({ host: 'h', bot: { username: 'b', certificate: { path: '/nonexistent.p12', password: bot.pkcs12Password! } } } as AllegroConfigInput)),
   ];
 
   for (const [name, client] of [['rsa', rsa], ['pkcs12', pkcs12], ['pem', pem], ['tokens', tokens]] as const) {
