@@ -6,7 +6,10 @@
  *
  * Files are JSON. Every string may reference environment variables as `${NAME}` or `${NAME:-default}`; a
  * reference to an unset variable without a default is an error naming the key. The same options can be given in
- * code; {@link resolveConfig} checks either and fills in the defaults.
+ * code; {@link resolveConfig} checks either and fills in the defaults: every numeric setting accepts exactly what
+ * the module it feeds accepts (docs/cli.md "The bot's configuration"), and every credential of the result (private
+ * key, PKCS#12 and its password, supplied tokens, proxy passwords) is a {@link Secret} that never prints
+ * (docs/threat-model.md "Client").
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
