@@ -14,8 +14,9 @@
  * await bot.close();
  * ```
  */
-import { loadConfig, resolveConfig, type AllegroConfig, type AllegroConfigInput, type ProxyConfig } from './config.js';
+import { loadConfig, resolveConfig, type AllegroConfig, type AllegroConfigInput, type ResolvedProxy } from './config.js';
 import { Session } from './auth/session.js';
+import { MalformedResponseError } from './errors.js';
 import { createDispatcher, HttpClient, type Transport } from './http/index.js';
 import { KeyStore } from './keys/key-store.js';
 import { Datafeed, type DatafeedOptions } from './pod/datafeed.js';
@@ -34,7 +35,7 @@ export type Component = (typeof COMPONENTS)[number];
 
 /** One connection pool to build: through a proxy or not, presenting the client certificate or not. */
 export interface PoolPlan {
-  proxy: ProxyConfig | undefined;
+  proxy: ResolvedProxy | undefined;
   certificate: boolean;
 }
 
@@ -52,7 +53,7 @@ export function planPools(config: AllegroConfig): { pools: PoolPlan[]; poolOf: P
     const presents = component === 'sessionAuth' || component === 'keyAuth';
     if (presents && !certificate) continue;
     const { proxy } = config[component];
-    const key = JSON.stringify([presents, proxy?.host, proxy?.port, proxy?.username, proxy?.password]);
+    const key = JSON.stringify([presents, proxy?.host, proxy?.port, proxy?.username, proxy?.password?.reveal()]);
     let index = keys.indexOf(key);
     if (index < 0) {
       index = keys.push(key) - 1;
@@ -103,7 +104,8 @@ export class AllegroClient {
 
   /**
    * Connect a bot: from a JSON config file path, or a configuration object.
-   * @throws InvalidConfigError, AuthenticationError, HttpStatusError, NetworkError.
+   * @throws InvalidConfigError, AuthenticationError, HttpStatusError, NetworkError; MalformedResponseError
+   *   (`MALFORMED_RESPONSE`) when the pod's account answer names no wall thread (`myCurrentThreadId`).
    */
   static async create(config: string | AllegroConfigInput | AllegroConfig): Promise<AllegroClient> {
     const resolved = typeof config === 'string' ? await loadConfig(config) : 'credentials' in config ? config : await resolveConfig(config);
@@ -113,7 +115,8 @@ export class AllegroClient {
       multiplier: resolved.retry.multiplier, maxDelayMs: resolved.retry.maxIntervalMs,
     };
     const creds = resolved.credentials;
-    const clientCertificate = creds.kind !== 'certificate' ? undefined : 'pkcs12' in creds ? { pfx: creds.pkcs12, passphrase: creds.password } : { certPem: creds.certPem, keyPem: creds.keyPem };
+    const clientCertificate = creds.kind !== 'certificate' ? undefined
+      : 'pkcs12' in creds ? { pfx: creds.pkcs12.reveal(), passphrase: creds.password.reveal() } : { certPem: creds.certPem, keyPem: creds.keyPem.reveal() };
     const { pools, poolOf } = planPools(resolved);
     const transports: Transport[] = [];
     try {
@@ -142,17 +145,20 @@ export class AllegroClient {
       const podInfo = await http.request<{ data?: { podId?: number } }>({ method: 'GET', url: `${resolved.pod.url}/webcontroller/public/podInfo`, route: 'GET /webcontroller/public/podInfo' });
       const podId = podInfo.data?.podId ?? 0;
       const me = await http.request<{ id: number; username: string }>({ method: 'GET', url: `${resolved.pod.url}/pod/v2/sessioninfo`, route: 'GET /pod/v2/sessioninfo', auth: session.pod });
-      const account = await http.request<{ myCurrentThreadId?: string }>({
-        method: 'GET', url: `${resolved.pod.url}/webcontroller/maestro/Account?clienttype=${CLIENT_VERSION}`, route: 'GET /webcontroller/maestro/Account', auth: session.pod,
+      const accountRoute = 'GET /webcontroller/maestro/Account';
+      const account = await http.request<{ myCurrentThreadId?: unknown }>({
+        method: 'GET', url: `${resolved.pod.url}/webcontroller/maestro/Account?clienttype=${CLIENT_VERSION}`, route: accountRoute, auth: session.pod,
       });
-      const wall = tryFromBase64(account.myCurrentThreadId ?? '');
+      // The wall thread's key salts the hashtag search tokens of every message (docs/wire-formats.md, `tokenIds`).
+      const wall = typeof account.myCurrentThreadId === 'string' ? tryFromBase64(account.myCurrentThreadId) : undefined;
+      if (wall === undefined || wall.length === 0) throw new MalformedResponseError(accountRoute, "no wall thread: myCurrentThreadId is missing or not a base64 id");
       const keys = new KeyStore({
         http: { pod: http, keyManager: httpOf('keyManager') }, podUrl: resolved.pod.url, keyManagerUrl: resolved.keyManager.url, session: session.pod, keyManager: session.keyManager, userId: me.id,
         maxEntries: resolved.keys.maxEntries, maxAgeMs: resolved.keys.maxAgeMs, rotationCheckMs: resolved.keys.rotationCheckMs, failureCooldownMs: resolved.keys.failureCooldownMs,
       });
       const pod = new PodClient({
         http, podUrl: resolved.pod.url, auth: session.pod, keys, userId: me.id,
-        wallThreadId: wall === undefined ? '' : toBase64Url(wall), clientVersion: CLIENT_VERSION,
+        wallThreadId: toBase64Url(wall), clientVersion: CLIENT_VERSION,
       });
       const objects = new ObjectStoreClient({ http: httpOf('objectStore'), baseUrl: resolved.objectStore.url, auth: session.objectStore, keys, podId, userId: me.id });
       return new AllegroClient({ config: resolved, session, keys, pod, objects, podId, userId: me.id, username: me.username, http, transports });
@@ -164,7 +170,8 @@ export class AllegroClient {
 
   /**
    * A new datafeed reader (pod Datafeed 2.0), decrypting events with this bot's keys. Use `listen(handler)` or
-   * `for await (const event of feed)`; `stop()` ends it. `close()` stops every datafeed of the client.
+   * `for await (const event of feed)`; `stop()` ends it, and the client forgets it. `close()` stops every datafeed of
+   * the client that is still running.
    */
   datafeed(options: Pick<DatafeedOptions, 'onError' | 'maxBackoffMs' | 'dedupEntries'> = {}): Datafeed {
     const feed = new Datafeed({
@@ -173,6 +180,7 @@ export class AllegroClient {
       maxBackoffMs: options.maxBackoffMs ?? this.config.datafeed.maxBackoffMs,
       dedupEntries: options.dedupEntries ?? this.config.datafeed.dedupEntries,
       ...(options.onError === undefined ? {} : { onError: options.onError }),
+      onStop: () => this.#datafeeds.delete(feed),
     });
     this.#datafeeds.add(feed);
     return feed;
@@ -187,10 +195,10 @@ export class AllegroClient {
 }
 
 /** The proxy of a component as the pool takes it (credentials apart from the URL). */
-function proxyOptions(proxy: ProxyConfig): { url: string; username?: string; password?: string } {
+function proxyOptions(proxy: ResolvedProxy): { url: string; username?: string; password?: string } {
   return {
     url: `http://${proxy.host}:${proxy.port}`,
     ...(proxy.username === undefined ? {} : { username: proxy.username }),
-    ...(proxy.password === undefined ? {} : { password: proxy.password }),
+    ...(proxy.password === undefined ? {} : { password: proxy.password.reveal() }),
   };
 }

@@ -12,10 +12,11 @@
  * certificate refused). Tokens never appear in errors or logs.
  */
 import type { Credentials } from '../config.js';
-import { RsaPrivateKey, signJwtRs512 } from '../crypto/rsa.js';
-import { AuthenticationError, HttpStatusError, MalformedResponseError, type AuthenticationFailure } from '../errors.js';
+import { MAX_JWT_LIFETIME_SECONDS, RsaPrivateKey, signJwtRs512 } from '../crypto/rsa.js';
+import { AuthenticationError, HttpStatusError, InvalidArgumentError, MalformedResponseError, type AuthenticationFailure } from '../errors.js';
 import type { AuthHook, HttpClient } from '../http/http-client.js';
 import { fromUtf8, tryFromBase64 } from '../util/bytes.js';
+import { describe } from '../util/validate.js';
 
 /**
  * The HTTP client of each component the session talks to, each with its own proxy settings: the pod (RSA login to
@@ -37,7 +38,9 @@ export interface SessionOptions {
   keyManagerUrl: string;
   sessionAuthUrl: string;
   keyAuthUrl: string;
+  /** Shortest time between two logins after a 401, in milliseconds; 0 = no minimum. */
   minRefreshIntervalMs: number;
+  /** Lifetime of the login JWT, 1 to {@link MAX_JWT_LIFETIME_SECONDS} seconds. */
   jwtLifetimeSeconds: number;
   now?: () => number;
 }
@@ -83,13 +86,21 @@ export class Session {
   /** Number of logins performed, per target (for tests and stats). */
   readonly logins = { session: 0, keyManager: 0 };
 
+  /** @throws InvalidArgumentError (`INVALID_ARGUMENT`) for a bad `minRefreshIntervalMs` or `jwtLifetimeSeconds`. */
   constructor(options: SessionOptions) {
+    const { minRefreshIntervalMs: interval, jwtLifetimeSeconds: lifetime } = options;
+    if (typeof interval !== 'number' || !Number.isFinite(interval) || interval < 0) {
+      throw new InvalidArgumentError('options.minRefreshIntervalMs', 'a finite non-negative number of milliseconds', describe(interval));
+    }
+    if (!Number.isInteger(lifetime) || lifetime < 1 || lifetime > MAX_JWT_LIFETIME_SECONDS) {
+      throw new InvalidArgumentError('options.jwtLifetimeSeconds', `an integer from 1 to ${MAX_JWT_LIFETIME_SECONDS}`, describe(lifetime));
+    }
     this.#o = options;
     this.#now = options.now ?? Date.now;
-    this.#rsaKey = options.credentials.kind === 'rsa' ? new RsaPrivateKey(options.credentials.privateKeyPem) : undefined;
+    this.#rsaKey = options.credentials.kind === 'rsa' ? new RsaPrivateKey(options.credentials.privateKeyPem.reveal()) : undefined;
     if (options.credentials.kind === 'tokens') {
-      this.#tokens.session = options.credentials.sessionToken;
-      this.#tokens.keyManager = options.credentials.keyManagerToken;
+      this.#tokens.session = options.credentials.sessionToken.reveal();
+      this.#tokens.keyManager = options.credentials.keyManagerToken.reveal();
     }
   }
 

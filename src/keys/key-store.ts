@@ -101,11 +101,6 @@ export class KeyStore {
     };
   }
 
-  /** Forget the current rotation of every thread (e.g. after a rotation event), so the next send re-checks. */
-  forgetRotation(threadId: string): void {
-    this.#rotations.delete(canonicalThreadId(threadId));
-  }
-
   /** Wipe every key and refuse further use. */
   close(): void {
     for (const cache of [this.#userKey, this.#accountKeys, this.#contentKeys, this.#rotations, this.#entityKey]) cache.close();

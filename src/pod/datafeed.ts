@@ -12,10 +12,11 @@
  * A message that cannot be decrypted reaches the bot as an event with `error` set (DECRYPTION_FAILED,
  * CONTENT_KEY_UNAVAILABLE with the thread id, ...) and the loop goes on.
  */
-import { AbortedError, AllegroError, HttpStatusError, MalformedCiphertextError } from '../errors.js';
+import { AbortedError, type AllegroError, HttpStatusError } from '../errors.js';
 import type { AuthHook, HttpClient } from '../http/http-client.js';
 import { AbortGroup, linkSignals, sleepOrWake } from '../util/async.js';
-import type { DecodedMessage } from './message-codec.js';
+import { requirePositiveInteger } from '../util/validate.js';
+import { messageFailure, type DecodedMessage } from './message-codec.js';
 
 /** One event, decrypted when it is a message. */
 export interface DatafeedEvent {
@@ -39,12 +40,14 @@ export interface DatafeedOptions {
   podUrl: string;
   auth: AuthHook;
   decrypt: (payload: Record<string, unknown>, signal: AbortSignal) => Promise<DecodedMessage>;
-  /** Cap of the backoff between failed reads. Default 30 s. */
+  /** Cap of the backoff between failed reads, a positive integer of milliseconds. Default 30 s. */
   maxBackoffMs?: number;
-  /** Event ids remembered to skip re-deliveries. Default 10,000. */
+  /** Event ids remembered to skip re-deliveries, a positive integer. Default 10,000. */
   dedupEntries?: number;
   /** Reports each failed read and the delay before the next (for logging; never includes tokens). */
   onError?: (error: unknown, retryInMs: number) => void;
+  /** Called once, when `stop()` is first called (the client forgets its stopped feeds this way). */
+  onStop?: () => void;
 }
 
 interface RawEvent {
@@ -56,10 +59,14 @@ interface RawEvent {
 }
 
 const INITIAL_BACKOFF_MS = 200;
+const DEFAULT_MAX_BACKOFF_MS = 30_000;
+const DEFAULT_DEDUP_ENTRIES = 10_000;
 
 /** A Datafeed 2.0 reader for one bot. */
 export class Datafeed {
   readonly #o: DatafeedOptions;
+  readonly #maxBackoffMs: number;
+  readonly #dedupEntries: number;
   readonly #controller = new AbortController();
   readonly #seen = new Map<string, true>();
   #feedId: string | undefined;
@@ -68,8 +75,16 @@ export class Datafeed {
   /** Counters for monitoring. */
   readonly stats = { reads: 0, events: 0, duplicatesSkipped: 0, feedsCreated: 0, failures: 0, handlerFailures: 0 };
 
+  /** @throws InvalidArgumentError (`INVALID_ARGUMENT`) for a `maxBackoffMs` or `dedupEntries` that is not a positive integer. */
   constructor(options: DatafeedOptions) {
     this.#o = options;
+    this.#maxBackoffMs = requirePositiveInteger('options.maxBackoffMs', options.maxBackoffMs ?? DEFAULT_MAX_BACKOFF_MS);
+    this.#dedupEntries = requirePositiveInteger('options.dedupEntries', options.dedupEntries ?? DEFAULT_DEDUP_ENTRIES);
+  }
+
+  /** The first backoff after a failure: 200 ms, or `maxBackoffMs` if that is shorter. */
+  get #initialBackoffMs(): number {
+    return Math.min(INITIAL_BACKOFF_MS, this.#maxBackoffMs);
   }
 
   /** The id of the feed in use, once one exists. */
@@ -79,7 +94,9 @@ export class Datafeed {
 
   /** Stop the loop; a read in progress is aborted. */
   stop(): void {
+    if (this.#controller.signal.aborted) return;
     this.#controller.abort();
+    this.#o.onStop?.();
   }
 
   /** Read batches until `signal`, backing off (capped) after each failed read; never throws for network or server errors. */
@@ -87,7 +104,7 @@ export class Datafeed {
     while (!signal.aborted) {
       try {
         const batch = await this.#read(signal);
-        backoff.ms = INITIAL_BACKOFF_MS;
+        backoff.ms = this.#initialBackoffMs;
         yield batch;
       } catch (err) {
         if (signal.aborted) return;
@@ -100,7 +117,7 @@ export class Datafeed {
   async #backOff(err: unknown, signal: AbortSignal, backoff: { ms: number }): Promise<void> {
     this.#o.onError?.(err, backoff.ms);
     await sleepOrWake(backoff.ms, signal);
-    backoff.ms = Math.min(backoff.ms * 2, this.#o.maxBackoffMs ?? 30_000);
+    backoff.ms = Math.min(backoff.ms * 2, this.#maxBackoffMs);
   }
 
   /**
@@ -112,7 +129,7 @@ export class Datafeed {
     this.#running = true;
     const linked = linkSignals(this.#controller.signal, options.signal);
     const { signal } = linked;
-    const backoff = { ms: INITIAL_BACKOFF_MS };
+    const backoff = { ms: this.#initialBackoffMs };
     try {
       for await (const batch of this.#batches(signal, backoff)) {
         try {
@@ -142,7 +159,7 @@ export class Datafeed {
    * (so a consumer that throws out of a `for await` loop leaves its current batch unacknowledged).
    */
   async *[Symbol.asyncIterator](): AsyncGenerator<DatafeedEvent, void, undefined> {
-    for await (const batch of this.#batches(this.#controller.signal, { ms: INITIAL_BACKOFF_MS })) {
+    for await (const batch of this.#batches(this.#controller.signal, { ms: this.#initialBackoffMs })) {
       for (const event of batch.events) {
         if (this.#seen.has(event.eventId)) {
           this.stats.duplicatesSkipped++;
@@ -157,8 +174,7 @@ export class Datafeed {
 
   #remember(eventId: string): void {
     this.#seen.set(eventId, true);
-    const limit = this.#o.dedupEntries ?? 10_000;
-    if (this.#seen.size > limit) this.#seen.delete(this.#seen.keys().next().value!);
+    if (this.#seen.size > this.#dedupEntries) this.#seen.delete(this.#seen.keys().next().value!);
   }
 
   async #ensureFeed(signal: AbortSignal): Promise<string> {
@@ -210,8 +226,8 @@ export class Datafeed {
     try {
       event.message = await this.#o.decrypt(event.payload, signal);
     } catch (err) {
-      // A poison event must not stop the feed: anything unexpected is reported as a malformed message.
-      event.error = err instanceof AllegroError ? err : new MalformedCiphertextError('message event', 'its payload could not be read');
+      // A poison event must not stop the feed.
+      event.error = messageFailure(err);
     }
     return event;
   }

@@ -15,8 +15,8 @@ export async function codeOf(operation: Promise<unknown> | (() => unknown)): Pro
   return 'no error';
 }
 
-/** What `promise` rejects with; throws (failing the test) if it resolves. */
-export async function failure(promise: Promise<unknown>): Promise<unknown> {
+/** What `promise` rejects with; fails the test if it resolves. */
+export async function rejection(promise: Promise<unknown>): Promise<unknown> {
   try {
     await promise;
   } catch (err) {

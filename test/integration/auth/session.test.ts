@@ -17,6 +17,7 @@ import type { Transport } from '../../../src/http/transport.js';
 import { startSandbox, type RunningSandbox } from '../../../src/sandbox/server.js';
 import { issueClientCertificate, loadOrCreateTls } from '../../../src/sandbox/tls.js';
 import { fromUtf8, tryFromBase64 } from '../../../src/util/bytes.js';
+import { Secret } from '../../../src/util/secret.js';
 import { login } from '../../helpers/sandbox.js';
 
 const MIN_REFRESH_MS = 1_000;
@@ -34,7 +35,7 @@ const errors: unknown[] = [];
 interface Clock { t: number }
 
 function rsa(username: string, identity = username): Credentials {
-  return { kind: 'rsa', username, privateKeyPem: readFileSync(sandbox.identities.get(identity)!.privateKeyPath!, 'utf8') };
+  return { kind: 'rsa', username, privateKeyPem: new Secret('private key', readFileSync(sandbox.identities.get(identity)!.privateKeyPath!, 'utf8')) };
 }
 
 function certificateClient(clientCertificate: ClientCertificate): HttpClient {
@@ -201,7 +202,7 @@ describe('refresh', () => {
     const real = await login(sandbox, 'alice');
     secrets.add(real.session);
     secrets.add(real.km);
-    const session = newSession({ kind: 'tokens', username: 'alice', sessionToken: real.session, keyManagerToken: real.km });
+    const session = newSession({ kind: 'tokens', username: 'alice', sessionToken: new Secret('session token', real.session), keyManagerToken: new Secret('Key Manager token', real.km) });
     expect(await session.token('session')).toBe(real.session);
     expect(await session.token('keyManager')).toBe(real.km);
     expect(await whoAmI(session)).toBe('alice');
@@ -245,7 +246,7 @@ describe('AuthenticationError', () => {
   it('certificate refused: a client certificate issued by another CA', async () => {
     const stranger = await loadOrCreateTls(undefined);
     const cert = await issueClientCertificate(stranger, 'sandbox-bot');
-    const session = newSession({ kind: 'certificate', username: 'sandbox-bot', certPem: cert.certPem, keyPem: cert.keyPem }, undefined,
+    const session = newSession({ kind: 'certificate', username: 'sandbox-bot', certPem: cert.certPem, keyPem: new Secret('private key', cert.keyPem) }, undefined,
       certificateClients({ certPem: cert.certPem, keyPem: cert.keyPem }));
     for (const target of ['session', 'keyManager'] as const) {
       const err = await authFailure(session.token(target));
@@ -257,7 +258,7 @@ describe('AuthenticationError', () => {
 
   it('certificate credentials without a certificate client are refused without a request', async () => {
     const files = sandbox.identities.get('sandbox-bot')!;
-    const session = newSession({ kind: 'certificate', username: 'sandbox-bot', pkcs12: readFileSync(files.pkcs12Path!), password: files.pkcs12Password! });
+    const session = newSession({ kind: 'certificate', username: 'sandbox-bot', pkcs12: new Secret('PKCS#12', readFileSync(files.pkcs12Path!)), password: new Secret('password', files.pkcs12Password!) });
     const err = await authFailure(session.token('session'));
     expect(err.reason).toBe('certificate-refused');
   });
@@ -267,7 +268,7 @@ describe('certificate login', () => {
   it("logs in with the bot's PKCS#12 to the pod and the Key Manager", async () => {
     const files = sandbox.identities.get('sandbox-bot')!;
     const pkcs12 = new Uint8Array(readFileSync(files.pkcs12Path!));
-    const session = newSession({ kind: 'certificate', username: 'sandbox-bot', pkcs12, password: files.pkcs12Password! }, undefined,
+    const session = newSession({ kind: 'certificate', username: 'sandbox-bot', pkcs12: new Secret('PKCS#12', pkcs12), password: new Secret('password', files.pkcs12Password!) }, undefined,
       certificateClients({ pfx: pkcs12, passphrase: files.pkcs12Password! }));
     await token(session, 'session');
     await token(session, 'keyManager');
@@ -355,13 +356,13 @@ describe('2xx answers without the field the session needs', () => {
     try {
       const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
       const urls = { podUrl: url, keyManagerUrl: `${url}/relay`, sessionAuthUrl: `${url}/sessionauth`, keyAuthUrl: `${url}/keyauth` };
-      const rsaSession = newSession({ kind: 'rsa', username: 'someone', privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string }, undefined, urls);
+      const rsaSession = newSession({ kind: 'rsa', username: 'someone', privateKeyPem: new Secret('private key', privateKey.export({ type: 'pkcs8', format: 'pem' }) as string) }, undefined, urls);
       const login = await failure(rsaSession.token('session'));
       expect(login).toBeInstanceOf(MalformedResponseError);
       expect(login).toMatchObject({ code: 'MALFORMED_RESPONSE', route: 'POST /login/pubkey/authenticate', retryable: false });
       expect((login as Error).message).toBe('POST /login/pubkey/authenticate answered with a malformed response: no token');
 
-      const supplied = newSession({ kind: 'tokens', username: 'someone', sessionToken: 'supplied-session', keyManagerToken: 'supplied-km' }, undefined, urls);
+      const supplied = newSession({ kind: 'tokens', username: 'someone', sessionToken: new Secret('session token', 'supplied-session'), keyManagerToken: new Secret('Key Manager token', 'supplied-km') }, undefined, urls);
       expect(await failure(Promise.resolve(supplied.datafeed.headers()))).toMatchObject({ code: 'MALFORMED_RESPONSE', route: 'GET /settings-web/api/v1/tokens', message: expect.stringContaining('no datafeed2 token') });
       expect(await failure(Promise.resolve(supplied.objectStore.headers()))).toMatchObject({ code: 'MALFORMED_RESPONSE', route: 'POST /login/idm/tokens', message: expect.stringContaining('no access token') });
     } finally {

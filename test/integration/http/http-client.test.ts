@@ -16,7 +16,7 @@ import { createDispatcher, type DispatcherOptions } from '../../../src/http/pool
 import { sendStream, type Transport } from '../../../src/http/transport.js';
 import { startSandbox, type RunningSandbox } from '../../../src/sandbox/server.js';
 import { startProxy, type TestProxy } from '../../helpers/proxy.js';
-import { failure } from '../../helpers/errors.js';
+import { rejection } from '../../helpers/errors.js';
 import { login, type Login } from '../../helpers/sandbox.js';
 
 const PODINFO = '/webcontroller/public/podInfo';
@@ -135,7 +135,7 @@ describe('HttpClient against the sandbox', () => {
     });
 
     it('maps 404 to HttpStatusError NOT_FOUND with route, server message and trace id', async () => {
-      const err = await failure(newClient().request({ method: 'GET', url: `${sandbox.podUrl}/pod/v1/nope/123?sessionToken=SECRETQUERY` }));
+      const err = await rejection(newClient().request({ method: 'GET', url: `${sandbox.podUrl}/pod/v1/nope/123?sessionToken=SECRETQUERY` }));
       expect(err).toBeInstanceOf(HttpStatusError);
       const e = err as HttpStatusError;
       expect(e.code).toBe('NOT_FOUND');
@@ -148,7 +148,7 @@ describe('HttpClient against the sandbox', () => {
     });
 
     it('uses the route given by the caller', async () => {
-      const err = await failure(newClient().request({ method: 'GET', url: `${sandbox.podUrl}/pod/v3/room/abc%2Fdef/info`, route: 'GET /pod/v3/room/{id}/info', auth: { headers: () => bot.headers } }));
+      const err = await rejection(newClient().request({ method: 'GET', url: `${sandbox.podUrl}/pod/v3/room/abc%2Fdef/info`, route: 'GET /pod/v3/room/{id}/info', auth: { headers: () => bot.headers } }));
       expect((err as HttpStatusError).route).toBe('GET /pod/v3/room/{id}/info');
     });
 
@@ -161,7 +161,7 @@ describe('HttpClient against the sandbox', () => {
       expect(bytes[1024 * 99]).toBe(99);
       expect(await client.request({ method: 'GET', url: `${localUrl}/stream`, expect: 'none' })).toBeUndefined();
       const retries: RetryInfo[] = [];
-      const err = await failure(newClient({ onRetry: (i) => retries.push(i) }).request({ method: 'GET', url: `${localUrl}/not-json` }));
+      const err = await rejection(newClient({ onRetry: (i) => retries.push(i) }).request({ method: 'GET', url: `${localUrl}/not-json` }));
       expect(err).toBeInstanceOf(MalformedResponseError);
       expect(err).toMatchObject({ code: 'MALFORMED_RESPONSE', route: 'GET /not-json', retryable: false });
       expect(retries).toHaveLength(0);
@@ -206,7 +206,7 @@ describe('HttpClient against the sandbox', () => {
       expect(retries.map((r) => [r.attempt, r.delayMs])).toEqual([[1, 20], [2, 40]]);
 
       sandbox.faults.add({ path: PODINFO, status: 503 });
-      const err = await failure(newClient({ retry: { ...FAST_RETRY, maxAttempts: 3 } }).request({ method: 'GET', url: `${sandbox.podUrl}${PODINFO}` }));
+      const err = await rejection(newClient({ retry: { ...FAST_RETRY, maxAttempts: 3 } }).request({ method: 'GET', url: `${sandbox.podUrl}${PODINFO}` }));
       expect((err as HttpStatusError).code).toBe('SERVER_ERROR');
       expect((err as HttpStatusError).serverMessage).toBe('Server error (injected fault)');
       expect(sandbox.faults.counts.failed).toBeGreaterThanOrEqual(5);
@@ -215,7 +215,7 @@ describe('HttpClient against the sandbox', () => {
     it('does not retry a 503 for a POST', async () => {
       sandbox.faults.add({ path: '/pod/v1/streams/list', status: 503, times: 1 });
       const retries: RetryInfo[] = [];
-      const err = await failure(newClient({ onRetry: (i) => retries.push(i) }).request({ method: 'POST', url: `${sandbox.podUrl}/pod/v1/streams/list`, json: {}, auth: { headers: () => bot.headers } }));
+      const err = await rejection(newClient({ onRetry: (i) => retries.push(i) }).request({ method: 'POST', url: `${sandbox.podUrl}/pod/v1/streams/list`, json: {}, auth: { headers: () => bot.headers } }));
       expect((err as HttpStatusError).status).toBe(503);
       expect(retries).toHaveLength(0);
     });
@@ -229,7 +229,7 @@ describe('HttpClient against the sandbox', () => {
 
       sandbox.faults.add({ path: '/pod/v1/streams/list', drop: true, times: 1 });
       retries.length = 0;
-      const err = await failure(newClient({ onRetry: (i) => retries.push(i) }).request({ method: 'POST', url: `${sandbox.podUrl}/pod/v1/streams/list`, json: {}, auth: { headers: () => bot.headers } }));
+      const err = await rejection(newClient({ onRetry: (i) => retries.push(i) }).request({ method: 'POST', url: `${sandbox.podUrl}/pod/v1/streams/list`, json: {}, auth: { headers: () => bot.headers } }));
       expect(err).toBeInstanceOf(NetworkError);
       expect((err as NetworkError).route).toBe('POST /pod/v1/streams/list');
       expect((err as NetworkError).message).toMatch(/UND_ERR_SOCKET|ECONNRESET/);
@@ -265,7 +265,7 @@ describe('HttpClient against the sandbox', () => {
     it('times out an attempt after timeoutMs (TimeoutError), and retries a timed-out GET', async () => {
       sandbox.faults.add({ path: PODINFO, latencyMs: 3000, times: 1 });
       const started = performance.now();
-      const err = await failure(newClient({ retry: { maxAttempts: 1 } }).request({ method: 'GET', url: `${sandbox.podUrl}${PODINFO}`, timeoutMs: 300 }));
+      const err = await rejection(newClient({ retry: { maxAttempts: 1 } }).request({ method: 'GET', url: `${sandbox.podUrl}${PODINFO}`, timeoutMs: 300 }));
       const elapsed = performance.now() - started;
       expect(err).toBeInstanceOf(TimeoutError);
       expect((err as TimeoutError).message).toBe(`GET ${PODINFO} timed out after 300 ms`);
@@ -282,7 +282,7 @@ describe('HttpClient against the sandbox', () => {
     it('does not retry a timed-out POST', async () => {
       sandbox.faults.add({ path: '/pod/v1/streams/list', latencyMs: 3000, times: 1 });
       const retries: RetryInfo[] = [];
-      const err = await failure(newClient({ onRetry: (i) => retries.push(i) }).request({ method: 'POST', url: `${sandbox.podUrl}/pod/v1/streams/list`, json: {}, timeoutMs: 200, auth: { headers: () => bot.headers } }));
+      const err = await rejection(newClient({ onRetry: (i) => retries.push(i) }).request({ method: 'POST', url: `${sandbox.podUrl}/pod/v1/streams/list`, json: {}, timeoutMs: 200, auth: { headers: () => bot.headers } }));
       expect(err).toBeInstanceOf(TimeoutError);
       expect(retries).toHaveLength(0);
     });
@@ -290,33 +290,33 @@ describe('HttpClient against the sandbox', () => {
     it('aborts quickly on the caller\'s signal, in flight and while waiting to retry', async () => {
       sandbox.faults.add({ path: PODINFO, latencyMs: 5000, times: 1 });
       let started = performance.now();
-      let err = await failure(newClient().request({ method: 'GET', url: `${sandbox.podUrl}${PODINFO}`, signal: AbortSignal.timeout(100) }));
+      let err = await rejection(newClient().request({ method: 'GET', url: `${sandbox.podUrl}${PODINFO}`, signal: AbortSignal.timeout(100) }));
       expect(err).toBeInstanceOf(AbortedError);
       expect(performance.now() - started).toBeLessThan(600);
 
       sandbox.faults.add({ path: PODINFO, status: 503, retryAfterSeconds: 10, times: 1 });
       const retries: RetryInfo[] = [];
       started = performance.now();
-      err = await failure(newClient({ retry: { maxDelayMs: 20_000 }, onRetry: (i) => retries.push(i) }).request({ method: 'GET', url: `${sandbox.podUrl}${PODINFO}`, signal: AbortSignal.timeout(200) }));
+      err = await rejection(newClient({ retry: { maxDelayMs: 20_000 }, onRetry: (i) => retries.push(i) }).request({ method: 'GET', url: `${sandbox.podUrl}${PODINFO}`, signal: AbortSignal.timeout(200) }));
       expect(err).toBeInstanceOf(AbortedError);
       expect(retries.map((r) => r.delayMs)).toEqual([10_000]);
       expect(performance.now() - started).toBeLessThan(1000);
 
       const aborted = new AbortController();
       aborted.abort();
-      expect(await failure(newClient().request({ method: 'GET', url: `${sandbox.podUrl}${PODINFO}`, signal: aborted.signal }))).toBeInstanceOf(AbortedError);
+      expect(await rejection(newClient().request({ method: 'GET', url: `${sandbox.podUrl}${PODINFO}`, signal: aborted.signal }))).toBeInstanceOf(AbortedError);
     });
 
     it('close() aborts in-flight requests and refuses new ones', async () => {
       sandbox.faults.add({ path: PODINFO, latencyMs: 5000, times: 1 });
       const client = newClient();
-      const pending = failure(client.request({ method: 'GET', url: `${sandbox.podUrl}${PODINFO}` }));
+      const pending = rejection(client.request({ method: 'GET', url: `${sandbox.podUrl}${PODINFO}` }));
       await new Promise((resolve) => setTimeout(resolve, 100));
       const started = performance.now();
       await client.close();
       expect(await pending).toBeInstanceOf(AbortedError);
       expect(performance.now() - started).toBeLessThan(500);
-      expect(await failure(client.request({ method: 'GET', url: `${sandbox.podUrl}${PODINFO}` }))).toBeInstanceOf(AbortedError);
+      expect(await rejection(client.request({ method: 'GET', url: `${sandbox.podUrl}${PODINFO}` }))).toBeInstanceOf(AbortedError);
       // The shared dispatcher is not the client's: it still works.
       expect(await newClient().request({ method: 'GET', url: `${sandbox.podUrl}${PODINFO}` })).toBeDefined();
     });
@@ -330,7 +330,7 @@ describe('HttpClient against the sandbox', () => {
     try {
       const client = newClient();
       const shared = new AbortController();
-      const start = (signal?: AbortSignal) => failure(client.request({ method: 'GET', url: `${sandbox.podUrl}${PODINFO}`, ...(signal === undefined ? {} : { signal }) }));
+      const start = (signal?: AbortSignal) => rejection(client.request({ method: 'GET', url: `${sandbox.podUrl}${PODINFO}`, ...(signal === undefined ? {} : { signal }) }));
       const withSignal = Array.from({ length: 30 }, () => start(shared.signal));
       const without = Array.from({ length: 30 }, () => start());
       let settled = 0;
@@ -371,7 +371,7 @@ describe('HttpClient against the sandbox', () => {
 
     it('throws the second 401, and a 401 when the hook declines; tokens never reach the error', async () => {
       let calls = 0;
-      const err = await failure(newClient().request({
+      const err = await rejection(newClient().request({
         method: 'GET', url: `${sandbox.podUrl}/pod/v2/sessioninfo?token=${bot.session}`,
         auth: { headers: () => ({ sessionToken: `${bot.session}x` }), onUnauthorized: async () => ++calls > 0 },
       }));
@@ -381,7 +381,7 @@ describe('HttpClient against the sandbox', () => {
       expect((err as HttpStatusError).route).toBe('GET /pod/v2/sessioninfo');
       expectNoSecret(err, bot.session, bot.km);
 
-      const declined = await failure(newClient().request({
+      const declined = await rejection(newClient().request({
         method: 'GET', url: `${sandbox.podUrl}/pod/v2/sessioninfo`,
         auth: { headers: () => ({ sessionToken: 'nope-nope-nope' }), onUnauthorized: async () => false },
       }));
@@ -391,7 +391,7 @@ describe('HttpClient against the sandbox', () => {
 
     it('redacts a credential the server echoes in its message, truncates long messages and keeps the server trace id', async () => {
       const secret = 'eyJhbGciOiJSUzUxMiJ9.very-secret-session-token';
-      const err = await failure(newClient().request({ method: 'GET', url: `${localUrl}/echo-token`, headers: { sessionToken: secret } })) as HttpStatusError;
+      const err = await rejection(newClient().request({ method: 'GET', url: `${localUrl}/echo-token`, headers: { sessionToken: secret } })) as HttpStatusError;
       expect(err.code).toBe('BAD_REQUEST');
       expect(err.serverMessage).toMatch(/^Token \[redacted\] is not valid here\. x+…$/);
       expect(err.serverMessage!.length).toBe(300);
@@ -401,12 +401,12 @@ describe('HttpClient against the sandbox', () => {
 
     it('keeps tokens out of network errors and timeouts', async () => {
       sandbox.faults.add({ path: '/pod/v2/sessioninfo', drop: true, times: 5 });
-      const dropped = await failure(newClient({ retry: { ...FAST_RETRY, maxAttempts: 2 } }).request({ method: 'GET', url: `${sandbox.podUrl}/pod/v2/sessioninfo?x=${bot.km}`, auth: { headers: () => bot.headers } }));
+      const dropped = await rejection(newClient({ retry: { ...FAST_RETRY, maxAttempts: 2 } }).request({ method: 'GET', url: `${sandbox.podUrl}/pod/v2/sessioninfo?x=${bot.km}`, auth: { headers: () => bot.headers } }));
       expect(dropped).toBeInstanceOf(NetworkError);
       expectNoSecret(dropped, bot.session, bot.km);
       sandbox.faults.clear();
       sandbox.faults.add({ path: '/pod/v2/sessioninfo', latencyMs: 2000, times: 1 });
-      const slow = await failure(newClient({ retry: { maxAttempts: 1 } }).request({ method: 'GET', url: `${sandbox.podUrl}/pod/v2/sessioninfo?x=${bot.km}`, timeoutMs: 100, auth: { headers: () => bot.headers } }));
+      const slow = await rejection(newClient({ retry: { maxAttempts: 1 } }).request({ method: 'GET', url: `${sandbox.podUrl}/pod/v2/sessioninfo?x=${bot.km}`, timeoutMs: 100, auth: { headers: () => bot.headers } }));
       expect(slow).toBeInstanceOf(TimeoutError);
       expectNoSecret(slow, bot.session, bot.km);
     });
@@ -431,7 +431,7 @@ describe('HttpClient against the sandbox', () => {
     });
 
     it('is refused certificate login without a client certificate', async () => {
-      const err = await failure(authenticate(dispatcher));
+      const err = await rejection(authenticate(dispatcher));
       expect((err as HttpStatusError).status).toBe(401);
     });
 
@@ -439,7 +439,7 @@ describe('HttpClient against the sandbox', () => {
       const untrusting = createDispatcher();
       dispatchers.push(untrusting);
       const retries: RetryInfo[] = [];
-      const err = await failure(new HttpClient({ transport: untrusting, retry: FAST_RETRY, onRetry: (i) => retries.push(i) }).request({ method: 'GET', url: `${sandbox.podUrl}${PODINFO}` }));
+      const err = await rejection(new HttpClient({ transport: untrusting, retry: FAST_RETRY, onRetry: (i) => retries.push(i) }).request({ method: 'GET', url: `${sandbox.podUrl}${PODINFO}` }));
       expect(err).toBeInstanceOf(NetworkError);
       expect((err as NetworkError).message).toMatch(/^GET \/webcontroller\/public\/podInfo failed: TLS: .*certificate/);
       expect((err as NetworkError).retryable).toBe(false);
@@ -491,23 +491,23 @@ describe('HttpClient against the sandbox', () => {
       const small = newDispatcher({ maxResponseBytes: 64 });
       const retries: RetryInfo[] = [];
       const client = new HttpClient({ transport: small, retry: FAST_RETRY, onRetry: (i) => retries.push(i) });
-      const declared = await failure(client.request({ method: 'GET', url: `${sandbox.podUrl}${PODINFO}` }));
+      const declared = await rejection(client.request({ method: 'GET', url: `${sandbox.podUrl}${PODINFO}` }));
       expect(declared).toBeInstanceOf(NetworkError);
       expect(retries).toHaveLength(0); // it would be just as large again
       expect((declared as NetworkError).message).toContain('larger than 64 bytes');
       const get = () => sendStream(dispatcher, { method: 'GET', url: `${localUrl}/stream`, headers: {}, headersTimeoutMs: 5000, bodyTimeoutMs: 5000 });
-      const streamed = await failure(get().then((r) => r.bytes(50_000)));
+      const streamed = await rejection(get().then((r) => r.bytes(50_000)));
       expect((streamed as NetworkError).message).toContain('larger than 50000 bytes');
       // The connection is not poisoned: the next request works.
       expect((await (await get()).bytes()).length).toBe(102_400);
     });
 
     it('validates requests without echoing header values', async () => {
-      const err = await failure(sendStream(dispatcher, { method: 'GET', url: `${localUrl}/echo`, headers: { sessionToken: 'abc\r\nInjected: yes' }, headersTimeoutMs: 1000, bodyTimeoutMs: 1000 }));
+      const err = await rejection(sendStream(dispatcher, { method: 'GET', url: `${localUrl}/echo`, headers: { sessionToken: 'abc\r\nInjected: yes' }, headersTimeoutMs: 1000, bodyTimeoutMs: 1000 }));
       expect((err as Error).name).toBe('InvalidArgumentError');
       expectNoSecret(err, 'Injected');
-      expect(await failure(newClient().request({ method: 'POST', url: `${localUrl}/echo`, json: {}, form: {} }))).toHaveProperty('code', 'INVALID_ARGUMENT');
-      expect(await failure(newClient().request({ method: 'GET', url: 'ftp://127.0.0.1/x' }))).toHaveProperty('code', 'INVALID_ARGUMENT');
+      expect(await rejection(newClient().request({ method: 'POST', url: `${localUrl}/echo`, json: {}, form: {} }))).toHaveProperty('code', 'INVALID_ARGUMENT');
+      expect(await rejection(newClient().request({ method: 'GET', url: 'ftp://127.0.0.1/x' }))).toHaveProperty('code', 'INVALID_ARGUMENT');
     });
   });
 
@@ -542,7 +542,7 @@ describe('HttpClient against the sandbox', () => {
     it('reports a proxy that refuses the tunnel (407) as a NetworkError, without the credentials', async () => {
       const d = newDispatcher({ proxy: { url: proxyUrl.replace('http://', 'http://proxyuser:wrongpass@') } });
       expect(d.description).not.toContain('wrongpass');
-      const err = await failure(new HttpClient({ transport: d, retry: { maxAttempts: 1 } }).request({ method: 'GET', url: `${sandbox.podUrl}${PODINFO}` }));
+      const err = await rejection(new HttpClient({ transport: d, retry: { maxAttempts: 1 } }).request({ method: 'GET', url: `${sandbox.podUrl}${PODINFO}` }));
       expect(err).toBeInstanceOf(NetworkError);
       expect((err as NetworkError).message).toBe(`GET ${PODINFO} failed: proxy refused the tunnel (HTTP 407)`);
       expectNoSecret(err, 'wrongpass', Buffer.from('proxyuser:wrongpass').toString('base64'));

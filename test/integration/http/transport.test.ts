@@ -18,7 +18,7 @@ import { HttpClient, type RetryInfo } from '../../../src/http/http-client.js';
 import { createDispatcher } from '../../../src/http/pool.js';
 import { sendStream, type StreamRequest, type Transport } from '../../../src/http/transport.js';
 import { startSandbox, type RunningSandbox } from '../../../src/sandbox/server.js';
-import { failure } from '../../helpers/errors.js';
+import { rejection } from '../../helpers/errors.js';
 import { call, login } from '../../helpers/sandbox.js';
 
 const KiB = 1024;
@@ -184,7 +184,7 @@ describe.each(KINDS)('transport: $name', (kind) => {
   it('pulls a streamed body as the transport takes it (backpressure), not all at once', async () => {
     let produced = 0;
     const controller = new AbortController();
-    const pending = failure(sendStream(transport, req('/hold', { method: 'PUT', body: chunks(512 * MiB, () => { produced++; }), signal: controller.signal })));
+    const pending = rejection(sendStream(transport, req('/hold', { method: 'PUT', body: chunks(512 * MiB, () => { produced++; }), signal: controller.signal })));
     await new Promise((resolve) => setTimeout(resolve, 300));
     controller.abort();
     expect(await pending).toBeInstanceOf(AbortedError);
@@ -209,19 +209,19 @@ describe.each(KINDS)('transport: $name', (kind) => {
   });
 
   it('caps a collected body: declared and counted (NetworkError too-large); the connection stays usable', async () => {
-    const declared = await failure((await sendStream(transport, req('/declared'))).bytes(1000));
+    const declared = await rejection((await sendStream(transport, req('/declared'))).bytes(1000));
     expect(declared).toBeInstanceOf(NetworkError);
     expect(declared).toMatchObject({ reason: 'too-large', retryable: false, message: 'GET /declared failed: response body larger than 1000 bytes' });
-    const counted = await failure((await sendStream(transport, req('/stream'))).bytes(50_000));
+    const counted = await rejection((await sendStream(transport, req('/stream'))).bytes(50_000));
     expect(counted).toMatchObject({ reason: 'too-large', message: 'GET /stream failed: response body larger than 50000 bytes' });
     const small = open({ maxResponseBytes: 64 });
-    expect(await failure((await sendStream(small, req('/stream'))).bytes())).toMatchObject({ reason: 'too-large' });
+    expect(await rejection((await sendStream(small, req('/stream'))).bytes())).toMatchObject({ reason: 'too-large' });
     expect((await (await sendStream(transport, req('/stream'))).bytes()).length).toBe(100 * KiB);
   });
 
   it('times out the wait for the response head, and for a body chunk (TimeoutError)', async () => {
     let started = performance.now();
-    const head = await failure(sendStream(transport, req('/slow-head', { headersTimeoutMs: 300 })));
+    const head = await rejection(sendStream(transport, req('/slow-head', { headersTimeoutMs: 300 })));
     expect(head).toBeInstanceOf(TimeoutError);
     expect((head as TimeoutError).message).toBe('GET /slow-head timed out after 300 ms');
     expect(performance.now() - started).toBeLessThan(1500);
@@ -229,7 +229,7 @@ describe.each(KINDS)('transport: $name', (kind) => {
     const response = await sendStream(transport, req('/stall-body', { bodyTimeoutMs: 300 }));
     started = performance.now();
     let read = 0;
-    const body = await failure((async () => {
+    const body = await rejection((async () => {
       for await (const chunk of response.body) read += chunk.length;
     })());
     expect(body).toBeInstanceOf(TimeoutError);
@@ -240,20 +240,20 @@ describe.each(KINDS)('transport: $name', (kind) => {
 
   it('aborts on the signal: before the head, while the body is read, and at once when already aborted', async () => {
     const started = performance.now();
-    expect(await failure(sendStream(transport, req('/slow-head', { signal: AbortSignal.timeout(100) })))).toBeInstanceOf(AbortedError);
+    expect(await rejection(sendStream(transport, req('/slow-head', { signal: AbortSignal.timeout(100) })))).toBeInstanceOf(AbortedError);
     expect(performance.now() - started).toBeLessThan(1000);
 
     const controller = new AbortController();
     const response = await sendStream(transport, req('/stall-body', { signal: controller.signal }));
     setTimeout(() => controller.abort(), 100);
-    const err = await failure((async () => {
+    const err = await rejection((async () => {
       for await (const chunk of response.body) if (chunk.length < 0) break;
     })());
     expect(err).toBeInstanceOf(AbortedError);
 
     const aborted = new AbortController();
     aborted.abort();
-    expect(await failure(sendStream(transport, req('/stream', { signal: aborted.signal })))).toBeInstanceOf(AbortedError);
+    expect(await rejection(sendStream(transport, req('/stream', { signal: aborted.signal })))).toBeInstanceOf(AbortedError);
   });
 
   it('gives up a streamed body that stalls when the signal fires', async () => {
@@ -263,69 +263,69 @@ describe.each(KINDS)('transport: $name', (kind) => {
       await new Promise(() => {}); // never yields again
     }
     setTimeout(() => controller.abort(), 200);
-    expect(await failure(sendStream(transport, req('/count', { method: 'PUT', body: stalledSource(), signal: controller.signal })))).toBeInstanceOf(AbortedError);
+    expect(await rejection(sendStream(transport, req('/count', { method: 'PUT', body: stalledSource(), signal: controller.signal })))).toBeInstanceOf(AbortedError);
   });
 
   it('reports a refused connection and a lost one as NetworkErrors with their reasons', async () => {
-    const refused = await failure(sendStream(transport, { ...req('/x'), url: `http://127.0.0.1:${closedPort}/x` }));
+    const refused = await rejection(sendStream(transport, { ...req('/x'), url: `http://127.0.0.1:${closedPort}/x` }));
     expect(refused).toBeInstanceOf(NetworkError);
     expect(refused).toMatchObject({ reason: 'refused', retryWhen: 'always', route: 'GET /x' });
     expect((refused as NetworkError).message).toContain('ECONNREFUSED');
 
-    const dropped = await failure(sendStream(transport, req('/drop')));
+    const dropped = await rejection(sendStream(transport, req('/drop')));
     expect(dropped).toBeInstanceOf(NetworkError);
     expect(dropped).toMatchObject({ reason: 'lost', retryWhen: 'idempotent' });
 
     const cut = await sendStream(transport, req('/cut'));
-    const lost = await failure(cut.bytes());
+    const lost = await rejection(cut.bytes());
     expect(lost).toBeInstanceOf(NetworkError);
     expect((lost as NetworkError).retryWhen).toBe('idempotent');
   });
 
   it.runIf(kind.https)('refuses a server whose CA it does not trust: NetworkError tls, never retried', async () => {
     const untrusting = open({ trusting: false });
-    const err = await failure(sendStream(untrusting, { method: 'GET', url: `${sandbox.podUrl}${PODINFO}`, headers: {}, headersTimeoutMs: 5000, bodyTimeoutMs: 5000 }));
+    const err = await rejection(sendStream(untrusting, { method: 'GET', url: `${sandbox.podUrl}${PODINFO}`, headers: {}, headersTimeoutMs: 5000, bodyTimeoutMs: 5000 }));
     expect(err).toBeInstanceOf(NetworkError);
     expect(err).toMatchObject({ reason: 'tls', retryable: false });
     expect((err as NetworkError).message).toMatch(/^GET \/webcontroller\/public\/podInfo failed: TLS: .*certificate/);
   });
 
   it('holds a streamed body to its content-length and passes the iterator\'s own error through unchanged', async () => {
-    const short = await failure(sendStream(transport, req('/count', { method: 'PUT', body: chunks(1000), headers: { 'content-length': '2000' } })));
+    const short = await rejection(sendStream(transport, req('/count', { method: 'PUT', body: chunks(1000), headers: { 'content-length': '2000' } })));
     expect(short).toBeInstanceOf(InvalidArgumentError);
-    const long = await failure(sendStream(transport, req('/count', { method: 'PUT', body: chunks(3000), headers: { 'Content-Length': '2000' } })));
+    const long = await rejection(sendStream(transport, req('/count', { method: 'PUT', body: chunks(3000), headers: { 'Content-Length': '2000' } })));
     expect(long).toBeInstanceOf(InvalidArgumentError);
     const boom = new Error('source failed');
     async function* failing(): AsyncGenerator<Uint8Array> {
       yield* chunks(256 * KiB);
       throw boom;
     }
-    expect(await failure(sendStream(transport, req('/count', { method: 'PUT', body: failing() })))).toBe(boom);
+    expect(await rejection(sendStream(transport, req('/count', { method: 'PUT', body: failing() })))).toBe(boom);
     async function* wrongType(): AsyncGenerator<Uint8Array> {
       yield 'text' as unknown as Uint8Array;
     }
-    expect(await failure(sendStream(transport, req('/count', { method: 'PUT', body: wrongType() })))).toBeInstanceOf(InvalidArgumentError);
+    expect(await rejection(sendStream(transport, req('/count', { method: 'PUT', body: wrongType() })))).toBeInstanceOf(InvalidArgumentError);
   });
 
   it('refuses malformed requests before sending, without echoing header values', async () => {
-    const err = await failure(sendStream(transport, req('/count', { headers: { sessionToken: 'abc\r\nInjected: yes' } })));
+    const err = await rejection(sendStream(transport, req('/count', { headers: { sessionToken: 'abc\r\nInjected: yes' } })));
     expect(err).toBeInstanceOf(InvalidArgumentError);
     expect(String((err as Error).message)).not.toContain('Injected');
-    expect(await failure(sendStream(transport, { ...req('/x'), url: 'ftp://127.0.0.1/x' }))).toBeInstanceOf(InvalidArgumentError);
-    expect(await failure(sendStream(transport, req('/x', { headersTimeoutMs: 0 })))).toBeInstanceOf(InvalidArgumentError);
+    expect(await rejection(sendStream(transport, { ...req('/x'), url: 'ftp://127.0.0.1/x' }))).toBeInstanceOf(InvalidArgumentError);
+    expect(await rejection(sendStream(transport, req('/x', { headersTimeoutMs: 0 })))).toBeInstanceOf(InvalidArgumentError);
   });
 
   it('close() lets in-flight exchanges finish and refuses new ones; close({ force }) ends them', async () => {
     const gentle = open();
     const pending = sendStream(gentle, req('/stream'));
     const closing = gentle.close();
-    expect(await failure(sendStream(gentle, req('/stream')))).toBeInstanceOf(AbortedError);
+    expect(await rejection(sendStream(gentle, req('/stream')))).toBeInstanceOf(AbortedError);
     expect((await (await pending).bytes()).length).toBe(100 * KiB);
     await closing;
 
     const forced = open();
     const stalledBody = await sendStream(forced, req('/stall-body'));
-    const reading = failure(stalledBody.bytes());
+    const reading = rejection(stalledBody.bytes());
     await forced.close({ force: true });
     expect(await reading).toBeInstanceOf(AbortedError);
   });
@@ -352,7 +352,7 @@ describe.each(KINDS)('transport: $name', (kind) => {
       let size = 0;
       for await (const chunk of download.body) size += chunk.length;
       expect(size).toBe(2 * MiB + 4);
-      const missing = await failure(client.download({ url: `${url}x`, auth }));
+      const missing = await rejection(client.download({ url: `${url}x`, auth }));
       expect(missing).toBeInstanceOf(HttpStatusError);
       expect(missing).toMatchObject({ status: 404 });
       await client.close();

@@ -11,7 +11,7 @@ import { HttpClient } from '../../../src/http/http-client.js';
 import { createDispatcher } from '../../../src/http/pool.js';
 import type { Transport } from '../../../src/http/transport.js';
 import { KeyStore } from '../../../src/keys/key-store.js';
-import { failure } from '../../helpers/errors.js';
+import { rejection } from '../../helpers/errors.js';
 
 const THREAD = 'AAAAAAAAAAAAAAAAAAAAAQ';
 let server: Server;
@@ -52,7 +52,7 @@ describe('KeyStore and 2xx answers without the field it needs', () => {
   it('no entity key', async () => {
     answers.clear();
     answers.set('/relay/keys/entityKey', {});
-    const err = await failure(keyStore().entityKey());
+    const err = await rejection(keyStore().entityKey());
     expect(err).toBeInstanceOf(MalformedResponseError);
     expect(err).toMatchObject({ code: 'MALFORMED_RESPONSE', route: 'GET /relay/keys/entityKey', retryable: false });
     expect((err as Error).message).toBe('GET /relay/keys/entityKey answered with a malformed response: no entity key');
@@ -63,18 +63,18 @@ describe('KeyStore and 2xx answers without the field it needs', () => {
     // A legacy-wrapped content key needs account key 0, which needs the user key.
     answers.set('/keystore/wrappedContentKeys/one', { data: { wrappedContentKey: Buffer.alloc(48, 1).toString('base64') } });
     answers.set('/relay/keys/me', {});
-    expect(await failure(keyStore().contentKey(THREAD, 1n))).toMatchObject({ code: 'MALFORMED_RESPONSE', route: 'GET /relay/keys/me' });
+    expect(await rejection(keyStore().contentKey(THREAD, 1n))).toMatchObject({ code: 'MALFORMED_RESPONSE', route: 'GET /relay/keys/me' });
 
     const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     answers.set('/relay/keys/me', { privateKey: privateKey.export({ type: 'pkcs8', format: 'pem' }) });
     answers.set('/webcontroller/keystore/wrappedAccountKeys/one', { data: {} });
-    expect(await failure(keyStore().contentKey(THREAD, 1n))).toMatchObject({ code: 'MALFORMED_RESPONSE', route: 'GET /webcontroller/keystore/wrappedAccountKeys/one' });
+    expect(await rejection(keyStore().contentKey(THREAD, 1n))).toMatchObject({ code: 'MALFORMED_RESPONSE', route: 'GET /webcontroller/keystore/wrappedAccountKeys/one' });
   });
 
   it('no wrapped content key: CONTENT_KEY_UNAVAILABLE caused by the malformed answer', async () => {
     answers.clear();
     answers.set('/keystore/wrappedContentKeys/one', { data: {} });
-    const err = await failure(keyStore().contentKey(THREAD, 1n));
+    const err = await rejection(keyStore().contentKey(THREAD, 1n));
     expect(err).toBeInstanceOf(ContentKeyUnavailableError);
     expect(err).toMatchObject({ reason: 'key-manager-unavailable', threadId: THREAD });
     expect((err as Error).cause).toBeInstanceOf(MalformedResponseError);
