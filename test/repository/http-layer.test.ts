@@ -1,6 +1,7 @@
 // The HTTP layer's boundaries, read from the sources: undici is loaded by src/http/pool.ts alone (other modules may
-// import its types), and the portable part — the fetch transport, HttpClient and everything they import, the
-// datafeed and util/async.ts — reaches no `node:` module and no undici at run time, so a browser can use it.
+// import its types); the portable part — the fetch transport, HttpClient, util/async.ts and everything they import —
+// reaches no `node:` module and no undici at run time, so a browser can use it; and the datafeed imports no `node:`
+// module itself (what it reaches through the crypto core is the platform boundary's business).
 import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -46,12 +47,16 @@ describe('the HTTP layer', () => {
     expect(loaders).toEqual(['http/pool.ts']);
   });
 
-  it('keeps the fetch transport, HttpClient, the datafeed and util/async.ts free of node: modules and undici', () => {
-    const { modules, external } = closure(['http/fetch-transport.ts', 'http/http-client.ts', 'pod/datafeed.ts', 'util/async.ts']);
+  it('keeps the fetch transport, HttpClient and util/async.ts free of node: modules and undici', () => {
+    const { modules, external } = closure(['http/fetch-transport.ts', 'http/http-client.ts', 'util/async.ts']);
     expect(modules).toContain('http/transport.ts');
     expect(modules).toContain('http/transport-errors.ts');
     expect(modules).not.toContain('http/pool.ts');
     expect([...external.entries()].filter(([specifier]) => specifier.startsWith('node:') || specifier === 'undici')).toEqual([]);
+  });
+
+  it('keeps node: imports out of the datafeed itself', () => {
+    expect(runtimeImports(join(SRC, 'pod/datafeed.ts')).filter((s) => s.startsWith('node:'))).toEqual([]);
   });
 
   it('would see a node: import if there were one (the reader is not blind)', () => {
