@@ -98,7 +98,7 @@ function charts(table: BenchTable, colours: Colours): string {
     groups.set(key, [...(groups.get(key) ?? []), row]);
   }
   const valueLabel = table.columns.find((c) => c.key === chart.value)?.label ?? chart.value;
-  const svgs = [...groups].map(([group, rows]) => barChart(group === '' ? valueLabel : `${group}: ${valueLabel}`, rows, table, colours));
+  const svgs = [...groups].map(([group, rows]) => barChart(chart.group === undefined ? `${table.title}: ${chart.unit}` : `${group}: ${valueLabel}`, rows, table, colours));
   return `<div class="charts">${svgs.join('')}</div>`;
 }
 

@@ -57,7 +57,7 @@ describe('toHtml', () => {
     };
     const html = toHtml([log]);
     expect((html.match(/<rect /g) ?? [])).toHaveLength(2);
-    expect(html).toContain('MB/s (log scale)');
+    expect(html).toContain('aria-label="table one: MB/s (log scale)"'); // one chart, named after its table
     for (const tick of ['>10<', '>100<', '>1,000<', '>10,000<']) expect(html).toContain(tick);
     const widths = [...html.matchAll(/<rect [^>]*width="([\d.]+)"/g)].map((m) => Number(m[1]));
     expect(widths[0]).toBeGreaterThan(widths[1]!); // 1,235 beyond 12.3
