@@ -67,6 +67,8 @@ export interface HttpRequest {
   timeoutMs?: number;
   expect?: Expect;
   auth?: AuthHook;
+  /** Called before each retry of this request (after the client's own `onRetry`), e.g. to know that it was repeated. */
+  onRetry?: (info: RetryInfo) => void;
 }
 
 /** A streamed upload for {@link HttpClient.upload}. */
@@ -172,6 +174,8 @@ interface Plan {
   base: Record<string, string>;
   body: string | Uint8Array | AsyncIterable<Uint8Array> | undefined;
   auth: AuthHook | undefined;
+  /** The request's own retry listener, if any. */
+  onRetry: ((info: RetryInfo) => void) | undefined;
   idempotent: boolean;
   /** Whether the exchange may be made again (retries, the 401 refresh): not with a streamed body, which is sent once. */
   replayable: boolean;
@@ -357,7 +361,7 @@ export class HttpClient {
 
   /** Check what every request kind has in common and build its plan; `defaults` are headers the caller may override. */
   #plan(
-    r: { url: string; route?: string; headers?: Record<string, string>; auth?: AuthHook; timeoutMs?: number },
+    r: { url: string; route?: string; headers?: Record<string, string>; auth?: AuthHook; timeoutMs?: number; onRetry?: (info: RetryInfo) => void },
     method: string,
     defaults: Record<string, string>,
     kind: Pick<Plan, 'body' | 'replayable' | 'deadline'> & { idempotent?: boolean },
@@ -368,10 +372,11 @@ export class HttpClient {
     const timeoutMs = r.timeoutMs === undefined ? this.#timeoutMs : requirePositiveInteger('request.timeoutMs', r.timeoutMs);
     const traceId = newTraceId();
     if (r.headers !== undefined) optionsObject('request.headers', r.headers);
+    if (r.onRetry !== undefined && typeof r.onRetry !== 'function') throw new InvalidArgumentError('request.onRetry', 'a function', describe(r.onRetry));
     return {
       method: upper, url: r.url, route: r.route ?? routeOf(upper, r.url), traceId, timeoutMs,
       base: { 'user-agent': this.#userAgent, 'x-trace-id': traceId, ...defaults, ...lowerCase(r.headers ?? {}) },
-      auth: r.auth, idempotent: kind.idempotent ?? IDEMPOTENT.has(upper), ...kind,
+      auth: r.auth, onRetry: r.onRetry, idempotent: kind.idempotent ?? IDEMPOTENT.has(upper), ...kind,
     };
   }
 
@@ -410,7 +415,9 @@ export class HttpClient {
       if (failure instanceof AbortedError || signal.aborted) throw signal.aborted ? new AbortedError(p.route) : failure;
       if (!p.replayable || attempt >= this.#policy.maxAttempts || !isRetryable(failure, p.idempotent)) throw failure;
       const delayMs = delayFor(attempt, failure, this.#policy, this.#random);
-      this.#onRetry?.({ route: p.route, attempt, delayMs, error: failure, traceId: p.traceId });
+      const info = { route: p.route, attempt, delayMs, error: failure, traceId: p.traceId };
+      this.#onRetry?.(info);
+      p.onRetry?.(info);
       await sleepOrAbort(delayMs, signal, p.route);
     }
   }

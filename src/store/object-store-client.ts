@@ -165,7 +165,7 @@ export class ObjectStoreClient {
     this.#o = options;
   }
 
-  #call<T>(method: string, path: string, routePath: string, extra: { json?: unknown; idempotent?: boolean; auth?: AuthHook } = {}): Promise<T> {
+  #call<T>(method: string, path: string, routePath: string, extra: { json?: unknown; idempotent?: boolean; onRetry?: () => void } = {}): Promise<T> {
     const route = `${method} ${routePath}`;
     return this.#mapEntitlement(route, () => this.#o.http.request<T>({ method, url: `${this.#o.baseUrl}${path}`, route, auth: this.#o.auth, ...extra }));
   }
@@ -179,19 +179,11 @@ export class ObjectStoreClient {
    * the store's error stands (docs/errors.md, "Retries").
    */
   async #write(hash: string, body: Record<string, unknown>): Promise<RawObject | undefined> {
-    let attempts = 0;
-    // The HTTP client asks for fresh credentials before each attempt: counting those calls counts the attempts.
-    const auth: AuthHook = {
-      headers: () => {
-        attempts++;
-        return this.#o.auth.headers();
-      },
-      ...(this.#o.auth.onUnauthorized === undefined ? {} : { onUnauthorized: (used: Record<string, string>) => this.#o.auth.onUnauthorized!(used) }),
-    };
+    let retried = false;
     try {
-      return await this.#call<RawObject | undefined>('PUT', `/object/v1/objects/${hash}`, '/object/v1/objects/{hash}', { json: body, auth });
+      return await this.#call<RawObject | undefined>('PUT', `/object/v1/objects/${hash}`, '/object/v1/objects/{hash}', { json: body, onRetry: () => { retried = true; } });
     } catch (err) {
-      if (attempts < 2 || !(err instanceof HttpStatusError) || ![404, 409, 410].includes(err.status)) throw err;
+      if (!retried || !(err instanceof HttpStatusError) || ![404, 409, 410].includes(err.status)) throw err;
       const landed = body._type === DELETED_TYPE ? await this.#deletionLanded(hash, body, err.status) : await this.#versionLanded(hash, body, err.status);
       if (landed === false) throw err;
       return landed;

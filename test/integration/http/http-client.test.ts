@@ -120,8 +120,10 @@ describe('HttpClient against the sandbox', () => {
       expect(a.accept).toBe('application/json');
 
       const retries: RetryInfo[] = [];
-      await newClient({ onRetry: (i) => retries.push(i) }).request({ method: 'GET', url: `${localUrl}/flaky` });
+      const own: RetryInfo[] = [];
+      await newClient({ onRetry: (i) => retries.push(i) }).request({ method: 'GET', url: `${localUrl}/flaky`, onRetry: (i) => own.push(i) });
       expect(retries.map((r) => r.attempt)).toEqual([1, 2]);
+      expect(own).toEqual(retries); // the request's own listener hears the same retries
       const ids = seen.slice(-3).map((h) => h['x-trace-id']);
       expect(new Set(ids).size).toBe(1);
       expect(retries[0]!.traceId).toBe(ids[0]);
