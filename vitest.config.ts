@@ -1,4 +1,6 @@
-// Test runner configuration: unit, property, cross, type and package tests under test/, run by `npm test`.
+// Test runner configuration: unit, property, cross, type and package tests under test/, run by `npm test`. Tests run
+// from source, so the package version that `npm run build` writes into dist/version.js is defined here
+// (src/version.ts).
 //
 // `#platform` (package.json `imports`) resolves to the source of a platform, never to dist/, so that no test loads a
 // module beside its dist/ twin. Two projects:
@@ -6,14 +8,18 @@
 // - `portable`: the tests of everything that computes bytes (crypto, store formats, message codec, properties) again,
 //   on src/platform/portable.ts (WebCrypto, noble, node-forge), as a browser would run them.
 // test/cross/ loads both platforms explicitly (test/helpers/platforms.ts) and compares their bytes.
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
+
+const { version } = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8')) as { version: string };
 
 const platformAlias = (name: 'node' | 'portable') => ({
   '#platform': fileURLToPath(new URL(`./src/platform/${name}.ts`, import.meta.url)),
 });
 
 export default defineConfig({
+  define: { __ALLEGRO_TS_VERSION__: JSON.stringify(version) },
   test: {
     testTimeout: 60_000,
     hookTimeout: 60_000,

@@ -10,15 +10,19 @@
  *   signature);
  * - raw node:crypto framed AES-256-GCM (a GCM message per 64 KiB frame; none of the formats' work).
  *
- * The source is one 64 KiB random buffer yielded repeatedly (default 256 MiB: constant memory); the sink counts
- * bytes. Each round runs every implementation once; MB/s (10^6 bytes) is the median round, the ratio the median of
- * the per-round ratios to raw node:crypto. Each implementation is first checked to round-trip a small message.
+ * and OpenSSL's own AES-256-GCM speed at 64 KiB (the limit, as in `allegro bench blob`).
  *
- * Run from the repository root: npm run build && cd bench && npm ci && node aws-compare.mjs [--mib N] [--rounds N] [--json]
+ * The source is one 64 KiB random buffer yielded repeatedly (default 256 MiB: constant memory); the sink counts
+ * bytes. Each implementation is first checked to round-trip a small message, then warmed up; each round runs raw
+ * node:crypto and then every implementation once (the harness of src/bench/harness.ts); MB/s (10^6 bytes) is the
+ * median round, the ratio the median of the per-round ratios to raw node:crypto. The report is the one of
+ * `allegro bench` (docs/cli.md "The report"), printed as Markdown or JSON, and as an HTML page with --html.
+ *
+ * Run from the repository root:
+ *   npm run build && cd bench && npm ci && node aws-compare.mjs [--mib N] [--rounds N] [--json] [--html FILE] [--no-limit]
  */
-import { createCipheriv, randomFillSync } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { randomFillSync } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
@@ -26,19 +30,22 @@ import {
   AlgorithmSuiteIdentifier, buildClient, CommitmentPolicy, RawAesKeyringNode, RawAesWrappingSuiteIdentifier,
 } from '@aws-crypto/client-node';
 
-let blobFormat;
-let aesKeyModule;
+let allegro;
 try {
-  blobFormat = await import('../dist/store/blob-format.js');
-  aesKeyModule = await import('../dist/crypto/aes-key.js');
+  allegro = await Promise.all(['store/blob-format', 'crypto/aes-key', 'bench/harness', 'bench/cases/blob', 'bench/report', 'bench/html', 'bench/throughput']
+    .map((m) => import(`../dist/${m}.js`)));
 } catch (err) {
   console.error(`cannot load allegro-ts from ../dist (${err.message}); run \`npm run build\` in the repository root first`);
   process.exit(1);
 }
-const { encryptBlob, decryptBlob } = blobFormat;
-const { AesKey } = aesKeyModule;
+const [
+  { encryptBlob, decryptBlob }, { AesKey }, { countBytes, interleave, repeatChunk, unitsPerSecond }, { rawFramedEncrypt },
+  { makeReport, toJson, toMarkdown }, { toHtml }, { limitNotes, takeLimit, throughputChart, throughputColumns, throughputRows },
+] = allegro;
 
-const { values } = parseArgs({ options: { mib: { type: 'string' }, rounds: { type: 'string' }, json: { type: 'boolean' } } });
+const { values } = parseArgs({
+  options: { mib: { type: 'string' }, rounds: { type: 'string' }, json: { type: 'boolean' }, html: { type: 'string' }, 'no-limit': { type: 'boolean' } },
+});
 const MiB = 1024 * 1024;
 const FRAME = 64 * 1024;
 const totalMiB = Number(values.mib ?? 256);
@@ -50,19 +57,6 @@ const plainBytes = frames * FRAME;
 const sdkVersion = JSON.parse(readFileSync(new URL('./node_modules/@aws-crypto/client-node/package.json', import.meta.url), 'utf8')).version;
 
 const frame = randomFillSync(new Uint8Array(FRAME));
-async function* repeat(chunk, count) {
-  for (let i = 0; i < count; i++) yield chunk;
-}
-async function drain(source) {
-  let n = 0;
-  for await (const c of source) n += c.length;
-  return n;
-}
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 const equalBytes = (a, b) => Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.length), Buffer.from(b.buffer, b.byteOffset, b.length)) === 0;
 
 // --- AWS Encryption SDK ------------------------------------------------------------------------------------------
@@ -86,7 +80,7 @@ async function awsEncrypt(count, suiteId, expectSuite) {
   });
   stream.once('MessageHeader', (h) => { seen = h.suiteId; });
   await pipeline(
-    Readable.from(repeat(frame, count)),
+    Readable.from(repeatChunk(frame, count)),
     stream,
     new Writable({ write(chunk, _enc, cb) { out += chunk.length; cb(); } }),
   );
@@ -98,31 +92,12 @@ async function awsEncrypt(count, suiteId, expectSuite) {
 // --- allegro-ts blob v1 ------------------------------------------------------------------------------------------
 const contentKey = new AesKey(randomFillSync(new Uint8Array(32)));
 const ctx = { podId: 1, threadId: 'AAAAAAAAAAAAAAAAAAAAAA', rotationId: 1n, blobId: 'bench' };
-const allegroEncrypt = async (count) => (await drain(encryptBlob(contentKey, ctx, repeat(frame, count), { frameSize: FRAME })), count * FRAME);
+const allegroEncrypt = async (count) => (await countBytes(encryptBlob(contentKey, ctx, repeatChunk(frame, count), { frameSize: FRAME })), count * FRAME);
 
-// --- raw node:crypto framed GCM (as in src/cli/commands/bench-blob.ts) ---------------------------------------------
+// --- raw node:crypto framed GCM (src/bench/cases/blob.ts) -----------------------------------------------------------
 const rawKey = randomFillSync(new Uint8Array(32));
 const rawAad = randomFillSync(new Uint8Array(32));
-function nonce(index, last) {
-  const n = new Uint8Array(12);
-  const view = new DataView(n.buffer);
-  view.setUint32(4, index);
-  view.setUint32(8, last ? 1 : 0);
-  return n;
-}
-async function* rawFramed(source) {
-  let index = 0;
-  const seal = (f, last) => {
-    const cipher = createCipheriv('aes-256-gcm', rawKey, nonce(index++, last));
-    cipher.setAAD(rawAad);
-    const body = cipher.update(f);
-    cipher.final();
-    return [body, cipher.getAuthTag()];
-  };
-  for await (const f of source) yield* seal(f, false);
-  yield* seal(new Uint8Array(0), true);
-}
-const rawEncrypt = async (count) => (await drain(rawFramed(repeat(frame, count))), count * FRAME);
+const rawEncrypt = async (count) => (await countBytes(rawFramedEncrypt(rawKey, rawAad, repeatChunk(frame, count))), count * FRAME);
 
 // --- checks: each format round-trips a message that is not a whole number of frames -------------------------------
 const sample = randomFillSync(new Uint8Array(3 * FRAME + 17));
@@ -142,52 +117,42 @@ for (const suiteId of [DEFAULT_SUITE, UNSIGNED_SUITE]) {
 }
 
 // --- measure --------------------------------------------------------------------------------------------------------
+const limit = await takeLimit([{ direction: 'encrypt', bytes: FRAME }], { limit: values['no-limit'] !== true });
+const sdk = `@aws-crypto/client-node ${sdkVersion}`;
 const cases = [
-  { implementation: 'raw node:crypto', format: 'framed AES-256-GCM, no header, no KDF', run: rawEncrypt },
-  { implementation: 'allegro-ts', format: 'blob v1 (HKDF-SHA256, key commitment)', run: allegroEncrypt },
-  {
-    implementation: `@aws-crypto/client-node ${sdkVersion}`,
-    format: 'default suite 0x0578 (HKDF-SHA512, key commitment, ECDSA P-384 signature)',
-    run: (count) => awsEncrypt(count, undefined, DEFAULT_SUITE),
-  },
-  {
-    implementation: `@aws-crypto/client-node ${sdkVersion}`,
-    format: 'suite 0x0478 (HKDF-SHA512, key commitment, no signature)',
-    run: (count) => awsEncrypt(count, UNSIGNED_SUITE, UNSIGNED_SUITE),
-  },
+  { id: 'raw', label: 'raw node:crypto', format: 'framed AES-256-GCM, no header, no KDF', run: rawEncrypt },
+  { id: 'allegro-ts', label: 'allegro-ts blob v1', format: 'blob v1 (HKDF-SHA256, key commitment)', run: allegroEncrypt },
+  { id: '0x0578', label: `${sdk}, suite 0x0578`, format: 'default suite 0x0578 (HKDF-SHA512, key commitment, ECDSA P-384 signature)', run: (count) => awsEncrypt(count, undefined, DEFAULT_SUITE) },
+  { id: '0x0478', label: `${sdk}, suite 0x0478`, format: 'suite 0x0478 (HKDF-SHA512, key commitment, no signature)', run: (count) => awsEncrypt(count, UNSIGNED_SUITE, UNSIGNED_SUITE) },
 ];
 const warmFrames = Math.min(frames, 256);
-for (const c of cases) await c.run(warmFrames);
-
-const rates = cases.map(() => []);
-const ratios = cases.map(() => []);
-const started = performance.now();
-for (let round = 0; round < rounds; round++) {
-  const roundRates = [];
-  for (const c of cases) {
-    const t = performance.now();
+const contender = (c) => ({
+  id: c.id,
+  warmUp: () => c.run(warmFrames),
+  round: () => unitsPerSecond(async () => {
     const bytes = await c.run(frames);
-    if (bytes !== plainBytes) throw new Error(`${c.implementation} encrypted ${bytes} bytes, expected ${plainBytes}`);
-    roundRates.push(bytes / 1e6 / ((performance.now() - t) / 1000));
-  }
-  roundRates.forEach((r, i) => {
-    rates[i].push(r);
-    ratios[i].push(r / roundRates[0]);
-  });
-}
+    if (bytes !== plainBytes) throw new Error(`${c.label} encrypted ${bytes} bytes, expected ${plainBytes}`);
+    return bytes;
+  }),
+});
+const started = performance.now();
+const standings = await interleave(contender(cases[0]), cases.slice(1).map(contender), rounds);
 contentKey.wipe();
 
-const results = cases.map((c, i) => ({ implementation: c.implementation, format: c.format, mbPerSec: median(rates[i]), ratioToRaw: median(ratios[i]) }));
-const environment = { node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', awsEncryptionSdk: sdkVersion };
-if (values.json === true) {
-  console.log(JSON.stringify({ environment, totalMiB, frameSize: FRAME, rounds, results }, null, 2));
-} else {
-  console.log([
-    `Encrypt ${totalMiB} MiB streamed in 64 KiB chunks, frame length 64 KiB, one process; ${environment.node}, ${environment.cpus} × ${environment.cpu}; ` +
-      `median of ${rounds} rounds (MB = 10^6 bytes), ${((performance.now() - started) / 1000).toFixed(1)} s`,
-    '',
-    '| implementation | format | MB/s | ratio to raw node:crypto |',
-    '|---|---|---:|---:|',
-    ...results.map((r) => `| ${r.implementation} | ${r.format} | ${r.mbPerSec.toFixed(0)} | ${r.ratioToRaw.toFixed(2)} |`),
-  ].join('\n'));
-}
+const report = makeReport({
+  name: 'aws-compare',
+  title: `encrypt ${totalMiB} MiB, allegro-ts blob v1 and the AWS Encryption SDK (${sdk})`,
+  method: `Encrypt only, ${totalMiB} MiB streamed in 64 KiB chunks, frame length 64 KiB, one process. Every implementation first ` +
+    `round-trips a 3-frame-plus-17-byte message and is warmed up with ${warmFrames} frames; then ${rounds} rounds run raw node:crypto ` +
+    'and every implementation once each; MB/s is the median round, × raw the median of the per-round ratios. MB = 10^6 bytes.',
+  openssl: limit.version,
+  tables: [{
+    title: 'encrypt throughput, 64 KiB frames',
+    columns: throughputColumns([], limit, false),
+    rows: throughputRows({}, standings, new Map(cases.map((c) => [c.id, c.label])), limit, { direction: 'encrypt', bytes: FRAME }),
+    chart: throughputChart(),
+  }],
+  notes: [...cases.map((c) => `${c.label}: ${c.format}`), ...limitNotes(limit), `run: ${((performance.now() - started) / 1000).toFixed(1)} s`],
+});
+console.log(values.json === true ? toJson(report, 2) : toMarkdown(report));
+if (values.html !== undefined) writeFileSync(values.html, toHtml([report]));

@@ -1,6 +1,7 @@
 /**
  * AllegroClient: a Symphony bot that does its own end-to-end encryption, with no API Agent. It wires the pieces
- * together: configuration (config.ts), one pooled HTTPS dispatcher per client (http/), the session with refresh on
+ * together: configuration (config.ts), pooled HTTPS connections per component proxy (http/; components with the
+ * same proxy and TLS needs share a pool), the session with refresh on
  * 401 (auth/session.ts), the key caches (keys/key-store.ts), the pod (pod/pod-client.ts) and the datafeed
  * (pod/datafeed.ts), and the Object Store (store/object-store-client.ts). Start-up follows Allegro's sequence (allegro-protocol.md §2.1): authenticate, read pod info
  * and the account (user id and wall thread), then fetch keys lazily on first use.
@@ -13,17 +14,55 @@
  * await bot.close();
  * ```
  */
-import { loadConfig, resolveConfig, type AllegroConfig, type AllegroConfigInput } from './config.js';
+import { loadConfig, resolveConfig, type AllegroConfig, type AllegroConfigInput, type ResolvedProxy } from './config.js';
 import { Session } from './auth/session.js';
-import { closeDispatcher, createDispatcher, type Dispatcher } from './http/dispatcher.js';
-import { HttpClient } from './http/http-client.js';
+import { MalformedResponseError } from './errors.js';
+import { createDispatcher, HttpClient, type Transport } from './http/index.js';
 import { KeyStore } from './keys/key-store.js';
 import { Datafeed, type DatafeedOptions } from './pod/datafeed.js';
 import { PodClient } from './pod/pod-client.js';
 import { ObjectStoreClient } from './store/object-store-client.js';
 import { toBase64Url, tryFromBase64 } from './util/bytes.js';
+import { VERSION } from './version.js';
 
-const CLIENT_VERSION = 'allegro-ts-0.1.0';
+/** The client type reported to the pod (Account `clienttype`, message `clientVersionInfo`). */
+const CLIENT_VERSION = `allegro-ts-${VERSION}`;
+
+/** The components the client sends requests to (the Agent is not one yet). */
+const COMPONENTS = ['pod', 'keyManager', 'sessionAuth', 'keyAuth', 'objectStore'] as const;
+/** A component the client sends requests to. */
+export type Component = (typeof COMPONENTS)[number];
+
+/** One connection pool to build: through a proxy or not, presenting the client certificate or not. */
+export interface PoolPlan {
+  proxy: ResolvedProxy | undefined;
+  certificate: boolean;
+}
+
+/**
+ * Which connection pool each component's requests go through: its own proxy (`<component>.proxy`, else the top-level
+ * `proxy`, else none), and the client certificate for the certificate logins (sessionAuth and keyAuth, which need no
+ * pool without one). Components with the same proxy and TLS needs share a pool.
+ */
+export function planPools(config: AllegroConfig): { pools: PoolPlan[]; poolOf: Partial<Record<Component, number>> } {
+  const certificate = config.credentials.kind === 'certificate';
+  const pools: PoolPlan[] = [];
+  const keys: string[] = [];
+  const poolOf: Partial<Record<Component, number>> = {};
+  for (const component of COMPONENTS) {
+    const presents = component === 'sessionAuth' || component === 'keyAuth';
+    if (presents && !certificate) continue;
+    const { proxy } = config[component];
+    const key = JSON.stringify([presents, proxy?.host, proxy?.port, proxy?.username, proxy?.password?.reveal()]);
+    let index = keys.indexOf(key);
+    if (index < 0) {
+      index = keys.push(key) - 1;
+      pools.push({ proxy, certificate: presents });
+    }
+    poolOf[component] = index;
+  }
+  return { pools, poolOf };
+}
 
 /** A connected bot. */
 export class AllegroClient {
@@ -44,12 +83,12 @@ export class AllegroClient {
   /** The bot's username. */
   readonly username: string;
   readonly #http: HttpClient;
-  readonly #dispatchers: Dispatcher[];
+  readonly #transports: Transport[];
   readonly #datafeeds = new Set<Datafeed>();
 
   private constructor(parts: {
     config: AllegroConfig; session: Session; keys: KeyStore; pod: PodClient; objects: ObjectStoreClient; podId: number; userId: number; username: string;
-    http: HttpClient; dispatchers: Dispatcher[];
+    http: HttpClient; transports: Transport[];
   }) {
     this.config = parts.config;
     this.session = parts.session;
@@ -60,69 +99,79 @@ export class AllegroClient {
     this.userId = parts.userId;
     this.username = parts.username;
     this.#http = parts.http;
-    this.#dispatchers = parts.dispatchers;
+    this.#transports = parts.transports;
   }
 
   /**
    * Connect a bot: from a JSON config file path, or a configuration object.
-   * @throws InvalidConfigError, AuthenticationError, HttpStatusError, NetworkError.
+   * @throws InvalidConfigError, AuthenticationError, HttpStatusError, NetworkError; MalformedResponseError
+   *   (`MALFORMED_RESPONSE`) when the pod's account answer names no wall thread (`myCurrentThreadId`).
    */
   static async create(config: string | AllegroConfigInput | AllegroConfig): Promise<AllegroClient> {
     const resolved = typeof config === 'string' ? await loadConfig(config) : 'credentials' in config ? config : await resolveConfig(config);
     const ca = resolved.caCertificates.length === 0 ? undefined : resolved.caCertificates;
-    const proxy = resolved.pod.proxy === undefined ? undefined : {
-      url: `http://${resolved.pod.proxy.host}:${resolved.pod.proxy.port}`,
-      ...(resolved.pod.proxy.username === undefined ? {} : { username: resolved.pod.proxy.username }),
-      ...(resolved.pod.proxy.password === undefined ? {} : { password: resolved.pod.proxy.password }),
-    };
-    const base = { ...(ca === undefined ? {} : { ca }), ...(proxy === undefined ? {} : { proxy }), connectTimeoutMs: resolved.timeouts.connectMs };
-    const dispatcher = createDispatcher(base);
-    const dispatchers = [dispatcher];
     const retry = {
       maxAttempts: resolved.retry.maxAttempts, initialDelayMs: resolved.retry.initialIntervalMs,
       multiplier: resolved.retry.multiplier, maxDelayMs: resolved.retry.maxIntervalMs,
     };
-    const http = new HttpClient({ dispatcher, retry, timeoutMs: resolved.timeouts.requestMs, userAgent: CLIENT_VERSION });
     const creds = resolved.credentials;
-    let certificateHttp: HttpClient | undefined;
-    if (creds.kind === 'certificate') {
-      const clientCertificate = 'pkcs12' in creds ? { pfx: creds.pkcs12, passphrase: creds.password } : { certPem: creds.certPem, keyPem: creds.keyPem };
-      const certDispatcher = createDispatcher({ ...base, clientCertificate });
-      dispatchers.push(certDispatcher);
-      certificateHttp = new HttpClient({ dispatcher: certDispatcher, retry, timeoutMs: resolved.timeouts.requestMs, userAgent: CLIENT_VERSION });
-    }
+    const clientCertificate = creds.kind !== 'certificate' ? undefined
+      : 'pkcs12' in creds ? { pfx: creds.pkcs12.reveal(), passphrase: creds.password.reveal() } : { certPem: creds.certPem, keyPem: creds.keyPem.reveal() };
+    const { pools, poolOf } = planPools(resolved);
+    const transports: Transport[] = [];
     try {
+      const clients = pools.map((plan) => {
+        const transport = createDispatcher({
+          ...(ca === undefined ? {} : { ca }),
+          ...(plan.proxy === undefined ? {} : { proxy: proxyOptions(plan.proxy) }),
+          ...(plan.certificate && clientCertificate !== undefined ? { clientCertificate } : {}),
+          connectTimeoutMs: resolved.timeouts.connectMs,
+        });
+        transports.push(transport);
+        return new HttpClient({ transport, retry, timeoutMs: resolved.timeouts.requestMs });
+      });
+      const httpOf = (component: Component): HttpClient => clients[poolOf[component]!]!;
+      const http = httpOf('pod');
       const session = new Session({
-        credentials: creds, http, ...(certificateHttp === undefined ? {} : { certificateHttp }),
+        credentials: creds,
+        http: {
+          pod: http, keyManager: httpOf('keyManager'),
+          ...(poolOf.sessionAuth === undefined ? {} : { sessionAuth: httpOf('sessionAuth') }),
+          ...(poolOf.keyAuth === undefined ? {} : { keyAuth: httpOf('keyAuth') }),
+        },
         podUrl: resolved.pod.url, keyManagerUrl: resolved.keyManager.url, sessionAuthUrl: resolved.sessionAuth.url, keyAuthUrl: resolved.keyAuth.url,
         minRefreshIntervalMs: resolved.auth.minRefreshIntervalMs, jwtLifetimeSeconds: resolved.auth.jwtLifetimeSeconds,
       });
       const podInfo = await http.request<{ data?: { podId?: number } }>({ method: 'GET', url: `${resolved.pod.url}/webcontroller/public/podInfo`, route: 'GET /webcontroller/public/podInfo' });
       const podId = podInfo.data?.podId ?? 0;
       const me = await http.request<{ id: number; username: string }>({ method: 'GET', url: `${resolved.pod.url}/pod/v2/sessioninfo`, route: 'GET /pod/v2/sessioninfo', auth: session.pod });
-      const account = await http.request<{ myCurrentThreadId?: string }>({
-        method: 'GET', url: `${resolved.pod.url}/webcontroller/maestro/Account?clienttype=${CLIENT_VERSION}`, route: 'GET /webcontroller/maestro/Account', auth: session.pod,
+      const accountRoute = 'GET /webcontroller/maestro/Account';
+      const account = await http.request<{ myCurrentThreadId?: unknown }>({
+        method: 'GET', url: `${resolved.pod.url}/webcontroller/maestro/Account?clienttype=${CLIENT_VERSION}`, route: accountRoute, auth: session.pod,
       });
-      const wall = tryFromBase64(account.myCurrentThreadId ?? '');
+      // The wall thread's key salts the hashtag search tokens of every message (docs/wire-formats.md, `tokenIds`).
+      const wall = typeof account.myCurrentThreadId === 'string' ? tryFromBase64(account.myCurrentThreadId) : undefined;
+      if (wall === undefined || wall.length === 0) throw new MalformedResponseError(accountRoute, "no wall thread: myCurrentThreadId is missing or not a base64 id");
       const keys = new KeyStore({
-        http, podUrl: resolved.pod.url, keyManagerUrl: resolved.keyManager.url, session: session.pod, keyManager: session.keyManager, userId: me.id,
+        http: { pod: http, keyManager: httpOf('keyManager') }, podUrl: resolved.pod.url, keyManagerUrl: resolved.keyManager.url, session: session.pod, keyManager: session.keyManager, userId: me.id,
         maxEntries: resolved.keys.maxEntries, maxAgeMs: resolved.keys.maxAgeMs, rotationCheckMs: resolved.keys.rotationCheckMs, failureCooldownMs: resolved.keys.failureCooldownMs,
       });
       const pod = new PodClient({
         http, podUrl: resolved.pod.url, auth: session.pod, keys, userId: me.id,
-        wallThreadId: wall === undefined ? '' : toBase64Url(wall), clientVersion: CLIENT_VERSION,
+        wallThreadId: toBase64Url(wall), clientVersion: CLIENT_VERSION,
       });
-      const objects = new ObjectStoreClient({ http, baseUrl: resolved.objectStore.url, auth: session.objectStore, keys, podId, userId: me.id });
-      return new AllegroClient({ config: resolved, session, keys, pod, objects, podId, userId: me.id, username: me.username, http, dispatchers });
+      const objects = new ObjectStoreClient({ http: httpOf('objectStore'), baseUrl: resolved.objectStore.url, auth: session.objectStore, keys, podId, userId: me.id });
+      return new AllegroClient({ config: resolved, session, keys, pod, objects, podId, userId: me.id, username: me.username, http, transports });
     } catch (err) {
-      await Promise.all(dispatchers.map((d) => closeDispatcher(d, { force: true })));
+      await Promise.all(transports.map((t) => t.close({ force: true })));
       throw err;
     }
   }
 
   /**
    * A new datafeed reader (pod Datafeed 2.0), decrypting events with this bot's keys. Use `listen(handler)` or
-   * `for await (const event of feed)`; `stop()` ends it. `close()` stops every datafeed of the client.
+   * `for await (const event of feed)`; `stop()` ends it, and the client forgets it. `close()` stops every datafeed of
+   * the client that is still running.
    */
   datafeed(options: DatafeedOptions = {}): Datafeed {
     const feed = new Datafeed({
@@ -131,6 +180,7 @@ export class AllegroClient {
       maxBackoffMs: options.maxBackoffMs ?? this.config.datafeed.maxBackoffMs,
       dedupEntries: options.dedupEntries ?? this.config.datafeed.dedupEntries,
       ...(options.onError === undefined ? {} : { onError: options.onError }),
+      onStop: () => this.#datafeeds.delete(feed),
     });
     this.#datafeeds.add(feed);
     return feed;
@@ -140,6 +190,15 @@ export class AllegroClient {
   async close(): Promise<void> {
     for (const feed of this.#datafeeds) feed.stop();
     this.keys.close();
-    await Promise.all(this.#dispatchers.map((d) => closeDispatcher(d)));
+    await Promise.all(this.#transports.map((t) => t.close()));
   }
+}
+
+/** The proxy of a component as the pool takes it (credentials apart from the URL). */
+function proxyOptions(proxy: ResolvedProxy): { url: string; username?: string; password?: string } {
+  return {
+    url: `http://${proxy.host}:${proxy.port}`,
+    ...(proxy.username === undefined ? {} : { username: proxy.username }),
+    ...(proxy.password === undefined ? {} : { password: proxy.password.reveal() }),
+  };
 }

@@ -6,11 +6,16 @@
  *
  * Files are JSON. Every string may reference environment variables as `${NAME}` or `${NAME:-default}`; a
  * reference to an unset variable without a default is an error naming the key. The same options can be given in
- * code; {@link resolveConfig} checks either and fills in the defaults.
+ * code; {@link resolveConfig} checks either and fills in the defaults: every numeric setting accepts exactly what
+ * the module it feeds accepts (docs/cli.md "The bot's configuration"), and every credential of the result (private
+ * key, PKCS#12 and its password, supplied tokens, proxy passwords) is a {@link Secret} that never prints
+ * (docs/threat-model.md "Client").
  */
 import { platform } from '#platform';
+import { DEFAULT_JWT_LIFETIME_SECONDS, MAX_JWT_LIFETIME_SECONDS } from './crypto/rsa.js';
 import { AllegroError, InvalidConfigError } from './errors.js';
 import { fromUtf8 } from './util/bytes.js';
+import { Secret } from './util/secret.js';
 
 /** Where one component lives. */
 export interface ComponentConfig {
@@ -61,19 +66,31 @@ export interface AllegroConfigInput extends ComponentConfig {
   auth?: { minRefreshIntervalMs?: number; jwtLifetimeSeconds?: number };
 }
 
+/** A proxy as resolved: its password never prints. */
+export interface ResolvedProxy {
+  host: string;
+  port: number;
+  username?: string;
+  password?: Secret;
+}
+
 /** A component's resolved base URL and proxy. */
 export interface ResolvedComponent {
   /** Base URL including the context path, without a trailing slash. */
   url: string;
-  proxy?: ProxyConfig;
+  proxy?: ResolvedProxy;
 }
 
-/** How the bot authenticates. */
+/**
+ * How the bot authenticates. Every secret is a {@link Secret}: printing, stringifying or copying the configuration
+ * shows placeholders such as `[redacted private key]`; the auth layer calls `reveal()`. A certificate is public and
+ * stays a string.
+ */
 export type Credentials =
-  | { kind: 'rsa'; username: string; privateKeyPem: string }
-  | { kind: 'certificate'; username: string; pkcs12: Uint8Array; password: string }
-  | { kind: 'certificate'; username: string; certPem: string; keyPem: string }
-  | { kind: 'tokens'; username: string; sessionToken: string; keyManagerToken: string };
+  | { kind: 'rsa'; username: string; privateKeyPem: Secret }
+  | { kind: 'certificate'; username: string; pkcs12: Secret<Uint8Array>; password: Secret }
+  | { kind: 'certificate'; username: string; certPem: string; keyPem: Secret }
+  | { kind: 'tokens'; username: string; sessionToken: Secret; keyManagerToken: Secret };
 
 /** A checked configuration with every default applied. */
 export interface AllegroConfig {
@@ -115,17 +132,45 @@ export function interpolateEnv(value: unknown, env: Record<string, string | unde
   return value;
 }
 
-function positive(key: string, value: unknown, fallback: number, integer = true): number {
+/**
+ * What a numeric setting accepts: exactly what the module option it feeds accepts (docs/cli.md "The bot's
+ * configuration" lists each setting with its option), so a value is never refused here that the module would take, nor taken here
+ * that the module would refuse later.
+ */
+interface NumberRule {
+  integer?: boolean;
+  min: number;
+  /** `min` itself is excluded. */
+  above?: boolean;
+  max?: number;
+}
+
+const POSITIVE_INTEGER: NumberRule = { integer: true, min: 1 };
+const POSITIVE: NumberRule = { min: 0, above: true };
+const NON_NEGATIVE: NumberRule = { min: 0 };
+
+function expectation(rule: NumberRule): string {
+  const kind = rule.integer === true ? 'integer' : 'number';
+  if (rule.max !== undefined) return `${rule.integer === true ? 'an' : 'a'} ${kind} from ${rule.min} to ${rule.max}`;
+  if (rule.min === 0) return rule.above === true ? `a positive ${kind}` : `a non-negative ${kind}`;
+  if (rule.min === 1 && rule.integer === true) return 'a positive integer';
+  return `a ${kind} of at least ${rule.min}`;
+}
+
+function setting(key: string, value: unknown, fallback: number, rule: NumberRule): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || (integer && !Number.isInteger(value))) {
-    throw new InvalidConfigError(key, `expected a positive ${integer ? 'integer' : 'number'}`);
-  }
+  const ok = typeof value === 'number' && Number.isFinite(value) && (rule.integer !== true || Number.isSafeInteger(value)) &&
+    (rule.above === true ? value > rule.min : value >= rule.min) && (rule.max === undefined || value <= rule.max);
+  if (!ok) throw new InvalidConfigError(key, `expected ${expectation(rule)}`);
   return value;
 }
 
-function atLeastOne(key: string, value: number): number {
-  if (value < 1) throw new InvalidConfigError(key, 'expected a number of at least 1');
-  return value;
+/** A settings section (`retry`, `keys`, ...): absent, or an object. */
+function section(input: AllegroConfigInput, key: 'retry' | 'timeouts' | 'keys' | 'datafeed' | 'auth'): Record<string, unknown> {
+  const value: unknown = input[key];
+  if (value === undefined) return {};
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InvalidConfigError(key, 'expected an object');
+  return value as Record<string, unknown>;
 }
 
 function text(key: string, value: unknown): string | undefined {
@@ -147,8 +192,22 @@ function component(name: (typeof COMPONENTS)[number], input: AllegroConfigInput)
   context = context.replace(/\/+$/, '');
   if (context !== '' && !context.startsWith('/')) context = `/${context}`;
   const hostPart = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
-  const proxy = own.proxy ?? input.proxy;
+  const proxy = own.proxy !== undefined ? resolveProxy(`${name}.proxy`, own.proxy) : input.proxy !== undefined ? resolveProxy('proxy', input.proxy) : undefined;
   return { url: `${scheme}://${hostPart}:${port}${context}`, ...(proxy === undefined ? {} : { proxy }) };
+}
+
+function resolveProxy(key: string, value: unknown): ResolvedProxy {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InvalidConfigError(key, 'expected an object with host and port');
+  const p = value as Partial<ProxyConfig>;
+  const host = text(`${key}.host`, p.host);
+  if (host === undefined) throw new InvalidConfigError(`${key}.host`, 'required');
+  if (!Number.isInteger(p.port) || p.port! < 1 || p.port! > 65535) throw new InvalidConfigError(`${key}.port`, 'expected a port number');
+  const username = text(`${key}.username`, p.username);
+  if (p.password !== undefined && typeof p.password !== 'string') throw new InvalidConfigError(`${key}.password`, 'expected a string');
+  return {
+    host, port: p.port!, ...(username === undefined ? {} : { username }),
+    ...(p.password === undefined ? {} : { password: new Secret('password', p.password) }),
+  };
 }
 
 /** Why a file could not be read: the platform's own error (no file system), else the system error code. */
@@ -156,15 +215,18 @@ function readFailure(path: string, err: unknown): string {
   return err instanceof AllegroError ? `cannot read ${path}: ${err.message}` : `cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`;
 }
 
-async function readBytes(key: string, path: string, baseDir: string | undefined): Promise<Uint8Array> {
+/** The bytes of the file at `path` (a non-empty string, relative to `baseDir`), or an error naming `key`. */
+async function readBytes(key: string, path: unknown, baseDir: string | undefined): Promise<Uint8Array> {
+  const file = text(key, path);
+  if (file === undefined) throw new InvalidConfigError(key, 'expected a file path');
   try {
-    return await platform.readFile(path, baseDir);
+    return await platform.readFile(file, baseDir);
   } catch (err) {
-    throw new InvalidConfigError(key, readFailure(path, err));
+    throw new InvalidConfigError(key, readFailure(file, err));
   }
 }
 
-async function readText(key: string, path: string, baseDir: string | undefined): Promise<string> {
+async function readText(key: string, path: unknown, baseDir: string | undefined): Promise<string> {
   return fromUtf8(await readBytes(key, path, baseDir));
 }
 
@@ -176,24 +238,26 @@ async function credentials(input: AllegroConfigInput, baseDir: string | undefine
     const sessionToken = text('tokens.session', input.tokens.session);
     const keyManagerToken = text('tokens.keyManager', input.tokens.keyManager);
     if (sessionToken === undefined || keyManagerToken === undefined) throw new InvalidConfigError('tokens', 'give both session and keyManager');
-    return { kind: 'tokens', username, sessionToken, keyManagerToken };
+    return { kind: 'tokens', username, sessionToken: new Secret('session token', sessionToken), keyManagerToken: new Secret('Key Manager token', keyManagerToken) };
   }
   const key = bot.privateKey;
   if (key !== undefined && (key.path !== undefined || key.content !== undefined)) {
-    const pem = key.content ?? (await readText('bot.privateKey.path', key.path!, baseDir));
+    const pem = key.content !== undefined ? text('bot.privateKey.content', key.content)! : await readText('bot.privateKey.path', key.path, baseDir);
     if (!pem.includes('PRIVATE KEY')) throw new InvalidConfigError('bot.privateKey', 'expected a PEM private key (PKCS#1 or PKCS#8)');
-    return { kind: 'rsa', username, privateKeyPem: pem };
+    return { kind: 'rsa', username, privateKeyPem: new Secret('private key', pem) };
   }
   const cert = bot.certificate;
   if (cert?.path !== undefined) {
     const password = cert.password ?? '';
-    return { kind: 'certificate', username, pkcs12: await readBytes('bot.certificate.path', cert.path, baseDir), password };
+    if (typeof password !== 'string') throw new InvalidConfigError('bot.certificate.password', 'expected a string');
+    const pkcs12 = await readBytes('bot.certificate.path', cert.path, baseDir);
+    return { kind: 'certificate', username, pkcs12: new Secret('PKCS#12', pkcs12), password: new Secret('password', password) };
   }
   if (cert?.certPath !== undefined && cert.keyPath !== undefined) {
     return {
       kind: 'certificate', username,
       certPem: await readText('bot.certificate.certPath', cert.certPath, baseDir),
-      keyPem: await readText('bot.certificate.keyPath', cert.keyPath, baseDir),
+      keyPem: new Secret('private key', await readText('bot.certificate.keyPath', cert.keyPath, baseDir)),
     };
   }
   throw new InvalidConfigError('bot', 'give privateKey.path or privateKey.content (RSA), certificate.path (PKCS#12) or certificate.certPath + keyPath (PEM), or tokens');
@@ -206,38 +270,47 @@ async function credentials(input: AllegroConfigInput, baseDir: string | undefine
  */
 export async function resolveConfig(input: AllegroConfigInput, baseDir?: string): Promise<AllegroConfig> {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new InvalidConfigError('(root)', 'expected an object');
-  const caPaths = [...(input.ssl?.trustStore?.path === undefined ? [] : [input.ssl.trustStore.path]), ...(input.ssl?.caCertificates ?? [])];
-  const trustStores = caPaths.length - (input.ssl?.caCertificates?.length ?? 0);
-  const caCertificates = await Promise.all(caPaths.map((p, i) => readText(i < trustStores ? 'ssl.trustStore.path' : `ssl.caCertificates[${i - trustStores}]`, p, baseDir)));
+  const listed: unknown = input.ssl?.caCertificates ?? [];
+  if (!Array.isArray(listed)) throw new InvalidConfigError('ssl.caCertificates', 'expected a list of file paths');
+  const caFiles: Array<[string, unknown]> = [
+    ...(input.ssl?.trustStore?.path === undefined ? [] : [['ssl.trustStore.path', input.ssl.trustStore.path] as [string, unknown]]),
+    ...listed.map((p, i): [string, unknown] => [`ssl.caCertificates[${i}]`, p]),
+  ];
+  const caCertificates = await Promise.all(caFiles.map(([key, path]) => readText(key, path, baseDir)));
+  const [retry, timeouts, keys, datafeed, auth] = (['retry', 'timeouts', 'keys', 'datafeed', 'auth'] as const).map((key) => section(input, key)) as [
+    Record<string, unknown>, Record<string, unknown>, Record<string, unknown>, Record<string, unknown>, Record<string, unknown>];
   const [pod, keyManager, sessionAuth, keyAuth, agent, objectStore] = COMPONENTS.map((name) => component(name, input)) as [
     ResolvedComponent, ResolvedComponent, ResolvedComponent, ResolvedComponent, ResolvedComponent, ResolvedComponent];
   return {
     pod, keyManager, sessionAuth, keyAuth, agent, objectStore,
     credentials: await credentials(input, baseDir),
     caCertificates,
+    // Each rule is the check of the option the value feeds: http/retry.ts (retryPolicy), http/http-client.ts and
+    // http/pool.ts (timeouts), keys/key-cache.ts (KeyCache), pod/datafeed.ts (Datafeed), auth/session.ts and
+    // crypto/rsa.ts (signJwtRs512).
     retry: {
-      maxAttempts: positive('retry.maxAttempts', input.retry?.maxAttempts, 5),
-      initialIntervalMs: positive('retry.initialIntervalMs', input.retry?.initialIntervalMs, 250),
-      multiplier: atLeastOne('retry.multiplier', positive('retry.multiplier', input.retry?.multiplier, 2, false)),
-      maxIntervalMs: positive('retry.maxIntervalMs', input.retry?.maxIntervalMs, 30_000),
+      maxAttempts: setting('retry.maxAttempts', retry.maxAttempts, 5, POSITIVE_INTEGER),
+      initialIntervalMs: setting('retry.initialIntervalMs', retry.initialIntervalMs, 250, NON_NEGATIVE),
+      multiplier: setting('retry.multiplier', retry.multiplier, 2, { min: 1 }),
+      maxIntervalMs: setting('retry.maxIntervalMs', retry.maxIntervalMs, 30_000, NON_NEGATIVE),
     },
     timeouts: {
-      requestMs: positive('timeouts.requestMs', input.timeouts?.requestMs, 30_000),
-      connectMs: positive('timeouts.connectMs', input.timeouts?.connectMs, 10_000),
+      requestMs: setting('timeouts.requestMs', timeouts.requestMs, 30_000, POSITIVE_INTEGER),
+      connectMs: setting('timeouts.connectMs', timeouts.connectMs, 10_000, POSITIVE_INTEGER),
     },
     keys: {
-      maxEntries: positive('keys.maxEntries', input.keys?.maxEntries, 1000),
-      maxAgeMs: positive('keys.maxAgeMs', input.keys?.maxAgeMs, 60 * 60 * 1000),
-      rotationCheckMs: positive('keys.rotationCheckMs', input.keys?.rotationCheckMs, 60_000),
-      failureCooldownMs: positive('keys.failureCooldownMs', input.keys?.failureCooldownMs, 5_000),
+      maxEntries: setting('keys.maxEntries', keys.maxEntries, 1000, POSITIVE_INTEGER),
+      maxAgeMs: setting('keys.maxAgeMs', keys.maxAgeMs, 60 * 60 * 1000, POSITIVE),
+      rotationCheckMs: setting('keys.rotationCheckMs', keys.rotationCheckMs, 60_000, POSITIVE),
+      failureCooldownMs: setting('keys.failureCooldownMs', keys.failureCooldownMs, 5_000, NON_NEGATIVE),
     },
     datafeed: {
-      maxBackoffMs: positive('datafeed.maxBackoffMs', input.datafeed?.maxBackoffMs, 30_000),
-      dedupEntries: positive('datafeed.dedupEntries', input.datafeed?.dedupEntries, 10_000),
+      maxBackoffMs: setting('datafeed.maxBackoffMs', datafeed.maxBackoffMs, 30_000, POSITIVE_INTEGER),
+      dedupEntries: setting('datafeed.dedupEntries', datafeed.dedupEntries, 10_000, POSITIVE_INTEGER),
     },
     auth: {
-      minRefreshIntervalMs: positive('auth.minRefreshIntervalMs', input.auth?.minRefreshIntervalMs, 1_000),
-      jwtLifetimeSeconds: positive('auth.jwtLifetimeSeconds', input.auth?.jwtLifetimeSeconds, 240),
+      minRefreshIntervalMs: setting('auth.minRefreshIntervalMs', auth.minRefreshIntervalMs, 1_000, NON_NEGATIVE),
+      jwtLifetimeSeconds: setting('auth.jwtLifetimeSeconds', auth.jwtLifetimeSeconds, DEFAULT_JWT_LIFETIME_SECONDS, { integer: true, min: 1, max: MAX_JWT_LIFETIME_SECONDS }),
     },
   };
 }

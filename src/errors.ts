@@ -43,6 +43,82 @@ export type ErrorCode =
 const BRAND = Symbol.for('allegro-ts.error');
 
 /**
+ * When repeating a failed operation may succeed: `never` (it would fail the same way), `idempotent` (only when
+ * repeating is harmless: the server may already have acted), or `always` (nothing was done: a 429, a refused
+ * connection). The one classification of every error, from {@link RETRY_TABLE}; `retryable` and the HTTP client's
+ * retry policy (`src/http/retry.ts`) are both read from it (docs/errors.md, "Retries").
+ */
+export type RetryWhen = 'never' | 'idempotent' | 'always';
+
+/** Why a request got no usable HTTP answer; see {@link NetworkError}. */
+export type NetworkFailureReason =
+  /** The connection was refused: nothing was sent. */
+  | 'refused'
+  /** The connection was reset or closed mid-exchange: the server may have acted. */
+  | 'lost'
+  /** The host name could not be resolved. */
+  | 'dns'
+  /** No route to the host, or the connection attempt timed out at the TCP level. */
+  | 'unreachable'
+  /** TLS verification or handshake failed (untrusted or mismatched certificate): it fails the same way every time. */
+  | 'tls'
+  /** The proxy refused to open the tunnel. */
+  | 'proxy'
+  /** The response (head or body) is larger than the client accepts: it would be just as large again. */
+  | 'too-large'
+  /** Any other transport failure. */
+  | 'other';
+
+/** Why a content key could not be had. */
+export type ContentKeyUnavailableReason = 'not-a-member' | 'unknown-rotation' | 'key-manager-unavailable' | 'cooling-down';
+
+const NETWORK_RETRY: { readonly [R in NetworkFailureReason]: RetryWhen } = Object.freeze({
+  refused: 'always', lost: 'idempotent', dns: 'idempotent', unreachable: 'idempotent', tls: 'never', proxy: 'idempotent', 'too-large': 'never', other: 'idempotent',
+});
+
+const CONTENT_KEY_RETRY: { readonly [R in ContentKeyUnavailableReason]: RetryWhen } = Object.freeze({
+  'not-a-member': 'never', 'unknown-rotation': 'never', 'key-manager-unavailable': 'idempotent', 'cooling-down': 'always',
+});
+
+/**
+ * The classification table: for every code, when repeating the operation may succeed, per `reason` for the codes
+ * whose reasons differ. The only place that decides it; a code missing here does not compile.
+ */
+export const RETRY_TABLE: { readonly [C in ErrorCode]: RetryWhen | { readonly [reason: string]: RetryWhen } } = Object.freeze({
+  INVALID_ARGUMENT: 'never',
+  DECRYPTION_FAILED: 'never',
+  UNSUPPORTED_VERSION: 'never',
+  UNSUPPORTED_MODE: 'never',
+  MALFORMED_CIPHERTEXT: 'never',
+  KEY_ID_MISMATCH: 'never',
+  INVALID_TOKEN: 'never',
+  INVALID_CONFIG: 'never',
+  AUTHENTICATION_FAILED: 'never',
+  UNAUTHORIZED: 'never',
+  FORBIDDEN: 'never',
+  NOT_FOUND: 'never',
+  GONE: 'never',
+  CONFLICT: 'never',
+  BAD_REQUEST: 'never',
+  RATE_LIMITED: 'always',
+  SERVER_ERROR: 'idempotent',
+  NETWORK_ERROR: NETWORK_RETRY,
+  MALFORMED_RESPONSE: 'never',
+  TIMEOUT: 'idempotent',
+  ABORTED: 'never',
+  CONTENT_KEY_UNAVAILABLE: CONTENT_KEY_RETRY,
+  ENTITLEMENT_DISABLED: 'never',
+  UNSUPPORTED_OPERATION: 'never',
+});
+
+/** The classification of `code` (with `reason` for the codes whose reasons differ) in {@link RETRY_TABLE}. */
+export function retryWhenOf(code: ErrorCode, reason?: string): RetryWhen {
+  const entry = RETRY_TABLE[code];
+  if (typeof entry === 'string') return entry;
+  return (reason === undefined ? undefined : entry[reason]) ?? 'never';
+}
+
+/**
  * Base class of every error allegro-ts throws on purpose.
  *
  * @example
@@ -54,13 +130,20 @@ const BRAND = Symbol.for('allegro-ts.error');
 export class AllegroError extends Error {
   /** Stable identifier of the failure; see docs/errors.md. */
   readonly code: ErrorCode;
-  /** Whether repeating the same operation later may succeed. */
+  /** When repeating the operation may succeed, from {@link RETRY_TABLE}; the HTTP client's retry policy reads it too. */
+  readonly retryWhen: RetryWhen;
+  /** Whether repeating the same operation later may succeed: `retryWhen` is not `never`. */
   readonly retryable: boolean;
 
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; retryable?: boolean }) {
+  /**
+   * @param options.reason for the codes whose classification depends on it (`NETWORK_ERROR`,
+   *   `CONTENT_KEY_UNAVAILABLE`): the reason looked up in {@link RETRY_TABLE}.
+   */
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; reason?: string }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
-    this.retryable = options?.retryable ?? false;
+    this.retryWhen = retryWhenOf(code, options?.reason);
+    this.retryable = this.retryWhen !== 'never';
     this.name = new.target.name;
     Object.defineProperty(this, BRAND, { value: true });
   }
@@ -215,7 +298,7 @@ export class HttpStatusError extends AllegroError {
   readonly retryAfterMs: number | undefined;
   constructor(status: number, route: string, details: { traceId?: string | undefined; serverMessage?: string | undefined; retryAfterMs?: number | undefined } = {}) {
     const code = codeForStatus(status);
-    super(code, `${route} failed with HTTP ${status}${details.serverMessage === undefined ? '' : `: ${details.serverMessage}`}`, { retryable: code === 'RATE_LIMITED' || code === 'SERVER_ERROR' });
+    super(code, `${route} failed with HTTP ${status}${details.serverMessage === undefined ? '' : `: ${details.serverMessage}`}`);
     this.status = status;
     this.route = route;
     this.traceId = details.traceId;
@@ -225,15 +308,19 @@ export class HttpStatusError extends AllegroError {
 }
 
 /**
- * The request never got a usable HTTP answer: connection refused or reset, DNS, TLS, a malformed response.
- * Retryable, except for TLS failures and malformed answers, which fail the same way every time.
+ * The request never got a usable HTTP answer: connection refused or reset, DNS, TLS, proxy refusal, a response
+ * too large. `reason` says which kind; retryable except for `tls` and `too-large`, which fail the same way every
+ * time, and a `refused` connection is retried even for requests that are not idempotent ({@link RETRY_TABLE}).
  */
 export class NetworkError extends AllegroError {
   declare readonly code: 'NETWORK_ERROR';
   readonly route: string;
-  constructor(route: string, detail: string, cause?: unknown, options: { retryable?: boolean } = {}) {
-    super('NETWORK_ERROR', `${route} failed: ${detail}`, { cause, retryable: options.retryable ?? true });
+  /** What kind of failure it was. */
+  readonly reason: NetworkFailureReason;
+  constructor(route: string, reason: NetworkFailureReason, detail: string, cause?: unknown) {
+    super('NETWORK_ERROR', `${route} failed: ${detail}`, { cause, reason });
     this.route = route;
+    this.reason = reason;
   }
 }
 
@@ -258,7 +345,7 @@ export class TimeoutError extends AllegroError {
   declare readonly code: 'TIMEOUT';
   readonly route: string;
   constructor(route: string, timeoutMs: number) {
-    super('TIMEOUT', `${route} timed out after ${timeoutMs} ms`, { retryable: true });
+    super('TIMEOUT', `${route} timed out after ${timeoutMs} ms`);
     this.route = route;
   }
 }
@@ -271,9 +358,6 @@ export class AbortedError extends AllegroError {
   }
 }
 
-/** Why a content key could not be had. */
-export type ContentKeyUnavailableReason = 'not-a-member' | 'unknown-rotation' | 'key-manager-unavailable' | 'cooling-down';
-
 /**
  * The content key of a thread (and rotation) could not be obtained, so its messages cannot be encrypted or
  * decrypted. Says exactly which key is missing and why; never carries key material.
@@ -285,7 +369,7 @@ export class ContentKeyUnavailableError extends AllegroError {
   readonly reason: ContentKeyUnavailableReason;
   constructor(threadId: string, rotationId: bigint | string | undefined, reason: ContentKeyUnavailableReason, cause?: unknown) {
     const rotation = rotationId === undefined ? 'current rotation' : `rotation ${rotationId}`;
-    super('CONTENT_KEY_UNAVAILABLE', `No content key for thread ${threadId} (${rotation}): ${reason}`, { cause, retryable: reason === 'key-manager-unavailable' || reason === 'cooling-down' });
+    super('CONTENT_KEY_UNAVAILABLE', `No content key for thread ${threadId} (${rotation}): ${reason}`, { cause, reason });
     this.threadId = threadId;
     this.rotationId = rotationId === undefined ? undefined : String(rotationId);
     this.reason = reason;

@@ -12,23 +12,35 @@
  * certificate refused). Tokens never appear in errors or logs.
  */
 import type { Credentials } from '../config.js';
-import { RsaPrivateKey, signJwtRs512 } from '../crypto/rsa.js';
-import { AuthenticationError, HttpStatusError, type AuthenticationFailure } from '../errors.js';
+import { MAX_JWT_LIFETIME_SECONDS, RsaPrivateKey, signJwtRs512 } from '../crypto/rsa.js';
+import { AuthenticationError, HttpStatusError, InvalidArgumentError, MalformedResponseError, type AuthenticationFailure } from '../errors.js';
 import type { AuthHook, HttpClient } from '../http/http-client.js';
 import { fromUtf8, tryFromBase64 } from '../util/bytes.js';
+import { describeValue } from '../util/validate.js';
+
+/**
+ * The HTTP client of each component the session talks to, each with its own proxy settings: the pod (RSA login to
+ * the pod, the datafeed and Object Store tokens), the Key Manager (its RSA login), and, for certificate logins,
+ * sessionAuth and keyAuth, whose clients present the bot's certificate.
+ */
+export interface SessionClients {
+  pod: HttpClient;
+  keyManager: HttpClient;
+  sessionAuth?: HttpClient;
+  keyAuth?: HttpClient;
+}
 
 /** Where the logins go. */
 export interface SessionOptions {
   credentials: Credentials;
-  /** Client for pod and Key Manager logins (and, with a certificate, for nothing else). */
-  http: HttpClient;
-  /** Client presenting the bot's certificate, for certificate logins. */
-  certificateHttp?: HttpClient;
+  http: SessionClients;
   podUrl: string;
   keyManagerUrl: string;
   sessionAuthUrl: string;
   keyAuthUrl: string;
+  /** Shortest time between two logins after a 401, in milliseconds; 0 = no minimum. */
   minRefreshIntervalMs: number;
+  /** Lifetime of the login JWT, 1 to {@link MAX_JWT_LIFETIME_SECONDS} seconds. */
   jwtLifetimeSeconds: number;
   now?: () => number;
 }
@@ -75,14 +87,24 @@ export class Session {
   /** Number of logins performed, per target (for tests and stats). */
   readonly logins = { session: 0, keyManager: 0 };
 
-  /** @internal Made by AllegroClient. */
+  /**
+   * @internal Made by AllegroClient.
+   * @throws InvalidArgumentError (`INVALID_ARGUMENT`) for a bad `minRefreshIntervalMs` or `jwtLifetimeSeconds`.
+   */
   constructor(options: SessionOptions) {
+    const { minRefreshIntervalMs: interval, jwtLifetimeSeconds: lifetime } = options;
+    if (typeof interval !== 'number' || !Number.isFinite(interval) || interval < 0) {
+      throw new InvalidArgumentError('options.minRefreshIntervalMs', 'a finite non-negative number of milliseconds', describeValue(interval));
+    }
+    if (!Number.isInteger(lifetime) || lifetime < 1 || lifetime > MAX_JWT_LIFETIME_SECONDS) {
+      throw new InvalidArgumentError('options.jwtLifetimeSeconds', `an integer from 1 to ${MAX_JWT_LIFETIME_SECONDS}`, describeValue(lifetime));
+    }
     this.#o = options;
     this.#now = options.now ?? Date.now;
-    this.#rsaKey = options.credentials.kind === 'rsa' ? new RsaPrivateKey(options.credentials.privateKeyPem) : undefined;
+    this.#rsaKey = options.credentials.kind === 'rsa' ? new RsaPrivateKey(options.credentials.privateKeyPem.reveal()) : undefined;
     if (options.credentials.kind === 'tokens') {
-      this.#tokens.session = options.credentials.sessionToken;
-      this.#tokens.keyManager = options.credentials.keyManagerToken;
+      this.#tokens.session = options.credentials.sessionToken.reveal();
+      this.#tokens.keyManager = options.credentials.keyManagerToken.reveal();
     }
   }
 
@@ -167,7 +189,7 @@ export class Session {
     const base = certificate ? (target === 'session' ? this.#o.sessionAuthUrl : this.#o.keyAuthUrl) : (target === 'session' ? this.#o.podUrl : this.#o.keyManagerUrl);
     const path = certificate ? '/v1/authenticate' : '/pubkey/authenticate';
     const route = `POST ${certificate ? (target === 'session' ? '/sessionauth' : '/keyauth') : (target === 'session' ? '/login' : '/relay')}${path}`;
-    const http = certificate ? this.#o.certificateHttp : this.#o.http;
+    const http = certificate ? (target === 'session' ? this.#o.http.sessionAuth : this.#o.http.keyAuth) : (target === 'session' ? this.#o.http.pod : this.#o.http.keyManager);
     if (http === undefined) throw new AuthenticationError(target, 'certificate-refused', 'no client certificate is configured');
     const loginPath = certificate ? path : target === 'session' ? '/login/pubkey/authenticate' : '/pubkey/authenticate';
     try {
@@ -175,7 +197,7 @@ export class Session {
         method: 'POST', url: `${base}${loginPath}`, route, idempotent: true,
         ...(certificate ? {} : { json: { token: await signJwtRs512(this.#rsaKey!, { sub: creds.username, lifetimeSeconds: this.#o.jwtLifetimeSeconds }) } }),
       });
-      if (typeof reply.token !== 'string' || reply.token.length === 0) throw new AuthenticationError(target, 'refused', 'the answer holds no token');
+      if (typeof reply.token !== 'string' || reply.token.length === 0) throw new MalformedResponseError(route, 'no token');
       this.#tokens[target] = reply.token;
       this.logins[target]++;
       if (target === 'session') {
@@ -193,11 +215,11 @@ export class Session {
 
   async #datafeedToken(): Promise<string> {
     if (this.#datafeed !== undefined && this.#datafeed.expiresAt > this.#now()) return this.#datafeed.token;
-    const list = await this.#o.http.request<Array<{ service?: unknown; token?: unknown }>>({
+    const list = await this.#o.http.pod.request<Array<{ service?: unknown; token?: unknown }>>({
       method: 'GET', url: `${this.#o.podUrl}/settings-web/api/v1/tokens`, route: 'GET /settings-web/api/v1/tokens', auth: this.pod,
     });
     const entry = Array.isArray(list) ? list.find((t) => t.service === 'datafeed2') : undefined;
-    if (typeof entry?.token !== 'string') throw new HttpStatusError(502, 'GET /settings-web/api/v1/tokens', { serverMessage: 'no datafeed2 token' });
+    if (typeof entry?.token !== 'string') throw new MalformedResponseError('GET /settings-web/api/v1/tokens', 'no datafeed2 token');
     const exp = jwtExpiry(entry.token) ?? this.#now() + 4 * 60_000;
     this.#datafeed = { token: entry.token, expiresAt: exp - 60_000 };
     return entry.token;
@@ -205,10 +227,10 @@ export class Session {
 
   async #apiToken(): Promise<string> {
     if (this.#api !== undefined && this.#api.expiresAt > this.#now()) return this.#api.token;
-    const reply = await this.#o.http.request<{ access_token?: unknown; expires_in?: unknown }>({
+    const reply = await this.#o.http.pod.request<{ access_token?: unknown; expires_in?: unknown }>({
       method: 'POST', url: `${this.#o.podUrl}/login/idm/tokens`, route: 'POST /login/idm/tokens', idempotent: true, auth: this.pod,
     });
-    if (typeof reply.access_token !== 'string') throw new HttpStatusError(502, 'POST /login/idm/tokens', { serverMessage: 'no access token' });
+    if (typeof reply.access_token !== 'string') throw new MalformedResponseError('POST /login/idm/tokens', 'no access token');
     const lifetime = typeof reply.expires_in === 'number' ? reply.expires_in * 1000 : 300_000;
     this.#api = { token: reply.access_token, expiresAt: this.#now() + lifetime - 30_000 };
     return reply.access_token;

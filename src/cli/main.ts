@@ -1,20 +1,17 @@
 #!/usr/bin/env node
 /**
- * The `allegro` command line: argument parsing and dispatch only; each command lives in ./commands/.
+ * The `allegro` command line: argument parsing and dispatch only; each command lives in ./commands/, the benchmarks
+ * in ../bench/.
  * Exit codes: 0 success, 1 a check or step failed, 2 usage error, 3 an AllegroError (its code is printed).
  */
 import { existsSync } from 'node:fs';
 import { readFile, mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { AllegroError } from '../errors.js';
 import type { AeadBackendName } from '../crypto/aead.js';
 import { aeadBackendNames } from '../crypto/backends.js';
-import { formatBenchTable, runCryptoBench, type BenchCase } from './commands/bench-crypto.js';
-import { formatBlobBench, runBlobBench } from './commands/bench-blob.js';
-import { formatE2eBench, runE2eBench } from './commands/bench-e2e.js';
-import { formatObjectsBench, runObjectsBench } from './commands/bench-objects.js';
-import { formatSandboxBench, runSandboxBench } from './commands/bench-sandbox.js';
+import { BENCH_NAMES, runBench, saveReport, toHtml, toJson, toMarkdown, type BenchName, type BenchOptions, type BenchReport } from '../bench/index.js';
 import { listenCommand, readCommand, sendCommand, streamsCommand } from './commands/chat.js';
 import { runDemo } from './commands/demo.js';
 import { blobGet, blobPut, objectsGet, objectsList, objectsPut, objectsRemove, objectsVersions } from './commands/objects.js';
@@ -39,14 +36,18 @@ Commands:
   sandbox [--port N] [--data DIR [--force]] [--seed FILE] [--host ADDR] [--control]
                                     run a local Symphony pod + Key Manager + Object Store over HTTPS
   vectors check FILE                check a Symphony known-answer vector file; ends with "N passed, N failed"
-  bench crypto [--json] [--save DIR] [--backend NAME]...
-                                    CiphertextTransport throughput per backend vs raw node:crypto
-  bench sandbox [--json] [--save DIR] [--memory] [--seconds N] [--concurrency N]
+  bench NAME... [--json] [--save DIR] [--html FILE]
+                                    benchmarks; NAME is one or more of (or all):
+      crypto [--backend NAME]... [--size BYTES]... [--rounds N] [--round-ms N] [--no-limit]
+                                    CiphertextTransport throughput per backend vs raw node:crypto and OpenSSL
+      sandbox [--memory] [--seconds N] [--concurrency N]
                                     sandbox message submissions/s and content-key fetches/s on loopback
-  bench e2e [--json] [--save DIR]   send → datafeed → decrypt: messages/s, p50/p99 latency, crypto share
-  bench blob [--json] [--save DIR]  blob v1 MB/s vs raw node:crypto, RSS for 1 GiB
-  bench objects [--json] [--save DIR] [--seconds N] [--concurrency N]
-                                    Object Store via the sandbox: object put/get ops/s, blob MB/s, RSS for 1 GiB up
+      e2e [--messages N] [--seconds N]
+                                    send → datafeed → decrypt: messages/s, p50/p99 latency, crypto share
+      blob [--mib N] [--rounds N] [--no-limit]
+                                    blob v1 MB/s vs raw node:crypto and OpenSSL, RSS for 4 × N MiB
+      objects [--mib N] [--seconds N] [--concurrency N]
+                                    Object Store via the sandbox: object put/get ops/s, blob MB/s, RSS for 4 × N MiB up
   help                              show this text`;
 
 class UsageError extends Error {}
@@ -75,67 +76,60 @@ async function benchCommand(args: string[]): Promise<number> {
     args,
     allowPositionals: true,
     options: {
-      json: { type: 'boolean' }, save: { type: 'string' }, backend: { type: 'string', multiple: true },
-      memory: { type: 'boolean' }, seconds: { type: 'string' }, concurrency: { type: 'string' },
+      json: { type: 'boolean' }, save: { type: 'string' }, html: { type: 'string' },
+      backend: { type: 'string', multiple: true }, size: { type: 'string', multiple: true }, rounds: { type: 'string' },
+      'round-ms': { type: 'string' }, 'no-limit': { type: 'boolean' }, memory: { type: 'boolean' }, seconds: { type: 'string' },
+      concurrency: { type: 'string' }, mib: { type: 'string' }, messages: { type: 'string' },
     },
   });
-  if (positionals.length === 1 && positionals[0] === 'sandbox') return benchSandbox(values);
-  if (positionals.length === 1 && positionals[0] === 'e2e') return report('e2e', await runE2eBench(), formatE2eBench, values);
-  if (positionals.length === 1 && positionals[0] === 'blob') return report('blob', await runBlobBench(), formatBlobBench, values);
-  if (positionals.length === 1 && positionals[0] === 'objects') {
-    const { seconds, concurrency } = loadOptions(values, 16);
-    return report('objects', await runObjectsBench({ seconds, concurrency }), formatObjectsBench, values);
+  const names = positionals.length === 1 && positionals[0] === 'all' ? [...BENCH_NAMES] : positionals;
+  const unknown = names.find((n) => !(BENCH_NAMES as readonly string[]).includes(n));
+  if (names.length === 0 || unknown !== undefined) {
+    throw new UsageError(`${unknown === undefined ? '' : `unknown benchmark ${JSON.stringify(unknown)}; `}usage: allegro bench ${BENCH_NAMES.join('|')}|all [more names] [options]`);
   }
-  if (positionals.length !== 1 || positionals[0] !== 'crypto') throw new UsageError('usage: allegro bench crypto|sandbox|e2e|blob|objects [options]');
-  const names = aeadBackendNames();
+  const backends = aeadBackendNames();
   for (const b of values.backend ?? []) {
-    if (!names.includes(b as AeadBackendName)) throw new UsageError(`unknown backend ${b}; available: ${names.join(', ')}`);
+    if (!backends.includes(b as AeadBackendName)) throw new UsageError(`unknown backend ${b}; available: ${backends.join(', ')}`);
   }
-  const cases = await runCryptoBench({
+  const options: BenchOptions = {
     ...(values.backend === undefined ? {} : { backends: values.backend as AeadBackendName[] }),
-    onCase: (c) => { if (values.json !== true) process.stderr.write(`  measured ${c.name} ${c.backend} ${c.size} B\n`); },
-  });
-  const environment = { node: process.version, platform: `${process.platform}-${process.arch}`, cpus: (await import('node:os')).cpus().length, time: new Date().toISOString() };
-  const table = formatBenchTable(cases);
-  if (values.json === true) console.log(JSON.stringify({ cases: cases.map(roundCase) }));
-  else console.log(`CiphertextTransport v3, ${environment.node}, ${environment.cpus} CPUs\n\n${table}`);
-  if (values.save !== undefined) {
-    await mkdir(values.save, { recursive: true });
-    await writeFile(join(values.save, 'crypto.json'), `${JSON.stringify({ environment, cases: cases.map(roundCase) }, null, 2)}\n`);
-    await writeFile(join(values.save, 'crypto.md'), `# allegro bench crypto\n\n${JSON.stringify(environment)}\n\n${table}\n`);
+    ...(values.size === undefined ? {} : { sizes: values.size.map((v) => integerOption('--size', v, 1, 16 * 1024 * 1024)) }),
+    ...(values.rounds === undefined ? {} : { rounds: integerOption('--rounds', values.rounds, 1, 100) }),
+    ...(values['round-ms'] === undefined ? {} : { roundMs: integerOption('--round-ms', values['round-ms'], 1, 10_000) }),
+    ...(values['no-limit'] === true ? { limit: false } : {}),
+    ...(values.memory === true ? { memory: true } : {}),
+    ...(values.seconds === undefined ? {} : { seconds: secondsOption(values.seconds) }),
+    ...(values.concurrency === undefined ? {} : { concurrency: integerOption('--concurrency', values.concurrency, 1, 256) }),
+    ...(values.mib === undefined ? {} : { mib: integerOption('--mib', values.mib, 1, 4096) }),
+    ...(values.messages === undefined ? {} : { messages: integerOption('--messages', values.messages, 1, 100_000) }),
+    ...(values.json === true ? {} : { progress: (line: string) => { process.stderr.write(`  ${line}\n`); } }),
+  };
+  const reports: BenchReport[] = [];
+  for (const name of names as BenchName[]) {
+    const report = await runBench(name, options);
+    reports.push(report);
+    console.log(values.json === true ? toJson(report) : `${toMarkdown(report)}\n`);
+    if (values.save !== undefined) await saveReport(values.save, report);
+  }
+  if (values.html !== undefined) {
+    await mkdir(dirname(resolve(values.html)), { recursive: true });
+    await writeFile(values.html, toHtml(reports));
   }
   return 0;
 }
 
-async function benchSandbox(values: { json?: boolean | undefined; save?: string | undefined; memory?: boolean | undefined; seconds?: string | undefined; concurrency?: string | undefined }): Promise<number> {
-  const { seconds, concurrency } = loadOptions(values, 32);
-  const result = await runSandboxBench({ seconds, concurrency, memory: values.memory === true });
-  return report(result.persistent ? 'sandbox' : 'sandbox-memory', result, formatSandboxBench, values);
+/** An integer flag value from `min` to `max`. */
+function integerOption(flag: string, value: string, min: number, max: number): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`${flag} must be an integer from ${min} to ${max}, not ${JSON.stringify(value)}`);
+  return n;
 }
 
-/** --seconds (1–60, default 3) and --concurrency (1–256) of the load benchmarks. */
-function loadOptions(values: { seconds?: string | undefined; concurrency?: string | undefined }, defaultConcurrency: number): { seconds: number; concurrency: number } {
-  const seconds = Number(values.seconds ?? 3);
-  const concurrency = Number(values.concurrency ?? defaultConcurrency);
-  if (!(seconds > 0 && seconds <= 60)) throw new UsageError('--seconds must be from 1 to 60');
-  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256) throw new UsageError('--concurrency must be an integer from 1 to 256');
-  return { seconds, concurrency };
-}
-
-/** Print a benchmark result (table or JSON) and, with --save, write `<name>.json` and `<name>.md`. */
-async function report<T>(name: string, result: T, format: (r: T) => string, values: { json?: boolean | undefined; save?: string | undefined }): Promise<number> {
-  const table = format(result);
-  console.log(values.json === true ? JSON.stringify(result, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) : table);
-  if (values.save !== undefined) {
-    await mkdir(values.save, { recursive: true });
-    await writeFile(join(values.save, `${name}.json`), `${JSON.stringify({ node: process.version, time: new Date().toISOString(), result }, null, 2)}\n`);
-    await writeFile(join(values.save, `${name}.md`), `# allegro bench ${name}\n\n${table}\n`);
-  }
-  return 0;
-}
-
-function roundCase(c: BenchCase): BenchCase {
-  return { ...c, opsPerSec: Math.round(c.opsPerSec), mbPerSec: Number(c.mbPerSec.toPrecision(4)), ratioToRawNode: Number(c.ratioToRawNode.toFixed(3)) };
+/** --seconds of the load benchmarks: more than 0, at most 60. */
+function secondsOption(value: string): number {
+  const n = Number(value);
+  if (!(n > 0 && n <= 60)) throw new UsageError(`--seconds must be more than 0 and at most 60, not ${JSON.stringify(value)}`);
+  return n;
 }
 
 async function sandboxCommand(args: string[]): Promise<number> {

@@ -1,8 +1,11 @@
 /**
  * `HttpClient`: JSON over HTTPS for the pod, Key Manager and Object Store clients. One logical request =
- * up to `retry.maxAttempts` exchanges over an injected {@link Dispatcher}, with exponential backoff and jitter
- * (retry.ts), Retry-After honoured, one token refresh on 401 through the caller's auth hook, a per-attempt timeout
- * and the caller's AbortSignal obeyed everywhere, waits included.
+ * up to `retry.maxAttempts` exchanges over an injected {@link Transport} (transport.ts), with exponential backoff
+ * and jitter (retry.ts), Retry-After honoured, one token refresh on 401 through the caller's auth hook, a per-attempt
+ * timeout and the caller's AbortSignal obeyed everywhere, waits included. Every request kind — {@link HttpClient.request},
+ * {@link HttpClient.download} and {@link HttpClient.upload} — goes through the same attempt loop and the same
+ * exchange (`sendStream`); they differ only in what is done with a 2xx response and in whether the body can be
+ * sent again.
  *
  * Large bodies stream with constant memory: {@link HttpClient.upload} sends an async iterable (no retries, no 401
  * refresh: a stream cannot be replayed) and {@link HttpClient.download} hands over the response body as it arrives
@@ -13,16 +16,17 @@
  * string, a header value or a request body; a server message that happens to echo one of the credentials sent is
  * redacted.
  */
-import { setMaxListeners } from 'node:events';
-import { AbortedError, AllegroError, HttpStatusError, InvalidArgumentError, NetworkError, TimeoutError } from '../errors.js';
+import { AbortedError, AllegroError, HttpStatusError, InvalidArgumentError, MalformedResponseError, TimeoutError } from '../errors.js';
+import { AbortGroup, linkSignals, sleepOrAbort } from '../util/async.js';
 import { describeValue, optionsObject, requirePositiveInteger, requireString } from '../util/validate.js';
-import { closeDispatcher, routeOf, send, sendStream, type Dispatcher, type SendResponse, type StreamResponse } from './dispatcher.js';
+import { VERSION } from '../version.js';
 import { delayFor, isRetryable, parseRetryAfter, retryPolicy, type RetryPolicy } from './retry.js';
+import { routeOf, sendStream, type StreamResponse, type Transport } from './transport.js';
 
 /** Default time allowed for one attempt (connection, request, whole response), in milliseconds. */
 export const DEFAULT_TIMEOUT_MS = 30_000;
-/** Default User-Agent. */
-export const DEFAULT_USER_AGENT = 'allegro-ts/0.1.0';
+/** Default User-Agent: `allegro-ts/<version>`. */
+export const DEFAULT_USER_AGENT = `allegro-ts/${VERSION}`;
 /** Longest server message kept in an {@link HttpStatusError}. */
 export const MAX_SERVER_MESSAGE = 300;
 
@@ -63,6 +67,8 @@ export interface HttpRequest {
   timeoutMs?: number;
   expect?: Expect;
   auth?: AuthHook;
+  /** Called before each retry of this request (after the client's own `onRetry`), e.g. to know that it was repeated. */
+  onRetry?: (info: RetryInfo) => void;
 }
 
 /** A streamed upload for {@link HttpClient.upload}. */
@@ -140,14 +146,16 @@ export interface RetryInfo {
 
 /** Options of {@link HttpClient}. */
 export interface HttpClientOptions {
-  dispatcher: Dispatcher;
+  /** How exchanges are made: a connection pool (`createDispatcher`) or `fetch` (`createFetchTransport`). */
+  transport: Transport;
   retry?: Partial<RetryPolicy>;
   /** Time allowed for each attempt, in milliseconds. Default {@link DEFAULT_TIMEOUT_MS}. */
   timeoutMs?: number;
+  /** Default {@link DEFAULT_USER_AGENT}. */
   userAgent?: string;
   onRetry?: (info: RetryInfo) => void;
-  /** Close the dispatcher in {@link HttpClient.close}. Default false: dispatchers are usually shared. */
-  ownsDispatcher?: boolean;
+  /** Close the transport in {@link HttpClient.close}. Default false: transports are usually shared. */
+  ownsTransport?: boolean;
   /** Source of randomness for jitter, in [0, 1). Default Math.random. For tests. */
   random?: () => number;
 }
@@ -155,17 +163,27 @@ export interface HttpClientOptions {
 /** Largest error body read for its server message, in bytes. */
 const MAX_ERROR_BODY = 64 * 1024;
 
-/** A request after validation, as the attempt loop uses it. */
-interface Prepared {
+/** One logical request after validation, as the attempt loop runs it. */
+interface Plan {
   method: string;
+  url: string;
   route: string;
-  expect: Expect;
+  traceId: string;
   timeoutMs: number;
-  idempotent: boolean;
   /** Headers of every attempt, names in lower case; auth headers are added per attempt. */
   base: Record<string, string>;
-  body: string | Uint8Array | undefined;
-  traceId: string;
+  body: string | Uint8Array | AsyncIterable<Uint8Array> | undefined;
+  auth: AuthHook | undefined;
+  /** The request's own retry listener, if any. */
+  onRetry: ((info: RetryInfo) => void) | undefined;
+  idempotent: boolean;
+  /** Whether the exchange may be made again (retries, the 401 refresh): not with a streamed body, which is sent once. */
+  replayable: boolean;
+  /**
+   * Whether `timeoutMs` bounds the whole attempt, reading the 2xx body included (requests). Otherwise (streams) it
+   * bounds each wait: for the response head, and between two chunks of the body.
+   */
+  deadline: boolean;
 }
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
@@ -186,76 +204,39 @@ export function newTraceId(): string {
   return id;
 }
 
-function sleep(ms: number, signal: AbortSignal, route: string): Promise<void> {
-  if (signal.aborted) return Promise.reject(new AbortedError(route));
-  return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(new AbortedError(route));
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
-function redact(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const s of secrets) if (s.length >= 4) out = out.split(s).join('[redacted]');
-  return out;
-}
-
-/** The `message` of a Symphony error body `{"code": …, "message": "…"}`, truncated; undefined otherwise. */
-function serverMessageOf(response: SendResponse, secrets: readonly string[]): string | undefined {
-  if (response.body.length === 0 || response.body.length > 1024 * 1024) return undefined;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(new TextDecoder().decode(response.body));
-  } catch {
-    return undefined;
-  }
-  if (typeof parsed !== 'object' || parsed === null) return undefined;
-  const message = (parsed as { message?: unknown }).message;
-  if (typeof message !== 'string' || message.length === 0) return undefined;
-  const clean = redact(message, secrets);
-  return clean.length > MAX_SERVER_MESSAGE ? `${clean.slice(0, MAX_SERVER_MESSAGE - 1)}…` : clean;
-}
-
 /**
  * JSON over HTTPS with retries, timeouts, cancellation and a token-refresh hook.
  * @example
  * ```ts
- * const http = new HttpClient({ dispatcher: createDispatcher({ ca }) });
+ * const http = new HttpClient({ transport: createDispatcher({ ca }) });
  * const info = await http.request<{ podId: number }>({ method: 'GET', url: `${podUrl}/webcontroller/public/podInfo` });
  * ```
  */
 export class HttpClient {
-  readonly #dispatcher: Dispatcher;
+  readonly #transport: Transport;
   readonly #policy: RetryPolicy;
   readonly #timeoutMs: number;
   readonly #userAgent: string;
   readonly #onRetry: ((info: RetryInfo) => void) | undefined;
-  readonly #ownsDispatcher: boolean;
+  readonly #ownsTransport: boolean;
   readonly #random: () => number;
-  /** Aborted by close(): ends in-flight requests and retry waits. */
-  readonly #closing = new AbortController();
+  /** Every logical request in flight, each with a signal of its own; aborted by close(). */
+  readonly #requests = new AbortGroup();
 
   constructor(options: HttpClientOptions) {
     const o = optionsObject('options', options) as HttpClientOptions;
-    if (typeof o.dispatcher !== 'object' || o.dispatcher === null) throw new InvalidArgumentError('options.dispatcher', 'a Dispatcher made by createDispatcher', describeValue(o.dispatcher));
-    this.#dispatcher = o.dispatcher;
+    if (typeof o.transport !== 'object' || o.transport === null || typeof o.transport.exchange !== 'function') {
+      throw new InvalidArgumentError('options.transport', 'a Transport (createDispatcher, createFetchTransport)', describeValue(o.transport));
+    }
+    this.#transport = o.transport;
     this.#policy = retryPolicy(o.retry);
     this.#timeoutMs = o.timeoutMs === undefined ? DEFAULT_TIMEOUT_MS : requirePositiveInteger('options.timeoutMs', o.timeoutMs);
     if (o.userAgent !== undefined) requireString('options.userAgent', o.userAgent);
     this.#userAgent = o.userAgent ?? DEFAULT_USER_AGENT;
     if (o.onRetry !== undefined && typeof o.onRetry !== 'function') throw new InvalidArgumentError('options.onRetry', 'a function', describeValue(o.onRetry));
     this.#onRetry = o.onRetry;
-    this.#ownsDispatcher = o.ownsDispatcher === true;
+    this.#ownsTransport = o.ownsTransport === true;
     this.#random = o.random ?? Math.random;
-    // Every request in flight listens on this signal; many concurrent requests are not a listener leak.
-    setMaxListeners(0, this.#closing.signal);
   }
 
   /** The retry policy in force (defaults merged with the options). */
@@ -266,107 +247,23 @@ export class HttpClient {
   /**
    * Make a request. Resolves with the parsed JSON body (`expect: 'json'`, the default; undefined for 204 or an
    * empty body), the bytes (`'bytes'`) or undefined (`'none'`). Throws {@link HttpStatusError} for a non-2xx answer,
-   * {@link NetworkError}, {@link TimeoutError} or {@link AbortedError} once retries are exhausted or not allowed,
-   * and {@link InvalidArgumentError} for a malformed request.
+   * {@link MalformedResponseError} for a 2xx JSON answer that is not JSON, {@link NetworkError},
+   * {@link TimeoutError} or {@link AbortedError} once retries are exhausted or not allowed, and
+   * {@link InvalidArgumentError} for a malformed request.
    */
   request(req: HttpRequest & { expect: 'bytes' }): Promise<Uint8Array>;
   request(req: HttpRequest & { expect: 'none' }): Promise<undefined>;
   request<T = unknown>(req: HttpRequest): Promise<T>;
   async request(req: HttpRequest): Promise<unknown> {
     const r = optionsObject('request', req) as HttpRequest;
-    requireString('request.method', r.method);
-    requireString('request.url', r.url);
-    const method = r.method.toUpperCase();
-    const route = r.route ?? routeOf(method, r.url);
     const expect = r.expect ?? 'json';
     if (expect !== 'json' && expect !== 'bytes' && expect !== 'none') throw new InvalidArgumentError('request.expect', "'json', 'bytes' or 'none'", describeValue(expect));
-    const timeoutMs = r.timeoutMs === undefined ? this.#timeoutMs : requirePositiveInteger('request.timeoutMs', r.timeoutMs);
-    const idempotent = r.idempotent ?? IDEMPOTENT.has(method);
     const { body, contentType } = encodeBody(r);
-    const traceId = newTraceId();
-
-    const base: Record<string, string> = { 'user-agent': this.#userAgent, 'x-trace-id': traceId };
-    if (expect === 'json') base.accept = 'application/json';
-    if (contentType !== undefined) base['content-type'] = contentType;
-    if (r.headers !== undefined) {
-      optionsObject('request.headers', r.headers);
-      for (const [name, value] of Object.entries(r.headers)) base[name.toLowerCase()] = value;
-    }
-
-    // One signal for the whole logical request: the caller's, or close().
-    const linked = linkSignals(this.#closing.signal, r.signal);
-    try {
-      return await this.#run(r, { method, route, expect, timeoutMs, idempotent, base, body, traceId }, linked.signal);
-    } finally {
-      linked.dispose();
-    }
-  }
-
-  /** The attempt loop of one logical request. */
-  async #run(r: HttpRequest, p: Prepared, signal: AbortSignal): Promise<unknown> {
-    const { method, route, expect, timeoutMs, idempotent, base, body, traceId } = p;
-    if (signal.aborted) throw new AbortedError(route);
-    let attempt = 0;
-    let refreshed = false;
-    for (;;) {
-      attempt++;
-      const authHeaders = r.auth === undefined ? {} : await r.auth.headers();
-      if (signal.aborted) throw new AbortedError(route);
-      const headers = { ...base, ...lowerCase(authHeaders) };
-      const secrets = Object.entries(headers).filter(([n]) => !PUBLIC_HEADERS.has(n)).map(([, v]) => v);
-      const outcome = await this.#attempt(method, r.url, route, headers, body, signal, timeoutMs).then(
-        (response) => ({ response }),
-        (err: unknown) => {
-          if (!(err instanceof AllegroError)) throw err;
-          return { failure: err };
-        },
-      );
-      let failure: AllegroError;
-      if ('failure' in outcome) {
-        failure = outcome.failure;
-      } else {
-        const { response } = outcome;
-        // Decoding a 2xx body is outside the retry: the server answered.
-        if (response.status >= 200 && response.status < 300) return decode(response, expect, route);
-        failure = new HttpStatusError(response.status, route, {
-          traceId: response.headers['x-trace-id'] ?? traceId,
-          serverMessage: serverMessageOf(response, secrets),
-          retryAfterMs: parseRetryAfter(response.headers['retry-after']),
-        });
-        if (response.status === 401 && r.auth?.onUnauthorized !== undefined && !refreshed) {
-          refreshed = true;
-          if (await r.auth.onUnauthorized(authHeaders)) {
-            attempt--; // the retry after a refresh does not count against the policy
-            continue;
-          }
-        }
-      }
-      if (failure instanceof AbortedError || signal.aborted) throw signal.aborted ? new AbortedError(route) : failure;
-      if (attempt >= this.#policy.maxAttempts || !isRetryable(failure, idempotent)) throw failure;
-      const delayMs = delayFor(attempt, failure, this.#policy, this.#random);
-      this.#onRetry?.({ route, attempt, delayMs, error: failure, traceId });
-      await sleep(delayMs, signal, route);
-    }
-  }
-
-  /** One exchange with the per-attempt deadline: TimeoutError when it passes, AbortedError when `signal` fires. */
-  async #attempt(method: string, url: string, route: string, headers: Record<string, string>, body: string | Uint8Array | undefined, signal: AbortSignal, timeoutMs: number): Promise<SendResponse> {
-    const deadline = new AbortController();
-    const timer = setTimeout(() => deadline.abort(), timeoutMs);
-    const linked = linkSignals(signal, deadline.signal);
-    try {
-      return await send(this.#dispatcher, {
-        method, url, route, headers, signal: linked.signal,
-        headersTimeoutMs: timeoutMs, bodyTimeoutMs: timeoutMs,
-        ...(body === undefined ? {} : { body }),
-      });
-    } catch (err) {
-      if (err instanceof AbortedError && deadline.signal.aborted && !signal.aborted) throw new TimeoutError(route, timeoutMs);
-      throw err;
-    } finally {
-      clearTimeout(timer);
-      linked.dispose();
-    }
+    const plan = this.#plan(r, r.method, {
+      ...(expect === 'json' ? { accept: 'application/json' } : {}),
+      ...(contentType === undefined ? {} : { 'content-type': contentType }),
+    }, { body, replayable: true, deadline: true, ...(r.idempotent === undefined ? {} : { idempotent: r.idempotent }) });
+    return this.#once(plan, r.signal, async (response) => decode(response.status, await response.bytes(), expect, plan.route));
   }
 
   /**
@@ -377,46 +274,23 @@ export class HttpClient {
    * server gives before the whole body is sent (403, 413…) ends the upload and is thrown.
    *
    * Throws {@link HttpStatusError} for a non-2xx answer (with the server's message, trace id and Retry-After),
-   * {@link NetworkError}, {@link TimeoutError}, {@link AbortedError} (signal, or {@link close}),
-   * {@link InvalidArgumentError} for a malformed request or a body whose length is not `contentLength`, and whatever
-   * the body's iterator throws, unchanged.
+   * {@link MalformedResponseError} for a 2xx answer that is not JSON, {@link NetworkError}, {@link TimeoutError},
+   * {@link AbortedError} (signal, or {@link close}), {@link InvalidArgumentError} for a malformed request or a body
+   * whose length is not `contentLength`, and whatever the body's iterator throws, unchanged.
    */
   async upload(req: UploadRequest): Promise<unknown> {
     const r = optionsObject('request', req) as UploadRequest;
-    requireString('request.method', r.method);
-    requireString('request.url', r.url);
-    const method = r.method.toUpperCase();
-    const route = r.route ?? routeOf(method, r.url);
     if (typeof r.body !== 'object' || r.body === null || typeof (r.body as Partial<AsyncIterable<Uint8Array>>)[Symbol.asyncIterator] !== 'function') {
       throw new InvalidArgumentError('request.body', 'an AsyncIterable of Uint8Array', describeValue(r.body));
     }
     if (r.contentLength !== undefined && !(Number.isSafeInteger(r.contentLength) && r.contentLength >= 0)) {
       throw new InvalidArgumentError('request.contentLength', 'a non-negative integer', describeValue(r.contentLength));
     }
-    const timeoutMs = r.timeoutMs === undefined ? this.#timeoutMs : requirePositiveInteger('request.timeoutMs', r.timeoutMs);
-    const traceId = newTraceId();
-    const base: Record<string, string> = {
-      'user-agent': this.#userAgent, 'x-trace-id': traceId, accept: 'application/json', 'content-type': 'application/octet-stream',
+    const plan = this.#plan(r, r.method, {
+      accept: 'application/json', 'content-type': 'application/octet-stream',
       ...(r.contentLength === undefined ? {} : { 'content-length': String(r.contentLength) }),
-      ...this.#extraHeaders(r.headers),
-    };
-    const linked = linkSignals(this.#closing.signal, r.signal);
-    try {
-      const { signal } = linked;
-      if (signal.aborted) throw new AbortedError(route);
-      const authHeaders = r.auth === undefined ? {} : await r.auth.headers();
-      if (signal.aborted) throw new AbortedError(route);
-      const headers = { ...base, ...lowerCase(authHeaders) };
-      const response = await sendStream(this.#dispatcher, { method, url: r.url, route, headers, body: r.body, signal, headersTimeoutMs: timeoutMs, bodyTimeoutMs: timeoutMs });
-      if (response.status < 200 || response.status >= 300) throw await statusError(response, route, traceId, secretsOf(headers));
-      const body = await response.bytes();
-      return decode({ status: response.status, headers: response.headers, body }, 'json', route);
-    } catch (err) {
-      if (err instanceof AbortedError || (linked.signal.aborted && err instanceof AllegroError)) throw new AbortedError(route);
-      throw err;
-    } finally {
-      linked.dispose();
-    }
+    }, { body: r.body, replayable: false, deadline: false });
+    return this.#once(plan, r.signal, async (response) => decode(response.status, await response.bytes(), 'json', plan.route));
   }
 
   /**
@@ -433,28 +307,22 @@ export class HttpClient {
   async download(req: DownloadRequest): Promise<DownloadResponse> {
     const r = optionsObject('request', req) as DownloadRequest;
     if (r.method !== undefined) requireString('request.method', r.method);
-    requireString('request.url', r.url);
-    const method = (r.method ?? 'GET').toUpperCase();
-    const route = r.route ?? routeOf(method, r.url);
-    const timeoutMs = r.timeoutMs === undefined ? this.#timeoutMs : requirePositiveInteger('request.timeoutMs', r.timeoutMs);
-    const traceId = newTraceId();
-    const base: Record<string, string> = { 'user-agent': this.#userAgent, 'x-trace-id': traceId, ...this.#extraHeaders(r.headers) };
-    const linked = linkSignals(this.#closing.signal, r.signal);
+    const plan = this.#plan(r, r.method ?? 'GET', {}, { body: undefined, replayable: true, deadline: false });
+    // The request's signal outlives the loop: it keeps applying while the body is read.
+    const member = this.#requests.join(r.signal);
     let response: StreamResponse;
     try {
-      response = await this.#openDownload(r, method, route, base, traceId, timeoutMs, linked.signal);
+      response = await this.#run(plan, member.signal, async (head) => head);
     } catch (err) {
-      linked.dispose();
+      member.dispose();
       throw err;
     }
-    let released = false;
     const release = () => {
-      if (!released) {
-        released = true;
-        linked.dispose();
-      }
+      response.cancel();
+      member.dispose();
     };
     const source = response.body;
+    const { route } = plan;
     let iterated = false;
     return {
       status: response.status,
@@ -467,10 +335,9 @@ export class HttpClient {
             try {
               yield* source;
             } catch (err) {
-              if (linked.signal.aborted && err instanceof AllegroError) throw new AbortedError(route);
+              if (member.signal.aborted && err instanceof AllegroError) throw new AbortedError(route);
               throw err;
             } finally {
-              response.cancel();
               release();
             }
           })();
@@ -478,105 +345,143 @@ export class HttpClient {
       },
       cancel() {
         iterated = true;
-        response.cancel();
         release();
       },
     };
   }
 
-  /** The attempt loop of a download, up to a 2xx response head. */
-  async #openDownload(r: DownloadRequest, method: string, route: string, base: Record<string, string>, traceId: string, timeoutMs: number, signal: AbortSignal): Promise<StreamResponse> {
-    const idempotent = IDEMPOTENT.has(method);
+  /**
+   * Abort every in-flight request and wait (AbortedError) and refuse new ones; closes the transport too when the
+   * client owns it. Idempotent.
+   */
+  async close(): Promise<void> {
+    this.#requests.abort();
+    if (this.#ownsTransport) await this.#transport.close();
+  }
+
+  /** Check what every request kind has in common and build its plan; `defaults` are headers the caller may override. */
+  #plan(
+    r: { url: string; route?: string; headers?: Record<string, string>; auth?: AuthHook; timeoutMs?: number; onRetry?: (info: RetryInfo) => void },
+    method: string,
+    defaults: Record<string, string>,
+    kind: Pick<Plan, 'body' | 'replayable' | 'deadline'> & { idempotent?: boolean },
+  ): Plan {
+    requireString('request.method', method);
+    requireString('request.url', r.url);
+    const upper = method.toUpperCase();
+    const timeoutMs = r.timeoutMs === undefined ? this.#timeoutMs : requirePositiveInteger('request.timeoutMs', r.timeoutMs);
+    const traceId = newTraceId();
+    if (r.headers !== undefined) optionsObject('request.headers', r.headers);
+    if (r.onRetry !== undefined && typeof r.onRetry !== 'function') throw new InvalidArgumentError('request.onRetry', 'a function', describeValue(r.onRetry));
+    return {
+      method: upper, url: r.url, route: r.route ?? routeOf(upper, r.url), traceId, timeoutMs,
+      base: { 'user-agent': this.#userAgent, 'x-trace-id': traceId, ...defaults, ...lowerCase(r.headers ?? {}) },
+      auth: r.auth, onRetry: r.onRetry, idempotent: kind.idempotent ?? IDEMPOTENT.has(upper), ...kind,
+    };
+  }
+
+  /** Run a plan under a signal of its own (the caller's, or close()) that ends with it. */
+  #once<T>(plan: Plan, callerSignal: AbortSignal | undefined, take: (response: StreamResponse) => Promise<T>): Promise<T> {
+    return this.#requests.run((signal) => this.#run(plan, signal, take), callerSignal);
+  }
+
+  /**
+   * The attempt loop of every request kind: an attempt per exchange until one gets a 2xx answer, which `take` turns
+   * into the result; a 401 refreshed once through the auth hook; other failures repeated as the retry policy says
+   * (and the plan allows), after a delay during which `signal` still applies.
+   */
+  async #run<T>(p: Plan, signal: AbortSignal, take: (response: StreamResponse) => Promise<T>): Promise<T> {
     let attempt = 0;
     let refreshed = false;
     for (;;) {
       attempt++;
-      if (signal.aborted) throw new AbortedError(route);
-      const authHeaders = r.auth === undefined ? {} : await r.auth.headers();
-      if (signal.aborted) throw new AbortedError(route);
-      const headers = { ...base, ...lowerCase(authHeaders) };
+      if (signal.aborted) throw new AbortedError(p.route);
+      const authHeaders = p.auth === undefined ? {} : await p.auth.headers();
+      if (signal.aborted) throw new AbortedError(p.route);
       let failure: AllegroError;
       try {
-        const response = await sendStream(this.#dispatcher, { method, url: r.url, route, headers, signal, headersTimeoutMs: timeoutMs, bodyTimeoutMs: timeoutMs });
-        if (response.status >= 200 && response.status < 300) return response;
-        failure = await statusError(response, route, traceId, secretsOf(headers));
-        if (response.status === 401 && r.auth?.onUnauthorized !== undefined && !refreshed) {
-          refreshed = true;
-          if (await r.auth.onUnauthorized(authHeaders)) {
-            attempt--; // the retry after a refresh does not count against the policy
-            continue;
-          }
-        }
+        return await this.#attempt(p, { ...p.base, ...lowerCase(authHeaders) }, signal, take);
       } catch (err) {
-        if (!(err instanceof AllegroError)) throw err;
+        if (!(err instanceof AllegroError)) throw err; // e.g. what an upload's body iterator threw
         failure = err;
       }
-      if (failure instanceof AbortedError || signal.aborted) throw signal.aborted ? new AbortedError(route) : failure;
-      if (attempt >= this.#policy.maxAttempts || !isRetryable(failure, idempotent)) throw failure;
+      if (failure instanceof HttpStatusError && failure.status === 401 && p.replayable && p.auth?.onUnauthorized !== undefined && !refreshed) {
+        refreshed = true;
+        if (await p.auth.onUnauthorized(authHeaders)) {
+          attempt--; // the retry after a refresh does not count against the policy
+          continue;
+        }
+      }
+      if (failure instanceof AbortedError || signal.aborted) throw signal.aborted ? new AbortedError(p.route) : failure;
+      if (!p.replayable || attempt >= this.#policy.maxAttempts || !isRetryable(failure, p.idempotent)) throw failure;
       const delayMs = delayFor(attempt, failure, this.#policy, this.#random);
-      this.#onRetry?.({ route, attempt, delayMs, error: failure, traceId });
-      await sleep(delayMs, signal, route);
+      const info = { route: p.route, attempt, delayMs, error: failure, traceId: p.traceId };
+      this.#onRetry?.(info);
+      p.onRetry?.(info);
+      await sleepOrAbort(delayMs, signal, p.route);
     }
-  }
-
-  /** The caller's extra headers, names in lower case. */
-  #extraHeaders(headers: Record<string, string> | undefined): Record<string, string> {
-    if (headers === undefined) return {};
-    optionsObject('request.headers', headers);
-    return lowerCase(headers);
   }
 
   /**
-   * Abort every in-flight request and wait (AbortedError) and refuse new ones; closes the dispatcher too when the
-   * client owns it. Idempotent.
+   * One attempt: one exchange, an {@link HttpStatusError} for a non-2xx answer (its small body read for the server's
+   * message), `take` of a 2xx one. With a deadline, the whole of it must end within `timeoutMs` (TimeoutError).
    */
-  async close(): Promise<void> {
-    if (!this.#closing.signal.aborted) this.#closing.abort();
-    if (this.#ownsDispatcher) await closeDispatcher(this.#dispatcher);
-  }
-}
-
-/**
- * A signal that fires when any source fires, and a dispose() that unhooks it. (Not AbortSignal.any: its dependants
- * of a long-lived source such as the client's close signal are only released by garbage collection.)
- */
-function linkSignals(...sources: Array<AbortSignal | undefined>): { signal: AbortSignal; dispose(): void } {
-  const controller = new AbortController();
-  const hooked: AbortSignal[] = [];
-  const onAbort = () => controller.abort();
-  for (const s of sources) {
-    if (s === undefined) continue;
-    if (s.aborted) {
-      controller.abort();
-      break;
+  async #attempt<T>(p: Plan, headers: Record<string, string>, signal: AbortSignal, take: (response: StreamResponse) => Promise<T>): Promise<T> {
+    const deadline = p.deadline ? new AbortController() : undefined;
+    const timer = deadline === undefined ? undefined : setTimeout(() => deadline.abort(), p.timeoutMs);
+    const linked = deadline === undefined ? undefined : linkSignals(signal, deadline.signal);
+    try {
+      const response = await sendStream(this.#transport, {
+        method: p.method, url: p.url, route: p.route, headers, signal: linked?.signal ?? signal,
+        headersTimeoutMs: p.timeoutMs, bodyTimeoutMs: p.timeoutMs, ...(p.body === undefined ? {} : { body: p.body }),
+      });
+      if (response.status < 200 || response.status >= 300) throw await statusError(response, p, headers);
+      return await take(response);
+    } catch (err) {
+      if (err instanceof AbortedError && deadline?.signal.aborted === true && !signal.aborted) throw new TimeoutError(p.route, p.timeoutMs);
+      throw err;
+    } finally {
+      clearTimeout(timer);
+      linked?.dispose();
     }
-    s.addEventListener('abort', onAbort, { once: true });
-    hooked.push(s);
   }
-  return {
-    signal: controller.signal,
-    dispose() {
-      for (const s of hooked) s.removeEventListener('abort', onAbort);
-    },
-  };
 }
 
-/** The values of the non-public headers sent: redacted from server messages. */
-function secretsOf(headers: Record<string, string>): string[] {
-  return Object.entries(headers).filter(([n]) => !PUBLIC_HEADERS.has(n)).map(([, v]) => v);
+function redact(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const s of secrets) if (s.length >= 4) out = out.split(s).join('[redacted]');
+  return out;
 }
 
-/** The HttpStatusError of a non-2xx streamed response, after reading its (small) body for the server's message. */
-async function statusError(response: StreamResponse, route: string, traceId: string, secrets: readonly string[]): Promise<HttpStatusError> {
+/** The `message` of a Symphony error body `{"code": …, "message": "…"}`, truncated and redacted; undefined otherwise. */
+function serverMessageOf(body: Uint8Array, secrets: readonly string[]): string | undefined {
+  if (body.length === 0) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(new TextDecoder().decode(body));
+  } catch {
+    return undefined;
+  }
+  if (typeof parsed !== 'object' || parsed === null) return undefined;
+  const message = (parsed as { message?: unknown }).message;
+  if (typeof message !== 'string' || message.length === 0) return undefined;
+  const clean = redact(message, secrets);
+  return clean.length > MAX_SERVER_MESSAGE ? `${clean.slice(0, MAX_SERVER_MESSAGE - 1)}…` : clean;
+}
+
+/** The HttpStatusError of a non-2xx response, after reading its (small) body for the server's message. */
+async function statusError(response: StreamResponse, p: Plan, headers: Record<string, string>): Promise<HttpStatusError> {
   let body: Uint8Array;
   try {
     body = await response.bytes(MAX_ERROR_BODY);
   } catch {
     body = new Uint8Array(0); // too large or cut short: no message, the status says enough
   }
-  return new HttpStatusError(response.status, route, {
-    traceId: response.headers['x-trace-id'] ?? traceId,
-    serverMessage: serverMessageOf({ status: response.status, headers: response.headers, body }, secrets),
+  // The values of the non-public headers sent are redacted from the server's message.
+  const secrets = Object.entries(headers).filter(([n]) => !PUBLIC_HEADERS.has(n)).map(([, v]) => v);
+  return new HttpStatusError(response.status, p.route, {
+    traceId: response.headers['x-trace-id'] ?? p.traceId,
+    serverMessage: serverMessageOf(body, secrets),
     retryAfterMs: parseRetryAfter(response.headers['retry-after']),
   });
 }
@@ -614,14 +519,15 @@ function encodeBody(r: HttpRequest): { body?: string | Uint8Array; contentType?:
   return {};
 }
 
-function decode(response: SendResponse, expect: Expect, route: string): unknown {
-  if (expect === 'none' || response.status === 204) return undefined;
-  if (expect === 'bytes') return response.body;
-  if (response.body.length === 0) return undefined;
+/** The result of a 2xx answer as `expect` asks; a JSON answer that is not JSON is a {@link MalformedResponseError}. */
+function decode(status: number, body: Uint8Array, expect: Expect, route: string): unknown {
+  if (expect === 'none' || status === 204) return undefined;
+  if (expect === 'bytes') return body;
+  if (body.length === 0) return undefined;
   try {
-    return JSON.parse(new TextDecoder().decode(response.body));
+    return JSON.parse(new TextDecoder().decode(body));
   } catch {
-    // Not retried: the server answered, just not with JSON.
-    throw new NetworkError(route, `the HTTP ${response.status} response body is not valid JSON`, undefined, { retryable: false });
+    // Not retried (MALFORMED_RESPONSE is never retryable): the server answered, just not with JSON.
+    throw new MalformedResponseError(route, `the HTTP ${status} body is not valid JSON`);
   }
 }

@@ -1,14 +1,14 @@
 /**
  * The retry policy of every HTTP call, in one place and free of I/O so it can be tested on its own
- * (bdk-and-obo.md §4; style-anchors lesson 11).
+ * (docs/errors.md, "Retries").
  *
  * - Backoff: exponential from `initialDelayMs` by `multiplier`, capped at `maxDelayMs`, with a share `jitter` of each
  *   delay drawn at random ("full jitter" when 1): delay ∈ [base·(1 − jitter), base].
  * - A server's `Retry-After` (seconds or HTTP date) replaces the computed delay, capped at `maxDelayMs`.
- * - What is retried: see {@link isRetryable}. 401 is not the policy's business: the client refreshes the token once
- *   through its auth hook.
+ * - What is retried: see {@link isRetryable}, which reads the classification table of src/errors.ts and adds the
+ *   idempotency rule. 401 is not the policy's business: the client refreshes the token once through its auth hook.
  */
-import { AllegroError, HttpStatusError, InvalidArgumentError, NetworkError, TimeoutError } from '../errors.js';
+import { AllegroError, HttpStatusError, InvalidArgumentError } from '../errors.js';
 import { describeValue } from '../util/validate.js';
 
 /** How often and how patiently to retry. */
@@ -55,40 +55,16 @@ export function retryPolicy(overrides: Partial<RetryPolicy> = {}): RetryPolicy {
 }
 
 /**
- * Whether a failed attempt may be repeated.
- * - 429: always — the server refused before doing anything.
- * - 5xx, timeouts, network errors: only for idempotent requests (the server may have acted).
- * - A refused connection (ECONNREFUSED): always — nothing was sent.
- * - A TLS failure (untrusted or mismatched certificate, handshake refused) or an oversized response: never — it
- *   would fail the same way.
- * - Anything else (4xx, aborts, bad arguments): never.
+ * Whether a failed attempt may be repeated: the error's classification (`retryWhen`, from `RETRY_TABLE` in
+ * src/errors.ts) plus the idempotency of the request. `always` failures (429, a refused connection: the server did
+ * nothing) are repeated for any request; `idempotent` ones (5xx, timeouts, a connection lost mid-exchange: the server
+ * may have acted) only when repeating is harmless; `never` ones (TLS, a response too large, 4xx, aborts, bad
+ * arguments, malformed answers) and anything that is not an allegro-ts error are not. So for an idempotent request
+ * this is exactly `error.retryable`.
  */
 export function isRetryable(error: unknown, idempotent: boolean): boolean {
-  if (error instanceof HttpStatusError) {
-    if (error.status === 429) return true;
-    return idempotent && error.status >= 500;
-  }
-  if (error instanceof NetworkError) {
-    const code = networkCauseCode(error);
-    if (code !== undefined && (isTlsFailure(code) || DETERMINISTIC_CODES.has(code))) return false;
-    return idempotent || code === 'ECONNREFUSED';
-  }
-  if (error instanceof TimeoutError) return idempotent;
-  return false;
-}
-
-const CERTIFICATE_CODES = new Set([
-  'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'CERT_REVOKED', 'CERT_UNTRUSTED', 'CERT_REJECTED',
-  'CERT_SIGNATURE_FAILURE', 'INVALID_CA', 'HOSTNAME_MISMATCH', 'UND_ERR_PRX_TLS',
-]);
-
-/** Network failures that repeat identically. */
-const DETERMINISTIC_CODES = new Set(['UND_ERR_RES_EXCEEDED_MAX_SIZE', 'UND_ERR_HEADERS_OVERFLOW']);
-
-/** Whether a Node/undici error code is a TLS verification or handshake failure. */
-export function isTlsFailure(code: string): boolean {
-  return CERTIFICATE_CODES.has(code) || code.startsWith('ERR_TLS_') || code.startsWith('ERR_SSL_');
+  if (!(error instanceof AllegroError)) return false;
+  return error.retryWhen === 'always' || (error.retryWhen === 'idempotent' && idempotent);
 }
 
 /**
@@ -123,19 +99,4 @@ export function parseRetryAfter(header: string | undefined | null, now: number =
   const at = Date.parse(value);
   if (Number.isNaN(at)) return undefined;
   return Math.max(0, at - now);
-}
-
-/**
- * The Node/undici error code behind a {@link NetworkError} (e.g. `ECONNREFUSED`), read from its `cause` chain
- * (an AggregateError from Happy Eyeballs is read through its first error). Tells "never connected" from
- * "connection lost mid-request".
- */
-export function networkCauseCode(error: unknown): string | undefined {
-  let current: unknown = error instanceof AllegroError ? error.cause : error;
-  for (let depth = 0; depth < 5 && typeof current === 'object' && current !== null; depth++) {
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string') return code;
-    current = current instanceof AggregateError ? current.errors[0] : (current as { cause?: unknown }).cause;
-  }
-  return undefined;
 }

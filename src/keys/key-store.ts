@@ -12,14 +12,15 @@ import { AesKey } from '../crypto/aes-key.js';
 import { LEGACY_WRAPPED_KEY_LENGTH, unwrapLegacyKey } from '../crypto/legacy-wrap.js';
 import { RsaPrivateKey, unwrapKey } from '../crypto/rsa.js';
 import { decryptTransport, transportFromBase64 } from '../crypto/transport.js';
-import { AllegroError, ContentKeyUnavailableError, HttpStatusError } from '../errors.js';
+import { AllegroError, ContentKeyUnavailableError, HttpStatusError, MalformedResponseError } from '../errors.js';
 import type { AuthHook, HttpClient } from '../http/http-client.js';
 import { requireBase64Id } from '../util/validate.js';
 import { KeyCache, type KeyCacheStats } from './key-cache.js';
 
 /** What the key store needs from the rest of the client. */
 export interface KeyStoreOptions {
-  http: HttpClient;
+  /** The HTTP client of each component: the pod (keystore endpoints) and the Key Manager, each with its own proxy settings. */
+  http: { pod: HttpClient; keyManager: HttpClient };
   podUrl: string;
   keyManagerUrl: string;
   session: AuthHook;
@@ -101,33 +102,28 @@ export class KeyStore {
     };
   }
 
-  /** Forget the current rotation of every thread (e.g. after a rotation event), so the next send re-checks. */
-  forgetRotation(threadId: string): void {
-    this.#rotations.delete(canonicalThreadId(threadId));
-  }
-
   /** Wipe every key and refuse further use. */
   close(): void {
     for (const cache of [this.#userKey, this.#accountKeys, this.#contentKeys, this.#rotations, this.#entityKey]) cache.close();
   }
 
   async #loadUserKey(signal: AbortSignal): Promise<RsaPrivateKey> {
-    const me = await this.#o.http.request<{ privateKey?: unknown }>({
+    const me = await this.#o.http.keyManager.request<{ privateKey?: unknown }>({
       method: 'GET', url: `${this.#o.keyManagerUrl}/keys/me`, route: 'GET /relay/keys/me', auth: this.#o.keyManager, signal,
     });
-    if (typeof me.privateKey !== 'string') throw new HttpStatusError(502, 'GET /relay/keys/me', { serverMessage: 'no private key in the answer' });
+    if (typeof me.privateKey !== 'string') throw new MalformedResponseError('GET /relay/keys/me', 'no private key');
     return new RsaPrivateKey(me.privateKey);
   }
 
   async #loadAccountKey(rotationId: bigint, signal: AbortSignal): Promise<AesKey> {
     const userKey = await this.#userKey.get('me', { signal });
-    const reply = await this.#o.http.request<{ data?: { wrappedAccountKey?: unknown } }>({
+    const reply = await this.#o.http.pod.request<{ data?: { wrappedAccountKey?: unknown } }>({
       method: 'GET',
       url: `${this.#o.podUrl}/webcontroller/keystore/wrappedAccountKeys/one?certId=0&rotationId=${rotationId}&userId=${this.#o.userId}`,
       route: 'GET /webcontroller/keystore/wrappedAccountKeys/one', auth: this.#o.session, signal,
     });
     const wrapped = reply.data?.wrappedAccountKey;
-    if (typeof wrapped !== 'string') throw new HttpStatusError(502, 'GET /webcontroller/keystore/wrappedAccountKeys/one', { serverMessage: 'no wrapped account key' });
+    if (typeof wrapped !== 'string') throw new MalformedResponseError('GET /webcontroller/keystore/wrappedAccountKeys/one', 'no wrapped account key');
     const bytes = await unwrapKey(userKey, transportFromBase64(wrapped), 'pkcs1-v1_5');
     try {
       return new AesKey(bytes);
@@ -153,7 +149,7 @@ export class KeyStore {
   async #loadContentKey(k: ThreadRotation, signal: AbortSignal): Promise<AesKey> {
     let reply: { data?: { wrappedContentKey?: unknown } };
     try {
-      reply = await this.#o.http.request({
+      reply = await this.#o.http.pod.request({
         method: 'GET',
         url: `${this.#o.podUrl}/keystore/wrappedContentKeys/one?threadId=${k.threadId}&rotationId=${k.rotationId}&userId=${this.#o.userId}`,
         route: 'GET /keystore/wrappedContentKeys/one', auth: this.#o.session, signal,
@@ -168,12 +164,12 @@ export class KeyStore {
       throw err;
     }
     const wrapped = reply.data?.wrappedContentKey;
-    if (typeof wrapped !== 'string') throw new ContentKeyUnavailableError(k.threadId, k.rotationId, 'key-manager-unavailable', new Error('no wrapped content key'));
+    if (typeof wrapped !== 'string') throw new ContentKeyUnavailableError(k.threadId, k.rotationId, 'key-manager-unavailable', new MalformedResponseError('GET /keystore/wrappedContentKeys/one', 'no wrapped content key'));
     return this.#unwrapUnderAccountKey(transportFromBase64(wrapped), signal);
   }
 
   async #loadRotation(threadId: string, signal: AbortSignal): Promise<bigint> {
-    const reply = await this.#o.http.request<{ data?: Array<{ cryptoRotationInfo?: { acceptedRotationId?: unknown } }> }>({
+    const reply = await this.#o.http.pod.request<{ data?: Array<{ cryptoRotationInfo?: { acceptedRotationId?: unknown } }> }>({
       method: 'POST', url: `${this.#o.podUrl}/keystore/cryptoRotationInfo/multiple`, route: 'POST /keystore/cryptoRotationInfo/multiple',
       json: [threadId], idempotent: true, auth: this.#o.session, signal,
     });
@@ -183,10 +179,10 @@ export class KeyStore {
   }
 
   async #loadEntityKey(signal: AbortSignal): Promise<AesKey> {
-    const reply = await this.#o.http.request<{ entityKey?: unknown }>({
+    const reply = await this.#o.http.keyManager.request<{ entityKey?: unknown }>({
       method: 'GET', url: `${this.#o.keyManagerUrl}/keys/entityKey`, route: 'GET /relay/keys/entityKey', auth: this.#o.keyManager, signal,
     });
-    if (typeof reply.entityKey !== 'string') throw new HttpStatusError(502, 'GET /relay/keys/entityKey', { serverMessage: 'no entity key' });
+    if (typeof reply.entityKey !== 'string') throw new MalformedResponseError('GET /relay/keys/entityKey', 'no entity key');
     return this.#unwrapUnderAccountKey(transportFromBase64(reply.entityKey), signal);
   }
 }

@@ -1,10 +1,9 @@
 /**
  * The {@link Platform} for Node (package.json `imports`: `#platform` under the `node` condition): node:crypto for
  * hashing, randomness, AES and RSA, the fastest backend here at every size (docs/architecture.md, "Performance"),
- * node:fs for configuration files and node:events for the AbortSignal listener limit.
+ * and node:fs for configuration files.
  */
 import { createHash, createHmac, randomFillSync } from 'node:crypto';
-import { setMaxListeners } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { nodeAead, nodeCbc, nodeFrameCipher } from '../crypto/aead-node.js';
@@ -35,5 +34,4 @@ export const platform: Platform = {
     return new Uint8Array(contents.buffer, contents.byteOffset, contents.byteLength);
   },
   directoryOf: (path) => dirname(resolve(path)),
-  allowManyListeners: (signal) => setMaxListeners(0, signal),
 };

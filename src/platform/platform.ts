@@ -1,8 +1,8 @@
 /**
  * The runtime boundary of allegro-ts: every primitive the library takes from its runtime, behind one interface.
  * Hashing, randomness, AES (the default AEAD backend, the frame cipher, unpadded CBC for legacy formats), RSA (key
- * parsing, OAEP, the raw private-key operation under the constant-time PKCS#1 v1.5 unwrap, RS512, key generation),
- * reading files (configuration only) and the AbortSignal listener limit.
+ * parsing, OAEP, the raw private-key operation under the constant-time PKCS#1 v1.5 unwrap, RS512, key generation) and
+ * reading files (configuration only).
  *
  * No other module imports a runtime built-in or a backend library for these. Modules take the running platform
  * from the package import `#platform` (docs/architecture.md, "Platform"): package.json's `imports` resolves it to
@@ -109,9 +109,4 @@ export interface Platform {
    * @throws UnsupportedOperationError (`UNSUPPORTED_OPERATION`) where the runtime has no file system (portable).
    */
   directoryOf(path: string): string;
-  /**
-   * Let any number of listeners wait on `signal` without a warning (Node warns past 10, which concurrent requests
-   * sharing one signal exceed without leaking). A no-op where the runtime has no such limit.
-   */
-  allowManyListeners(signal: AbortSignal): void;
 }

@@ -38,5 +38,4 @@ export const platform: Platform = {
   rsa: portableRsa,
   readFile: async () => noFileSystem('reading a file'),
   directoryOf: () => noFileSystem('resolving a file path'),
-  allowManyListeners: () => {},
 };

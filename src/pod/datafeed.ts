@@ -12,10 +12,11 @@
  * A message that cannot be decrypted reaches the bot as an event with `error` set (DECRYPTION_FAILED,
  * CONTENT_KEY_UNAVAILABLE with the thread id, ...) and the loop goes on.
  */
-import { platform } from '#platform';
-import { AbortedError, AllegroError, HttpStatusError, MalformedCiphertextError } from '../errors.js';
+import { AbortedError, type AllegroError, HttpStatusError } from '../errors.js';
 import type { AuthHook, HttpClient } from '../http/http-client.js';
-import type { DecodedMessage } from './message-codec.js';
+import { AbortGroup, linkSignals, sleepOrWake } from '../util/async.js';
+import { requirePositiveInteger } from '../util/validate.js';
+import { messageFailure, type DecodedMessage } from './message-codec.js';
 
 /** One event, decrypted when it is a message. */
 export interface DatafeedEvent {
@@ -35,9 +36,9 @@ export interface DatafeedEvent {
 
 /** Options of a datafeed (`AllegroClient.datafeed()`); defaults from the client's configuration. */
 export interface DatafeedOptions {
-  /** Cap of the backoff between failed reads. Default 30 s. */
+  /** Cap of the backoff between failed reads, a positive integer of milliseconds. Default 30 s. */
   maxBackoffMs?: number;
-  /** Event ids remembered to skip re-deliveries. Default 10,000. */
+  /** Event ids remembered to skip re-deliveries, a positive integer. Default 10,000. */
   dedupEntries?: number;
   /** Reports each failed read and the delay before the next (for logging; never includes tokens). */
   onError?: (error: unknown, retryInMs: number) => void;
@@ -45,6 +46,8 @@ export interface DatafeedOptions {
 
 /** @internal What the datafeed needs from the client that makes it. */
 export interface DatafeedParts extends DatafeedOptions {
+  /** Called once, when `stop()` is first called (the client forgets its stopped feeds this way). */
+  onStop?: () => void;
   http: HttpClient;
   podUrl: string;
   auth: AuthHook;
@@ -60,23 +63,14 @@ interface RawEvent {
 }
 
 const INITIAL_BACKOFF_MS = 200;
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
+const DEFAULT_MAX_BACKOFF_MS = 30_000;
+const DEFAULT_DEDUP_ENTRIES = 10_000;
 
 /** A Datafeed 2.0 reader for one bot. */
 export class Datafeed {
   readonly #o: DatafeedParts;
+  readonly #maxBackoffMs: number;
+  readonly #dedupEntries: number;
   readonly #controller = new AbortController();
   readonly #seen = new Map<string, true>();
   #feedId: string | undefined;
@@ -85,11 +79,19 @@ export class Datafeed {
   /** Counters for monitoring. */
   readonly stats = { reads: 0, events: 0, duplicatesSkipped: 0, feedsCreated: 0, failures: 0, handlerFailures: 0 };
 
-  /** @internal Made by AllegroClient.datafeed(). */
+  /**
+   * @internal Made by AllegroClient.datafeed().
+   * @throws InvalidArgumentError (`INVALID_ARGUMENT`) for a `maxBackoffMs` or `dedupEntries` that is not a positive integer.
+   */
   constructor(options: DatafeedParts) {
     this.#o = options;
-    // Every event of a batch decrypts under this signal concurrently; that is not a listener leak.
-    platform.allowManyListeners(this.#controller.signal);
+    this.#maxBackoffMs = requirePositiveInteger('options.maxBackoffMs', options.maxBackoffMs ?? DEFAULT_MAX_BACKOFF_MS);
+    this.#dedupEntries = requirePositiveInteger('options.dedupEntries', options.dedupEntries ?? DEFAULT_DEDUP_ENTRIES);
+  }
+
+  /** The first backoff after a failure: 200 ms, or `maxBackoffMs` if that is shorter. */
+  get #initialBackoffMs(): number {
+    return Math.min(INITIAL_BACKOFF_MS, this.#maxBackoffMs);
   }
 
   /** The id of the feed in use, once one exists. */
@@ -99,7 +101,9 @@ export class Datafeed {
 
   /** Stop the loop; a read in progress is aborted. */
   stop(): void {
+    if (this.#controller.signal.aborted) return;
     this.#controller.abort();
+    this.#o.onStop?.();
   }
 
   /** Read batches until `signal`, backing off (capped) after each failed read; never throws for network or server errors. */
@@ -107,7 +111,7 @@ export class Datafeed {
     while (!signal.aborted) {
       try {
         const batch = await this.#read(signal);
-        backoff.ms = INITIAL_BACKOFF_MS;
+        backoff.ms = this.#initialBackoffMs;
         yield batch;
       } catch (err) {
         if (signal.aborted) return;
@@ -119,8 +123,8 @@ export class Datafeed {
 
   async #backOff(err: unknown, signal: AbortSignal, backoff: { ms: number }): Promise<void> {
     this.#o.onError?.(err, backoff.ms);
-    await sleep(backoff.ms, signal);
-    backoff.ms = Math.min(backoff.ms * 2, this.#o.maxBackoffMs ?? 30_000);
+    await sleepOrWake(backoff.ms, signal);
+    backoff.ms = Math.min(backoff.ms * 2, this.#maxBackoffMs);
   }
 
   /**
@@ -130,9 +134,9 @@ export class Datafeed {
   async listen(handler: (event: DatafeedEvent) => void | Promise<void>, options: { signal?: AbortSignal } = {}): Promise<void> {
     if (this.#running) throw new AbortedError('A second listen() on the same datafeed');
     this.#running = true;
-    const signal = options.signal === undefined ? this.#controller.signal : AbortSignal.any([this.#controller.signal, options.signal]);
-    platform.allowManyListeners(signal);
-    const backoff = { ms: INITIAL_BACKOFF_MS };
+    const linked = linkSignals(this.#controller.signal, options.signal);
+    const { signal } = linked;
+    const backoff = { ms: this.#initialBackoffMs };
     try {
       for await (const batch of this.#batches(signal, backoff)) {
         try {
@@ -152,6 +156,7 @@ export class Datafeed {
         }
       }
     } finally {
+      linked.dispose();
       this.#running = false;
     }
   }
@@ -161,7 +166,7 @@ export class Datafeed {
    * (so a consumer that throws out of a `for await` loop leaves its current batch unacknowledged).
    */
   async *[Symbol.asyncIterator](): AsyncGenerator<DatafeedEvent, void, undefined> {
-    for await (const batch of this.#batches(this.#controller.signal, { ms: INITIAL_BACKOFF_MS })) {
+    for await (const batch of this.#batches(this.#controller.signal, { ms: this.#initialBackoffMs })) {
       for (const event of batch.events) {
         if (this.#seen.has(event.eventId)) {
           this.stats.duplicatesSkipped++;
@@ -176,8 +181,7 @@ export class Datafeed {
 
   #remember(eventId: string): void {
     this.#seen.set(eventId, true);
-    const limit = this.#o.dedupEntries ?? 10_000;
-    if (this.#seen.size > limit) this.#seen.delete(this.#seen.keys().next().value!);
+    if (this.#seen.size > this.#dedupEntries) this.#seen.delete(this.#seen.keys().next().value!);
   }
 
   async #ensureFeed(signal: AbortSignal): Promise<string> {
@@ -213,7 +217,9 @@ export class Datafeed {
     }
     this.stats.reads++;
     const events = Array.isArray(reply.events) ? (reply.events as RawEvent[]) : [];
-    const decoded = await Promise.all(events.map((e) => this.#decode(e, signal)));
+    // The events decrypt concurrently, each under a signal of its own: the loop's signal carries one listener.
+    const decrypting = new AbortGroup();
+    const decoded = await Promise.all(events.map((e) => decrypting.run((eventSignal) => this.#decode(e, eventSignal), signal)));
     this.stats.events += decoded.length;
     return { ackId: typeof reply.ackId === 'string' ? reply.ackId : this.#ackId, events: decoded };
   }
@@ -227,8 +233,8 @@ export class Datafeed {
     try {
       event.message = await this.#o.decrypt(event.payload, signal);
     } catch (err) {
-      // A poison event must not stop the feed: anything unexpected is reported as a malformed message.
-      event.error = err instanceof AllegroError ? err : new MalformedCiphertextError('message event', 'its payload could not be read');
+      // A poison event must not stop the feed.
+      event.error = messageFailure(err);
     }
     return event;
   }

@@ -12,7 +12,7 @@ import type { AesKey } from '../crypto/aes-key.js';
 import { encryptEntityV1, encryptEntityV2 } from '../crypto/entity.js';
 import { tokenize } from '../crypto/search-tokens.js';
 import { decryptText, encryptText, parseTransport, transportFromBase64, type TransportKey } from '../crypto/transport.js';
-import { InvalidArgumentError } from '../errors.js';
+import { AllegroError, InvalidArgumentError, MalformedCiphertextError } from '../errors.js';
 import { describeValue } from '../util/validate.js';
 
 /** Keys and ids needed to encode one message. */
@@ -130,6 +130,40 @@ export interface DecodedMessage {
   entityJson: Record<string, unknown>;
 }
 
+/**
+ * A message of a stream's history (`pod.history`): decrypted, or — when it could not be — with `error` set and its
+ * clear metadata (id, thread, sender, time) but empty content (`presentationML` and `text` are `''`, `entityJson`
+ * is `{}`). Check `error` before using the content.
+ */
+export interface HistoryMessage extends DecodedMessage {
+  /** Why this message could not be decrypted (typed; never contains plaintext or keys). */
+  error?: AllegroError;
+}
+
+/** The clear metadata of a stored SocialMessage. */
+function messageMetadata(payload: Record<string, unknown>): Pick<DecodedMessage, 'messageId' | 'threadId' | 'fromUserId' | 'timestamp'> {
+  return {
+    messageId: String(payload.messageId ?? ''),
+    threadId: String(payload.threadId ?? ''),
+    fromUserId: Number(payload.fromUserId ?? 0),
+    timestamp: Number(payload.ingestionDate ?? 0),
+  };
+}
+
+/**
+ * Why a message could not be decrypted, as reported per message (`HistoryMessage.error`, `DatafeedEvent.error`):
+ * the error itself when it is an {@link AllegroError}, anything else (a payload of unexpected shape) as
+ * `MALFORMED_CIPHERTEXT`, so that one poison message never fails the others.
+ */
+export function messageFailure(err: unknown): AllegroError {
+  return err instanceof AllegroError ? err : new MalformedCiphertextError('message', 'its payload could not be read');
+}
+
+/** A history entry for a message that could not be decrypted. */
+export function undecryptedMessage(payload: Record<string, unknown>, err: unknown): HistoryMessage {
+  return { ...messageMetadata(payload), presentationML: '', text: '', entityJson: {}, error: messageFailure(err) };
+}
+
 /** The rotation id a content field was encrypted with (from its transport header). */
 export function rotationOf(field: string): bigint {
   return parseTransport(transportFromBase64(field)).rotationId;
@@ -155,13 +189,5 @@ export async function decodeMessage(payload: Record<string, unknown>, key: Trans
       else throw err;
     }
   }
-  return {
-    messageId: String(payload.messageId ?? ''),
-    threadId: String(payload.threadId ?? ''),
-    fromUserId: Number(payload.fromUserId ?? 0),
-    timestamp: Number(payload.ingestionDate ?? 0),
-    presentationML,
-    text,
-    entityJson,
-  };
+  return { ...messageMetadata(payload), presentationML, text, entityJson };
 }

@@ -7,12 +7,12 @@
  * standard and URL-safe base64 and returned URL-safe.
  */
 import { encryptTransport, decryptTransport } from '../crypto/transport.js';
-import { InvalidArgumentError } from '../errors.js';
+import { AbortedError, InvalidArgumentError, MalformedResponseError } from '../errors.js';
 import type { AuthHook, HttpClient } from '../http/http-client.js';
 import { canonicalThreadId, type KeyStore } from '../keys/key-store.js';
 import { toBase64, tryFromBase64 } from '../util/bytes.js';
 import { describeValue, requireBase64Id, requireBytes, requireString } from '../util/validate.js';
-import { decodeMessage, encodeMessage, type DecodedMessage } from './message-codec.js';
+import { decodeMessage, encodeMessage, undecryptedMessage, type DecodedMessage, type HistoryMessage } from './message-codec.js';
 
 /** A user as the pod describes it (UserV2). */
 export interface PodUser {
@@ -188,12 +188,26 @@ export class PodClient {
     return decodeMessage(payload, (rotationId) => this.#o.keys.contentKey(threadId, rotationId, signal));
   }
 
-  /** The most recent messages of a stream (oldest first), decrypted. `before` pages backwards (ms timestamp). */
-  async history(streamId: string, options: { limit?: number; before?: number; signal?: AbortSignal } = {}): Promise<DecodedMessage[]> {
+  /**
+   * The most recent messages of a stream (oldest first), decrypted. `before` pages backwards (ms timestamp).
+   * Every message of the page is returned: one that cannot be decrypted (any member can post a well-formed
+   * ciphertext under another key) has `error` set and empty content, as a datafeed event does (docs/errors.md).
+   * @throws the request's errors, and AbortedError (`ABORTED`) when `signal` fires or the client closes.
+   */
+  async history(streamId: string, options: { limit?: number; before?: number; signal?: AbortSignal } = {}): Promise<HistoryMessage[]> {
     const threadId = canonicalThreadId(streamId);
     const query = `?id=${threadId}&from=0&limit=${options.limit ?? 50}&excludeFields=tokenIds${options.before === undefined ? '' : `&before=${options.before}`}`;
-    const envelopes = await this.#call<Array<{ message: Record<string, unknown> }>>('GET', `/dataquery/api/v3/messages/thread${query}`, { signal: options.signal });
-    return Promise.all(envelopes.map((e) => this.decrypt(e.message, options.signal)));
+    const envelopes = await this.#call<unknown>('GET', `/dataquery/api/v3/messages/thread${query}`, { signal: options.signal });
+    if (!Array.isArray(envelopes)) throw new MalformedResponseError('GET /dataquery/api/v3/messages/thread', 'expected a list of messages');
+    return Promise.all(envelopes.map(async (envelope: { message?: unknown } | null): Promise<HistoryMessage> => {
+      const payload = typeof envelope?.message === 'object' && envelope.message !== null ? (envelope.message as Record<string, unknown>) : {};
+      try {
+        return await this.decrypt(payload, options.signal);
+      } catch (err) {
+        if (err instanceof AbortedError) throw err;
+        return undecryptedMessage(payload, err);
+      }
+    }));
   }
 
   /** One message by id, decrypted. */

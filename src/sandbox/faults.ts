@@ -1,6 +1,6 @@
 /**
  * Fault injection for tests: rules that add latency to, fail (429 with Retry-After, or any 5xx), or drop the
- * connection of chosen requests. Off unless rules are installed, either with the `faults` option of
+ * connection of chosen requests — before serving them, or after (`dropAfter`: the server acts, the answer is lost). Off unless rules are installed, either with the `faults` option of
  * `startSandbox`, in process with `sandbox.faults`, or over HTTP at `/sandbox/v1/faults` when the control API is
  * enabled (`control: true`). Rules apply in order; the first that matches and has uses left wins.
  */
@@ -22,6 +22,11 @@ export interface FaultRule {
   retryAfterSeconds?: number;
   /** Destroy the connection without an answer. */
   drop?: boolean;
+  /**
+   * Serve the request (the route runs and commits its changes), then destroy the connection instead of sending the
+   * answer: a response lost after the server acted. Not combined with `drop` or `status`.
+   */
+  dropAfter?: boolean;
   /** How many matching requests the rule affects; default unlimited. */
   times?: number;
 }
@@ -63,6 +68,11 @@ export function parseFaultRule(value: unknown): FaultRule {
   }
   const drop = optionalField(o, 'drop', 'boolean');
   if (drop !== undefined) rule.drop = drop;
+  const dropAfter = optionalField(o, 'dropAfter', 'boolean');
+  if (dropAfter !== undefined) {
+    if (dropAfter && (drop === true || status !== undefined)) throw new HttpError(400, 'Field "dropAfter" cannot be combined with "drop" or "status"');
+    rule.dropAfter = dropAfter;
+  }
   const times = optionalField(o, 'times', 'number');
   if (times !== undefined) {
     if (!Number.isInteger(times) || times < 1) throw new HttpError(400, 'Field "times" must be a positive integer');
@@ -74,7 +84,7 @@ export function parseFaultRule(value: unknown): FaultRule {
 /** The installed fault rules. */
 export class Faults {
   #rules: ActiveRule[] = [];
-  /** How many requests each fault kind has affected, for tests. */
+  /** How many requests each fault kind has affected, for tests (`dropped` counts `drop` and `dropAfter`). */
   readonly counts = { delayed: 0, failed: 0, dropped: 0 };
 
   /** Install a rule; returns it as parsed. */
@@ -99,7 +109,10 @@ export class Faults {
     return this.#rules.map(({ matcher: _m, remaining, ...rule }) => ({ ...rule, remaining: Number.isFinite(remaining) ? remaining : null }));
   }
 
-  /** Apply the first matching rule to a request: delay it, answer it with a failure, or drop it. */
+  /**
+   * Apply the first matching rule to a request: delay it, answer it with a failure, drop it, or (`dropAfter`) let
+   * it through with its answer replaced by a destroyed connection.
+   */
   async apply(method: string, path: string, res: ServerResponse): Promise<'continue' | 'handled'> {
     const rule = this.#rules.find((r) => r.remaining > 0 && (r.method === undefined || r.method === method) && r.matcher(path));
     if (rule === undefined) return 'continue';
@@ -119,6 +132,24 @@ export class Faults {
       writeResponse(res, errorResponse(rule.status, rule.status === 429 ? 'Too many requests (injected fault)' : 'Server error (injected fault)', headers));
       return 'handled';
     }
+    if (rule.dropAfter === true) {
+      this.counts.dropped++;
+      loseAnswer(res);
+    }
     return 'continue';
   }
+}
+
+/** Make the first attempt to answer on `res` destroy the connection instead, so the route runs but its answer is lost. */
+function loseAnswer(res: ServerResponse): void {
+  const lose = (): ServerResponse => {
+    res.socket?.destroy();
+    return res;
+  };
+  res.writeHead = lose as ServerResponse['writeHead'];
+  res.write = (() => {
+    lose();
+    return false;
+  }) as ServerResponse['write'];
+  res.end = lose as ServerResponse['end'];
 }

@@ -17,7 +17,7 @@
  */
 import { platform } from '#platform';
 import { randomBytes } from '../crypto/random.js';
-import { EntitlementError, HttpStatusError, InvalidArgumentError, MalformedCiphertextError, OBJECT_STORE_DISABLED_MESSAGE } from '../errors.js';
+import { EntitlementError, HttpStatusError, InvalidArgumentError, MalformedCiphertextError, MalformedResponseError, OBJECT_STORE_DISABLED_MESSAGE } from '../errors.js';
 import type { AuthHook, HttpClient } from '../http/http-client.js';
 import { canonicalThreadId, type KeyStore } from '../keys/key-store.js';
 import { fromUtf8, toBase64, toBase64Url, tryFromBase64, utf8 } from '../util/bytes.js';
@@ -167,9 +167,51 @@ export class ObjectStoreClient {
     this.#o = options;
   }
 
-  #call<T>(method: string, path: string, routePath: string, extra: { json?: unknown; idempotent?: boolean } = {}): Promise<T> {
+  #call<T>(method: string, path: string, routePath: string, extra: { json?: unknown; idempotent?: boolean; onRetry?: () => void } = {}): Promise<T> {
     const route = `${method} ${routePath}`;
     return this.#mapEntitlement(route, () => this.#o.http.request<T>({ method, url: `${this.#o.baseUrl}${path}`, route, auth: this.#o.auth, ...extra }));
+  }
+
+  /**
+   * PUT one write — a new object, a new version, or a deletion — under its absolute hash. Writes are retried after a
+   * lost answer (a PUT is idempotent), and the retry of a write that did succeed meets the store's refusal of a
+   * duplicate: 409 (that hash exists, or `prevHash` is no longer the latest version), or for a deletion 410 (already
+   * deleted logically) or 404 (already deleted physically). After a retry, such an answer is checked against what the
+   * store holds: if the write at `hash` is there with the content sent, it succeeded and is reported so; otherwise
+   * the store's error stands (docs/errors.md, "Retries").
+   */
+  async #write(hash: string, body: Record<string, unknown>): Promise<RawObject | undefined> {
+    let retried = false;
+    try {
+      return await this.#call<RawObject | undefined>('PUT', `/object/v1/objects/${hash}`, '/object/v1/objects/{hash}', { json: body, onRetry: () => { retried = true; } });
+    } catch (err) {
+      if (!retried || !(err instanceof HttpStatusError) || ![404, 409, 410].includes(err.status)) throw err;
+      const landed = body._type === DELETED_TYPE ? await this.#deletionLanded(hash, body, err.status) : await this.#versionLanded(hash, body, err.status);
+      if (landed === false) throw err;
+      return landed;
+    }
+  }
+
+  /** Whether the object version `body` is stored at `hash` (the raw object if so; false if not, or unknown). */
+  async #versionLanded(hash: string, body: Record<string, unknown>, status: number): Promise<RawObject | false> {
+    if (status !== 409) return false;
+    const stored = await this.#call<RawObject>('GET', `/object/v1/objects/${hash}?currentVersion=false`, '/object/v1/objects/{hash}').catch(() => undefined);
+    if (stored === undefined) return false;
+    const fields = ['partitionHash', 'sortKey', 'threadId', 'rotationId', 'encryptedPayload', ...(body.baseHash === undefined ? [] : ['baseHash'])] as const;
+    const same = stored.absoluteHash === hash && fields.every((f) => (stored as unknown as Record<string, unknown>)[f] === body[f]);
+    return same ? stored : false;
+  }
+
+  /** Whether the deletion `body` took effect: its tombstone is the object's latest version, or (physical) the object is gone. */
+  async #deletionLanded(hash: string, body: Record<string, unknown>, status: number): Promise<undefined | false> {
+    const baseHash = String(body.baseHash);
+    const latest = await this.#call<Page>('GET', `/object/v1/objects/${baseHash}/versions?limit=1&scanForwards=false`, '/object/v1/objects/{hash}/versions').then(
+      (page) => page.data?.[0] ?? null,
+      (err: unknown) => (err instanceof HttpStatusError && err.status === 404 ? null : undefined),
+    );
+    if (body.deletionType === 'PHYSICAL') return status === 404 && latest === null ? undefined : false;
+    const tombstone = latest as (RawObject & { prevHash?: unknown; deletionType?: unknown }) | null | undefined;
+    return tombstone?.absoluteHash === hash && tombstone.prevHash === body.prevHash && tombstone.deletionType === 'LOGICAL' ? undefined : false;
   }
 
   /**
@@ -223,11 +265,13 @@ export class ObjectStoreClient {
     };
   }
 
-  /** Store a new object. A live object with the same sort key in the partition → `CONFLICT`. */
+  /**
+   * Store a new object. A live object with the same sort key in the partition → `CONFLICT`. A retry after a lost
+   * answer reports the write that succeeded, not a `CONFLICT` with itself.
+   */
   async put(object: PutObject): Promise<ObjectRef> {
     const body = await this.#body(object);
-    const hash = newHash(body);
-    return this.#ref(await this.#call<RawObject>('PUT', `/object/v1/objects/${hash}`, '/object/v1/objects/{hash}', { json: body }));
+    return this.#ref((await this.#write(newHash(body), body))!);
   }
 
   /**
@@ -239,13 +283,13 @@ export class ObjectStoreClient {
       partition: current.partition, sortKey: change.sortKey ?? current.sortKey, threadId: current.threadId, objectType: current.objectType,
       payload: change.payload, header: change.header ?? current.header, ...(change.format === undefined ? {} : { format: change.format }),
     }, current);
-    return this.#ref(await this.#call<RawObject>('PUT', `/object/v1/objects/${newHash(body)}`, '/object/v1/objects/{hash}', { json: body }));
+    return this.#ref((await this.#write(newHash(body), body))!);
   }
 
   /** Delete an object: LOGICAL keeps history and answers 410 afterwards; PHYSICAL removes every version. */
   async delete(current: ObjectRef, deletionType: 'LOGICAL' | 'PHYSICAL' = 'LOGICAL'): Promise<void> {
     const body = { _type: DELETED_TYPE, baseHash: current.baseHash, prevHash: current.absoluteHash, deletionType };
-    await this.#call('PUT', `/object/v1/objects/${newHash(body)}`, '/object/v1/objects/{hash}', { json: body });
+    await this.#write(newHash(body), body);
   }
 
   /** Fetch an object by hash: that version, or with `current` the latest version of its series. */
@@ -366,7 +410,11 @@ export class ObjectStoreClient {
     return { size: blob.size, content: decryptBlob(key, this.#blobContext(blob), response.body) };
   }
 
-  /** Decrypt bytes [start, end) of a blob, fetching only the frames that hold them (HTTP range requests). */
+  /**
+   * Decrypt bytes [start, end) of a blob, fetching only the frames that hold them (HTTP range requests).
+   * @throws MalformedResponseError (`MALFORMED_RESPONSE`) when the store answers a range request with another status
+   *   than 206, or with more or fewer bytes than the range.
+   */
   async getBlobRange(ref: BlobRef | string, start: number, endExclusive: number): Promise<Uint8Array> {
     const blob = typeof ref === 'string' ? parseBlobRef(ref) : ref;
     const key = await this.#o.keys.contentKey(blob.threadId, blob.rotationId);
@@ -378,15 +426,18 @@ export class ObjectStoreClient {
       });
       if (response.status !== 206) {
         response.cancel();
-        throw new MalformedCiphertextError('blob range', `the store answered ${response.status} instead of 206 to a range request`);
+        throw new MalformedResponseError(route, `the store answered ${response.status} instead of 206 to a range request`);
       }
       const out = new Uint8Array(length);
       let at = 0;
       for await (const chunk of response.body) {
-        out.set(chunk.subarray(0, Math.max(0, length - at)), at);
+        // Leaving the loop by throwing closes the connection, so the rest of an oversized answer is not read.
+        if (chunk.length > length - at) throw new MalformedResponseError(route, `the store sent more than the ${length} bytes of the range it was asked for`);
+        out.set(chunk, at);
         at += chunk.length;
       }
-      return at === length ? out : out.subarray(0, Math.min(at, length));
+      if (at !== length) throw new MalformedResponseError(route, `the store sent ${at} of the ${length} bytes of the range it was asked for`);
+      return out;
     });
     return decryptRange(key, this.#blobContext(blob), read, ciphertextSize(blob.size), start, endExclusive);
   }

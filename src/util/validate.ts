@@ -31,11 +31,6 @@ export function requireString(parameter: string, value: unknown): asserts value 
   if (typeof value !== 'string') throw new InvalidArgumentError(parameter, 'a string', describeValue(value));
 }
 
-/** Require a boolean. */
-export function requireBoolean(parameter: string, value: unknown): asserts value is boolean {
-  if (typeof value !== 'boolean') throw new InvalidArgumentError(parameter, 'a boolean', describeValue(value));
-}
-
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
 

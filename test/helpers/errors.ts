@@ -1,4 +1,4 @@
-// The error code an operation fails with, for assertions on typed errors.
+// What an operation fails with, for assertions on typed errors: the rejection itself, or its code.
 import { AllegroError } from '../../src/errors.js';
 
 /**
@@ -13,4 +13,14 @@ export async function codeOf(operation: Promise<unknown> | (() => unknown)): Pro
     throw err;
   }
   return 'no error';
+}
+
+/** What `promise` rejects with; fails the test if it resolves. */
+export async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (err) {
+    return err;
+  }
+  throw new Error('expected a rejection');
 }

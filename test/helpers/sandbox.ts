@@ -116,3 +116,14 @@ export async function firstStream(sandbox: RunningSandbox, who: Login, type: 'RO
   if (typeof id !== 'string') throw new Error(`no ${type} stream`);
   return id;
 }
+
+/**
+ * Post a SocialMessage whose text field is `text` (any string: a forged or broken ciphertext, say) to `stream`, as
+ * the member `username` could through the native path, bypassing the client.
+ */
+export async function postRaw(sandbox: RunningSandbox, username: string, stream: string, text: string): Promise<void> {
+  const who = await login(sandbox, username);
+  const threadId = Buffer.from(stream, 'base64url').toString('base64');
+  const posted = await call(sandbox, 'POST', '/webcontroller/ingestor/v2/MessageService', { headers: who.headers, form: { messagepayload: JSON.stringify({ threadId, text }) } });
+  if (posted.status !== 200) throw new Error(`posting failed: ${posted.status} ${posted.body.toString()}`);
+}

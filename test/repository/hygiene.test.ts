@@ -22,7 +22,7 @@ if (files === undefined) console.warn('hygiene: not a git checkout (or no git); 
 const DASHES = '-'.repeat(5);
 /** A PEM private-key block with content: BEGIN line, base64 lines, END line. */
 const PRIVATE_KEY_BLOCK = new RegExp(`${DASHES}BEGIN ([A-Z0-9 ]*)PRIVATE KEY${DASHES}\\s*[\\r\\n]+(?:[A-Za-z0-9+/=:, -]+[\\r\\n]+)+${DASHES}END \\1PRIVATE KEY${DASHES}`);
-/** An absolute home or work directory path: /home/x/…, /Users/x/…, /root/…, /work/…. */
+/** An absolute path under a home or work directory: /home/<user>, /Users/<user>, /root or /work. */
 const MACHINE_PATH = new RegExp(`(^|[\\s"'\`(=:,\\[])/(home|Users)/[A-Za-z0-9._-]+/|(^|[\\s"'\`(=:,\\[])/(root|work)/`, 'm');
 
 function read(file: string): string | undefined {
@@ -56,8 +56,9 @@ describe.skipIf(files === undefined)('tracked files', () => {
     expect(PRIVATE_KEY_BLOCK.test(pem)).toBe(true);
     expect(PRIVATE_KEY_BLOCK.test(pem.replace(/PRIVATE KEY/g, 'RSA PRIVATE KEY'))).toBe(true);
     expect(PRIVATE_KEY_BLOCK.test(`expect(pem).toContain('${DASHES}BEGIN PRIVATE KEY${DASHES}')`)).toBe(false);
-    expect(MACHINE_PATH.test('"privateKeyPath": "/work/main/identities/bob.pem"')).toBe(true);
-    expect(MACHINE_PATH.test('cd /home/alice/project')).toBe(true);
+    // Machine paths built from parts too, for the same reason.
+    expect(MACHINE_PATH.test(`"privateKeyPath": "/${'work'}/main/identities/bob.pem"`)).toBe(true);
+    expect(MACHINE_PATH.test(`cd /${'home'}/alice/project`)).toBe(true);
     expect(MACHINE_PATH.test('"caCertPath":"/tmp/allegro-sandbox-x/tls/ca.pem"')).toBe(false);
     expect(MACHINE_PATH.test('see docs/work/notes.md')).toBe(false);
   });

@@ -38,6 +38,7 @@ const ERROR_CLASSES = [
   'KeyIdMismatchError', 'MalformedCiphertextError', 'MalformedResponseError', 'NetworkError', 'TimeoutError',
   'UnsupportedModeError', 'UnsupportedOperationError', 'UnsupportedVersionError',
 ];
+const ERROR_VALUES = ['OBJECT_STORE_DISABLED_MESSAGE', 'RETRY_TABLE', 'retryWhenOf'];
 const CRYPTO_VALUES = [
   'AES_KEY_LENGTH', 'AesKey', 'DEFAULT_JWT_LIFETIME_SECONDS', 'DEFAULT_MAX_TRANSPORT_LENGTH', 'ENTITY_V1_PREFIX',
   'ENTITY_V2_PREFIX', 'EncryptionMode', 'GCM_TAG_LENGTH', 'LEGACY_WRAPPED_KEY_LENGTH', 'MAX_JWT_LIFETIME_SECONDS',
@@ -51,16 +52,16 @@ const CRYPTO_VALUES = [
 const sorted = (names: readonly string[]) => [...names].sort();
 
 describe('entry point values', () => {
-  it('allegro-ts/errors: the error classes and the Object Store message', () => {
-    expect(sorted(Object.keys(errors))).toEqual(sorted([...ERROR_CLASSES, 'OBJECT_STORE_DISABLED_MESSAGE']));
+  it('allegro-ts/errors: the error classes, the classification table and the Object Store message', () => {
+    expect(sorted(Object.keys(errors))).toEqual(sorted([...ERROR_CLASSES, ...ERROR_VALUES]));
   });
 
   it('allegro-ts/crypto: the crypto core', () => {
     expect(sorted(Object.keys(crypto))).toEqual(sorted(CRYPTO_VALUES));
   });
 
-  it('allegro-ts: the client, its configuration, the crypto core and the errors', () => {
-    expect(sorted(Object.keys(root))).toEqual(sorted(['AllegroClient', 'loadConfig', 'resolveConfig', ...CRYPTO_VALUES, ...ERROR_CLASSES, 'OBJECT_STORE_DISABLED_MESSAGE']));
+  it('allegro-ts: the client, its configuration, Secret, the crypto core and the errors', () => {
+    expect(sorted(Object.keys(root))).toEqual(sorted(['AllegroClient', 'loadConfig', 'resolveConfig', 'Secret', ...CRYPTO_VALUES, ...ERROR_CLASSES, ...ERROR_VALUES]));
   });
 
   it('allegro-ts/sandbox: startSandbox and the default seed', () => {

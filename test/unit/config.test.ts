@@ -6,11 +6,32 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { interpolateEnv, loadConfig, resolveConfig, type AllegroConfigInput } from '../../src/config.js';
+import { Session, type SessionOptions } from '../../src/auth/session.js';
+import { generateRsaKeyPair, RsaPrivateKey, signJwtRs512 } from '../../src/crypto/rsa.js';
 import { InvalidConfigError } from '../../src/errors.js';
+import { HttpClient } from '../../src/http/http-client.js';
+import { createDispatcher } from '../../src/http/pool.js';
+import { retryPolicy } from '../../src/http/retry.js';
+import { KeyCache } from '../../src/keys/key-cache.js';
+import { Datafeed } from '../../src/pod/datafeed.js';
 import { startSandbox } from '../../src/sandbox/server.js';
+import { Secret } from '../../src/util/secret.js';
 
 const KEY_PEM = '-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----\n';
 const CERT_PEM = '-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIU\n-----END CERTIFICATE-----\n';
+
+const SECRET_FIELDS = new Set(['privateKeyPem', 'pkcs12', 'password', 'keyPem', 'sessionToken', 'keyManagerToken']);
+
+/** An object with its secrets revealed, for comparison with plain values; a secret field that is not a Secret fails. */
+function revealed(value: object | undefined): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(value ?? {}).map(([k, v]) => {
+    if (SECRET_FIELDS.has(k)) {
+      expect(v, k).toBeInstanceOf(Secret);
+      return [k, (v as Secret<string | Uint8Array>).reveal()];
+    }
+    return [k, v];
+  }));
+}
 
 /** A minimal valid configuration: a host and an inline RSA key. */
 function base(extra: Partial<AllegroConfigInput> = {}): AllegroConfigInput {
@@ -94,7 +115,7 @@ describe('resolveConfig: component URLs', () => {
     const proxy = { host: 'proxy.local', port: 3128 };
     const km = { host: 'km.example.com', port: 9443, context: '/keys', proxy: { host: 'kmproxy', port: 8080, username: 'u', password: 'p' } };
     const c = await resolveConfig(base({ port: 8443, proxy, keyManager: km, agent: { host: 'agent.example.com' }, pod: { port: 7443 } }));
-    expect(c.keyManager).toEqual({ url: 'https://km.example.com:9443/keys', proxy: km.proxy });
+    expect({ ...c.keyManager, proxy: revealed(c.keyManager.proxy) }).toEqual({ url: 'https://km.example.com:9443/keys', proxy: km.proxy });
     expect(c.agent).toEqual({ url: 'https://agent.example.com:8443/agent', proxy });
     expect(c.pod).toEqual({ url: 'https://pod.example.com:7443', proxy });
     expect(c.sessionAuth).toEqual({ url: 'https://pod.example.com:8443/sessionauth', proxy });
@@ -146,11 +167,11 @@ describe('resolveConfig: credentials and files', () => {
   it('RSA: inline content, or a path resolved against baseDir (absolute paths as given)', async () => {
     await mkdir(join(dir, 'keys'), { recursive: true });
     await writeFile(join(dir, 'keys', 'bot.pem'), KEY_PEM);
-    expect((await resolveConfig(base())).credentials).toEqual({ kind: 'rsa', username: 'bot', privateKeyPem: KEY_PEM });
+    expect(revealed((await resolveConfig(base())).credentials)).toEqual({ kind: 'rsa', username: 'bot', privateKeyPem: KEY_PEM });
     const rel = await resolveConfig({ host: 'h', bot: { username: 'bot', privateKey: { path: 'keys/bot.pem' } } }, dir);
-    expect(rel.credentials).toEqual({ kind: 'rsa', username: 'bot', privateKeyPem: KEY_PEM });
+    expect(revealed(rel.credentials)).toEqual({ kind: 'rsa', username: 'bot', privateKeyPem: KEY_PEM });
     const abs = await resolveConfig({ host: 'h', bot: { username: 'bot', privateKey: { path: join(dir, 'keys', 'bot.pem') } } }, '/nonexistent');
-    expect(abs.credentials).toEqual({ kind: 'rsa', username: 'bot', privateKeyPem: KEY_PEM });
+    expect(revealed(abs.credentials)).toEqual({ kind: 'rsa', username: 'bot', privateKeyPem: KEY_PEM });
     // Content wins over path; the RSA key wins over a certificate.
     const both = await resolveConfig({ host: 'h', bot: { username: 'bot', privateKey: { content: KEY_PEM, path: 'missing.pem' }, certificate: { path: 'missing.p12' } } }, dir);
     expect(both.credentials.kind).toBe('rsa');
@@ -172,10 +193,10 @@ describe('resolveConfig: credentials and files', () => {
     const p12 = Uint8Array.from([0x30, 0x82, 0x01, 0x00, 0xff, 0x00, 0x7f]);
     await writeFile(join(dir, 'bot.p12'), p12);
     const c = await resolveConfig({ host: 'h', bot: { username: 'bot', certificate: { path: 'bot.p12', password: 'changeit' } } }, dir);
-    expect(c.credentials).toEqual({ kind: 'certificate', username: 'bot', pkcs12: expect.any(Uint8Array), password: 'changeit' });
-    expect(Array.from((c.credentials as { pkcs12: Uint8Array }).pkcs12)).toEqual(Array.from(p12));
+    expect(revealed(c.credentials)).toEqual({ kind: 'certificate', username: 'bot', pkcs12: expect.any(Uint8Array), password: 'changeit' });
+    expect(Array.from(revealed(c.credentials).pkcs12 as Uint8Array)).toEqual(Array.from(p12));
     const noPassword = await resolveConfig({ host: 'h', bot: { username: 'bot', certificate: { path: join(dir, 'bot.p12') } } });
-    expect((noPassword.credentials as { password: string }).password).toBe('');
+    expect(revealed(noPassword.credentials).password).toBe('');
     const e = await configError(resolveConfig({ host: 'h', bot: { username: 'bot', certificate: { path: 'nope.p12', password: 'p12-secret-password' } } }, dir));
     expect(e.key).toBe('bot.certificate.path');
     expect(e.message).not.toContain('p12-secret-password');
@@ -185,7 +206,7 @@ describe('resolveConfig: credentials and files', () => {
     await writeFile(join(dir, 'cert.pem'), CERT_PEM);
     await writeFile(join(dir, 'cert-key.pem'), KEY_PEM);
     const c = await resolveConfig({ host: 'h', bot: { username: 'bot', certificate: { certPath: 'cert.pem', keyPath: 'cert-key.pem' } } }, dir);
-    expect(c.credentials).toEqual({ kind: 'certificate', username: 'bot', certPem: CERT_PEM, keyPem: KEY_PEM });
+    expect(revealed(c.credentials)).toEqual({ kind: 'certificate', username: 'bot', certPem: CERT_PEM, keyPem: KEY_PEM });
     expect((await configError(resolveConfig({ host: 'h', bot: { username: 'bot', certificate: { certPath: 'x.pem', keyPath: 'cert-key.pem' } } }, dir))).key).toBe('bot.certificate.certPath');
     expect((await configError(resolveConfig({ host: 'h', bot: { username: 'bot', certificate: { certPath: 'cert.pem', keyPath: 'x.pem' } } }, dir))).key).toBe('bot.certificate.keyPath');
     // A certificate without its key is no credential at all.
@@ -194,7 +215,7 @@ describe('resolveConfig: credentials and files', () => {
 
   it('caller-supplied tokens: both required, and they take precedence over keys', async () => {
     const c = await resolveConfig(base({ tokens: { session: 's-token', keyManager: 'km-token' } }));
-    expect(c.credentials).toEqual({ kind: 'tokens', username: 'bot', sessionToken: 's-token', keyManagerToken: 'km-token' });
+    expect(revealed(c.credentials)).toEqual({ kind: 'tokens', username: 'bot', sessionToken: 's-token', keyManagerToken: 'km-token' });
     let e = await configError(resolveConfig(base({ tokens: { session: 's-token-secret' } })));
     expect(e.key).toBe('tokens');
     expect(e.message).not.toContain('s-token-secret');
@@ -253,17 +274,111 @@ describe('resolveConfig: numeric settings', () => {
 
   const settings = Object.entries(defaults).flatMap(([section, values]) => Object.keys(values).map((name) => [section, name] as const));
 
-  it.each(settings)('%s.%s refuses 0, -1, a non-integer, a string, NaN and Infinity, naming the key', async (section, name) => {
-    const integer = !(section === 'retry' && name === 'multiplier');
-    const bad: unknown[] = [0, -1, 'x', '5', Number.NaN, Number.POSITIVE_INFINITY, null, true];
-    if (integer) bad.push(1.5);
+  /** What each setting accepts at its lower bound: `[value refused, value accepted, message]`. */
+  const bounds: Record<string, { refused: number[]; accepted: number; integer: boolean; message: string }> = {
+    'retry.initialIntervalMs': { refused: [-1, -0.5], accepted: 0, integer: false, message: 'non-negative number' },
+    'retry.maxIntervalMs': { refused: [-1, -0.5], accepted: 0, integer: false, message: 'non-negative number' },
+    'retry.multiplier': { refused: [0, 0.99, -1], accepted: 1, integer: false, message: 'number of at least 1' },
+    'keys.maxAgeMs': { refused: [0, -1], accepted: 0.5, integer: false, message: 'positive number' },
+    'keys.rotationCheckMs': { refused: [0, -1], accepted: 0.5, integer: false, message: 'positive number' },
+    'keys.failureCooldownMs': { refused: [-1, -0.5], accepted: 0, integer: false, message: 'non-negative number' },
+    'auth.minRefreshIntervalMs': { refused: [-1, -0.5], accepted: 0, integer: false, message: 'non-negative number' },
+    'auth.jwtLifetimeSeconds': { refused: [0, -1, 1.5, 301], accepted: 1, integer: true, message: 'integer from 1 to 300' },
+  };
+
+  it.each(settings)('%s.%s refuses values below its bound, a string, NaN and Infinity, naming the key', async (section, name) => {
+    const bound = bounds[`${section}.${name}`] ?? { refused: [0, -1, 1.5], accepted: 1, integer: true, message: 'positive integer' };
+    const bad: unknown[] = [...bound.refused, 'x', '5', Number.NaN, Number.POSITIVE_INFINITY, null, true];
     for (const value of bad) {
       const e = await configError(resolveConfig(base({ [section]: { [name]: value } } as Partial<AllegroConfigInput>)));
       expect(e.key).toBe(`${section}.${name}`);
-      expect(e.message).toContain(integer ? 'positive integer' : 'positive number');
+      expect(e.message).toContain(bound.message);
     }
-    const ok = await resolveConfig(base({ [section]: { [name]: integer ? 1 : 1.5 } } as Partial<AllegroConfigInput>));
-    expect((ok as unknown as Record<string, Record<string, number>>)[section]![name]).toBe(integer ? 1 : 1.5);
+    const ok = await resolveConfig(base({ [section]: { [name]: bound.accepted } } as Partial<AllegroConfigInput>));
+    expect((ok as unknown as Record<string, Record<string, number>>)[section]![name]).toBe(bound.accepted);
+    if (!bound.integer) {
+      const fraction = await resolveConfig(base({ [section]: { [name]: 1.5 } } as Partial<AllegroConfigInput>));
+      expect((fraction as unknown as Record<string, Record<string, number>>)[section]![name]).toBe(1.5);
+    }
+  });
+
+  it('keys.failureCooldownMs: 0 (documented as "disables" by KeyCache) is accepted', async () => {
+    expect((await resolveConfig(base({ keys: { failureCooldownMs: 0 } }))).keys.failureCooldownMs).toBe(0);
+  });
+
+  it('a settings section that is not an object names the section', async () => {
+    for (const key of ['retry', 'timeouts', 'keys', 'datafeed', 'auth'] as const) {
+      for (const bad of [5, 'x', [], null]) expect((await configError(resolveConfig(base({ [key]: bad } as Partial<AllegroConfigInput>)))).key).toBe(key);
+    }
+  });
+
+  it('accepts exactly the values the module each setting feeds accepts', async () => {
+    const dispatcher = createDispatcher({});
+    const key = new RsaPrivateKey((await generateRsaKeyPair()).privateKeyPem);
+    const noop = async () => { throw new Error('not called'); };
+    const http = new HttpClient({ transport: dispatcher });
+    const session = (o: Partial<SessionOptions>) => new Session({
+      credentials: { kind: 'tokens', username: 'u', sessionToken: new Secret('t', 't'), keyManagerToken: new Secret('t', 't') }, http: { pod: http, keyManager: http },
+      podUrl: 'https://p', keyManagerUrl: 'https://p', sessionAuthUrl: 'https://p', keyAuthUrl: 'https://p', minRefreshIntervalMs: 0, jwtLifetimeSeconds: 1, ...o,
+    });
+    const modules: Record<string, (v: number) => unknown> = {
+      'retry.maxAttempts': (v) => retryPolicy({ maxAttempts: v }),
+      'retry.initialIntervalMs': (v) => retryPolicy({ initialDelayMs: v }),
+      'retry.multiplier': (v) => retryPolicy({ multiplier: v }),
+      'retry.maxIntervalMs': (v) => retryPolicy({ maxDelayMs: v }),
+      'timeouts.requestMs': (v) => new HttpClient({ transport: dispatcher, timeoutMs: v }),
+      'timeouts.connectMs': (v) => void createDispatcher({ connectTimeoutMs: v }).close(),
+      'keys.maxEntries': (v) => new KeyCache({ name: 'k', keyOf: String, load: noop, maxEntries: v }),
+      'keys.maxAgeMs': (v) => new KeyCache({ name: 'k', keyOf: String, load: noop, maxAgeMs: v }),
+      'keys.rotationCheckMs': (v) => new KeyCache({ name: 'k', keyOf: String, load: noop, maxAgeMs: v }),
+      'keys.failureCooldownMs': (v) => new KeyCache({ name: 'k', keyOf: String, load: noop, failureCooldownMs: v }),
+      'datafeed.maxBackoffMs': (v) => new Datafeed({ http, podUrl: 'https://p', auth: { headers: () => ({}) }, decrypt: noop, maxBackoffMs: v }),
+      'datafeed.dedupEntries': (v) => new Datafeed({ http, podUrl: 'https://p', auth: { headers: () => ({}) }, decrypt: noop, dedupEntries: v }),
+      'auth.minRefreshIntervalMs': (v) => session({ minRefreshIntervalMs: v }),
+      'auth.jwtLifetimeSeconds': (v) => { session({ jwtLifetimeSeconds: v }); return signJwtRs512(key, { sub: 'u', lifetimeSeconds: v }); },
+    };
+    expect(Object.keys(modules).sort()).toEqual(settings.map(([section, name]) => `${section}.${name}`).sort());
+    const candidates = [-1, -0.5, 0, 0.5, 1, 1.5, 2, 299, 300, 301, 2 ** 31, Number.MAX_SAFE_INTEGER + 2, Number.NaN, Number.POSITIVE_INFINITY];
+    const disagreements: string[] = [];
+    for (const [section, name] of settings) {
+      for (const value of candidates) {
+        const byModule = (() => { try { modules[`${section}.${name}`]!(value); return true; } catch { return false; } })();
+        const byConfig = await resolveConfig(base({ [section]: { [name]: value } } as Partial<AllegroConfigInput>)).then(() => true, () => false);
+        if (byModule !== byConfig) disagreements.push(`${section}.${name} = ${value}: config ${byConfig ? 'accepts' : 'refuses'}, module ${byModule ? 'accepts' : 'refuses'}`);
+      }
+    }
+    await dispatcher.close();
+    expect(disagreements).toEqual([]);
+  });
+});
+
+describe('resolveConfig: proxies, CA lists and credential fields of the wrong type', () => {
+  it('a proxy needs a host and a port; username and password must be strings', async () => {
+    const ok = await resolveConfig(base({ proxy: { host: 'proxy', port: 3128, username: 'u', password: 'p' } }));
+    expect(revealed(ok.pod.proxy)).toEqual({ host: 'proxy', port: 3128, username: 'u', password: 'p' });
+    const cases: Array<[unknown, string]> = [
+      [5, 'proxy'], [{ port: 3128 }, 'proxy.host'], [{ host: '', port: 3128 }, 'proxy.host'], [{ host: 'p' }, 'proxy.port'],
+      [{ host: 'p', port: 0 }, 'proxy.port'], [{ host: 'p', port: '3128' }, 'proxy.port'], [{ host: 'p', port: 1, username: 5 }, 'proxy.username'],
+      [{ host: 'p', port: 1, password: 5 }, 'proxy.password'],
+    ];
+    for (const [proxy, key] of cases) expect((await configError(resolveConfig(base({ proxy } as Partial<AllegroConfigInput>)))).key).toBe(key);
+    expect((await configError(resolveConfig(base({ keyManager: { proxy: { host: 'p' } } } as Partial<AllegroConfigInput>)))).key).toBe('keyManager.proxy.port');
+  });
+
+  it('ssl.caCertificates must be a list of paths', async () => {
+    for (const bad of ['ca.pem', 5, [5], ['']]) {
+      expect((await configError(resolveConfig(base({ ssl: { caCertificates: bad as string[] } })))).key).toMatch(/^ssl\.caCertificates/);
+    }
+    expect((await configError(resolveConfig(base({ ssl: { trustStore: { path: 5 as unknown as string } } })))).key).toBe('ssl.trustStore.path');
+  });
+
+  it('key content, paths and the certificate password must be strings', async () => {
+    const bot = (b: unknown) => ({ host: 'h', bot: { username: 'bot', ...(b as object) } }) as AllegroConfigInput;
+    expect((await configError(resolveConfig(bot({ privateKey: { content: 5 } })))).key).toBe('bot.privateKey.content');
+    expect((await configError(resolveConfig(bot({ privateKey: { path: 5 } })))).key).toBe('bot.privateKey.path');
+    expect((await configError(resolveConfig(bot({ certificate: { path: 5 } })))).key).toBe('bot.certificate.path');
+    expect((await configError(resolveConfig(bot({ certificate: { path: 'x.p12', password: 5 } })))).key).toBe('bot.certificate.password');
+    expect((await configError(resolveConfig(bot({ certificate: { certPath: 5, keyPath: 'k' } })))).key).toBe('bot.certificate.certPath');
   });
 });
 
@@ -284,7 +399,7 @@ describe('loadConfig', () => {
     const c = await loadConfig(file, { POD_HOST: 'pod.example.com', BOT_USER: 'my-bot' });
     expect(c.pod.url).toBe('https://pod.example.com:8443');
     expect(c.keyManager.url).toBe('https://km.example.com:8443/relay');
-    expect(c.credentials).toEqual({ kind: 'rsa', username: 'my-bot', privateKeyPem: KEY_PEM });
+    expect(revealed(c.credentials)).toEqual({ kind: 'rsa', username: 'my-bot', privateKeyPem: KEY_PEM });
     expect(c.caCertificates).toEqual(['CA']);
     expect(c.retry.maxAttempts).toBe(3);
     const e = await configError(loadConfig(file, { POD_HOST: 'pod.example.com' }));
@@ -319,7 +434,7 @@ describe('loadConfig', () => {
       expect(c.objectStore.url).toBe(sandbox.objectStoreUrl);
       expect(c.credentials.kind).toBe('rsa');
       expect(c.credentials.username).toBe('sandbox-bot');
-      expect((c.credentials as { privateKeyPem: string }).privateKeyPem).toMatch(/^-----BEGIN PRIVATE KEY-----/);
+      expect(revealed(c.credentials).privateKeyPem).toMatch(/^-----BEGIN PRIVATE KEY-----/);
       expect(c.caCertificates).toHaveLength(1);
       expect(c.caCertificates[0]).toMatch(/^-----BEGIN CERTIFICATE-----/);
     } finally {

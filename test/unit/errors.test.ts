@@ -41,8 +41,8 @@ describe('errors', () => {
   });
 
   it('mark network failures retryable unless they would fail the same way again', () => {
-    expect(new NetworkError('GET /x', 'ECONNRESET').retryable).toBe(true);
-    expect(new NetworkError('GET /x', 'TLS: bad certificate', undefined, { retryable: false }).retryable).toBe(false);
+    expect(new NetworkError('GET /x', 'lost', 'ECONNRESET').retryable).toBe(true);
+    expect(new NetworkError('GET /x', 'tls', 'TLS: bad certificate').retryable).toBe(false);
     expect(new HttpStatusError(503, 'GET /x').retryable).toBe(true);
     expect(new HttpStatusError(404, 'GET /x').retryable).toBe(false);
   });

@@ -10,6 +10,11 @@ describe('public API', () => {
     for (const name of Object.keys(crypto)) expect(root, name).toHaveProperty(name);
   });
 
+  it('exports Secret, the type of the resolved credentials', () => {
+    expect(root).toHaveProperty('Secret');
+    expect(String(new root.Secret('token', 'x'))).toBe('[redacted token]');
+  });
+
   it('keeps internals out: no platform, raw randomness or backend adapters', () => {
     for (const name of ['platform', 'randomBytes', 'nodeAead', 'nobleAead', 'webCryptoAead', 'placeSealed']) {
       expect(root, name).not.toHaveProperty(name);

@@ -28,10 +28,15 @@ export function sendCommand(configPath: string, stream: string, text: string, pr
   return withClient(configPath, async (bot) => print(await bot.pod.send(stream, text)));
 }
 
-/** Print the last messages of a stream, decrypted, oldest first. */
+/**
+ * Print the last messages of a stream, decrypted, oldest first; a message that cannot be decrypted is printed as
+ * `[not decrypted: CODE]` in place of its text.
+ */
 export function readCommand(configPath: string, stream: string, limit: number, print: (line: string) => void): Promise<number> {
   return withClient(configPath, async (bot) => {
-    for (const m of await bot.pod.history(stream, { limit })) print(`${new Date(m.timestamp).toISOString()}\t${m.fromUserId}\t${m.text}`);
+    for (const m of await bot.pod.history(stream, { limit })) {
+      print(`${new Date(m.timestamp).toISOString()}\t${m.fromUserId}\t${m.error === undefined ? m.text : `[not decrypted: ${m.error.code}]`}`);
+    }
   });
 }
 

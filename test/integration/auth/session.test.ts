@@ -2,17 +2,22 @@
 // single-flight logins under heavy concurrency, refresh semantics (changed token, minimum interval, shared refresh,
 // caller-supplied tokens), the reasons of AuthenticationError, the Datafeed and Object Store bearer hooks and their
 // caching, and that no token ever reaches an error.
+import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { inspect } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Session, type SessionOptions } from '../../../src/auth/session.js';
 import type { Credentials } from '../../../src/config.js';
-import { AllegroError, AuthenticationError, HttpStatusError } from '../../../src/errors.js';
-import { closeDispatcher, createDispatcher, type ClientCertificate, type Dispatcher } from '../../../src/http/dispatcher.js';
+import { AllegroError, AuthenticationError, HttpStatusError, MalformedResponseError } from '../../../src/errors.js';
 import { HttpClient } from '../../../src/http/http-client.js';
+import { createDispatcher, type ClientCertificate } from '../../../src/http/pool.js';
+import type { Transport } from '../../../src/http/transport.js';
 import { startSandbox, type RunningSandbox } from '../../../src/sandbox/server.js';
 import { issueClientCertificate, loadOrCreateTls } from '../../../src/sandbox/tls.js';
 import { fromUtf8, tryFromBase64 } from '../../../src/util/bytes.js';
+import { Secret } from '../../../src/util/secret.js';
 import { login } from '../../helpers/sandbox.js';
 
 const MIN_REFRESH_MS = 1_000;
@@ -21,7 +26,7 @@ const JWT = /eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}/;
 let sandbox: RunningSandbox;
 let ca: string;
 let http: HttpClient;
-const dispatchers: Dispatcher[] = [];
+const dispatchers: Transport[] = [];
 /** Every token seen in this file, and every error thrown: checked at the end for leaks. */
 const secrets = new Set<string>();
 const errors: unknown[] = [];
@@ -30,18 +35,24 @@ const errors: unknown[] = [];
 interface Clock { t: number }
 
 function rsa(username: string, identity = username): Credentials {
-  return { kind: 'rsa', username, privateKeyPem: readFileSync(sandbox.identities.get(identity)!.privateKeyPath!, 'utf8') };
+  return { kind: 'rsa', username, privateKeyPem: new Secret('private key', readFileSync(sandbox.identities.get(identity)!.privateKeyPath!, 'utf8')) };
 }
 
 function certificateClient(clientCertificate: ClientCertificate): HttpClient {
   const d = createDispatcher({ ca: [ca], clientCertificate });
   dispatchers.push(d);
-  return new HttpClient({ dispatcher: d, retry: { maxAttempts: 2, initialDelayMs: 20, jitter: 0 } });
+  return new HttpClient({ transport: d, retry: { maxAttempts: 2, initialDelayMs: 20, jitter: 0 } });
+}
+
+/** Certificate logins: one client presenting the certificate, for sessionAuth and keyAuth. */
+function certificateClients(clientCertificate: ClientCertificate): Partial<SessionOptions> {
+  const client = certificateClient(clientCertificate);
+  return { http: { pod: http, keyManager: http, sessionAuth: client, keyAuth: client } };
 }
 
 function newSession(credentials: Credentials, clock: Clock = { t: Date.now() }, extra: Partial<SessionOptions> = {}): Session {
   return new Session({
-    credentials, http,
+    credentials, http: { pod: http, keyManager: http },
     podUrl: sandbox.podUrl, keyManagerUrl: sandbox.keyManagerUrl, sessionAuthUrl: sandbox.sessionAuthUrl, keyAuthUrl: sandbox.keyAuthUrl,
     minRefreshIntervalMs: MIN_REFRESH_MS, jwtLifetimeSeconds: 240, now: () => clock.t,
     ...extra,
@@ -85,11 +96,11 @@ beforeAll(async () => {
   ca = readFileSync(sandbox.caCertPath, 'utf8');
   const dispatcher = createDispatcher({ ca: [ca] });
   dispatchers.push(dispatcher);
-  http = new HttpClient({ dispatcher, retry: { maxAttempts: 3, initialDelayMs: 20, jitter: 0 } });
+  http = new HttpClient({ transport: dispatcher, retry: { maxAttempts: 3, initialDelayMs: 20, jitter: 0 } });
 });
 
 afterAll(async () => {
-  await Promise.all(dispatchers.map((d) => closeDispatcher(d, { force: true })));
+  await Promise.all(dispatchers.map((d) => d.close({ force: true })));
   await sandbox?.close();
 });
 
@@ -191,7 +202,7 @@ describe('refresh', () => {
     const real = await login(sandbox, 'alice');
     secrets.add(real.session);
     secrets.add(real.km);
-    const session = newSession({ kind: 'tokens', username: 'alice', sessionToken: real.session, keyManagerToken: real.km });
+    const session = newSession({ kind: 'tokens', username: 'alice', sessionToken: new Secret('session token', real.session), keyManagerToken: new Secret('Key Manager token', real.km) });
     expect(await session.token('session')).toBe(real.session);
     expect(await session.token('keyManager')).toBe(real.km);
     expect(await whoAmI(session)).toBe('alice');
@@ -235,8 +246,8 @@ describe('AuthenticationError', () => {
   it('certificate refused: a client certificate issued by another CA', async () => {
     const stranger = await loadOrCreateTls(undefined);
     const cert = await issueClientCertificate(stranger, 'sandbox-bot');
-    const session = newSession({ kind: 'certificate', username: 'sandbox-bot', certPem: cert.certPem, keyPem: cert.keyPem }, undefined,
-      { certificateHttp: certificateClient({ certPem: cert.certPem, keyPem: cert.keyPem }) });
+    const session = newSession({ kind: 'certificate', username: 'sandbox-bot', certPem: cert.certPem, keyPem: new Secret('private key', cert.keyPem) }, undefined,
+      certificateClients({ certPem: cert.certPem, keyPem: cert.keyPem }));
     for (const target of ['session', 'keyManager'] as const) {
       const err = await authFailure(session.token(target));
       expect(err.reason).toBe('certificate-refused');
@@ -247,7 +258,7 @@ describe('AuthenticationError', () => {
 
   it('certificate credentials without a certificate client are refused without a request', async () => {
     const files = sandbox.identities.get('sandbox-bot')!;
-    const session = newSession({ kind: 'certificate', username: 'sandbox-bot', pkcs12: readFileSync(files.pkcs12Path!), password: files.pkcs12Password! });
+    const session = newSession({ kind: 'certificate', username: 'sandbox-bot', pkcs12: new Secret('PKCS#12', readFileSync(files.pkcs12Path!)), password: new Secret('password', files.pkcs12Password!) });
     const err = await authFailure(session.token('session'));
     expect(err.reason).toBe('certificate-refused');
   });
@@ -257,8 +268,8 @@ describe('certificate login', () => {
   it("logs in with the bot's PKCS#12 to the pod and the Key Manager", async () => {
     const files = sandbox.identities.get('sandbox-bot')!;
     const pkcs12 = new Uint8Array(readFileSync(files.pkcs12Path!));
-    const session = newSession({ kind: 'certificate', username: 'sandbox-bot', pkcs12, password: files.pkcs12Password! }, undefined,
-      { certificateHttp: certificateClient({ pfx: pkcs12, passphrase: files.pkcs12Password! }) });
+    const session = newSession({ kind: 'certificate', username: 'sandbox-bot', pkcs12: new Secret('PKCS#12', pkcs12), password: new Secret('password', files.pkcs12Password!) }, undefined,
+      certificateClients({ pfx: pkcs12, passphrase: files.pkcs12Password! }));
     await token(session, 'session');
     await token(session, 'keyManager');
     expect(session.logins).toEqual({ session: 1, keyManager: 1 });
@@ -332,6 +343,31 @@ describe('service token hooks', () => {
       secrets.add(renewed.authorization!.slice(7));
     } finally {
       sandbox.faults.clear();
+    }
+  });
+});
+
+describe('2xx answers without the field the session needs', () => {
+  it('are MalformedResponseErrors naming the route, never an invented HTTP status: login, datafeed token, Object Store token', async () => {
+    // A loopback server standing in for a broken pod that answers 200 with an empty JSON body everywhere.
+    const broken = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(_req.url?.includes('settings-web') === true ? '[]' : '{}'));
+    await new Promise<void>((resolve) => broken.listen(0, '127.0.0.1', () => resolve()));
+    const url = `http://127.0.0.1:${(broken.address() as AddressInfo).port}`;
+    try {
+      const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+      const urls = { podUrl: url, keyManagerUrl: `${url}/relay`, sessionAuthUrl: `${url}/sessionauth`, keyAuthUrl: `${url}/keyauth` };
+      const rsaSession = newSession({ kind: 'rsa', username: 'someone', privateKeyPem: new Secret('private key', privateKey.export({ type: 'pkcs8', format: 'pem' }) as string) }, undefined, urls);
+      const login = await failure(rsaSession.token('session'));
+      expect(login).toBeInstanceOf(MalformedResponseError);
+      expect(login).toMatchObject({ code: 'MALFORMED_RESPONSE', route: 'POST /login/pubkey/authenticate', retryable: false });
+      expect((login as Error).message).toBe('POST /login/pubkey/authenticate answered with a malformed response: no token');
+
+      const supplied = newSession({ kind: 'tokens', username: 'someone', sessionToken: new Secret('session token', 'supplied-session'), keyManagerToken: new Secret('Key Manager token', 'supplied-km') }, undefined, urls);
+      expect(await failure(Promise.resolve(supplied.datafeed.headers()))).toMatchObject({ code: 'MALFORMED_RESPONSE', route: 'GET /settings-web/api/v1/tokens', message: expect.stringContaining('no datafeed2 token') });
+      expect(await failure(Promise.resolve(supplied.objectStore.headers()))).toMatchObject({ code: 'MALFORMED_RESPONSE', route: 'POST /login/idm/tokens', message: expect.stringContaining('no access token') });
+    } finally {
+      broken.closeAllConnections();
+      await new Promise<void>((resolve) => broken.close(() => resolve()));
     }
   });
 });

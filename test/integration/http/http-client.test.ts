@@ -1,18 +1,22 @@
-// HttpClient and the undici dispatcher against a real sandbox over HTTPS on 127.0.0.1, trusting only the sandbox CA:
-// JSON, error mapping, retries (429 + Retry-After, 503, dropped connections, refused connections), timeouts, aborts,
-// the 401 refresh hook, mutual TLS (PKCS#12 and PEM, direct and through a CONNECT proxy), certificate trust,
-// keep-alive reuse, the response size cap, and that tokens and query strings never reach an error.
-// A small plain-HTTP server and a CONNECT proxy, both on loopback, cover what the sandbox cannot do.
+// HttpClient and the undici connection pool against a real sandbox over HTTPS on 127.0.0.1, trusting only the sandbox
+// CA: JSON, error mapping, retries (429 + Retry-After, 503, dropped connections, refused connections), timeouts,
+// aborts, the 401 refresh hook, mutual TLS (PKCS#12 and PEM, direct and through a CONNECT proxy), certificate trust,
+// keep-alive reuse, the response size cap, the default User-Agent, no listener pile-up under concurrency, and that
+// tokens and query strings never reach an error. A small plain-HTTP server and a CONNECT proxy, both on loopback,
+// cover what the sandbox cannot do. (transport.test.ts runs the exchange itself over both transports.)
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import { connect as netConnect, type AddressInfo, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { inspect } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { AbortedError, HttpStatusError, NetworkError, TimeoutError } from '../../../src/errors.js';
-import { closeDispatcher, createDispatcher, send, type Dispatcher, type DispatcherOptions } from '../../../src/http/dispatcher.js';
-import { HttpClient, type HttpClientOptions, type RetryInfo } from '../../../src/http/http-client.js';
+import { AbortedError, HttpStatusError, MalformedResponseError, NetworkError, TimeoutError } from '../../../src/errors.js';
+import { DEFAULT_USER_AGENT, HttpClient, type HttpClientOptions, type RetryInfo } from '../../../src/http/http-client.js';
+import { createDispatcher, type DispatcherOptions } from '../../../src/http/pool.js';
+import { sendStream, type Transport } from '../../../src/http/transport.js';
 import { startSandbox, type RunningSandbox } from '../../../src/sandbox/server.js';
+import { startProxy, type TestProxy } from '../../helpers/proxy.js';
+import { rejection } from '../../helpers/errors.js';
 import { login, type Login } from '../../helpers/sandbox.js';
 
 const PODINFO = '/webcontroller/public/podInfo';
@@ -25,15 +29,6 @@ function expectNoSecret(error: unknown, ...secrets: string[]): void {
   for (const secret of secrets) for (const t of texts) expect(t).not.toContain(secret);
 }
 
-async function failure(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected a rejection');
-}
-
 function listen(server: Server): Promise<number> {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)));
 }
@@ -42,21 +37,21 @@ describe('HttpClient against the sandbox', () => {
   let sandbox: RunningSandbox;
   let ca: string;
   let bot: Login;
-  let dispatcher: Dispatcher;
-  const dispatchers: Dispatcher[] = [];
+  let dispatcher: Transport;
+  const dispatchers: Transport[] = [];
   const clients: HttpClient[] = [];
   // Plain-HTTP helper server: echoes headers, answers 204, streams, and echoes a token in an error message.
   let local: Server;
   let localUrl: string;
   const seen: IncomingHttpHeaders[] = [];
 
-  const newDispatcher = (options: DispatcherOptions = {}): Dispatcher => {
+  const newDispatcher = (options: DispatcherOptions = {}): Transport => {
     const d = createDispatcher({ ca, ...options });
     dispatchers.push(d);
     return d;
   };
   const newClient = (options: Partial<HttpClientOptions> = {}): HttpClient => {
-    const c = new HttpClient({ dispatcher, retry: FAST_RETRY, ...options });
+    const c = new HttpClient({ transport: dispatcher, retry: FAST_RETRY, ...options });
     clients.push(c);
     return c;
   };
@@ -102,7 +97,7 @@ describe('HttpClient against the sandbox', () => {
 
   afterAll(async () => {
     await Promise.all(clients.map((c) => c.close()));
-    await Promise.all(dispatchers.map((d) => closeDispatcher(d, { force: true })));
+    await Promise.all(dispatchers.map((d) => d.close({ force: true })));
     await new Promise<void>((resolve) => local.close(() => resolve()));
     local.closeAllConnections();
     await sandbox.close();
@@ -125,15 +120,24 @@ describe('HttpClient against the sandbox', () => {
       expect(a.accept).toBe('application/json');
 
       const retries: RetryInfo[] = [];
-      await newClient({ onRetry: (i) => retries.push(i) }).request({ method: 'GET', url: `${localUrl}/flaky` });
+      const own: RetryInfo[] = [];
+      await newClient({ onRetry: (i) => retries.push(i) }).request({ method: 'GET', url: `${localUrl}/flaky`, onRetry: (i) => own.push(i) });
       expect(retries.map((r) => r.attempt)).toEqual([1, 2]);
+      expect(own).toEqual(retries); // the request's own listener hears the same retries
       const ids = seen.slice(-3).map((h) => h['x-trace-id']);
       expect(new Set(ids).size).toBe(1);
       expect(retries[0]!.traceId).toBe(ids[0]);
     });
 
+    it('sends User-Agent allegro-ts/<package.json version> by default', async () => {
+      const { version } = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+      expect(DEFAULT_USER_AGENT).toBe(`allegro-ts/${version}`);
+      const echoed = await newClient().request<Record<string, string>>({ method: 'GET', url: `${localUrl}/echo` });
+      expect(echoed['user-agent']).toBe(`allegro-ts/${version}`);
+    });
+
     it('maps 404 to HttpStatusError NOT_FOUND with route, server message and trace id', async () => {
-      const err = await failure(newClient().request({ method: 'GET', url: `${sandbox.podUrl}/pod/v1/nope/123?sessionToken=SECRETQUERY` }));
+      const err = await rejection(newClient().request({ method: 'GET', url: `${sandbox.podUrl}/pod/v1/nope/123?sessionToken=SECRETQUERY` }));
       expect(err).toBeInstanceOf(HttpStatusError);
       const e = err as HttpStatusError;
       expect(e.code).toBe('NOT_FOUND');
@@ -146,7 +150,7 @@ describe('HttpClient against the sandbox', () => {
     });
 
     it('uses the route given by the caller', async () => {
-      const err = await failure(newClient().request({ method: 'GET', url: `${sandbox.podUrl}/pod/v3/room/abc%2Fdef/info`, route: 'GET /pod/v3/room/{id}/info', auth: { headers: () => bot.headers } }));
+      const err = await rejection(newClient().request({ method: 'GET', url: `${sandbox.podUrl}/pod/v3/room/abc%2Fdef/info`, route: 'GET /pod/v3/room/{id}/info', auth: { headers: () => bot.headers } }));
       expect((err as HttpStatusError).route).toBe('GET /pod/v3/room/{id}/info');
     });
 
@@ -159,8 +163,9 @@ describe('HttpClient against the sandbox', () => {
       expect(bytes[1024 * 99]).toBe(99);
       expect(await client.request({ method: 'GET', url: `${localUrl}/stream`, expect: 'none' })).toBeUndefined();
       const retries: RetryInfo[] = [];
-      const err = await failure(newClient({ onRetry: (i) => retries.push(i) }).request({ method: 'GET', url: `${localUrl}/not-json` }));
-      expect(err).toBeInstanceOf(NetworkError);
+      const err = await rejection(newClient({ onRetry: (i) => retries.push(i) }).request({ method: 'GET', url: `${localUrl}/not-json` }));
+      expect(err).toBeInstanceOf(MalformedResponseError);
+      expect(err).toMatchObject({ code: 'MALFORMED_RESPONSE', route: 'GET /not-json', retryable: false });
       expect(retries).toHaveLength(0);
     });
 
@@ -203,7 +208,7 @@ describe('HttpClient against the sandbox', () => {
       expect(retries.map((r) => [r.attempt, r.delayMs])).toEqual([[1, 20], [2, 40]]);
 
       sandbox.faults.add({ path: PODINFO, status: 503 });
-      const err = await failure(newClient({ retry: { ...FAST_RETRY, maxAttempts: 3 } }).request({ method: 'GET', url: `${sandbox.podUrl}${PODINFO}` }));
+      const err = await rejection(newClient({ retry: { ...FAST_RETRY, maxAttempts: 3 } }).request({ method: 'GET', url: `${sandbox.podUrl}${PODINFO}` }));
       expect((err as HttpStatusError).code).toBe('SERVER_ERROR');
       expect((err as HttpStatusError).serverMessage).toBe('Server error (injected fault)');
       expect(sandbox.faults.counts.failed).toBeGreaterThanOrEqual(5);
@@ -212,7 +217,7 @@ describe('HttpClient against the sandbox', () => {
     it('does not retry a 503 for a POST', async () => {
       sandbox.faults.add({ path: '/pod/v1/streams/list', status: 503, times: 1 });
       const retries: RetryInfo[] = [];
-      const err = await failure(newClient({ onRetry: (i) => retries.push(i) }).request({ method: 'POST', url: `${sandbox.podUrl}/pod/v1/streams/list`, json: {}, auth: { headers: () => bot.headers } }));
+      const err = await rejection(newClient({ onRetry: (i) => retries.push(i) }).request({ method: 'POST', url: `${sandbox.podUrl}/pod/v1/streams/list`, json: {}, auth: { headers: () => bot.headers } }));
       expect((err as HttpStatusError).status).toBe(503);
       expect(retries).toHaveLength(0);
     });
@@ -226,7 +231,7 @@ describe('HttpClient against the sandbox', () => {
 
       sandbox.faults.add({ path: '/pod/v1/streams/list', drop: true, times: 1 });
       retries.length = 0;
-      const err = await failure(newClient({ onRetry: (i) => retries.push(i) }).request({ method: 'POST', url: `${sandbox.podUrl}/pod/v1/streams/list`, json: {}, auth: { headers: () => bot.headers } }));
+      const err = await rejection(newClient({ onRetry: (i) => retries.push(i) }).request({ method: 'POST', url: `${sandbox.podUrl}/pod/v1/streams/list`, json: {}, auth: { headers: () => bot.headers } }));
       expect(err).toBeInstanceOf(NetworkError);
       expect((err as NetworkError).route).toBe('POST /pod/v1/streams/list');
       expect((err as NetworkError).message).toMatch(/UND_ERR_SOCKET|ECONNRESET/);
@@ -262,7 +267,7 @@ describe('HttpClient against the sandbox', () => {
     it('times out an attempt after timeoutMs (TimeoutError), and retries a timed-out GET', async () => {
       sandbox.faults.add({ path: PODINFO, latencyMs: 3000, times: 1 });
       const started = performance.now();
-      const err = await failure(newClient({ retry: { maxAttempts: 1 } }).request({ method: 'GET', url: `${sandbox.podUrl}${PODINFO}`, timeoutMs: 300 }));
+      const err = await rejection(newClient({ retry: { maxAttempts: 1 } }).request({ method: 'GET', url: `${sandbox.podUrl}${PODINFO}`, timeoutMs: 300 }));
       const elapsed = performance.now() - started;
       expect(err).toBeInstanceOf(TimeoutError);
       expect((err as TimeoutError).message).toBe(`GET ${PODINFO} timed out after 300 ms`);
@@ -279,7 +284,7 @@ describe('HttpClient against the sandbox', () => {
     it('does not retry a timed-out POST', async () => {
       sandbox.faults.add({ path: '/pod/v1/streams/list', latencyMs: 3000, times: 1 });
       const retries: RetryInfo[] = [];
-      const err = await failure(newClient({ onRetry: (i) => retries.push(i) }).request({ method: 'POST', url: `${sandbox.podUrl}/pod/v1/streams/list`, json: {}, timeoutMs: 200, auth: { headers: () => bot.headers } }));
+      const err = await rejection(newClient({ onRetry: (i) => retries.push(i) }).request({ method: 'POST', url: `${sandbox.podUrl}/pod/v1/streams/list`, json: {}, timeoutMs: 200, auth: { headers: () => bot.headers } }));
       expect(err).toBeInstanceOf(TimeoutError);
       expect(retries).toHaveLength(0);
     });
@@ -287,36 +292,62 @@ describe('HttpClient against the sandbox', () => {
     it('aborts quickly on the caller\'s signal, in flight and while waiting to retry', async () => {
       sandbox.faults.add({ path: PODINFO, latencyMs: 5000, times: 1 });
       let started = performance.now();
-      let err = await failure(newClient().request({ method: 'GET', url: `${sandbox.podUrl}${PODINFO}`, signal: AbortSignal.timeout(100) }));
+      let err = await rejection(newClient().request({ method: 'GET', url: `${sandbox.podUrl}${PODINFO}`, signal: AbortSignal.timeout(100) }));
       expect(err).toBeInstanceOf(AbortedError);
       expect(performance.now() - started).toBeLessThan(600);
 
       sandbox.faults.add({ path: PODINFO, status: 503, retryAfterSeconds: 10, times: 1 });
       const retries: RetryInfo[] = [];
       started = performance.now();
-      err = await failure(newClient({ retry: { maxDelayMs: 20_000 }, onRetry: (i) => retries.push(i) }).request({ method: 'GET', url: `${sandbox.podUrl}${PODINFO}`, signal: AbortSignal.timeout(200) }));
+      err = await rejection(newClient({ retry: { maxDelayMs: 20_000 }, onRetry: (i) => retries.push(i) }).request({ method: 'GET', url: `${sandbox.podUrl}${PODINFO}`, signal: AbortSignal.timeout(200) }));
       expect(err).toBeInstanceOf(AbortedError);
       expect(retries.map((r) => r.delayMs)).toEqual([10_000]);
       expect(performance.now() - started).toBeLessThan(1000);
 
       const aborted = new AbortController();
       aborted.abort();
-      expect(await failure(newClient().request({ method: 'GET', url: `${sandbox.podUrl}${PODINFO}`, signal: aborted.signal }))).toBeInstanceOf(AbortedError);
+      expect(await rejection(newClient().request({ method: 'GET', url: `${sandbox.podUrl}${PODINFO}`, signal: aborted.signal }))).toBeInstanceOf(AbortedError);
     });
 
     it('close() aborts in-flight requests and refuses new ones', async () => {
       sandbox.faults.add({ path: PODINFO, latencyMs: 5000, times: 1 });
       const client = newClient();
-      const pending = failure(client.request({ method: 'GET', url: `${sandbox.podUrl}${PODINFO}` }));
+      const pending = rejection(client.request({ method: 'GET', url: `${sandbox.podUrl}${PODINFO}` }));
       await new Promise((resolve) => setTimeout(resolve, 100));
       const started = performance.now();
       await client.close();
       expect(await pending).toBeInstanceOf(AbortedError);
       expect(performance.now() - started).toBeLessThan(500);
-      expect(await failure(client.request({ method: 'GET', url: `${sandbox.podUrl}${PODINFO}` }))).toBeInstanceOf(AbortedError);
+      expect(await rejection(client.request({ method: 'GET', url: `${sandbox.podUrl}${PODINFO}` }))).toBeInstanceOf(AbortedError);
       // The shared dispatcher is not the client's: it still works.
       expect(await newClient().request({ method: 'GET', url: `${sandbox.podUrl}${PODINFO}` })).toBeDefined();
     });
+  });
+
+  it('runs 60 concurrent requests, half of them sharing one caller signal, without piling listeners on any signal; the signal ends its half, close() the rest', async () => {
+    sandbox.faults.add({ path: PODINFO, latencyMs: 5000 });
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => { if (w.name === 'MaxListenersExceededWarning') warnings.push(w); };
+    process.on('warning', onWarning);
+    try {
+      const client = newClient();
+      const shared = new AbortController();
+      const start = (signal?: AbortSignal) => rejection(client.request({ method: 'GET', url: `${sandbox.podUrl}${PODINFO}`, ...(signal === undefined ? {} : { signal }) }));
+      const withSignal = Array.from({ length: 30 }, () => start(shared.signal));
+      const without = Array.from({ length: 30 }, () => start());
+      let settled = 0;
+      for (const p of without) void p.then(() => settled++);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      shared.abort();
+      for (const err of await Promise.all(withSignal)) expect(err).toBeInstanceOf(AbortedError);
+      expect(settled).toBe(0);
+      await client.close();
+      for (const err of await Promise.all(without)) expect(err).toBeInstanceOf(AbortedError);
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings).toEqual([]);
   });
 
   describe('authentication hook', () => {
@@ -342,7 +373,7 @@ describe('HttpClient against the sandbox', () => {
 
     it('throws the second 401, and a 401 when the hook declines; tokens never reach the error', async () => {
       let calls = 0;
-      const err = await failure(newClient().request({
+      const err = await rejection(newClient().request({
         method: 'GET', url: `${sandbox.podUrl}/pod/v2/sessioninfo?token=${bot.session}`,
         auth: { headers: () => ({ sessionToken: `${bot.session}x` }), onUnauthorized: async () => ++calls > 0 },
       }));
@@ -352,7 +383,7 @@ describe('HttpClient against the sandbox', () => {
       expect((err as HttpStatusError).route).toBe('GET /pod/v2/sessioninfo');
       expectNoSecret(err, bot.session, bot.km);
 
-      const declined = await failure(newClient().request({
+      const declined = await rejection(newClient().request({
         method: 'GET', url: `${sandbox.podUrl}/pod/v2/sessioninfo`,
         auth: { headers: () => ({ sessionToken: 'nope-nope-nope' }), onUnauthorized: async () => false },
       }));
@@ -362,7 +393,7 @@ describe('HttpClient against the sandbox', () => {
 
     it('redacts a credential the server echoes in its message, truncates long messages and keeps the server trace id', async () => {
       const secret = 'eyJhbGciOiJSUzUxMiJ9.very-secret-session-token';
-      const err = await failure(newClient().request({ method: 'GET', url: `${localUrl}/echo-token`, headers: { sessionToken: secret } })) as HttpStatusError;
+      const err = await rejection(newClient().request({ method: 'GET', url: `${localUrl}/echo-token`, headers: { sessionToken: secret } })) as HttpStatusError;
       expect(err.code).toBe('BAD_REQUEST');
       expect(err.serverMessage).toMatch(/^Token \[redacted\] is not valid here\. x+…$/);
       expect(err.serverMessage!.length).toBe(300);
@@ -372,19 +403,19 @@ describe('HttpClient against the sandbox', () => {
 
     it('keeps tokens out of network errors and timeouts', async () => {
       sandbox.faults.add({ path: '/pod/v2/sessioninfo', drop: true, times: 5 });
-      const dropped = await failure(newClient({ retry: { ...FAST_RETRY, maxAttempts: 2 } }).request({ method: 'GET', url: `${sandbox.podUrl}/pod/v2/sessioninfo?x=${bot.km}`, auth: { headers: () => bot.headers } }));
+      const dropped = await rejection(newClient({ retry: { ...FAST_RETRY, maxAttempts: 2 } }).request({ method: 'GET', url: `${sandbox.podUrl}/pod/v2/sessioninfo?x=${bot.km}`, auth: { headers: () => bot.headers } }));
       expect(dropped).toBeInstanceOf(NetworkError);
       expectNoSecret(dropped, bot.session, bot.km);
       sandbox.faults.clear();
       sandbox.faults.add({ path: '/pod/v2/sessioninfo', latencyMs: 2000, times: 1 });
-      const slow = await failure(newClient({ retry: { maxAttempts: 1 } }).request({ method: 'GET', url: `${sandbox.podUrl}/pod/v2/sessioninfo?x=${bot.km}`, timeoutMs: 100, auth: { headers: () => bot.headers } }));
+      const slow = await rejection(newClient({ retry: { maxAttempts: 1 } }).request({ method: 'GET', url: `${sandbox.podUrl}/pod/v2/sessioninfo?x=${bot.km}`, timeoutMs: 100, auth: { headers: () => bot.headers } }));
       expect(slow).toBeInstanceOf(TimeoutError);
       expectNoSecret(slow, bot.session, bot.km);
     });
   });
 
   describe('TLS', () => {
-    const authenticate = (d: Dispatcher) => new HttpClient({ dispatcher: d, retry: { maxAttempts: 1 } })
+    const authenticate = (d: Transport) => new HttpClient({ transport: d, retry: { maxAttempts: 1 } })
       .request<{ name: string; token: string }>({ method: 'POST', url: `${sandbox.sessionAuthUrl}/v1/authenticate` });
 
     it('logs in with mutual TLS using the bot\'s PKCS#12 bundle', async () => {
@@ -402,7 +433,7 @@ describe('HttpClient against the sandbox', () => {
     });
 
     it('is refused certificate login without a client certificate', async () => {
-      const err = await failure(authenticate(dispatcher));
+      const err = await rejection(authenticate(dispatcher));
       expect((err as HttpStatusError).status).toBe(401);
     });
 
@@ -410,7 +441,7 @@ describe('HttpClient against the sandbox', () => {
       const untrusting = createDispatcher();
       dispatchers.push(untrusting);
       const retries: RetryInfo[] = [];
-      const err = await failure(new HttpClient({ dispatcher: untrusting, retry: FAST_RETRY, onRetry: (i) => retries.push(i) }).request({ method: 'GET', url: `${sandbox.podUrl}${PODINFO}` }));
+      const err = await rejection(new HttpClient({ transport: untrusting, retry: FAST_RETRY, onRetry: (i) => retries.push(i) }).request({ method: 'GET', url: `${sandbox.podUrl}${PODINFO}` }));
       expect(err).toBeInstanceOf(NetworkError);
       expect((err as NetworkError).message).toMatch(/^GET \/webcontroller\/public\/podInfo failed: TLS: .*certificate/);
       expect((err as NetworkError).retryable).toBe(false);
@@ -440,7 +471,7 @@ describe('HttpClient against the sandbox', () => {
   describe('connection pool and limits', () => {
     it('reuses kept-alive connections: 50 sequential requests open at most two', async () => {
       const d = newDispatcher();
-      const client = new HttpClient({ dispatcher: d });
+      const client = new HttpClient({ transport: d });
       let connections = 0;
       const onConnect = () => { connections++; };
       subscribe('undici:client:connected', onConnect);
@@ -461,65 +492,38 @@ describe('HttpClient against the sandbox', () => {
     it('caps the response size (declared and streamed) with a NetworkError', async () => {
       const small = newDispatcher({ maxResponseBytes: 64 });
       const retries: RetryInfo[] = [];
-      const client = new HttpClient({ dispatcher: small, retry: FAST_RETRY, onRetry: (i) => retries.push(i) });
-      const declared = await failure(client.request({ method: 'GET', url: `${sandbox.podUrl}${PODINFO}` }));
+      const client = new HttpClient({ transport: small, retry: FAST_RETRY, onRetry: (i) => retries.push(i) });
+      const declared = await rejection(client.request({ method: 'GET', url: `${sandbox.podUrl}${PODINFO}` }));
       expect(declared).toBeInstanceOf(NetworkError);
       expect(retries).toHaveLength(0); // it would be just as large again
       expect((declared as NetworkError).message).toContain('larger than 64 bytes');
-      const streamed = await failure(send(dispatcher, { method: 'GET', url: `${localUrl}/stream`, headers: {}, headersTimeoutMs: 5000, bodyTimeoutMs: 5000, maxResponseBytes: 50_000 }));
+      const get = () => sendStream(dispatcher, { method: 'GET', url: `${localUrl}/stream`, headers: {}, headersTimeoutMs: 5000, bodyTimeoutMs: 5000 });
+      const streamed = await rejection(get().then((r) => r.bytes(50_000)));
       expect((streamed as NetworkError).message).toContain('larger than 50000 bytes');
       // The connection is not poisoned: the next request works.
-      expect((await send(dispatcher, { method: 'GET', url: `${localUrl}/stream`, headers: {}, headersTimeoutMs: 5000, bodyTimeoutMs: 5000 })).body.length).toBe(102_400);
+      expect((await (await get()).bytes()).length).toBe(102_400);
     });
 
     it('validates requests without echoing header values', async () => {
-      const err = await failure(send(dispatcher, { method: 'GET', url: `${localUrl}/echo`, headers: { sessionToken: 'abc\r\nInjected: yes' }, headersTimeoutMs: 1000, bodyTimeoutMs: 1000 }));
+      const err = await rejection(sendStream(dispatcher, { method: 'GET', url: `${localUrl}/echo`, headers: { sessionToken: 'abc\r\nInjected: yes' }, headersTimeoutMs: 1000, bodyTimeoutMs: 1000 }));
       expect((err as Error).name).toBe('InvalidArgumentError');
       expectNoSecret(err, 'Injected');
-      expect(await failure(newClient().request({ method: 'POST', url: `${localUrl}/echo`, json: {}, form: {} }))).toHaveProperty('code', 'INVALID_ARGUMENT');
-      expect(await failure(newClient().request({ method: 'GET', url: 'ftp://127.0.0.1/x' }))).toHaveProperty('code', 'INVALID_ARGUMENT');
+      expect(await rejection(newClient().request({ method: 'POST', url: `${localUrl}/echo`, json: {}, form: {} }))).toHaveProperty('code', 'INVALID_ARGUMENT');
+      expect(await rejection(newClient().request({ method: 'GET', url: 'ftp://127.0.0.1/x' }))).toHaveProperty('code', 'INVALID_ARGUMENT');
     });
   });
 
   describe('through a CONNECT proxy', () => {
-    let proxy: Server;
+    let proxy: TestProxy;
     let proxyUrl: string;
-    let tunnels = 0;
-    const sockets = new Set<Socket>();
 
     beforeAll(async () => {
-      proxy = createServer((_req, res) => res.writeHead(405).end());
-      proxy.on('connect', (req, client: Socket, head: Buffer) => {
-        sockets.add(client);
-        client.on('error', () => client.destroy());
-        const expected = `Basic ${Buffer.from('proxyuser:proxy pass').toString('base64')}`;
-        if (req.headers['proxy-authorization'] !== expected) {
-          client.end('HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm="test"\r\nContent-Length: 0\r\n\r\n');
-          return;
-        }
-        const [host, port] = (req.url ?? '').split(':');
-        if (host !== '127.0.0.1') {
-          client.end('HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n');
-          return;
-        }
-        tunnels++;
-        const upstream = netConnect(Number(port), host, () => {
-          client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-          upstream.write(head);
-          upstream.pipe(client);
-          client.pipe(upstream);
-        });
-        sockets.add(upstream);
-        upstream.on('error', () => client.destroy());
-        client.on('close', () => upstream.destroy());
-      });
-      proxyUrl = `http://127.0.0.1:${await listen(proxy)}`;
+      proxy = await startProxy({ username: 'proxyuser', password: 'proxy pass' });
+      proxyUrl = proxy.url;
     });
 
     afterAll(async () => {
-      for (const s of sockets) s.destroy();
-      proxy.closeAllConnections();
-      await new Promise<void>((resolve) => proxy.close(() => resolve()));
+      await proxy.close();
     });
 
     it('tunnels HTTPS with proxy credentials, reuses the tunnel, and keeps mutual TLS working', async () => {
@@ -529,18 +533,18 @@ describe('HttpClient against the sandbox', () => {
         clientCertificate: { pfx: readFileSync(files.pkcs12Path!), passphrase: files.pkcs12Password! },
       });
       expect(d.description).toBe(`proxy ${proxyUrl}`);
-      const client = new HttpClient({ dispatcher: d });
-      const before = tunnels;
+      const client = new HttpClient({ transport: d });
+      const before = proxy.tunnels.length;
       for (let i = 0; i < 5; i++) await client.request({ method: 'GET', url: `${sandbox.podUrl}${PODINFO}` });
       const login = await client.request<{ token: string }>({ method: 'POST', url: `${sandbox.sessionAuthUrl}/v1/authenticate` });
       expect(login.token.length).toBeGreaterThan(20);
-      expect(tunnels - before).toBeLessThanOrEqual(2); // see the keep-alive test
+      expect(proxy.tunnels.length - before).toBeLessThanOrEqual(2); // see the keep-alive test
     });
 
     it('reports a proxy that refuses the tunnel (407) as a NetworkError, without the credentials', async () => {
       const d = newDispatcher({ proxy: { url: proxyUrl.replace('http://', 'http://proxyuser:wrongpass@') } });
       expect(d.description).not.toContain('wrongpass');
-      const err = await failure(new HttpClient({ dispatcher: d, retry: { maxAttempts: 1 } }).request({ method: 'GET', url: `${sandbox.podUrl}${PODINFO}` }));
+      const err = await rejection(new HttpClient({ transport: d, retry: { maxAttempts: 1 } }).request({ method: 'GET', url: `${sandbox.podUrl}${PODINFO}` }));
       expect(err).toBeInstanceOf(NetworkError);
       expect((err as NetworkError).message).toBe(`GET ${PODINFO} failed: proxy refused the tunnel (HTTP 407)`);
       expectNoSecret(err, 'wrongpass', Buffer.from('proxyuser:wrongpass').toString('base64'));

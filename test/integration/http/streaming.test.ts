@@ -1,4 +1,4 @@
-// Streaming in the HTTP client (HttpClient.upload / download over dispatcher.sendStream) against the sandbox's blob
+// Streaming in the HTTP client (HttpClient.upload / download over sendStream and the undici pool) against the sandbox's blob
 // routes, over HTTPS on 127.0.0.1 trusting only the sandbox CA: 100 MiB up and down with bounded memory, chunked
 // uploads, Range downloads (206, 416), aborts mid-download and mid-upload, close(), the entitlement 403 and other
 // statuses as HttpStatusError, the 401 refresh of downloads (and its absence for uploads), the body iterator's own
@@ -9,16 +9,18 @@ import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AbortedError, HttpStatusError, InvalidArgumentError } from '../../../src/errors.js';
-import { closeDispatcher, createDispatcher, type Dispatcher } from '../../../src/http/dispatcher.js';
 import { HttpClient, type AuthHook } from '../../../src/http/http-client.js';
+import { createDispatcher } from '../../../src/http/pool.js';
+import type { Transport } from '../../../src/http/transport.js';
 import { startSandbox, type RunningSandbox } from '../../../src/sandbox/server.js';
+import { rejection } from '../../helpers/errors.js';
 import { call, login } from '../../helpers/sandbox.js';
 
 const MiB = 1024 * 1024;
 const DISABLED = 'This feature is disabled for your pod.';
 
 let sandbox: RunningSandbox;
-let dispatcher: Dispatcher;
+let dispatcher: Transport;
 let client: HttpClient;
 let token: string;
 let auth: AuthHook;
@@ -46,26 +48,17 @@ async function sha256(size: number, seed: number): Promise<string> {
   return h.digest('hex');
 }
 
-async function failure(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected a rejection');
-}
-
 beforeAll(async () => {
   sandbox = await startSandbox();
   dispatcher = createDispatcher({ ca: readFileSync(sandbox.caCertPath, 'utf8') });
-  client = new HttpClient({ dispatcher, retry: { initialDelayMs: 20, maxDelayMs: 200, jitter: 0 } });
+  client = new HttpClient({ transport: dispatcher, retry: { initialDelayMs: 20, maxDelayMs: 200, jitter: 0 } });
   const bot = await login(sandbox, 'sandbox-bot');
   token = (await call(sandbox, 'POST', '/login/idm/tokens', { headers: bot.headers })).json.access_token;
   auth = { headers: () => ({ authorization: `Bearer ${token}` }) };
 });
 afterAll(async () => {
   await client?.close();
-  if (dispatcher !== undefined) await closeDispatcher(dispatcher, { force: true });
+  if (dispatcher !== undefined) await dispatcher.close({ force: true });
   await sandbox?.close();
 });
 
@@ -135,7 +128,7 @@ describe('upload and download', () => {
       if (at > end) break;
     }
     expect(got.equals(expected)).toBe(true);
-    const refused = await failure(client.download({ url: blobUrl(id), auth, headers: { range: `bytes=${SIZE}-` } }));
+    const refused = await rejection(client.download({ url: blobUrl(id), auth, headers: { range: `bytes=${SIZE}-` } }));
     expect(refused).toBeInstanceOf(HttpStatusError);
     expect(refused).toMatchObject({ status: 416, serverMessage: expect.stringContaining('Range not satisfiable') });
   });
@@ -144,7 +137,7 @@ describe('upload and download', () => {
     const controller = new AbortController();
     const download = await client.download({ url: blobUrl(id), auth, signal: controller.signal });
     let read = 0;
-    const err = await failure((async () => {
+    const err = await rejection((async () => {
       for await (const chunk of download.body) {
         read += chunk.length;
         if (read > 5 * MiB) controller.abort();
@@ -157,9 +150,9 @@ describe('upload and download', () => {
   });
 
   it('close() ends a download being read with AbortedError', async () => {
-    const other = new HttpClient({ dispatcher });
+    const other = new HttpClient({ transport: dispatcher });
     const download = await other.download({ url: blobUrl(id), auth });
-    const err = await failure((async () => {
+    const err = await rejection((async () => {
       let read = 0;
       for await (const chunk of download.body) {
         read += chunk.length;
@@ -190,7 +183,7 @@ describe('upload failures', () => {
       produced += c.length;
       if (produced > 8 * MiB) controller.abort();
     });
-    const err = await failure(client.upload({ method: 'PUT', url: blobUrl(id), body, contentLength: 50 * MiB, auth, signal: controller.signal }));
+    const err = await rejection(client.upload({ method: 'PUT', url: blobUrl(id), body, contentLength: 50 * MiB, auth, signal: controller.signal }));
     expect(err).toBeInstanceOf(AbortedError);
     const deadline = Date.now() + 5000;
     while (existsSync(join(blobDir(), `${id}.part`)) && Date.now() < deadline) await sleep(10);
@@ -205,7 +198,7 @@ describe('upload failures', () => {
       await new Promise(() => {}); // never yields again
     }
     setTimeout(() => controller.abort(), 200);
-    expect(await failure(client.upload({ method: 'PUT', url: blobUrl(newId()), body: stalled(), auth, signal: controller.signal }))).toBeInstanceOf(AbortedError);
+    expect(await rejection(client.upload({ method: 'PUT', url: blobUrl(newId()), body: stalled(), auth, signal: controller.signal }))).toBeInstanceOf(AbortedError);
   });
 
   it('the 403 of a pod without the Object Store entitlement is HttpStatusError with its message, for upload and download', async () => {
@@ -214,10 +207,10 @@ describe('upload failures', () => {
     await sandbox.admin.setObjectStoreEntitlement(false);
     try {
       // A large body: the answer comes before it is sent, and ends the upload.
-      const up = await failure(client.upload({ method: 'PUT', url: blobUrl(newId()), body: blob(20 * MiB, 5), contentLength: 20 * MiB, auth }));
+      const up = await rejection(client.upload({ method: 'PUT', url: blobUrl(newId()), body: blob(20 * MiB, 5), contentLength: 20 * MiB, auth }));
       expect(up).toBeInstanceOf(HttpStatusError);
       expect(up).toMatchObject({ status: 403, serverMessage: DISABLED });
-      const down = await failure(client.download({ url: blobUrl(id), auth }));
+      const down = await rejection(client.download({ url: blobUrl(id), auth }));
       expect(down).toBeInstanceOf(HttpStatusError);
       expect(down).toMatchObject({ status: 403, serverMessage: DISABLED });
     } finally {
@@ -228,12 +221,12 @@ describe('upload failures', () => {
   it('other refusals: 409, 400 without the magic, 404, with the server message', async () => {
     const id = newId();
     await client.upload({ method: 'PUT', url: blobUrl(id), body: blob(1000, 6), auth });
-    expect(await failure(client.upload({ method: 'PUT', url: blobUrl(id), body: blob(1000, 6), auth }))).toMatchObject({ status: 409, serverMessage: 'A blob with this id exists' });
+    expect(await rejection(client.upload({ method: 'PUT', url: blobUrl(id), body: blob(1000, 6), auth }))).toMatchObject({ status: 409, serverMessage: 'A blob with this id exists' });
     async function* plaintext(): AsyncGenerator<Uint8Array> {
       yield Buffer.from('not ciphertext at all');
     }
-    expect(await failure(client.upload({ method: 'PUT', url: blobUrl(newId()), body: plaintext(), auth }))).toMatchObject({ status: 400, serverMessage: expect.stringContaining('ATB1') });
-    expect(await failure(client.download({ url: blobUrl(newId()), auth }))).toMatchObject({ status: 404, serverMessage: 'No blob has that id' });
+    expect(await rejection(client.upload({ method: 'PUT', url: blobUrl(newId()), body: plaintext(), auth }))).toMatchObject({ status: 400, serverMessage: expect.stringContaining('ATB1') });
+    expect(await rejection(client.download({ url: blobUrl(newId()), auth }))).toMatchObject({ status: 404, serverMessage: 'No blob has that id' });
   });
 
   it('download refreshes once on 401; upload does not (the body cannot be replayed)', async () => {
@@ -248,7 +241,7 @@ describe('upload failures', () => {
       },
     };
     const id = newId();
-    const up = await failure(client.upload({ method: 'PUT', url: blobUrl(id), body: blob(1000, 7), auth: refreshing }));
+    const up = await rejection(client.upload({ method: 'PUT', url: blobUrl(id), body: blob(1000, 7), auth: refreshing }));
     expect(up).toMatchObject({ status: 401 });
     expect(refreshes).toBe(0);
     expect(String((up as Error).message)).not.toContain('expired-token');
@@ -268,19 +261,19 @@ describe('upload failures', () => {
       yield* blob(2 * MiB, 8);
       throw boom;
     }
-    expect(await failure(client.upload({ method: 'PUT', url: blobUrl(id), body: failing(), contentLength: 4 * MiB, auth }))).toBe(boom);
+    expect(await rejection(client.upload({ method: 'PUT', url: blobUrl(id), body: failing(), contentLength: 4 * MiB, auth }))).toBe(boom);
     async function* wrongType(): AsyncGenerator<Uint8Array> {
       yield 'text' as unknown as Uint8Array;
     }
-    expect(await failure(client.upload({ method: 'PUT', url: blobUrl(newId()), body: wrongType(), auth }))).toBeInstanceOf(InvalidArgumentError);
+    expect(await rejection(client.upload({ method: 'PUT', url: blobUrl(newId()), body: wrongType(), auth }))).toBeInstanceOf(InvalidArgumentError);
     await sleep(50);
     expect(sandbox.state.blobs.has(id)).toBe(false);
   });
 
   it('a body of another length than contentLength is InvalidArgumentError; bad arguments are refused up front', async () => {
-    expect(await failure(client.upload({ method: 'PUT', url: blobUrl(newId()), body: blob(1000, 9), contentLength: 2000, auth }))).toBeInstanceOf(InvalidArgumentError);
-    expect(await failure(client.upload({ method: 'PUT', url: blobUrl(newId()), body: blob(3000, 9), contentLength: 2000, auth }))).toBeInstanceOf(InvalidArgumentError);
-    expect(await failure(client.upload({ method: 'PUT', url: blobUrl(newId()), body: Buffer.from('ATB1') as unknown as AsyncIterable<Uint8Array>, auth }))).toBeInstanceOf(InvalidArgumentError);
-    expect(await failure(client.upload({ method: 'PUT', url: blobUrl(newId()), body: blob(10, 9), contentLength: -1, auth }))).toBeInstanceOf(InvalidArgumentError);
+    expect(await rejection(client.upload({ method: 'PUT', url: blobUrl(newId()), body: blob(1000, 9), contentLength: 2000, auth }))).toBeInstanceOf(InvalidArgumentError);
+    expect(await rejection(client.upload({ method: 'PUT', url: blobUrl(newId()), body: blob(3000, 9), contentLength: 2000, auth }))).toBeInstanceOf(InvalidArgumentError);
+    expect(await rejection(client.upload({ method: 'PUT', url: blobUrl(newId()), body: Buffer.from('ATB1') as unknown as AsyncIterable<Uint8Array>, auth }))).toBeInstanceOf(InvalidArgumentError);
+    expect(await rejection(client.upload({ method: 'PUT', url: blobUrl(newId()), body: blob(10, 9), contentLength: -1, auth }))).toBeInstanceOf(InvalidArgumentError);
   });
 });

@@ -3,10 +3,11 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AllegroClient } from '../../../src/client.js';
-import { EntitlementError } from '../../../src/errors.js';
+import { EntitlementError, MalformedResponseError } from '../../../src/errors.js';
 import { startSandbox, type RunningSandbox } from '../../../src/sandbox/server.js';
 import { parseBlobRef } from '../../../src/store/object-store-client.js';
 import { identityConfig } from '../../helpers/client.js';
+import { startRelay } from '../../helpers/relay.js';
 import { call, login } from '../../helpers/sandbox.js';
 import { codeOf } from '../../helpers/errors.js';
 
@@ -175,5 +176,141 @@ describe('blobs', () => {
     await expect(bob.objects.getBlob(ref)).rejects.toMatchObject({ code: 'CONTENT_KEY_UNAVAILABLE' });
     await bot.objects.deleteBlob(ref);
     expect(await codeOf((async () => { for await (const _ of (await alice.objects.getBlob(ref)).content) break; })())).toBe('NOT_FOUND');
+  });
+});
+
+describe('blob range reads against a store that answers with the wrong number of bytes', () => {
+  type Mode = 'surplus in one chunk' | 'surplus over several chunks' | 'short' | 'not 206';
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  it.each<Mode>(['surplus in one chunk', 'surplus over several chunks', 'short', 'not 206'])('%s: MALFORMED_RESPONSE, never a RangeError or silently cut bytes', async (mode) => {
+    const data = randomBytes(200_000);
+    const ref = await bot.objects.putBlob((async function* () { yield data; })(), { threadId: room, size: data.length });
+    let broken = true;
+    const relay = await startRelay(sandbox, async (method, path, answer, res) => {
+      if (!broken || method !== 'GET' || !path.startsWith('/object/v1/blobs/') || answer.status !== 206) return false;
+      const body = answer.body;
+      if (mode === 'not 206') {
+        res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': body.length });
+        res.end(body);
+        return true;
+      }
+      res.writeHead(206, { 'content-type': 'application/octet-stream' }); // chunked: no length to contradict
+      if (mode === 'short') {
+        res.end(body.subarray(0, body.length - 1));
+      } else if (mode === 'surplus in one chunk') {
+        res.end(Buffer.concat([body, Buffer.alloc(7, 0xee)]));
+      } else {
+        // Separate writes, apart in time, reach the client as separate chunks.
+        for (const part of [body.subarray(0, 10), body.subarray(10), Buffer.alloc(5, 0xee), Buffer.alloc(5, 0xdd)]) {
+          res.write(part);
+          await sleep(30);
+        }
+        res.end();
+      }
+      return true;
+    });
+    const reader = await AllegroClient.create(identityConfig(sandbox, 'alice', { objectStore: relay.component }));
+    try {
+      const err = await reader.objects.getBlobRange(ref, 1000, 1010).then(() => undefined, (e: unknown) => e);
+      expect(err).toBeInstanceOf(MalformedResponseError);
+      expect(err).toMatchObject({ code: 'MALFORMED_RESPONSE', route: 'GET /object/v1/blobs/{id}' });
+      // The same reader, through the same relay, reads fine once the store answers correctly.
+      broken = false;
+      expect(Buffer.from(await reader.objects.getBlobRange(ref, 1000, 1010)).equals(data.subarray(1000, 1010))).toBe(true);
+    } finally {
+      await reader.close();
+      await relay.close();
+    }
+  });
+});
+
+describe('writes whose answer was lost', () => {
+  const lostAnswer = (times = 1) => sandbox.faults.add({ path: '/object/v1/objects/', method: 'PUT', dropAfter: true, times });
+  const allUsed = () => expect(sandbox.faults.list().every((r) => r.remaining === 0)).toBe(true);
+
+  it('put: the retry meets its own object (409) and reports the write, stored once', async () => {
+    const before = sandbox.state.objects.size;
+    lostAnswer();
+    const ref = await bot.objects.put({ partition, sortKey: 'lost-put', threadId: room, payload: { n: 1 } });
+    allUsed();
+    sandbox.faults.clear();
+    expect(ref).toMatchObject({ version: 1, sortKey: 'lost-put', partition });
+    expect(sandbox.state.objects.size).toBe(before + 1);
+    expect((await bot.objects.getBySortKey(partition, 'lost-put')).absoluteHash).toBe(ref.absoluteHash);
+  });
+
+  it('update: the retry meets a prevHash that is no longer the latest (409), because it is its own version', async () => {
+    const v1 = await bot.objects.put({ partition, sortKey: 'lost-update', threadId: room, payload: { n: 1 } });
+    lostAnswer();
+    const v2 = await bot.objects.update(v1, { payload: { n: 2 } });
+    allUsed();
+    sandbox.faults.clear();
+    expect(v2).toMatchObject({ version: 2, baseHash: v1.baseHash });
+    expect((await bot.objects.get(v1.absoluteHash, { current: true })).json()).toEqual({ n: 2 });
+    expect(await codeOf(bot.objects.update(v1, { payload: { n: 3 } }))).toBe('CONFLICT');
+  });
+
+  it('delete: the retry meets GONE (logical) or NOT_FOUND (physical) of its own deletion and succeeds', async () => {
+    const logical = await bot.objects.put({ partition, sortKey: 'lost-delete', threadId: room, payload: 1 });
+    lostAnswer();
+    await bot.objects.delete(logical, 'LOGICAL');
+    allUsed();
+    expect(await codeOf(bot.objects.getBySortKey(partition, 'lost-delete'))).toBe('GONE');
+    const physical = await bot.objects.put({ partition, sortKey: 'lost-purge', threadId: room, payload: 1 });
+    lostAnswer();
+    await bot.objects.delete(physical, 'PHYSICAL');
+    allUsed();
+    sandbox.faults.clear();
+    expect(await codeOf(bot.objects.get(physical.absoluteHash))).toBe('NOT_FOUND');
+  });
+
+  it('a retry that meets a real conflict still reports it: a taken sort key, a stale version, an object already deleted', async () => {
+    // Each first attempt never reaches the store (dropped before serving); the retry is refused, and nothing of ours is there.
+    const droppedBefore = () => sandbox.faults.add({ path: '/object/v1/objects/', method: 'PUT', drop: true, times: 1 });
+    const taken = await bot.objects.put({ partition, sortKey: 'really-taken', threadId: room, payload: 1 });
+    droppedBefore();
+    expect(await codeOf(bot.objects.put({ partition, sortKey: 'really-taken', threadId: room, payload: 2 }))).toBe('CONFLICT');
+    allUsed();
+    await bot.objects.update(taken, { payload: 2 });
+    droppedBefore();
+    expect(await codeOf(bot.objects.update(taken, { payload: 3 }))).toBe('CONFLICT');
+    allUsed();
+    const logical = await bot.objects.put({ partition, sortKey: 'deleted-before', threadId: room, payload: 1 });
+    await bot.objects.delete(logical, 'LOGICAL');
+    droppedBefore();
+    expect(await codeOf(bot.objects.delete(logical, 'LOGICAL'))).toBe('GONE');
+    allUsed();
+    const physical = await bot.objects.put({ partition, sortKey: 'purged-before', threadId: room, payload: 1 });
+    await bot.objects.delete(physical, 'PHYSICAL');
+    droppedBefore();
+    // Gone either way; a physical delete cannot tell whose it was once every version is removed, and the object is gone.
+    await bot.objects.delete(physical, 'PHYSICAL');
+    allUsed();
+    expect(await codeOf(bot.objects.delete(physical, 'PHYSICAL'))).toBe('NOT_FOUND');
+    sandbox.faults.clear();
+  });
+
+  it('a 409 on a retry where the hash holds other content is the real CONFLICT', async () => {
+    let first = true;
+    // The first attempt is forwarded with another payload and its answer lost; the retry sends the real one.
+    const relay = await startRelay(sandbox, (method, path, _answer, res) => {
+      if (method !== 'PUT' || !path.startsWith('/object/v1/objects/') || !first) return false;
+      first = false;
+      res.destroy();
+      return true;
+    }, (method, path, body) => {
+      if (method !== 'PUT' || !path.startsWith('/object/v1/objects/') || !first) return body;
+      const json = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
+      return Buffer.from(JSON.stringify({ ...json, encryptedPayload: randomBytes(64).toString('base64') }));
+    });
+    const writer = await AllegroClient.create(identityConfig(sandbox, 'sandbox-bot', { objectStore: relay.component }));
+    try {
+      expect(await codeOf(writer.objects.put({ partition, sortKey: 'impostor', threadId: room, payload: 'mine' }))).toBe('CONFLICT');
+      expect(first).toBe(false);
+    } finally {
+      await writer.close();
+      await relay.close();
+    }
   });
 });

@@ -1,12 +1,18 @@
 // The retry policy on its own: backoff growth and cap, jitter bounds, Retry-After parsing and precedence, and which
-// failures are retried for idempotent and non-idempotent requests. No I/O.
+// failures are retried for idempotent and non-idempotent requests (transport failures as the table of
+// transport-errors.ts maps them). No I/O.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { AbortedError, HttpStatusError, InvalidArgumentError, NetworkError, TimeoutError } from '../../../src/errors.js';
-import { DEFAULT_RETRY_POLICY, delayFor, isRetryable, networkCauseCode, parseRetryAfter, retryPolicy, type RetryPolicy } from '../../../src/http/retry.js';
+import {
+  AbortedError, AllegroError, ContentKeyUnavailableError, HttpStatusError, InvalidArgumentError, MalformedResponseError, NetworkError, RETRY_TABLE, TimeoutError,
+  type ContentKeyUnavailableReason, type ErrorCode, type NetworkFailureReason,
+} from '../../../src/errors.js';
+import { DEFAULT_RETRY_POLICY, delayFor, isRetryable, parseRetryAfter, retryPolicy, type RetryPolicy } from '../../../src/http/retry.js';
+import { codedError, tooLarge, transportError, TRANSPORT_CODES } from '../../../src/http/transport-errors.js';
 
 const noJitter: RetryPolicy = { ...DEFAULT_RETRY_POLICY, jitter: 0 };
-const netError = (code: string) => new NetworkError('GET /x', code, Object.assign(new Error(`connect ${code} 127.0.0.1:1`), { code }));
+const context = { route: 'GET /x', signal: undefined, timeouts: { connectMs: 1, headersMs: 1, bodyMs: 1 } };
+const netError = (code: string) => transportError(Object.assign(new Error(`connect ${code} 127.0.0.1:1`), { code }), context);
 
 describe('retryPolicy', () => {
   it('has the documented defaults', () => {
@@ -115,15 +121,15 @@ describe('isRetryable', () => {
     expect(isRetryable(netError('ECONNRESET'), true)).toBe(true);
     expect(isRetryable(netError('ECONNRESET'), false)).toBe(false);
     expect(isRetryable(netError('UND_ERR_SOCKET'), false)).toBe(false);
-    expect(isRetryable(new NetworkError('POST /x', 'no cause'), false)).toBe(false);
+    expect(isRetryable(new NetworkError('POST /x', 'other', 'no cause'), false)).toBe(false);
     expect(isRetryable(new TimeoutError('GET /x', 10), true)).toBe(true);
     expect(isRetryable(new TimeoutError('POST /x', 10), false)).toBe(false);
   });
 
   it('retries a refused connection for any method: nothing was sent', () => {
     expect(isRetryable(netError('ECONNREFUSED'), false)).toBe(true);
-    const aggregate = new NetworkError('POST /x', 'ECONNREFUSED', new AggregateError([Object.assign(new Error('x'), { code: 'ECONNREFUSED' })]));
-    expect(networkCauseCode(aggregate)).toBe('ECONNREFUSED');
+    const aggregate = transportError(new AggregateError([Object.assign(new Error('x'), { code: 'ECONNREFUSED' })]), { ...context, route: 'POST /x' });
+    expect(codedError(aggregate)?.code).toBe('ECONNREFUSED');
     expect(isRetryable(aggregate, false)).toBe(true);
   });
 
@@ -138,5 +144,50 @@ describe('isRetryable', () => {
     expect(isRetryable(new InvalidArgumentError('x', 'y', 'z'), true)).toBe(false);
     expect(isRetryable(new Error('boom'), true)).toBe(false);
     expect(isRetryable(undefined, true)).toBe(false);
+  });
+});
+
+describe('one classification table behind retryable and the retry policy', () => {
+  /** The flag and the policy agree: an idempotent request is repeated iff retryable; any request iff retryWhen is 'always'. */
+  const expectAgreement = (err: AllegroError) => {
+    expect(isRetryable(err, true), `${err.code} ${err.message}`).toBe(err.retryable);
+    expect(isRetryable(err, false), `${err.code} ${err.message}`).toBe(err.retryWhen === 'always');
+    expect(err.retryable).toBe(err.retryWhen !== 'never');
+  };
+
+  it('for every error code, and every reason of the codes whose reasons differ', () => {
+    const codes = Object.keys(RETRY_TABLE) as ErrorCode[];
+    expect(codes).toHaveLength(24);
+    for (const code of codes) {
+      const entry = RETRY_TABLE[code];
+      const reasons = typeof entry === 'string' ? [undefined] : Object.keys(entry);
+      for (const reason of reasons) {
+        const err = new AllegroError(code, 'x', reason === undefined ? {} : { reason });
+        expect(err.retryWhen).toBe(typeof entry === 'string' ? entry : entry[reason!]);
+        expectAgreement(err);
+      }
+    }
+  });
+
+  it('for the errors as their classes make them', () => {
+    for (let status = 100; status < 600; status++) expectAgreement(new HttpStatusError(status, 'GET /x'));
+    for (const reason of Object.keys(RETRY_TABLE.NETWORK_ERROR) as NetworkFailureReason[]) expectAgreement(new NetworkError('GET /x', reason, 'x'));
+    for (const reason of Object.keys(RETRY_TABLE.CONTENT_KEY_UNAVAILABLE) as ContentKeyUnavailableReason[]) expectAgreement(new ContentKeyUnavailableError('t', 1n, reason));
+    expectAgreement(new TimeoutError('GET /x', 10));
+    expectAgreement(new MalformedResponseError('GET /x', 'no token'));
+    expectAgreement(new AbortedError('GET /x'));
+  });
+
+  it('for every transport failure in the table of transport-errors.ts', () => {
+    for (const code of [...Object.keys(TRANSPORT_CODES), 'ERR_SSL_WRONG_VERSION_NUMBER', 'EUNKNOWN']) {
+      expectAgreement(transportError(Object.assign(new Error(code), { code }), { route: 'GET /x', signal: undefined, timeouts: { connectMs: 1, headersMs: 1, bodyMs: 1 } }));
+    }
+  });
+
+  it('including the two that used to disagree: an oversized body and oversized headers are neither retryable nor retried', () => {
+    for (const err of [tooLarge('GET /x', 64), netError('UND_ERR_HEADERS_OVERFLOW')]) {
+      expect(err.retryable).toBe(false);
+      expect(isRetryable(err, true)).toBe(false);
+    }
   });
 });

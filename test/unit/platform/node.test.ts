@@ -1,5 +1,4 @@
-// The Node platform's non-crypto parts: file reading relative to a base directory, the directory of a path, and
-// lifting the AbortSignal listener limit. Its crypto is covered by every other test and by test/cross/.
+// The Node platform's non-crypto parts: file reading relative to a base directory and the directory of a path. Its crypto is covered by every other test and by test/cross/.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,25 +24,5 @@ describe('node platform', () => {
   it('gives the absolute directory of a path', () => {
     expect(platform.directoryOf(join(dir, 'a.txt'))).toBe(dir);
     expect(platform.directoryOf('x/y.json')).toBe(join(process.cwd(), 'x'));
-  });
-
-  it('lifts the listener limit of a signal: no MaxListenersExceededWarning past 10 listeners', async () => {
-    const warnings: string[] = [];
-    const onWarning = (warning: Error) => warnings.push(warning.name);
-    process.on('warning', onWarning);
-    try {
-      const lifted = new AbortController().signal;
-      platform.allowManyListeners(lifted);
-      for (let i = 0; i < 20; i++) lifted.addEventListener('abort', () => {});
-      await new Promise((resolve) => setTimeout(resolve, 10));
-      expect(warnings).toEqual([]);
-      // The same without it warns, so the assertion above can fail.
-      const limited = new AbortController().signal;
-      for (let i = 0; i < 20; i++) limited.addEventListener('abort', () => {});
-      await new Promise((resolve) => setTimeout(resolve, 10));
-      expect(warnings).toEqual(['MaxListenersExceededWarning']);
-    } finally {
-      process.off('warning', onWarning);
-    }
   });
 });

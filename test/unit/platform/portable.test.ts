@@ -1,5 +1,4 @@
-// The portable platform's non-crypto parts: no file system (a typed error naming the operation), no listener limit,
-// and what that means for configuration: keys and certificates given as content work, paths are refused clearly.
+// The portable platform's non-crypto part: no file system (a typed error naming the operation), and what that means for configuration: keys and certificates given as content work, paths are refused clearly.
 // Its crypto is covered by the portable vitest project and test/cross/.
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
@@ -18,11 +17,6 @@ describe('portable platform', () => {
       message: expect.stringContaining('give the content instead of a path'),
     });
     expect(() => platform.directoryOf('config.json')).toThrow(expect.objectContaining({ code: 'UNSUPPORTED_OPERATION', platform: 'portable' }));
-  });
-
-  it('has no listener limit to lift', () => {
-    const signal = new AbortController().signal;
-    expect(platform.allowManyListeners(signal)).toBeUndefined();
   });
 
   it('resolves a configuration that gives its key as content', async () => {

@@ -80,6 +80,9 @@ describe('parseFaultRule', () => {
     [{ path: '/', retryAfterSeconds: 3601 }, /"retryAfterSeconds"/],
     [{ path: '/', retryAfterSeconds: 0.5 }, /"retryAfterSeconds"/],
     [{ path: '/', drop: 'yes' }, /"drop" must be a boolean/],
+    [{ path: '/', dropAfter: 1 }, /"dropAfter" must be a boolean/],
+    [{ path: '/', dropAfter: true, drop: true }, /"dropAfter" cannot be combined/],
+    [{ path: '/', dropAfter: true, status: 503 }, /"dropAfter" cannot be combined/],
     [{ path: '/', times: 0 }, /"times" must be a positive integer/],
     [{ path: '/', times: -2 }, /"times"/],
     [{ path: '/', times: 1.5 }, /"times"/],
@@ -241,6 +244,35 @@ describe('Faults', () => {
       expect(await get('/ok')).toBe('200 "served"');
       await expect(get('/drop')).rejects.toThrow(/socket hang up|ECONNRESET/);
       expect(faults.counts.dropped).toBe(1);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it('dropAfter lets the route run, then destroys the connection instead of answering', async () => {
+    const faults = new Faults();
+    expect(faults.add({ path: '/write', dropAfter: true, latencyMs: 0, times: 1 })).toEqual({ path: '/write', dropAfter: true, latencyMs: 0, times: 1 });
+    let served = 0;
+    const router = new Router().add('PUT', '/write', () => {
+      served++;
+      return { json: 'written' };
+    });
+    const server = createServer((req, res) => void handleRequest(router, req, res, (m, p, r) => faults.apply(m, p, r)));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const put = () => new Promise<string>((resolve, reject) => {
+      request({ host: '127.0.0.1', port, path: '/write', method: 'PUT', agent: false }, (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => { body += c.toString(); });
+        res.on('end', () => resolve(`${res.statusCode} ${body}`));
+      }).on('error', reject).end();
+    });
+    try {
+      await expect(put()).rejects.toThrow(/socket hang up|ECONNRESET/);
+      expect(served).toBe(1);
+      expect(faults.counts).toEqual({ delayed: 0, failed: 0, dropped: 1 });
+      expect(await put()).toBe('200 "written"');
+      expect(served).toBe(2);
     } finally {
       await new Promise((resolve) => server.close(resolve));
     }

@@ -1,0 +1,44 @@
+// Which connection pool each component of AllegroClient uses (planPools): its own proxy, inherited from the top
+// level or none; components with the same proxy and TLS needs share a pool; the client certificate only in the
+// pools of the certificate logins. No I/O (the requests themselves: test/integration/client/proxies.test.ts).
+import { describe, expect, it } from 'vitest';
+import { planPools, type PoolPlan } from '../../src/client.js';
+import { resolveConfig, type AllegroConfigInput } from '../../src/config.js';
+import { Secret } from '../../src/util/secret.js';
+
+const base: AllegroConfigInput = { host: 'pod.example', bot: { username: 'bot' }, tokens: { session: 's', keyManager: 'k' } };
+const A = { host: 'proxy-a', port: 3128 };
+const B = { host: 'proxy-b', port: 3128, username: 'u', password: 'p' };
+
+/** A pool plan with the proxy password revealed, to compare with plain objects. */
+const plain = (plan: PoolPlan) => ({
+  certificate: plan.certificate,
+  proxy: plan.proxy === undefined ? undefined : { ...plan.proxy, ...(plan.proxy.password === undefined ? {} : { password: plan.proxy.password.reveal() }) },
+});
+
+describe('planPools', () => {
+  it('shares one pool among components without a proxy', async () => {
+    const { pools, poolOf } = planPools(await resolveConfig(base));
+    expect(pools.map(plain)).toEqual([{ proxy: undefined, certificate: false }]);
+    expect(poolOf).toEqual({ pod: 0, keyManager: 0, objectStore: 0 });
+  });
+
+  it('gives each distinct proxy its own pool, and components with the same proxy the same one', async () => {
+    const { pools, poolOf } = planPools(await resolveConfig({ ...base, proxy: A, keyManager: { proxy: B }, objectStore: { proxy: { ...B } } }));
+    expect(pools.map(plain)).toEqual([{ proxy: A, certificate: false }, { proxy: B, certificate: false }]);
+    expect(poolOf).toEqual({ pod: 0, keyManager: 1, objectStore: 1 });
+    // The same proxy host with another password is another pool.
+    const other = planPools(await resolveConfig({ ...base, keyManager: { proxy: B }, objectStore: { proxy: { ...B, password: 'q' } } }));
+    expect(other.poolOf).toEqual({ pod: 0, keyManager: 1, objectStore: 2 });
+  });
+
+  it('puts the certificate logins in pools of their own, per proxy', async () => {
+    const config = await resolveConfig(base);
+    const { pools, poolOf } = planPools({
+      ...config, keyAuth: { ...config.keyAuth, proxy: A },
+      credentials: { kind: 'certificate', username: 'bot', certPem: 'c', keyPem: new Secret('private key', 'k') },
+    });
+    expect(pools.map(plain)).toEqual([{ proxy: undefined, certificate: false }, { proxy: undefined, certificate: true }, { proxy: A, certificate: true }]);
+    expect(poolOf).toEqual({ pod: 0, keyManager: 0, sessionAuth: 1, keyAuth: 2, objectStore: 0 });
+  });
+});
