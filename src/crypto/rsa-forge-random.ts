@@ -8,16 +8,11 @@
  * The only module with a side effect on import, so package.json `sideEffects` names it (bundlers keep it).
  */
 import forge from 'node-forge/lib/forge.js';
-
-/** getRandomValues fills at most 65,536 bytes per call. */
-const RANDOM_CHUNK = 65_536;
+import { getRandomValuesChunked } from './webcrypto-random.js';
 
 /** `count` random bytes as a node-forge "binary string", one character per byte. */
 function randomBinary(count: number): string {
-  const bytes = new Uint8Array(count);
-  for (let offset = 0; offset < count; offset += RANDOM_CHUNK) {
-    globalThis.crypto.getRandomValues(bytes.subarray(offset, Math.min(count, offset + RANDOM_CHUNK)));
-  }
+  const bytes = getRandomValuesChunked(new Uint8Array(count));
   let out = '';
   for (const b of bytes) out += String.fromCharCode(b);
   return out;

@@ -10,11 +10,9 @@ import { webCryptoAead } from '../crypto/aead-webcrypto.js';
 import { frameCipherOver } from '../crypto/frame-cipher.js';
 import { hmacSha256, sha256 } from '../crypto/hash-noble.js';
 import { portableRsa } from '../crypto/rsa-portable.js';
+import { getRandomValuesChunked } from '../crypto/webcrypto-random.js';
 import { UnsupportedOperationError } from '../errors.js';
 import type { Platform } from './platform.js';
-
-/** getRandomValues fills at most 65,536 bytes per call. */
-const RANDOM_CHUNK = 65_536;
 
 const noFileSystem = (operation: string): never => {
   throw new UnsupportedOperationError(operation, 'portable', 'there is no file system; give the content instead of a path');
@@ -27,12 +25,7 @@ export const platform: Platform = {
   frameCipher: frameCipherOver(webCryptoAead),
   sha256,
   hmacSha256,
-  randomFill: (target) => {
-    for (let offset = 0; offset < target.length; offset += RANDOM_CHUNK) {
-      globalThis.crypto.getRandomValues(target.subarray(offset, Math.min(target.length, offset + RANDOM_CHUNK)));
-    }
-    return target;
-  },
+  randomFill: getRandomValuesChunked,
   aesCbcDecryptNoPadding: (key, iv, data) => nobleCbc('decrypt', key, iv, data),
   aesCbcEncryptNoPadding: (key, iv, data) => nobleCbc('encrypt', key, iv, data),
   rsa: portableRsa,
