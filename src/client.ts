@@ -17,7 +17,9 @@
 import { loadConfig, resolveConfig, type AllegroConfig, type AllegroConfigInput, type ResolvedProxy } from './config.js';
 import { Session } from './auth/session.js';
 import { MalformedResponseError } from './errors.js';
-import { createDispatcher, HttpClient, type Transport } from './http/index.js';
+import { platform } from '#platform';
+import { HttpClient } from './http/http-client.js';
+import type { Transport } from './http/transport.js';
 import { KeyStore } from './keys/key-store.js';
 import { Datafeed, type DatafeedOptions } from './pod/datafeed.js';
 import { PodClient } from './pod/pod-client.js';
@@ -121,7 +123,7 @@ export class AllegroClient {
     const transports: Transport[] = [];
     try {
       const clients = pools.map((plan) => {
-        const transport = createDispatcher({
+        const transport = platform.createTransport({
           ...(ca === undefined ? {} : { ca }),
           ...(plan.proxy === undefined ? {} : { proxy: proxyOptions(plan.proxy) }),
           ...(plan.certificate && clientCertificate !== undefined ? { clientCertificate } : {}),

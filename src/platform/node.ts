@@ -1,13 +1,14 @@
 /**
  * The {@link Platform} for Node (package.json `imports`: `#platform` under the `node` condition): node:crypto for
  * hashing, randomness, AES and RSA, the fastest backend here at every size (docs/architecture.md, "Performance"),
- * and node:fs for configuration files.
+ * node:fs for configuration files, and undici's connection pools for HTTP.
  */
 import { createHash, createHmac, randomFillSync } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { nodeAead, nodeCbc, nodeFrameCipher } from '../crypto/aead-node.js';
 import { nodeRsa } from '../crypto/rsa-node.js';
+import { createDispatcher } from '../http/pool.js';
 import type { Platform } from './platform.js';
 
 /** The Node platform. */
@@ -34,4 +35,5 @@ export const platform: Platform = {
     return new Uint8Array(contents.buffer, contents.byteOffset, contents.byteLength);
   },
   directoryOf: (path) => dirname(resolve(path)),
+  createTransport: createDispatcher,
 };

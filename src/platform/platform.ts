@@ -9,6 +9,8 @@
  * ./node.ts under the `node` condition and to ./portable.ts everywhere else (browsers, bundlers without `node`).
  * Both implementations produce identical bytes; test/cross proves it.
  */
+import type { DispatcherOptions } from '../http/pool.js';
+import type { Transport } from '../http/transport.js';
 import type { AeadBackend } from '../crypto/aead.js';
 import type { FrameCipher } from '../crypto/frame-cipher.js';
 
@@ -109,4 +111,12 @@ export interface Platform {
    * @throws UnsupportedOperationError (`UNSUPPORTED_OPERATION`) where the runtime has no file system (portable).
    */
   directoryOf(path: string): string;
+  /**
+   * The HTTP transport of a client's connection pool (docs/architecture.md, "The HTTP layer"): undici's pooled
+   * keep-alive connections in Node; `fetch` elsewhere, where the runtime owns connections, trust, proxies and
+   * client certificates.
+   * @throws UnsupportedOperationError (`UNSUPPORTED_OPERATION`) for an option the runtime cannot honour (portable:
+   *   a CA, a client certificate or a proxy), rather than ignoring it.
+   */
+  createTransport(options: DispatcherOptions): Transport;
 }

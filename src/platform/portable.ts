@@ -3,7 +3,8 @@
  * the `default` condition): WebCrypto for AES-GCM, randomness and RSA; @noble/hashes for the synchronous SHA-256 and
  * HMAC that Symphony's deterministic formats need; @noble/ciphers for unpadded AES-CBC; node-forge for the two RSA
  * operations WebCrypto lacks (src/crypto/rsa-portable.ts). There is no file system: a configuration gives its keys
- * and certificates as content.
+ * and certificates as content. HTTP goes through `fetch`, so trust, proxies and client certificates are the
+ * runtime's: a configuration that sets one is refused, not silently ignored.
  */
 import { nobleCbc } from '../crypto/aead-noble.js';
 import { webCryptoAead } from '../crypto/aead-webcrypto.js';
@@ -12,11 +13,23 @@ import { hmacSha256, sha256 } from '../crypto/hash-noble.js';
 import { portableRsa } from '../crypto/rsa-portable.js';
 import { getRandomValuesChunked } from '../crypto/webcrypto-random.js';
 import { UnsupportedOperationError } from '../errors.js';
+import { createFetchTransport } from '../http/fetch-transport.js';
+import type { DispatcherOptions } from '../http/pool.js';
 import type { Platform } from './platform.js';
 
 const noFileSystem = (operation: string): never => {
   throw new UnsupportedOperationError(operation, 'portable', 'there is no file system; give the content instead of a path');
 };
+
+/** A fetch transport, refusing the pool options only Node's undici can honour. */
+function fetchTransport(options: DispatcherOptions) {
+  for (const [option, what] of [['ca', 'trusting extra CA certificates'], ['clientCertificate', 'a TLS client certificate'], ['proxy', 'an HTTP proxy']] as const) {
+    if (options[option] !== undefined) {
+      throw new UnsupportedOperationError(what, 'portable', `HTTP goes through fetch, where ${what === 'an HTTP proxy' ? 'proxies are' : 'TLS is'} the runtime's to configure`);
+    }
+  }
+  return createFetchTransport();
+}
 
 /** The portable platform. */
 export const platform: Platform = {
@@ -31,4 +44,5 @@ export const platform: Platform = {
   rsa: portableRsa,
   readFile: async () => noFileSystem('reading a file'),
   directoryOf: () => noFileSystem('resolving a file path'),
+  createTransport: fetchTransport,
 };

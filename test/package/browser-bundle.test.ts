@@ -16,16 +16,6 @@ import { beforeAll, describe, expect, it } from 'vitest';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
-/**
- * TEMPORARY, until the fetch-based HTTP transport is wired through `#platform` (issue 8, §3 and §5): the package root
- * still reaches the Node HTTP transport's connection pool (undici, node:tls). This is the complete list of first-party
- * modules of the root's bundle that import a Node built-in or a Node-only package, with what each imports; the test
- * fails when the list is wrong in either direction, so empty it once the transport is wired.
- */
-const HTTP_TRANSPORT_NODE_IMPORTS: Record<string, string[]> = {
-  'dist/http/pool.js': ['node:tls', 'undici'],
-};
-
 /** A Node built-in module specifier (`node:sqlite` and other newer ones too, which Node 20 does not know). */
 const nodeBuiltin = (specifier: string) => specifier.startsWith('node:') || isBuiltin(specifier);
 
@@ -110,22 +100,18 @@ beforeAll(() => {
 });
 
 describe('browser bundles', () => {
-  for (const entry of ['dist/crypto/index.js', 'dist/errors.js']) {
+  for (const entry of ['dist/index.js', 'dist/crypto/index.js', 'dist/errors.js']) {
     it(`${relative('dist', entry)}: no Node built-in anywhere`, async () => {
       const meta = await bundle(entry);
       expect(nodeImports(meta).byModule).toEqual({});
       expect(Object.keys(meta.inputs).filter((input) => input.startsWith('dist/platform/'))).toEqual(
         entry === 'dist/errors.js' ? [] : ['dist/platform/portable.js'],
       );
+      // HTTP (the root's client; the platform's transport factory) is the fetch transport, never undici's pool.
+      expect(Object.keys(meta.inputs).includes('dist/http/pool.js')).toBe(false);
+      expect(Object.keys(meta.inputs).includes('dist/http/fetch-transport.js')).toBe(entry !== 'dist/errors.js');
     });
   }
-
-  it('the root: no Node built-in outside the HTTP transport that is still to be replaced (temporary list)', async () => {
-    const { byModule, details } = nodeImports(await bundle('dist/index.js'));
-    // Printed for whoever wires the fetch transport: what each Node-only package pulls in.
-    if (details.length > 0) console.info(`browser bundle of the root: packages that reach Node built-ins:\n  ${details.join('\n  ')}`);
-    expect(byModule).toEqual(HTTP_TRANSPORT_NODE_IMPORTS);
-  });
 
   it('the checker sees a Node built-in when one is there (a bundle of the Node platform)', async () => {
     const { byModule } = nodeImports(await bundle('dist/platform/node.js'));

@@ -1,7 +1,10 @@
 // The portable platform's non-crypto part: no file system (a typed error naming the operation), and what that means for configuration: keys and certificates given as content work, paths are refused clearly.
 // Its crypto is covered by the portable vitest project and test/cross/.
 import { generateKeyPairSync } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { sendStream } from '../../../src/http/transport.js';
 import { platform } from '../../../src/platform/portable.js';
 import { onPlatform } from '../../helpers/platforms.js';
 
@@ -29,5 +32,27 @@ describe('portable platform', () => {
     await expect(refused).rejects.toMatchObject({ code: 'INVALID_CONFIG', key: 'bot.privateKey.path' });
     await expect(refused).rejects.toThrow(/cannot read bot\.pem: reading a file is not possible on the portable platform: .*give the content instead of a path/);
     await expect(portableConfig.loadConfig('config.json', {})).rejects.toMatchObject({ code: 'INVALID_CONFIG', key: '(file)', message: expect.stringContaining('portable platform') });
+  });
+
+  it('makes HTTP exchanges with fetch, and refuses the pool options only undici can honour (never ignoring them)', async () => {
+    for (const [options, operation] of [
+      [{ ca: ['-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n'] }, 'trusting extra CA certificates'],
+      [{ clientCertificate: { certPem: 'c', keyPem: 'k' } }, 'a TLS client certificate'],
+      [{ proxy: { url: 'http://127.0.0.1:3128' } }, 'an HTTP proxy'],
+    ] as const) {
+      expect(() => platform.createTransport(options)).toThrow(expect.objectContaining({ code: 'UNSUPPORTED_OPERATION', operation, platform: 'portable' }));
+    }
+    const server = createServer((req, res) => res.end(JSON.stringify({ method: req.method, path: req.url })));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const transport = platform.createTransport({ connectTimeoutMs: 1000 });
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hello?x=1`;
+      const response = await sendStream(transport, { method: 'GET', url, headers: {}, headersTimeoutMs: 5000, bodyTimeoutMs: 5000 });
+      expect(response.status).toBe(200);
+      expect(JSON.parse(new TextDecoder().decode(await response.bytes()))).toEqual({ method: 'GET', path: '/hello?x=1' });
+    } finally {
+      await transport.close();
+      server.close();
+    }
   });
 });
