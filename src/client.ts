@@ -3,7 +3,7 @@
  * together: configuration (config.ts), pooled HTTPS connections per component proxy (http/; components with the
  * same proxy and TLS needs share a pool), the session with refresh on
  * 401 (auth/session.ts), the key caches (keys/key-store.ts), the pod (pod/pod-client.ts) and the datafeed
- * (pod/datafeed.ts), and the Object Store (store/object-store-client.ts). Start-up follows Allegro's sequence (allegro-protocol.md §2.1): authenticate, read pod info
+ * (pod/datafeed.ts), and the Object Store (store/object-store-client.ts). Start-up follows Allegro's sequence (docs/protocol.md §2.1): authenticate, read pod info
  * and the account (user id and wall thread), then fetch keys lazily on first use.
  *
  * @example

@@ -1,5 +1,5 @@
 /**
- * Client configuration, BDK-style (bdk-and-obo.md §1.9): a top-level scheme/host/port/context that every component
+ * Client configuration, BDK-style (docs/symphony-apis.md §1.9): a top-level scheme/host/port/context that every component
  * (pod, keyManager, sessionAuth, keyAuth, agent, objectStore) inherits unless it sets its own; the bot's username,
  * private key (path or content) and certificate (PKCS#12 path + password, or PEM paths); proxy; extra CA
  * certificates; retry, timeout, key-cache and datafeed settings. The sandbox writes this format (`configPath`).

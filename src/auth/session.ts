@@ -1,5 +1,5 @@
 /**
- * The bot's tokens and how they are refreshed (bdk-and-obo.md §1; allegro-protocol.md §2): a session token for
+ * The bot's tokens and how they are refreshed (docs/symphony-apis.md §1; docs/protocol.md §2): a session token for
  * the pod and a Key Manager token, obtained with an RS512 JWT (`/login/pubkey/authenticate`,
  * `/relay/pubkey/authenticate`), with a client certificate over mutual TLS (`/sessionauth/v1/authenticate`,
  * `/keyauth/v1/authenticate`), or supplied by the caller; plus the two service tokens derived from the session:

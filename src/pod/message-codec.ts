@@ -1,6 +1,6 @@
 /**
  * Turning a bot's MessageML into the SocialMessage a native Symphony client submits, and back
- * (allegro-protocol.md §5.1–5.2): presentationML, markdown text, entity JSON and the legacy entities are
+ * (docs/protocol.md §5.1–5.2): presentationML, markdown text, entity JSON and the legacy entities are
  * encrypted with the thread's content key (CiphertextTransport v3), hashtags and cashtags additionally
  * encrypted deterministically with the entity key (v1 `?…` and typeahead v2 `!…`) so the pod can index them, and
  * search tokens computed with ClientTokenizer_v2. The pod receives only ciphertext, tokens and ids.

@@ -2,7 +2,7 @@
  * "allegro-ts blob v1": framed streaming AEAD for large payloads (files, attachments, exports) encrypted with a
  * thread's content key, in constant memory and with random-access decryption. The design follows the STREAM
  * construction as Tink's AES-GCM-HKDF streaming AEAD and the AWS Encryption SDK's framed body use it
- * (../shared/reference/e2ee-anchors.md §1–2), with AWS-style key commitment.
+ * (docs/architecture.md "Design rationale"), with AWS-style key commitment.
  *
  * Wire format (all integers big-endian):
  *

@@ -1,5 +1,5 @@
 /**
- * The Object Store, for bots that keep encrypted state and apps that read thread objects (allegro-protocol.md §4):
+ * The Object Store, for bots that keep encrypted state and apps that read thread objects (docs/protocol.md §4):
  * objects in partitions under sort keys, immutable versions with optimistic concurrency, logical and physical
  * deletion, paging through a partition or an object's versions (async iterators), all-or-nothing transactions.
  *
