@@ -14,6 +14,8 @@ export type { KeyStore } from './keys/key-store.js';
 export { Secret } from './util/secret.js';
 export type { Datafeed, DatafeedEvent, DatafeedOptions } from './pod/datafeed.js';
 export type { DecodedMessage, HistoryMessage } from './pod/message-codec.js';
+export type { MentionedUser, MessageEntity, ParseMessageMlOptions, RenderedMessage } from './pod/messageml.js';
+export { InvalidMessageMlError, isMessageMlDocument, MAX_MESSAGEML_DEPTH, MAX_MESSAGEML_LENGTH, parseMessageMl } from './pod/messageml.js';
 export type { Connection, PodClient, PodUser, StreamInfo } from './pod/pod-client.js';
 export type { BlobRef, ObjectRef, ObjectStoreClient, PayloadFormat, PutObject, StoredObject, TransactionOp } from './store/object-store-client.js';
 export * from './crypto/index.js';

@@ -60,8 +60,9 @@ describe('entry point values', () => {
     expect(sorted(Object.keys(crypto))).toEqual(sorted(CRYPTO_VALUES));
   });
 
-  it('allegro-ts: the client, its configuration, Secret, the crypto core and the errors', () => {
-    expect(sorted(Object.keys(root))).toEqual(sorted(['AllegroClient', 'loadConfig', 'resolveConfig', 'Secret', ...CRYPTO_VALUES, ...ERROR_CLASSES, ...ERROR_VALUES]));
+  it('allegro-ts: the client, its configuration, Secret, MessageML, the crypto core and the errors', () => {
+    const messageMl = ['InvalidMessageMlError', 'isMessageMlDocument', 'MAX_MESSAGEML_DEPTH', 'MAX_MESSAGEML_LENGTH', 'parseMessageMl'];
+    expect(sorted(Object.keys(root))).toEqual(sorted(['AllegroClient', 'loadConfig', 'resolveConfig', 'Secret', ...messageMl, ...CRYPTO_VALUES, ...ERROR_CLASSES, ...ERROR_VALUES]));
   });
 
   it('allegro-ts/sandbox: startSandbox and the default seed', () => {

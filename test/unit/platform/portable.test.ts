@@ -4,6 +4,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
+import type { DispatcherOptions } from '../../../src/http/pool.js';
 import { sendStream } from '../../../src/http/transport.js';
 import { platform } from '../../../src/platform/portable.js';
 import { onPlatform } from '../../helpers/platforms.js';
@@ -35,11 +36,12 @@ describe('portable platform', () => {
   });
 
   it('makes HTTP exchanges with fetch, and refuses the pool options only undici can honour (never ignoring them)', async () => {
-    for (const [options, operation] of [
+    const refused: Array<[DispatcherOptions, string]> = [
       [{ ca: ['-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n'] }, 'trusting extra CA certificates'],
       [{ clientCertificate: { certPem: 'c', keyPem: 'k' } }, 'a TLS client certificate'],
       [{ proxy: { url: 'http://127.0.0.1:3128' } }, 'an HTTP proxy'],
-    ] as const) {
+    ];
+    for (const [options, operation] of refused) {
       expect(() => platform.createTransport(options)).toThrow(expect.objectContaining({ code: 'UNSUPPORTED_OPERATION', operation, platform: 'portable' }));
     }
     const server = createServer((req, res) => res.end(JSON.stringify({ method: req.method, path: req.url })));
