@@ -3,7 +3,7 @@
  * stores and shows: PresentationML (`<div data-format="PresentationML" data-version="2.0" class="wysiwyg">…</div>`),
  * the message's plain text (for search tokens and text-only readers) and its entity JSON (hashtags, cashtags,
  * mentions, emoji, and the caller's own `data`). The format, the element set and how each element renders are in
- * docs/wire-formats.md ("MessageML").
+ * docs/wire-formats.md ("Rendering").
  *
  * The parser is a small XML reader written for hostile input: bounded size and nesting depth, no DTDs, no external
  * entities, no comments or CDATA (Symphony's schema has none), only the five XML entities and character references.

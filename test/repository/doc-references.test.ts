@@ -84,7 +84,7 @@ function citations(text: string, file: string): Citation[] {
         for (const number of sections[1]!.matchAll(/\d+(?:\.\d+)*/g)) found.push({ target, section: number[0] });
         continue;
       }
-      const heading = /^\)?,?\s?"([^"\n]+)"/.exec(rest);
+      const heading = /^\)?,?\s?\(?"([^"\n]+)"/.exec(rest);
       if (heading !== null) found.push({ target, heading: heading[1]! });
     }
   }
@@ -165,12 +165,13 @@ describe.skipIf(files === undefined)('references', () => {
     expect(outsideReferences('docs/protocol.md §3.1', { namesAllowed: false })).toEqual([]);
     const source = [
       '/**', ' * Keys (docs/protocol.md §3.1, §5.1–5.2; docs/performance.md §2) and the map (docs/architecture.md', ' * "Module map").',
-      ' * Also docs/errors.md, "Retries" and docs/cli.md alone.', ' */',
+      ' * Also docs/errors.md, "Retries", docs/cli.md ("Vectors") and docs/cli.md alone.', ' */',
     ].join('\n');
     expect(citations(source, 'src/x.ts')).toEqual([
       { target: 'docs/protocol.md', section: '3.1' }, { target: 'docs/protocol.md', section: '5.1' },
       { target: 'docs/protocol.md', section: '5.2' }, { target: 'docs/performance.md', section: '2' },
       { target: 'docs/architecture.md', heading: 'Module map' }, { target: 'docs/errors.md', heading: 'Retries' },
+      { target: 'docs/cli.md', heading: 'Vectors' },
     ]);
     expect(citations('see [protocol.md](protocol.md) §2.5', 'docs/a.md')).toEqual([{ target: 'docs/protocol.md', section: '2.5' }]);
     expect(headingMatches('3.1 Keys', { target: '', section: '3.1' })).toBe(true);
