@@ -9,12 +9,10 @@
  * - every relative Markdown link points to an existing file or folder, and its `#anchor` to a heading there.
  * Reads the files git knows (tracked, or new and not ignored); outside a git checkout it skips with a notice.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join, normalize, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join, normalize } from 'node:path';
 import { describe, expect, it } from 'vitest';
-
-const ROOT = resolve(import.meta.dirname, '../..');
+import { gitFiles, readText as read, ROOT } from '../helpers/repository.js';
 
 /**
  * TEMPORARY: src/sandbox/ is being rewritten on another branch and still cites the research notes; the lead fixes its
@@ -31,28 +29,8 @@ const NOTES = ['allegro-protocol', 'bdk-and-obo', 'perf-baseline', 'e2ee-anchors
   .map((name) => `${name}.md`);
 const SHARED_FOLDERS = ['reference', 'vectors', 'symphony-api-spec', 'hooks'].map((folder) => `shared/${folder}/`);
 
-function knownFiles(): string[] | undefined {
-  try {
-    return execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: ROOT, encoding: 'utf8' })
-      .split('\0')
-      .filter((f) => f !== '' && existsSync(join(ROOT, f)));
-  } catch {
-    return undefined;
-  }
-}
-
-const files = knownFiles();
+const files = gitFiles({ untracked: true })?.filter((f) => existsSync(join(ROOT, f)));
 if (files === undefined) console.warn('doc-references: not a git checkout (or no git); the reference tests are skipped');
-
-function read(file: string): string | undefined {
-  try {
-    if (statSync(join(ROOT, file)).size > 4 * 1024 * 1024) return undefined;
-    const text = readFileSync(join(ROOT, file), 'utf8');
-    return text.includes('\0') ? undefined : text;
-  } catch {
-    return undefined;
-  }
-}
 
 /** The outside references in `text`: paths into the shared material, `shared/<folder>/` paths, the notes' names. */
 function outsideReferences(text: string, { namesAllowed }: { namesAllowed: boolean }): string[] {

@@ -4,12 +4,11 @@
  * usage text (src/cli/main.ts) and no flag that text does not have, and "Layout" every top-level folder and every
  * folder of src/.
  */
-import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { gitFiles, ROOT } from '../helpers/repository.js';
 
-const ROOT = resolve(import.meta.dirname, '../..');
 const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
   exports: Record<string, unknown>;
@@ -48,16 +47,7 @@ function usage(): { commands: string[]; flags: string[] } {
   return { commands, flags };
 }
 
-/** The files git tracks, or undefined outside a git checkout. */
-function trackedFiles(): string[] | undefined {
-  try {
-    return execFileSync('git', ['ls-files', '-z'], { cwd: ROOT, encoding: 'utf8' }).split('\0').filter((f) => f !== '');
-  } catch {
-    return undefined;
-  }
-}
-
-const tracked = trackedFiles();
+const tracked = gitFiles();
 if (tracked === undefined) console.warn('readme: not a git checkout (or no git); the layout test is skipped');
 
 describe('README.md', () => {
