@@ -3,7 +3,7 @@
  * acknowledged, the token issuer, the configuration, and the authentication of incoming requests (session
  * token in the `sessionToken` header or `skey` cookie; Key Manager token in `keyManagerToken` or `kmsession`;
  * bearer tokens for Datafeed 2.0 and the Object Store), as Symphony's pod and Key Manager accept them
- * (allegro-protocol.md §2, bdk-and-obo.md §1).
+ * (docs/protocol.md §2, docs/symphony-apis.md §1).
  */
 import { HttpError, type SandboxRequest } from './http.js';
 import type { SandboxState, StateRecord, StateSnapshot, UserState } from './state.js';
@@ -25,7 +25,7 @@ export interface SandboxConfig {
   datafeedWaitMs: number;
   /** A feed not read for this long expires, milliseconds. Default 30 minutes. */
   feedTtlMs: number;
-  /** Active feeds per user. Default 20 (bdk-and-obo.md §3.4). */
+  /** Active feeds per user. Default 20 (docs/symphony-apis.md §3.4). */
   maxFeedsPerUser: number;
   /** Events returned by one datafeed read. Default 100. */
   maxEventsPerRead: number;

@@ -14,12 +14,6 @@ import { dirname, join, normalize } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { gitFiles, readText as read, ROOT } from '../helpers/repository.js';
 
-/**
- * TEMPORARY: src/sandbox/ is being rewritten on another branch and still cites the research notes; the lead fixes its
- * references once the rewrite has merged. Remove this entry then.
- */
-const TEMPORARILY_ALLOWED_OUTSIDE_REFERENCES = ['src/sandbox/'];
-
 /** Files that may name sources outside the repository: the docs, and the provenance note of the copied vectors. */
 const MAY_NAME_SOURCES = (file: string) => file.startsWith('docs/') || file === 'test/vectors/README.md';
 
@@ -101,7 +95,6 @@ function relativeLinks(markdown: string): string[] {
   return [...prose.matchAll(/\]\(([^)\s]+)\)/g)].map((m) => m[1]!).filter((t) => !/^[a-z]+:/i.test(t));
 }
 
-const allowedForNow = (file: string) => TEMPORARILY_ALLOWED_OUTSIDE_REFERENCES.some((prefix) => file.startsWith(prefix));
 const CITING = (file: string) => /^(src|test|bench|docs|\.ci)\//.test(file) || file === 'README.md';
 
 describe.skipIf(files === undefined)('references', () => {
@@ -109,13 +102,12 @@ describe.skipIf(files === undefined)('references', () => {
 
   it('never leave the repository', () => {
     const offenders = known
-      .filter((file) => !allowedForNow(file))
       .flatMap((file) => outsideReferences(read(file) ?? '', { namesAllowed: MAY_NAME_SOURCES(file) }).map((ref) => `${file}: ${ref}`));
     expect(offenders).toEqual([]);
   });
 
   it('cite sections and headings that exist', () => {
-    const cited = known.filter((file) => CITING(file) && !allowedForNow(file)).flatMap((file) => citations(read(file) ?? '', file).map((c) => ({ file, ...c })));
+    const cited = known.filter((file) => CITING(file)).flatMap((file) => citations(read(file) ?? '', file).map((c) => ({ file, ...c })));
     expect(cited.length).toBeGreaterThan(40);
     const broken = cited.filter((c) => {
       const text = read(c.target);

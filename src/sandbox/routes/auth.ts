@@ -1,5 +1,5 @@
 /**
- * Authentication endpoints (login-api-public.yaml, authenticator-api-public.yaml; bdk-and-obo.md §1):
+ * Authentication endpoints (login-api-public.yaml, authenticator-api-public.yaml; docs/symphony-apis.md §1):
  * RSA JWT login to the pod (`/login/pubkey/authenticate`) and the Key Manager (`/relay/pubkey/authenticate`),
  * certificate login over mutual TLS (`/sessionauth/v1/authenticate`, `/keyauth/v1/authenticate`), logout, the
  * Object Store bearer (`/login/idm/tokens`) and the Datafeed 2.0 service token (`/settings-web/api/v1/tokens`).

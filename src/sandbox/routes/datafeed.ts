@@ -1,7 +1,7 @@
 /**
- * Datafeed 2.0 on the pod, as Allegro reads it without an Agent (allegro-protocol.md §1.5, §2.5, §5.3): feeds under
+ * Datafeed 2.0 on the pod, as Allegro reads it without an Agent (docs/protocol.md §1.5, §2.5, §5.3): feeds under
  * `/datafeed2/api/v1/feeds`, authorised by the `datafeed2` service token. Semantics follow the Agent's datafeed v2
- * (bdk-and-obo.md §3.4):
+ * (docs/symphony-apis.md §3.4):
  * - a read returns the events after the position its `ackId` names and a new `ackId`; passing that `ackId` on the
  *   next read acknowledges them, passing an older one (or an empty one after a restart of the client) delivers
  *   them again: at-least-once;

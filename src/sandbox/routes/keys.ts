@@ -1,5 +1,5 @@
 /**
- * The Key Manager and the pod's keystore, as Allegro uses them (allegro-protocol.md §3.1): the user's RSA key
+ * The Key Manager and the pod's keystore, as Allegro uses them (docs/protocol.md §3.1): the user's RSA key
  * pair (`GET /relay/keys/me`), the account key wrapped for the user with RSAES-PKCS1-v1_5
  * (`/webcontroller/keystore/wrappedAccountKeys/one`), per-(thread, rotation) content keys wrapped under the
  * account key in a CiphertextTransport v3 whose header names account-key rotation 0

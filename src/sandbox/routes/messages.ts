@@ -1,5 +1,5 @@
 /**
- * Messages the way a native (agentless) client sends and reads them (allegro-protocol.md §5): the client posts a
+ * Messages the way a native (agentless) client sends and reads them (docs/protocol.md §5): the client posts a
  * SocialMessage whose content fields are already CiphertextTransports to `/webcontroller/ingestor/v2/MessageService`
  * (form field `messagepayload`), reads recent messages from `/dataquery/api/v3/messages/thread` and one message from
  * `/webcontroller/dataquery/retrieveMessagePayload`. The pod stores the fields as submitted: it checks that every

@@ -1,5 +1,5 @@
 /**
- * The Object Store (`/object/v1`, allegro-protocol.md §4): encrypted objects in partitions under unique sort keys,
+ * The Object Store (`/object/v1`, docs/protocol.md §4): encrypted objects in partitions under unique sort keys,
  * immutable versions chained by `baseHash`/`prevHash` with optimistic concurrency, logical and physical deletion,
  * all-or-nothing transactions of at most 6 objects, and paging through a partition or an object's versions.
  * Authorised by the Object Store bearer token (`/login/idm/tokens`) or the session token, as Allegro falls back to.

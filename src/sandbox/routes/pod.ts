@@ -2,7 +2,7 @@
  * The pod's public REST API that needs no encryption (pod-api-public.yaml): session info, user lookup, IM/MIM
  * and room creation, room info and update, membership, stream lists, presence and connections; plus the two
  * web-controller calls Allegro makes at start-up (`/webcontroller/public/podInfo`, `/webcontroller/maestro/Account`,
- * allegro-protocol.md §2.1). Creating a stream generates its first content key; the pod keeps only what the Key
+ * docs/protocol.md §2.1). Creating a stream generates its first content key; the pod keeps only what the Key
  * Manager needs and never sees plaintext.
  */
 import { randomBytes } from 'node:crypto';
