@@ -3,7 +3,7 @@
  * first, else YAML 1.1, the YAML of the Java BDK's SnakeYAML and the Python BDK's PyYAML) and writes one that they
  * read back unchanged. docs/config.md "File format".
  */
-import { Document, parseAllDocuments } from 'yaml';
+import { Document, parseAllDocuments, type ScalarTag, type Tags } from 'yaml';
 
 /** Why a text is neither JSON nor YAML: where, and the parser's error code, never the text itself. */
 export class DocumentSyntaxError extends Error {
@@ -18,7 +18,20 @@ export class DocumentSyntaxError extends Error {
   }
 }
 
-const YAML_OPTIONS = { version: '1.1', uniqueKeys: true, prettyErrors: false, logLevel: 'silent' } as const;
+/**
+ * YAML 1.1 as SnakeYAML and PyYAML have it: their booleans are yes/no, true/false and on/off (in three cases each),
+ * not the single letters y/n that the `yaml` package's 1.1 schema adds.
+ */
+const SNAKEYAML_BOOLEANS: Record<string, RegExp> = { true: /^(?:[Yy]es|YES|[Tt]rue|TRUE|[Oo]n|ON)$/, false: /^(?:[Nn]o|NO|[Ff]alse|FALSE|[Oo]ff|OFF)$/ };
+
+const YAML_OPTIONS = {
+  version: '1.1', uniqueKeys: true, prettyErrors: false, logLevel: 'silent',
+  customTags: (tags: Tags): Tags => tags.map((tag) => {
+    if (typeof tag !== 'object' || tag.tag !== 'tag:yaml.org,2002:bool') return tag;
+    const bool = tag as ScalarTag;
+    return { ...bool, test: SNAKEYAML_BOOLEANS[String(bool.identify?.(true))]! };
+  }),
+} as const;
 
 /**
  * The value of a JSON or YAML document. JSON is tried first, as both BDKs do, so a JSON file reads exactly as

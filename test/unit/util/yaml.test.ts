@@ -25,6 +25,10 @@ describe('parseDocumentText', () => {
     expect(parseDocumentText('a: yes\nb: off\nc: 0644\nd: ~\ne: "0644"\nf: 8443\ng: 1.5\nh: ${PORT}\n')).toEqual({
       a: true, b: false, c: 420, d: null, e: '0644', f: 8443, g: 1.5, h: '${PORT}',
     });
+    const booleans = ['yes', 'Yes', 'YES', 'true', 'True', 'TRUE', 'on', 'On', 'ON', 'no', 'No', 'NO', 'false', 'False', 'FALSE', 'off', 'Off', 'OFF'];
+    for (const word of booleans) expect(parseDocumentText(`v: ${word}`), word).toEqual({ v: /^(y|t|o[nN])/i.test(word) });
+    // The single letters are strings for SnakeYAML and PyYAML (the yaml package's own 1.1 schema would say booleans).
+    for (const word of ['y', 'Y', 'n', 'N', 'yES', 'oN']) expect(parseDocumentText(`${word}: ${word}`), word).toEqual({ [word]: word });
   });
 
   it('an empty text, or only comments, is undefined', () => {
