@@ -8,7 +8,7 @@
  *
  * @example
  * ```ts
- * const bot = await AllegroClient.create('config.json');
+ * const bot = await AllegroClient.create('config.yaml');
  * const stream = (await bot.pod.streams({ types: ['ROOM'] }))[0]!.id;
  * await bot.pod.send(stream, '<messageML>Hello <b>encrypted</b> world</messageML>');
  * await bot.close();
@@ -105,7 +105,8 @@ export class AllegroClient {
   }
 
   /**
-   * Connect a bot: from a JSON config file path, or a configuration object.
+   * Connect a bot: from the path of a config file (BDK `config.yaml`, YAML or JSON: docs/config.md), or a configuration
+   * object.
    * @throws InvalidConfigError, AuthenticationError, HttpStatusError, NetworkError; MalformedResponseError
    *   (`MALFORMED_RESPONSE`) when the pod's account answer names no wall thread (`myCurrentThreadId`).
    */

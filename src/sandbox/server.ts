@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Socket } from 'node:net';
 import { generateRsaKeyPair, RsaPublicKey } from '../crypto/index.js';
+import { clientConfigFor, toConfigYaml } from '../index.js';
 import { toBase64 } from '../util/bytes.js';
 import type { SandboxAdmin } from './admin.js';
 import { SandboxContext, type Persistence, type SandboxConfig, type SandboxUrls } from './context.js';
@@ -203,21 +204,6 @@ async function readIdentities(filesDir: string): Promise<{ identities: Map<strin
   }
 }
 
-/** The client configuration (BDK-style, docs/sandbox.md) for one identity. */
-function clientConfig(port: number, host: string, caCertPath: string, files: IdentityFiles | undefined): Record<string, unknown> {
-  const bot: Record<string, unknown> = { username: files?.username ?? '' };
-  if (files?.privateKeyPath !== undefined) bot.privateKey = { path: files.privateKeyPath };
-  if (files?.pkcs12Path !== undefined) bot.certificate = { path: files.pkcs12Path, password: files.pkcs12Password };
-  const component = (context: string) => ({ scheme: 'https', host, port, context });
-  return {
-    scheme: 'https', host, port,
-    pod: component(''), keyManager: component('/relay'), sessionAuth: component('/sessionauth'), keyAuth: component('/keyauth'),
-    agent: component('/agent'), objectStore: component(''),
-    bot,
-    ssl: { trustStore: { path: caCertPath } },
-  };
-}
-
 /**
  * Start a sandbox. Resolves once it accepts connections.
  * @example
@@ -327,7 +313,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
     objectStoreUrl: base, agentUrl: `${base}/agent`,
   });
   const configPath = join(filesDir, 'config.json');
-  await writeFile(configPath, `${JSON.stringify(clientConfig(port, host, caCertPath, botName === undefined ? undefined : identities.get(botName)), null, 2)}\n`);
+  const clientConfig = clientConfigFor(urls, botName === undefined ? undefined : identities.get(botName), { trustStorePath: caCertPath });
+  await writeFile(configPath, `${JSON.stringify(clientConfig, null, 2)}\n`);
+  await writeFile(join(filesDir, 'config.yaml'), toConfigYaml(clientConfig));
 
   let closing: Promise<void> | undefined;
   return {

@@ -53,7 +53,9 @@ function sourceTree(): string[] {
 }
 
 /** The folder-level node of a module: its top folder under src/, or the root file's name without `.ts`. */
-const nodeOf = (module: string): string => (module.includes('/') ? module.slice(0, module.indexOf('/')) : module.replace(/\.ts$/, ''));
+/** A folder's or top-level module's node id in the diagram (a Mermaid id: `-` becomes `_`). */
+const nodeOf = (module: string): string =>
+  (module.includes('/') ? module.slice(0, module.indexOf('/')) : module.replace(/\.ts$/, '')).replaceAll('-', '_');
 
 /** The edges `from --> to` between different nodes of the import graph of src/. */
 function folderGraph(): string[] {

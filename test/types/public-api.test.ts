@@ -62,7 +62,7 @@ describe('entry point values', () => {
 
   it('allegro-ts: the client, its configuration, Secret, MessageML, the crypto core and the errors', () => {
     const messageMl = ['InvalidMessageMlError', 'isMessageMlDocument', 'MAX_MESSAGEML_DEPTH', 'MAX_MESSAGEML_LENGTH', 'parseMessageMl'];
-    expect(sorted(Object.keys(root))).toEqual(sorted(['AllegroClient', 'loadConfig', 'resolveConfig', 'Secret', ...messageMl, ...CRYPTO_VALUES, ...ERROR_CLASSES, ...ERROR_VALUES]));
+    expect(sorted(Object.keys(root))).toEqual(sorted(['AllegroClient', 'loadConfig', 'resolveConfig', 'clientConfigFor', 'toConfigYaml', 'Secret', ...messageMl, ...CRYPTO_VALUES, ...ERROR_CLASSES, ...ERROR_VALUES]));
   });
 
   it('allegro-ts/sandbox: startSandbox and the default seed', () => {
@@ -152,6 +152,9 @@ describe('signatures', () => {
     expectTypeOf<root.StoredObject>().toMatchTypeOf<root.ObjectRef>();
     expectTypeOf(root.resolveConfig).toEqualTypeOf<(input: root.AllegroConfigInput, baseDir?: string) => Promise<root.AllegroConfig>>();
     expectTypeOf(root.loadConfig).toEqualTypeOf<(path: string, env?: Record<string, string | undefined>) => Promise<root.AllegroConfig>>();
+    expectTypeOf(root.clientConfigFor).toEqualTypeOf<(endpoints: root.ConfigEndpoints, identity?: root.ConfigIdentity, options?: { trustStorePath?: string }) => root.AllegroConfigInput>();
+    expectTypeOf(root.toConfigYaml).toEqualTypeOf<(config: root.AllegroConfigInput) => string>();
+    expectTypeOf<root.AllegroConfig['app']>().toEqualTypeOf<root.AppIdentity | undefined>();
   });
 
   it('keeps the wiring private: objects the client makes cannot be constructed or exported as values', () => {
