@@ -56,8 +56,11 @@ export interface AllegroConfigInput extends ComponentConfig {
     privateKey?: { path?: string; content?: string };
     certificate?: { path?: string; password?: string; certPath?: string; keyPath?: string };
   };
-  /** Caller-supplied tokens instead of a login (both must be given). */
-  tokens?: { session?: string; keyManager?: string };
+  /**
+   * Caller-supplied tokens instead of a login (both must be given; `bot.username` is then optional), e.g. obtained by
+   * an extension app's backend. With `refresh` (in code only), a 401 gets new tokens from it ({@link TokenRefresh}).
+   */
+  tokens?: { session?: string; keyManager?: string; refresh?: TokenRefresh };
   ssl?: { trustStore?: { path?: string }; caCertificates?: string[] };
   retry?: RetryConfig;
   timeouts?: { requestMs?: number; connectMs?: number };
@@ -65,6 +68,13 @@ export interface AllegroConfigInput extends ComponentConfig {
   datafeed?: { maxBackoffMs?: number; dedupEntries?: number };
   auth?: { minRefreshIntervalMs?: number; jwtLifetimeSeconds?: number };
 }
+
+/**
+ * Gets a new session and Key Manager token when the pod or the Key Manager refused one with 401 (single-flight: one
+ * call however many requests were refused; at most one per `auth.minRefreshIntervalMs`). A rejection, or an answer
+ * without both tokens, fails the refused request with `AUTHENTICATION_FAILED`, reason `refresh-failed`.
+ */
+export type TokenRefresh = () => Promise<{ session: string; keyManager: string }>;
 
 /** A proxy as resolved: its password never prints. */
 export interface ResolvedProxy {
@@ -90,7 +100,7 @@ export type Credentials =
   | { kind: 'rsa'; username: string; privateKeyPem: Secret }
   | { kind: 'certificate'; username: string; pkcs12: Secret<Uint8Array>; password: Secret }
   | { kind: 'certificate'; username: string; certPem: string; keyPem: Secret }
-  | { kind: 'tokens'; username: string; sessionToken: Secret; keyManagerToken: Secret };
+  | { kind: 'tokens'; username?: string; sessionToken: Secret; keyManagerToken: Secret; refresh?: TokenRefresh };
 
 /** A checked configuration with every default applied. */
 export interface AllegroConfig {
@@ -233,13 +243,18 @@ async function readText(key: string, path: unknown, baseDir: string | undefined)
 async function credentials(input: AllegroConfigInput, baseDir: string | undefined): Promise<Credentials> {
   const bot = input.bot ?? {};
   const username = text('bot.username', bot.username);
-  if (username === undefined) throw new InvalidConfigError('bot.username', 'required');
   if (input.tokens !== undefined) {
     const sessionToken = text('tokens.session', input.tokens.session);
     const keyManagerToken = text('tokens.keyManager', input.tokens.keyManager);
     if (sessionToken === undefined || keyManagerToken === undefined) throw new InvalidConfigError('tokens', 'give both session and keyManager');
-    return { kind: 'tokens', username, sessionToken: new Secret('session token', sessionToken), keyManagerToken: new Secret('Key Manager token', keyManagerToken) };
+    const { refresh } = input.tokens;
+    if (refresh !== undefined && typeof refresh !== 'function') throw new InvalidConfigError('tokens.refresh', 'expected a function returning a promise of {session, keyManager}');
+    return {
+      kind: 'tokens', ...(username === undefined ? {} : { username }),
+      sessionToken: new Secret('session token', sessionToken), keyManagerToken: new Secret('Key Manager token', keyManagerToken), ...(refresh === undefined ? {} : { refresh }),
+    };
   }
+  if (username === undefined) throw new InvalidConfigError('bot.username', 'required');
   const key = bot.privateKey;
   if (key !== undefined && (key.path !== undefined || key.content !== undefined)) {
     const pem = key.content !== undefined ? text('bot.privateKey.content', key.content)! : await readText('bot.privateKey.path', key.path, baseDir);

@@ -7,7 +7,7 @@
  */
 export { AllegroClient } from './client.js';
 export type { Session, SessionTarget } from './auth/session.js';
-export type { AllegroConfig, AllegroConfigInput, ComponentConfig, Credentials, ProxyConfig, ResolvedComponent, ResolvedProxy, RetryConfig } from './config.js';
+export type { AllegroConfig, AllegroConfigInput, ComponentConfig, Credentials, ProxyConfig, ResolvedComponent, ResolvedProxy, RetryConfig, TokenRefresh } from './config.js';
 export { loadConfig, resolveConfig } from './config.js';
 export type { KeyCacheStats } from './keys/key-cache.js';
 export type { KeyStore } from './keys/key-store.js';
@@ -15,6 +15,7 @@ export { Secret } from './util/secret.js';
 export type { Datafeed, DatafeedEvent, DatafeedOptions } from './pod/datafeed.js';
 export type { DecodedMessage, HistoryMessage } from './pod/message-codec.js';
 export type { Connection, PodClient, PodUser, StreamInfo } from './pod/pod-client.js';
-export type { BlobRef, ObjectRef, ObjectStoreClient, PayloadFormat, PutObject, StoredObject, TransactionOp } from './store/object-store-client.js';
+export type { BlobContent, BlobRef, ObjectRef, ObjectStoreClient, PayloadFormat, PutObject, StoredObject, TransactionOp } from './store/object-store-client.js';
+export type { BlobSource } from './store/blob-format.js';
 export * from './crypto/index.js';
 export * from './errors.js';

@@ -45,6 +45,7 @@ import { platform } from '#platform';
 import { DecryptionFailedError, InvalidArgumentError, MalformedCiphertextError, UnsupportedVersionError } from '../errors.js';
 import { constantTimeEqual, toBase64Url, tryFromBase64, utf8 } from '../util/bytes.js';
 import { describeValue, optionsObject, requireInt32, requireInt64 } from '../util/validate.js';
+import { openSource, type ByteSource } from '../util/web-streams.js';
 
 /** Magic bytes at the start of every blob: ASCII `ATB1`. */
 export const BLOB_MAGIC: Uint8Array = Uint8Array.of(0x41, 0x54, 0x42, 0x31);
@@ -101,7 +102,7 @@ export interface DecryptBlobOptions {
 }
 
 /** A source of bytes: an (async) iterable of chunks, or a web `ReadableStream`. Chunks may have any size. */
-export type BlobSource = AsyncIterable<Uint8Array> | Iterable<Uint8Array> | ReadableStream<Uint8Array>;
+export type BlobSource = ByteSource;
 
 /** Reads `length` bytes at `offset` of a stored blob (for example an HTTP range request). */
 export type BlobRangeReader = (offset: number, length: number) => Promise<Uint8Array>;
@@ -323,50 +324,6 @@ class Chunker {
 function requireChunk(chunk: unknown): Uint8Array {
   if (chunk instanceof Uint8Array) return chunk;
   throw new InvalidArgumentError('source', 'chunks of type Uint8Array', `a chunk that is ${describeValue(chunk)}`);
-}
-
-function isReadableStream(source: unknown): source is ReadableStream<Uint8Array> {
-  return typeof source === 'object' && source !== null && typeof (source as ReadableStream).getReader === 'function';
-}
-
-/** The chunks of a source, and how to release it when the consumer stops early. */
-interface OpenedSource {
-  chunks: AsyncIterable<unknown> | Iterable<unknown>;
-  /** Cancel a ReadableStream that was not read to its end and release its lock; no-op for iterables. */
-  close(): Promise<void>;
-}
-
-function openSource(source: BlobSource): OpenedSource {
-  if (isReadableStream(source)) {
-    // Locked at once, as pipeThrough does; released (and cancelled if unfinished) when the consumer finishes.
-    const reader = source.getReader();
-    let done = false;
-    return {
-      chunks: {
-        async *[Symbol.asyncIterator]() {
-          for (;;) {
-            const next = await reader.read();
-            if (next.done) {
-              done = true;
-              return;
-            }
-            yield next.value;
-          }
-        },
-      },
-      async close() {
-        if (!done) {
-          done = true;
-          await reader.cancel().catch(() => undefined);
-        }
-        reader.releaseLock();
-      },
-    };
-  }
-  if (typeof source === 'object' && source !== null && (Symbol.asyncIterator in source || Symbol.iterator in source) && !(source instanceof Uint8Array)) {
-    return { chunks: source, close: async () => undefined };
-  }
-  throw new InvalidArgumentError('source', 'an AsyncIterable or Iterable of Uint8Array, or a ReadableStream', describeValue(source));
 }
 
 // ---------------------------------------------------------------------------------------------------------------
