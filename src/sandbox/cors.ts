@@ -61,6 +61,7 @@ function parsePattern(pattern: unknown): OriginPattern | '*' {
     throw bad('an origin has no path, query, fragment, user or trailing slash');
   }
   if (anyPort && url.port !== '') throw bad('a port and :* together');
+  if (url.hostname.includes('*')) throw bad('only the port may be a wildcard');
   return { base: `${url.protocol}//${url.hostname}`, port: anyPort ? '*' : url.port };
 }
 
