@@ -16,6 +16,6 @@ export type { Datafeed, DatafeedEvent, DatafeedOptions } from './pod/datafeed.js
 export type { DecodedMessage, HistoryMessage } from './pod/message-codec.js';
 export type { Connection, PodClient, PodUser, StreamInfo } from './pod/pod-client.js';
 export type { BlobContent, BlobRef, ObjectRef, ObjectStoreClient, PayloadFormat, PutObject, StoredObject, TransactionOp } from './store/object-store-client.js';
-export type { BlobSource } from './store/blob-format.js';
+export type { ByteSource } from './util/web-streams.js';
 export * from './crypto/index.js';
 export * from './errors.js';

@@ -49,6 +49,8 @@ Commands:
                                     blob v1 MB/s vs raw node:crypto and OpenSSL, RSS for 4 × N MiB
       objects [--mib N] [--seconds N] [--concurrency N]
                                     Object Store via the sandbox: object put/get ops/s, blob MB/s, RSS for 4 × N MiB up
+      browser [--mib N] [--rounds N] [--round-ms N]
+                                    transport and blob decrypt in headless Chromium (WebCrypto, noble) vs Node
   help                              show this text`;
 
 class UsageError extends Error {}

@@ -101,8 +101,6 @@ export interface DecryptBlobOptions {
   backend?: AeadBackendName | AeadBackend;
 }
 
-/** A source of bytes: an (async) iterable of chunks, or a web `ReadableStream`. Chunks may have any size. */
-export type BlobSource = ByteSource;
 
 /** Reads `length` bytes at `offset` of a stored blob (for example an HTTP range request). */
 export type BlobRangeReader = (offset: number, length: number) => Promise<Uint8Array>;
@@ -478,7 +476,7 @@ function prepareDecrypt(key: unknown, ctx: unknown, options: DecryptBlobOptions 
  * @throws InvalidArgumentError (`INVALID_ARGUMENT`): `key`, `ctx.*`, `options`, `options.frameSize`, `backend`,
  *   `source` (also a non-Uint8Array chunk, raised while iterating).
  */
-export function encryptBlob(key: AesKey, ctx: BlobContext, source: BlobSource, options?: EncryptBlobOptions): AsyncGenerator<Uint8Array> {
+export function encryptBlob(key: AesKey, ctx: BlobContext, source: ByteSource, options?: EncryptBlobOptions): AsyncGenerator<Uint8Array> {
   const makeSealer = prepareEncrypt(key, ctx, options);
   const input = openSource(source);
   return (async function* encrypting() {
@@ -506,7 +504,7 @@ export function encryptBlob(key: AesKey, ctx: BlobContext, source: BlobSource, o
  *   or context (before any frame is read), and for any altered, missing, reordered, duplicated or extra frame;
  *   InvalidArgumentError as {@link encryptBlob}.
  */
-export function decryptBlob(key: AesKey, ctx: BlobContext, source: BlobSource, options?: DecryptBlobOptions): AsyncGenerator<Uint8Array> {
+export function decryptBlob(key: AesKey, ctx: BlobContext, source: ByteSource, options?: DecryptBlobOptions): AsyncGenerator<Uint8Array> {
   const makeOpener = prepareDecrypt(key, ctx, options);
   const input = openSource(source);
   return (async function* decrypting() {

@@ -22,9 +22,9 @@ import type { AuthHook, HttpClient } from '../http/http-client.js';
 import { canonicalThreadId, type KeyStore } from '../keys/key-store.js';
 import { fromUtf8, toBase64, toBase64Url, tryFromBase64, utf8 } from '../util/bytes.js';
 import { describeValue, requireBase64Id, requireString } from '../util/validate.js';
-import { openSource, toReadableStream } from '../util/web-streams.js';
+import { openSource, toReadableStream, type ByteSource } from '../util/web-streams.js';
 import { ALLEGRO_CIPHER_SUITE_ID, openAllegroPayload, sealAllegroPayload } from './allegro-payload.js';
-import { ciphertextSize, decryptBlob, decryptRange, encryptBlob, type BlobContext, type BlobSource } from './blob-format.js';
+import { ciphertextSize, decryptBlob, decryptRange, encryptBlob, type BlobContext } from './blob-format.js';
 import { ENVELOPE_CIPHER_SUITE_ID, openObject, readObjectHeader, sealObject, type ObjectContext } from './envelope.js';
 
 /** Most objects one transaction may write (the store's limit). */
@@ -393,11 +393,11 @@ export class ObjectStoreClient {
    *   whose size is then sent unless `size` says otherwise.
    * @throws InvalidArgumentError (`INVALID_ARGUMENT`) for a source that is none of these.
    */
-  async putBlob(input: BlobSource | Blob, options: { threadId: string; size?: number; onProgress?: (bytes: number) => void; signal?: AbortSignal }): Promise<BlobRef & { ref: string }> {
+  async putBlob(input: ByteSource | Blob, options: { threadId: string; size?: number; onProgress?: (bytes: number) => void; signal?: AbortSignal }): Promise<BlobRef & { ref: string }> {
     const threadId = canonicalThreadId(options.threadId);
     const isBlob = typeof Blob !== 'undefined' && input instanceof Blob;
     const knownSize = options.size ?? (isBlob ? input.size : undefined);
-    const source = openSource(isBlob ? input.stream() : input as BlobSource);
+    const source = openSource(isBlob ? input.stream() : input as ByteSource);
     try {
       const { key, rotationId } = await this.#o.keys.currentContentKey(threadId, options.signal);
       const blobId = toBase64Url(randomBytes(18));
