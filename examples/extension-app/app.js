@@ -1,5 +1,6 @@
-// A minimal extension app: in the browser, with the user's tokens, it reads a stream's messages, lists and fetches
-// objects of the Object Store, and streams a blob, decrypting everything in the page (allegro-ts on WebCrypto).
+// A minimal extension app: in the browser, with the user's tokens, it reads a stream's messages and listens for new
+// ones, lists and fetches objects of the Object Store, and streams a blob, decrypting everything in the page
+// (allegro-ts on WebCrypto).
 // Build and serve it (README "Extension apps in the browser"), from the repository root:
 //   npx esbuild examples/extension-app/app.js --bundle --format=esm --tsconfig-raw={} --outfile=examples/extension-app/bundle.js --servedir=examples/extension-app --serve=127.0.0.1:8000
 // then open http://127.0.0.1:8000/ in a browser that trusts the sandbox's certificate.
@@ -117,15 +118,31 @@ function readRange(ref, start, end) {
   });
 }
 
+let feed;
+
+/** Log every message that arrives from now on (Datafeed 2.0, decrypted in the page) until listen() is called again. */
+function listen() {
+  return act('listen', async () => {
+    feed?.stop();
+    feed = client.datafeed();
+    void feed.listen((event) => {
+      if (event.message !== undefined) log(true, `  live ${event.message.fromUserId}: ${event.message.text}`);
+      else if (event.error !== undefined) log(false, `  live: ${event.error.code}`);
+    });
+    return { summary: 'listening for new messages' };
+  });
+}
+
 /** How often tokens were renewed (a 401 answered with new tokens from tokens()). */
 function renewals() {
   return client.session.logins;
 }
 
-window.extensionApp = { connect, readMessages, listObjects, getObject, readBlob, readRange, renewals };
+window.extensionApp = { connect, readMessages, listen, listObjects, getObject, readBlob, readRange, renewals };
 
 $('connect').addEventListener('submit', (e) => { e.preventDefault(); void connect($('pod').value); });
 $('messages').addEventListener('submit', (e) => { e.preventDefault(); void readMessages($('stream').value.trim()); });
+$('listen').addEventListener('click', () => { void listen(); });
 $('objects').addEventListener('submit', (e) => { e.preventDefault(); void listObjects($('partition').value.trim()); });
 $('object').addEventListener('submit', (e) => { e.preventDefault(); void getObject($('hash').value.trim()); });
 $('blob').addEventListener('submit', (e) => {

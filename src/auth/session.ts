@@ -90,7 +90,7 @@ export class Session {
   /** The caller's token refresh in flight (both targets share it), and when the last one started. */
   #supplied: Promise<{ detail: string; cause?: unknown } | undefined> | undefined;
   #lastSupplied: number | undefined;
-  /** Number of logins performed, per target (for tests and stats). */
+  /** Number of logins performed, per target, renewals of supplied tokens through `tokens.refresh` included (for tests and stats). */
   readonly logins = { session: 0, keyManager: 0 };
 
   /**

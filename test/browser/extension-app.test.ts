@@ -6,7 +6,7 @@
  * object; it logs alice in and hands her tokens to the page (first a stale pair, so that the page's refresh on 401
  * is exercised). In the page, alice connects with those tokens, lists and decrypts the bot's objects (paged), reads
  * the blob through a web ReadableStream and one range of it (SHA-256 checked against Node's), is refused the
- * tampered object with DECRYPTION_FAILED, and decrypts the bot's message. A screenshot of the page goes to
+ * tampered object with DECRYPTION_FAILED, decrypts the bot's message from the history and from the datafeed. A screenshot of the page goes to
  * .test-report/browser/.
  *
  * The sandbox's certificate is trusted in Chromium by its key alone (`--ignore-certificate-errors-spki-list`, after
@@ -154,6 +154,18 @@ describe.skipIf(chromiumPath === undefined)('the extension app in Chromium', () 
   it('decrypts the message the bot sent to the room', async () => {
     const read = await app<{ messages: Array<{ from: number; text: string; error: string | null }> }>('readMessages', fixture.room, 5);
     expect(read.messages).toContainEqual({ from: bot.userId, text: fixture.message, error: null });
+  });
+
+  it('listens on the datafeed (its token derived from the renewed session) and decrypts a message sent meanwhile', async () => {
+    await app('listen');
+    // A new feed starts at "now", so send until one arrives after it exists.
+    const nonce = randomBytes(4).toString('hex');
+    let seen = false;
+    for (let i = 0; i < 20 && !seen; i++) {
+      await bot.pod.send(fixture.room, `<messageML>live ${nonce} ${i}</messageML>`);
+      seen = await page.waitForSelector(`#log li:has-text("live ${nonce}")`, { timeout: 500 }).then(() => true, () => false);
+    }
+    expect(await page.textContent(`#log li:has-text("live ${nonce}")`)).toMatch(new RegExp(`^✓   live ${bot.userId}: live ${nonce} \\d+$`));
   });
 
   it('met no error in the page but the stale tokens\' 401s: CORS let every request through', () => {
