@@ -2,8 +2,9 @@
  * A real browser for `allegro bench browser` and the browser test (test/browser/): Debian's `chromium` (found on
  * PATH, as `command -v chromium` would; never a browser downloaded by Playwright) driven by `playwright-core`,
  * headless, with a fresh profile in a temporary directory, and pages bundled from the package's built entry points
- * by esbuild and served over plain HTTP on 127.0.0.1. The one module that loads playwright-core and esbuild (both
- * development dependencies, loaded on first use: an installed package without them reports them missing).
+ * by esbuild and served over plain HTTP on 127.0.0.1. The one source module that loads playwright-core, and the one
+ * that loads esbuild (test/package/browser-bundle.test.ts does too, for its own checks): both are development
+ * dependencies, loaded on first use, so that an installed package without them reports them missing.
  *
  * Trust (docs/architecture.md "Browsers"): the sandbox's certificate is issued by its own CA, which Chromium does
  * not know. Rather than turning certificate checks off, Node first connects to the server verifying its chain
