@@ -96,8 +96,11 @@ export interface AllegroSettings {
   keyAuth?: ComponentConfig;
   /** Where the Object Store (`/object/...`) lives when not on the pod (each field defaults to the pod's). */
   objectStore?: ComponentConfig;
-  /** Caller-supplied tokens instead of a login (both must be given). */
-  tokens?: { session?: string; keyManager?: string };
+  /**
+   * Caller-supplied tokens instead of a login (both must be given; `bot.username` is then optional), e.g. obtained by
+   * an extension app's backend. With `refresh` (in code only), a 401 gets new tokens from it ({@link TokenRefresh}).
+   */
+  tokens?: { session?: string; keyManager?: string; refresh?: TokenRefresh };
   /** More trusted CA files (PEM), after `ssl.trustStore`. */
   caCertificates?: string[];
   timeouts?: { requestMs?: number };
@@ -140,7 +143,7 @@ export interface AllegroConfigInput extends ComponentConfig {
   /** @deprecated allegro-ts's former spelling of `allegro.objectStore`. */
   objectStore?: ComponentConfig;
   /** @deprecated allegro-ts's former spelling of `allegro.tokens`. */
-  tokens?: { session?: string; keyManager?: string };
+  tokens?: { session?: string; keyManager?: string; refresh?: TokenRefresh };
   /** @deprecated allegro-ts's former spelling of `allegro.timeouts.requestMs` and `connectionTimeout`. */
   timeouts?: { requestMs?: number; connectMs?: number };
   /** @deprecated allegro-ts's former spelling of `allegro.keys`. */
@@ -174,10 +177,17 @@ export type KeyMaterial =
   | { kind: 'certificate'; pkcs12: Secret<Uint8Array>; password: Secret }
   | { kind: 'certificate'; certPem: string; keyPem: Secret };
 
+/**
+ * Gets a new session and Key Manager token when the pod or the Key Manager refused one with 401 (single-flight: one
+ * call however many requests were refused; at most one per `auth.minRefreshIntervalMs`). A rejection, or an answer
+ * without both tokens, fails the refused request with `AUTHENTICATION_FAILED`, reason `refresh-failed`.
+ */
+export type TokenRefresh = () => Promise<{ session: string; keyManager: string }>;
+
 /** How the bot authenticates: its key material, or tokens supplied by the caller. */
 export type Credentials =
   | (KeyMaterial & { username: string })
-  | { kind: 'tokens'; username: string; sessionToken: Secret; keyManagerToken: Secret };
+  | { kind: 'tokens'; username?: string; sessionToken: Secret; keyManagerToken: Secret; refresh?: TokenRefresh };
 
 /** The OBO application of BDK `app`: its id and its key material. */
 export interface AppIdentity {
@@ -492,15 +502,21 @@ async function keyMaterial(root: Dict, key: 'bot' | 'app', baseDir: string | und
 async function credentials(root: Dict, baseDir: string | undefined): Promise<Credentials> {
   const bot = sectionAt(root, 'bot') ?? {};
   const username = text('bot.username', bot.username);
-  if (username === undefined) throw new InvalidConfigError('bot.username', 'required');
   const [tokensKey, tokens] = given(root, 'allegro.tokens', 'tokens');
   if (tokens !== undefined) {
     if (!isDict(tokens)) throw new InvalidConfigError(tokensKey, 'expected an object');
     const sessionToken = text(`${tokensKey}.session`, tokens.session);
     const keyManagerToken = text(`${tokensKey}.keyManager`, tokens.keyManager);
     if (sessionToken === undefined || keyManagerToken === undefined) throw new InvalidConfigError(tokensKey, 'give both session and keyManager');
-    return { kind: 'tokens', username, sessionToken: new Secret('session token', sessionToken), keyManagerToken: new Secret('Key Manager token', keyManagerToken) };
+    const { refresh } = tokens;
+    if (refresh !== undefined && typeof refresh !== 'function') throw new InvalidConfigError(`${tokensKey}.refresh`, 'expected a function returning a promise of {session, keyManager}');
+    return {
+      kind: 'tokens', ...(username === undefined ? {} : { username }),
+      sessionToken: new Secret('session token', sessionToken), keyManagerToken: new Secret('Key Manager token', keyManagerToken),
+      ...(refresh === undefined ? {} : { refresh: refresh as TokenRefresh }),
+    };
   }
+  if (username === undefined) throw new InvalidConfigError('bot.username', 'required');
   const key = await keyMaterial(root, 'bot', baseDir);
   if (key === undefined) throw new InvalidConfigError('bot', 'give privateKey (path or content) or certificate (path or content), or allegro.tokens');
   return { ...key, username };
@@ -561,7 +577,7 @@ const IDENTITY_SHAPE = {
   ...Object.fromEntries(Object.keys(DEPRECATED_IDENTITY_KEYS).map((k) => [k, 'read'])),
 } as const;
 const RETRY_SHAPE = { maxAttempts: 'read', initialIntervalMillis: 'read', multiplier: 'read', maxIntervalMillis: 'read', initialIntervalMs: 'read', maxIntervalMs: 'read' } as const;
-const TOKENS_SHAPE = { session: 'read', keyManager: 'read' } as const;
+const TOKENS_SHAPE = { session: 'read', keyManager: 'read', refresh: 'read' } as const;
 const KEYS_SHAPE = { maxEntries: 'read', maxAgeMs: 'read', rotationCheckMs: 'read', failureCooldownMs: 'read' } as const;
 const AUTH_SHAPE = { minRefreshIntervalMs: 'read', jwtLifetimeSeconds: 'read' } as const;
 const ALLEGRO_SHAPE: Shape = {

@@ -9,7 +9,7 @@ export { AllegroClient } from './client.js';
 export type { Session, SessionTarget } from './auth/session.js';
 export type {
   AllegroConfig, AllegroConfigInput, AllegroSettings, AppIdentity, BdkRetryConfig, CertificateConfig, ComponentConfig, Credentials, FileConfig,
-  IdentityConfig, KeyMaterial, ProxyConfig, ResolvedComponent, ResolvedProxy, RetryConfig,
+  IdentityConfig, KeyMaterial, ProxyConfig, ResolvedComponent, ResolvedProxy, RetryConfig, TokenRefresh,
 } from './config.js';
 export { loadConfig, resolveConfig } from './config.js';
 export type { ConfigEndpoints, ConfigIdentity } from './config-file.js';
@@ -22,6 +22,7 @@ export type { DecodedMessage, HistoryMessage } from './pod/message-codec.js';
 export type { MentionedUser, MessageEntity, ParseMessageMlOptions, RenderedMessage } from './pod/messageml.js';
 export { InvalidMessageMlError, isMessageMlDocument, MAX_MESSAGEML_DEPTH, MAX_MESSAGEML_LENGTH, parseMessageMl } from './pod/messageml.js';
 export type { Connection, PodClient, PodUser, StreamInfo } from './pod/pod-client.js';
-export type { BlobRef, ObjectRef, ObjectStoreClient, PayloadFormat, PutObject, StoredObject, TransactionOp } from './store/object-store-client.js';
+export type { BlobContent, BlobRef, ObjectRef, ObjectStoreClient, PayloadFormat, PutObject, StoredObject, TransactionOp } from './store/object-store-client.js';
+export type { ByteSource } from './util/web-streams.js';
 export * from './crypto/index.js';
 export * from './errors.js';

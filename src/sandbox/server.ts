@@ -18,6 +18,7 @@ import { clientConfigFor, toConfigYaml } from '../index.js';
 import { toBase64 } from '../util/bytes.js';
 import type { SandboxAdmin } from './admin.js';
 import { SandboxContext, type Persistence, type SandboxConfig, type SandboxUrls } from './context.js';
+import { corsPolicy } from './cors.js';
 import { Faults, type FaultRule } from './faults.js';
 import { handleRequest, errorResponse, HttpError, Router, writeResponse } from './http.js';
 import { newId, userIdOf } from './ids.js';
@@ -52,6 +53,8 @@ export interface SandboxOptions {
   control?: boolean;
   /** Largest blob `PUT /object/v1/blobs/{id}` accepts, in bytes (413 beyond). Default 4 GiB. */
   maxBlobBytes?: number;
+  /** Origins whose web pages may call the sandbox (docs/sandbox.md "CORS and browsers"); default the loopback origins; `[]` none. */
+  corsOrigins?: readonly string[];
   /** Where to report unexpected server errors; default: ignored. */
   onError?: (error: unknown) => void;
 }
@@ -215,6 +218,7 @@ async function readIdentities(filesDir: string): Promise<{ identities: Map<strin
  */
 export async function startSandbox(options: SandboxOptions = {}): Promise<RunningSandbox> {
   const host = options.host ?? '127.0.0.1';
+  const cors = corsPolicy(options.corsOrigins);
   const faults = new Faults();
   for (const rule of options.faults ?? []) faults.add(rule);
   const dataDir = options.dataDir === undefined ? undefined : resolve(options.dataDir);
@@ -285,6 +289,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
 
   const server: Server = createServer({ key: tls.serverKeyPem, cert: tls.serverCertPem, ca: tls.caCertPem, requestCert: true, rejectUnauthorized: false },
     (req, res) => {
+      if (cors.handle(req, res) === 'handled') return;
       void handleRequest(router, req, res, async (method, path, response) => {
         // The control API is exempt, so that a broad rule can always be removed.
         if (!path.startsWith('/sandbox/') && (await faults.apply(method, path, response)) === 'handled') return 'handled';

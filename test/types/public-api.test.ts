@@ -157,6 +157,16 @@ describe('signatures', () => {
     expectTypeOf<root.AllegroConfig['app']>().toEqualTypeOf<root.AppIdentity | undefined>();
   });
 
+  it('for browsers: caller-supplied tokens with a refresh callback, blobs from and to web streams', () => {
+    expectTypeOf<root.TokenRefresh>().toEqualTypeOf<() => Promise<{ session: string; keyManager: string }>>();
+    expectTypeOf<NonNullable<root.AllegroConfigInput['tokens']>>().toEqualTypeOf<{ session?: string; keyManager?: string; refresh?: root.TokenRefresh }>();
+    expectTypeOf<root.ByteSource>().toEqualTypeOf<AsyncIterable<Uint8Array> | Iterable<Uint8Array> | ReadableStream<Uint8Array>>();
+    expectTypeOf<root.ObjectStoreClient['putBlob']>().parameter(0).toEqualTypeOf<root.ByteSource | Blob>();
+    expectTypeOf<root.ObjectStoreClient['getBlob']>().returns.resolves.toEqualTypeOf<root.BlobContent>();
+    expectTypeOf<root.BlobContent>().toEqualTypeOf<{ size: number; content: AsyncIterable<Uint8Array>; stream(): ReadableStream<Uint8Array> }>();
+    expectTypeOf<errors.AuthenticationFailure>().toEqualTypeOf<'unknown-user' | 'bad-signature' | 'clock-skew' | 'certificate-refused' | 'refused' | 'refresh-failed'>();
+  });
+
   it('keeps the wiring private: objects the client makes cannot be constructed or exported as values', () => {
     // @ts-expect-error Session is exported as a type only.
     expect(root.Session).toBeUndefined();

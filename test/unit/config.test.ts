@@ -342,6 +342,15 @@ describe('resolveConfig: the bot', () => {
     expect(await keyOf(loose({ allegro: { tokens: 'x' } }))).toBe('allegro.tokens');
   });
 
+  it('caller-supplied tokens need no username, and carry a refresh callback given in code (a function, or INVALID_CONFIG)', async () => {
+    const refresh = async () => ({ session: 'new-s', keyManager: 'new-km' });
+    const c = await resolveConfig({ host: 'pod.example.com', tokens: { session: 's-token', keyManager: 'km-token', refresh } });
+    expect(revealed(c.credentials)).toEqual({ kind: 'tokens', sessionToken: 's-token', keyManagerToken: 'km-token', refresh });
+    const e = await configError(resolveConfig(base({ tokens: { session: 's-token', keyManager: 'km-token', refresh: 'https://backend.example/tokens' as never } })));
+    expect(e.key).toBe('tokens.refresh');
+    expect(e.message).toContain('expected a function');
+  });
+
   it('a username is required, and some credential', async () => {
     expect(await keyOf({ host: 'h', bot: { privateKey: { content: KEY_PEM } } })).toBe('bot.username');
     expect(await keyOf({ host: 'h' })).toBe('bot.username');

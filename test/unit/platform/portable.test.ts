@@ -57,4 +57,36 @@ describe('portable platform', () => {
       server.close();
     }
   });
+
+  it('in a browser (a document, or a worker scope) collects streamed request bodies before fetch; elsewhere streams them', async () => {
+    const realFetch = globalThis.fetch;
+    const bodies: unknown[] = [];
+    globalThis.fetch = (async (_url: string, init: RequestInit) => {
+      bodies.push(init.body);
+      if (init.body instanceof ReadableStream) await init.body.cancel();
+      return new Response('{}');
+    }) as typeof fetch;
+    const scope = globalThis as { document?: unknown; WorkerGlobalScope?: unknown };
+    async function* body(): AsyncGenerator<Uint8Array> {
+      yield new Uint8Array(10);
+    }
+    const put = async () => {
+      const transport = platform.createTransport({ connectTimeoutMs: 1000 });
+      await (await sendStream(transport, { method: 'PUT', url: 'http://127.0.0.1:9/x', headers: {}, body: body(), headersTimeoutMs: 5000, bodyTimeoutMs: 5000 })).bytes();
+      await transport.close();
+    };
+    try {
+      await put();
+      scope.document = {};
+      await put();
+      delete scope.document;
+      scope.WorkerGlobalScope = class {};
+      await put();
+    } finally {
+      globalThis.fetch = realFetch;
+      delete scope.document;
+      delete scope.WorkerGlobalScope;
+    }
+    expect(bodies.map((b) => (b instanceof Blob ? 'Blob' : b instanceof ReadableStream ? 'ReadableStream' : typeof b))).toEqual(['ReadableStream', 'Blob', 'Blob']);
+  });
 });
