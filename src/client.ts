@@ -3,12 +3,12 @@
  * together: configuration (config.ts), pooled HTTPS connections per component proxy (http/; components with the
  * same proxy and TLS needs share a pool), the session with refresh on
  * 401 (auth/session.ts), the key caches (keys/key-store.ts), the pod (pod/pod-client.ts) and the datafeed
- * (pod/datafeed.ts), and the Object Store (store/object-store-client.ts). Start-up follows Allegro's sequence (allegro-protocol.md §2.1): authenticate, read pod info
+ * (pod/datafeed.ts), and the Object Store (store/object-store-client.ts). Start-up follows Allegro's sequence (docs/protocol.md §2.1): authenticate, read pod info
  * and the account (user id and wall thread), then fetch keys lazily on first use.
  *
  * @example
  * ```ts
- * const bot = await AllegroClient.create('config.json');
+ * const bot = await AllegroClient.create('config.yaml');
  * const stream = (await bot.pod.streams({ types: ['ROOM'] }))[0]!.id;
  * await bot.pod.send(stream, '<messageML>Hello <b>encrypted</b> world</messageML>');
  * await bot.close();
@@ -105,7 +105,8 @@ export class AllegroClient {
   }
 
   /**
-   * Connect a bot: from a JSON config file path, or a configuration object.
+   * Connect a bot: from the path of a config file (BDK `config.yaml`, YAML or JSON: docs/config.md), or a configuration
+   * object.
    * @throws InvalidConfigError, AuthenticationError, HttpStatusError, NetworkError; MalformedResponseError
    *   (`MALFORMED_RESPONSE`) when the pod's account answer names no wall thread (`myCurrentThreadId`).
    */

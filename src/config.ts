@@ -1,28 +1,38 @@
 /**
- * Client configuration, BDK-style (bdk-and-obo.md §1.9): a top-level scheme/host/port/context that every component
- * (pod, keyManager, sessionAuth, keyAuth, agent, objectStore) inherits unless it sets its own; the bot's username,
- * private key (path or content) and certificate (PKCS#12 path + password, or PEM paths); proxy; extra CA
- * certificates; retry, timeout, key-cache and datafeed settings. The sandbox writes this format (`configPath`).
+ * Client configuration: the Symphony BDK's `config.yaml` (YAML or JSON), read with the BDK's own keys and semantics,
+ * plus one `allegro:` section for the settings only allegro-ts has. docs/config.md is the reference, key by key.
+ * - Where each component lives: `scheme`, `host`, `port`, `context` and `proxy` at the top level, overridden field by
+ *   field in `pod`, `keyManager`, `sessionAuth` and `agent`. `context` is the path *before* the component's own path,
+ *   which the client appends as the BDK does (`/relay` and `/keyauth` on the Key Manager, `/sessionauth`, `/agent`).
+ * - Who logs in: `bot` (username, and a private key or a certificate) and `app` (the OBO application's identity).
+ * - Trust (`ssl.trustStore`, PEM), retries (`retry`, `datafeed.retry`), the connect timeout (`connectionTimeout`).
  *
- * Files are JSON. Every string may reference environment variables as `${NAME}` or `${NAME:-default}`; a
- * reference to an unset variable without a default is an error naming the key. The same options can be given in
- * code; {@link resolveConfig} checks either and fills in the defaults: every numeric setting accepts exactly what
- * the module it feeds accepts (docs/cli.md "The bot's configuration"), and every credential of the result (private
- * key, PKCS#12 and its password, supplied tokens, proxy passwords) is a {@link Secret} that never prints
- * (docs/threat-model.md "Client").
+ * Every string may reference environment variables as `${NAME}` or `${NAME:-default}` (`$${NAME}` is the literal
+ * text); a reference to an unset variable without a default is an error naming the key. Keys the BDK knows that
+ * allegro-ts does not use, and unknown keys outside `allegro:`, are listed in {@link AllegroConfig.ignoredKeys} (the
+ * BDK ignores unknown keys too); an unknown key under `allegro:` is an error. allegro-ts's own former spellings
+ * (`tokens`, `timeouts`, `ssl.caCertificates`, …) are still read (docs/config.md "Compatibility with allegro-ts's former format"). The same options can
+ * be given in code; {@link resolveConfig} checks either and fills in the defaults: every numeric setting accepts
+ * exactly what the module it feeds accepts, and every credential of the result (private key, PKCS#12 and its password,
+ * supplied tokens, proxy passwords) is a {@link Secret} that never prints (docs/threat-model.md "Client").
  */
 import { platform } from '#platform';
 import { DEFAULT_JWT_LIFETIME_SECONDS, MAX_JWT_LIFETIME_SECONDS } from './crypto/rsa.js';
 import { AllegroError, InvalidConfigError } from './errors.js';
-import { fromUtf8 } from './util/bytes.js';
+import { fromUtf8, tryFromBase64, utf8 } from './util/bytes.js';
 import { Secret } from './util/secret.js';
+import { DocumentSyntaxError, parseDocumentText } from './util/yaml.js';
 
-/** Where one component lives. */
+/** Where one component lives (the BDK's client section). A field left out is inherited from the top level. */
 export interface ComponentConfig {
   scheme?: 'https' | 'http';
   host?: string;
+  /** Default 443, whatever the scheme (as in the BDK). */
   port?: number;
-  /** Path prefix, e.g. `/relay` for the Key Manager. */
+  /**
+   * The path before the component's own path, as in the BDK: `/relay` is never part of `keyManager.context`
+   * (docs/config.md "Where each component lives").
+   */
   context?: string;
   proxy?: ProxyConfig;
 }
@@ -35,7 +45,7 @@ export interface ProxyConfig {
   password?: string;
 }
 
-/** Retry settings for idempotent requests (and the datafeed). */
+/** Retry settings as resolved: the options of the request retry policy (http/retry.ts). */
 export interface RetryConfig {
   maxAttempts?: number;
   initialIntervalMs?: number;
@@ -43,27 +53,103 @@ export interface RetryConfig {
   maxIntervalMs?: number;
 }
 
-/** The configuration as written in a file or passed in code. */
+/** The BDK's retry section (`retry`, `datafeed.retry`). */
+export interface BdkRetryConfig {
+  maxAttempts?: number;
+  initialIntervalMillis?: number;
+  multiplier?: number;
+  maxIntervalMillis?: number;
+  /** @deprecated allegro-ts's former spelling of `initialIntervalMillis`. */
+  initialIntervalMs?: number;
+  /** @deprecated allegro-ts's former spelling of `maxIntervalMillis`. */
+  maxIntervalMs?: number;
+}
+
+/** A file given by its path or by its content (exactly one). */
+export interface FileConfig {
+  path?: string;
+  /** The text itself when it is PEM, else base64 of the file (as the Java BDK reads its `byte[]` content). */
+  content?: string;
+}
+
+/**
+ * A client certificate: a PKCS#12 file and its password (the Java BDK's form), or one PEM file holding the
+ * certificate and its unencrypted private key (the Python BDK's form).
+ */
+export interface CertificateConfig extends FileConfig {
+  password?: string;
+  /** @deprecated allegro-ts's former form: the PEM certificate's path, with `keyPath`. */
+  certPath?: string;
+  /** @deprecated allegro-ts's former form: the PEM private key's path, with `certPath`. */
+  keyPath?: string;
+}
+
+/** How an identity logs in: a private key (RSA, a signed JWT) or a client certificate, not both. */
+export interface IdentityConfig {
+  privateKey?: FileConfig;
+  certificate?: CertificateConfig;
+}
+
+/** What only allegro-ts has: the `allegro:` section. An unknown key here is an error. */
+export interface AllegroSettings {
+  /** Where `/keyauth` lives when not on the Key Manager (each field defaults to the Key Manager's). */
+  keyAuth?: ComponentConfig;
+  /** Where the Object Store (`/object/...`) lives when not on the pod (each field defaults to the pod's). */
+  objectStore?: ComponentConfig;
+  /**
+   * Caller-supplied tokens instead of a login (both must be given; `bot.username` is then optional), e.g. obtained by
+   * an extension app's backend. With `refresh` (in code only), a 401 gets new tokens from it ({@link TokenRefresh}).
+   */
+  tokens?: { session?: string; keyManager?: string; refresh?: TokenRefresh };
+  /** More trusted CA files (PEM), after `ssl.trustStore`. */
+  caCertificates?: string[];
+  timeouts?: { requestMs?: number };
+  keys?: { maxEntries?: number; maxAgeMs?: number; rotationCheckMs?: number; failureCooldownMs?: number };
+  datafeed?: { dedupEntries?: number };
+  auth?: { minRefreshIntervalMs?: number; jwtLifetimeSeconds?: number };
+}
+
+/** The configuration as written in a file (BDK `config.yaml`) or passed in code. */
 export interface AllegroConfigInput extends ComponentConfig {
+  /** Connect timeout in milliseconds (BDK: top level). */
+  connectionTimeout?: number;
   pod?: ComponentConfig;
   keyManager?: ComponentConfig;
   sessionAuth?: ComponentConfig;
-  keyAuth?: ComponentConfig;
   agent?: ComponentConfig;
-  objectStore?: ComponentConfig;
-  bot?: {
-    username?: string;
-    privateKey?: { path?: string; content?: string };
-    certificate?: { path?: string; password?: string; certPath?: string; keyPath?: string };
+  bot?: IdentityConfig & { username?: string };
+  /** The OBO application (BDK `app`): resolved into {@link AllegroConfig.app}. */
+  app?: IdentityConfig & { appId?: string };
+  ssl?: {
+    /** A PEM file of CA certificates (a JKS or PKCS#12 trust store is refused with how to convert it). */
+    trustStore?: FileConfig & { password?: string };
+    /** @deprecated allegro-ts's former spelling of `allegro.caCertificates`. */
+    caCertificates?: string[];
   };
-  /** Caller-supplied tokens instead of a login (both must be given). */
-  tokens?: { session?: string; keyManager?: string };
-  ssl?: { trustStore?: { path?: string }; caCertificates?: string[] };
-  retry?: RetryConfig;
+  retry?: BdkRetryConfig;
+  datafeed?: {
+    /** `v2` (the default) is the only one allegro-ts reads. */
+    version?: string;
+    /** Of the BDK's datafeed retry, `maxIntervalMillis` is read: the longest wait between two attempts. */
+    retry?: BdkRetryConfig;
+    /** @deprecated allegro-ts's former spelling of `datafeed.retry.maxIntervalMillis`. */
+    maxBackoffMs?: number;
+    /** @deprecated allegro-ts's former spelling of `allegro.datafeed.dedupEntries`. */
+    dedupEntries?: number;
+  };
+  allegro?: AllegroSettings;
+  /** @deprecated allegro-ts's former spelling of `allegro.keyAuth`. */
+  keyAuth?: ComponentConfig;
+  /** @deprecated allegro-ts's former spelling of `allegro.objectStore`. */
+  objectStore?: ComponentConfig;
+  /** @deprecated allegro-ts's former spelling of `allegro.tokens`. */
+  tokens?: { session?: string; keyManager?: string; refresh?: TokenRefresh };
+  /** @deprecated allegro-ts's former spelling of `allegro.timeouts.requestMs` and `connectionTimeout`. */
   timeouts?: { requestMs?: number; connectMs?: number };
-  keys?: { maxEntries?: number; maxAgeMs?: number; rotationCheckMs?: number; failureCooldownMs?: number };
-  datafeed?: { maxBackoffMs?: number; dedupEntries?: number };
-  auth?: { minRefreshIntervalMs?: number; jwtLifetimeSeconds?: number };
+  /** @deprecated allegro-ts's former spelling of `allegro.keys`. */
+  keys?: AllegroSettings['keys'];
+  /** @deprecated allegro-ts's former spelling of `allegro.auth`. */
+  auth?: AllegroSettings['auth'];
 }
 
 /** A proxy as resolved: its password never prints. */
@@ -76,21 +162,38 @@ export interface ResolvedProxy {
 
 /** A component's resolved base URL and proxy. */
 export interface ResolvedComponent {
-  /** Base URL including the context path, without a trailing slash. */
+  /** Base URL including the component's own path (`/relay`, …), without a trailing slash. */
   url: string;
   proxy?: ResolvedProxy;
 }
 
 /**
- * How the bot authenticates. Every secret is a {@link Secret}: printing, stringifying or copying the configuration
+ * An identity's login material. Every secret is a {@link Secret}: printing, stringifying or copying the configuration
  * shows placeholders such as `[redacted private key]`; the auth layer calls `reveal()`. A certificate is public and
  * stays a string.
  */
+export type KeyMaterial =
+  | { kind: 'rsa'; privateKeyPem: Secret }
+  | { kind: 'certificate'; pkcs12: Secret<Uint8Array>; password: Secret }
+  | { kind: 'certificate'; certPem: string; keyPem: Secret };
+
+/**
+ * Gets a new session and Key Manager token when the pod or the Key Manager refused one with 401 (single-flight: one
+ * call however many requests were refused; at most one per `auth.minRefreshIntervalMs`). A rejection, or an answer
+ * without both tokens, fails the refused request with `AUTHENTICATION_FAILED`, reason `refresh-failed`.
+ */
+export type TokenRefresh = () => Promise<{ session: string; keyManager: string }>;
+
+/** How the bot authenticates: its key material, or tokens supplied by the caller. */
 export type Credentials =
-  | { kind: 'rsa'; username: string; privateKeyPem: Secret }
-  | { kind: 'certificate'; username: string; pkcs12: Secret<Uint8Array>; password: Secret }
-  | { kind: 'certificate'; username: string; certPem: string; keyPem: Secret }
-  | { kind: 'tokens'; username: string; sessionToken: Secret; keyManagerToken: Secret };
+  | (KeyMaterial & { username: string })
+  | { kind: 'tokens'; username?: string; sessionToken: Secret; keyManagerToken: Secret; refresh?: TokenRefresh };
+
+/** The OBO application of BDK `app`: its id and its key material. */
+export interface AppIdentity {
+  appId: string;
+  key: KeyMaterial;
+}
 
 /** A checked configuration with every default applied. */
 export interface AllegroConfig {
@@ -101,24 +204,40 @@ export interface AllegroConfig {
   agent: ResolvedComponent;
   objectStore: ResolvedComponent;
   credentials: Credentials;
-  /** Extra trusted CA certificates (PEM). */
+  /** The `app` section, when it names an application. */
+  app?: AppIdentity;
+  /** Trusted CA certificates (PEM): `ssl.trustStore`, then `allegro.caCertificates`. */
   caCertificates: string[];
   retry: Required<RetryConfig>;
   timeouts: { requestMs: number; connectMs: number };
   keys: { maxEntries: number; maxAgeMs: number; rotationCheckMs: number; failureCooldownMs: number };
   datafeed: { maxBackoffMs: number; dedupEntries: number };
   auth: { minRefreshIntervalMs: number; jwtLifetimeSeconds: number };
+  /** Dotted keys of the input that allegro-ts does not read (BDK-only settings, unknown keys): worth a warning. */
+  ignoredKeys: string[];
 }
 
-const COMPONENTS = ['pod', 'keyManager', 'sessionAuth', 'keyAuth', 'agent', 'objectStore'] as const;
-const DEFAULT_CONTEXT: Record<(typeof COMPONENTS)[number], string> = {
-  pod: '', keyManager: '/relay', sessionAuth: '/sessionauth', keyAuth: '/keyauth', agent: '/agent', objectStore: '',
+type ComponentName = 'pod' | 'keyManager' | 'sessionAuth' | 'keyAuth' | 'agent' | 'objectStore';
+
+/**
+ * Per component: the sections it reads, most specific first (each with its former spelling), before the top level;
+ * the path the client appends to its base URL; and every path appended there (by allegro-ts or the BDK), which a
+ * `context` therefore cannot end with (docs/config.md "Where each component lives").
+ */
+const COMPONENTS: Record<ComponentName, { sections: Array<[key: string, former?: string]>; path: string; appended: string[] }> = {
+  pod: { sections: [['pod']], path: '', appended: ['/pod', '/login'] },
+  keyManager: { sections: [['keyManager']], path: '/relay', appended: ['/relay', '/keyauth'] },
+  sessionAuth: { sections: [['sessionAuth']], path: '/sessionauth', appended: ['/sessionauth'] },
+  keyAuth: { sections: [['allegro.keyAuth', 'keyAuth'], ['keyManager']], path: '/keyauth', appended: ['/relay', '/keyauth'] },
+  agent: { sections: [['agent']], path: '/agent', appended: ['/agent'] },
+  objectStore: { sections: [['allegro.objectStore', 'objectStore'], ['pod']], path: '', appended: ['/object'] },
 };
 
-/** Replace `${NAME}` and `${NAME:-default}` in every string of `value`. */
+/** Replace `${NAME}` and `${NAME:-default}` in every string of `value`; `$${NAME}` gives the text `${NAME}`. */
 export function interpolateEnv(value: unknown, env: Record<string, string | undefined>, key = ''): unknown {
   if (typeof value === 'string') {
-    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (_, name: string, fallback: string | undefined) => {
+    return value.replace(/\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (whole, escaped: string, name: string, fallback: string | undefined) => {
+      if (escaped !== '') return whole.slice(1);
       const found = env[name];
       if (found !== undefined && found !== '') return found;
       if (fallback !== undefined) return fallback;
@@ -126,16 +245,64 @@ export function interpolateEnv(value: unknown, env: Record<string, string | unde
     });
   }
   if (Array.isArray(value)) return value.map((v, i) => interpolateEnv(v, env, `${key}[${i}]`));
-  if (typeof value === 'object' && value !== null) {
+  if (isDict(value)) {
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, interpolateEnv(v, env, key === '' ? k : `${key}.${k}`)]));
   }
   return value;
 }
 
+type Dict = Record<string, unknown>;
+
+/** A plain object (from a document or an object literal), not an array or a class instance. */
+function isDict(value: unknown): value is Dict {
+  if (typeof value !== 'object' || value === null) return false;
+  const proto: unknown = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/** The input without null-valued keys: `pod:` with nothing under it (YAML's null) means no `pod` section. */
+function withoutNulls(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutNulls);
+  if (!isDict(value)) return value;
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== null && v !== undefined).map(([k, v]) => [k, withoutNulls(v)]));
+}
+
+/** The value at dotted `path`; a non-object on the way is an error naming it. */
+function at(root: Dict, path: string): unknown {
+  let value: unknown = root;
+  let key = '';
+  for (const part of path.split('.')) {
+    if (value === undefined) return undefined;
+    if (!isDict(value)) throw new InvalidConfigError(key, 'expected an object');
+    value = value[part];
+    key = key === '' ? part : `${key}.${part}`;
+  }
+  return value;
+}
+
+/** The section at `path`, absent or an object. */
+function sectionAt(root: Dict, path: string): Dict | undefined {
+  const value = at(root, path);
+  if (value !== undefined && !isDict(value)) throw new InvalidConfigError(path, 'expected an object');
+  return value;
+}
+
 /**
- * What a numeric setting accepts: exactly what the module option it feeds accepts (docs/cli.md "The bot's
- * configuration" lists each setting with its option), so a value is never refused here that the module would take, nor taken here
- * that the module would refuse later.
+ * A value given under `key` or under its former allegro-ts spelling (docs/config.md "Compatibility with allegro-ts's former format"), never both:
+ * the key it was given under, and the value.
+ */
+function given(root: Dict, key: string, former?: string): [string, unknown] {
+  const value = at(root, key);
+  const old = former === undefined ? undefined : at(root, former);
+  if (old === undefined) return [key, value];
+  if (value !== undefined) throw new InvalidConfigError(former!, `is the former spelling of ${key}, which is given too: keep ${key}`);
+  return [former!, old];
+}
+
+/**
+ * What a numeric setting accepts: exactly what the module option it feeds accepts (docs/config.md "Numeric
+ * settings" lists each setting with its option), so a value is never refused here that the module would take, nor
+ * taken here that the module would refuse later.
  */
 interface NumberRule {
   integer?: boolean;
@@ -157,20 +324,18 @@ function expectation(rule: NumberRule): string {
   return `a ${kind} of at least ${rule.min}`;
 }
 
-function setting(key: string, value: unknown, fallback: number, rule: NumberRule): number {
-  if (value === undefined) return fallback;
+/** A number, or a string that is one: `${PORT}` interpolates to a string, which the BDK reads as a number too. */
+function numeric(value: unknown): unknown {
+  return typeof value === 'string' && /^-?\d+(\.\d+)?$/.test(value) ? Number(value) : value;
+}
+
+function setting(key: string, raw: unknown, fallback: number, rule: NumberRule): number {
+  if (raw === undefined) return fallback;
+  const value = numeric(raw);
   const ok = typeof value === 'number' && Number.isFinite(value) && (rule.integer !== true || Number.isSafeInteger(value)) &&
     (rule.above === true ? value > rule.min : value >= rule.min) && (rule.max === undefined || value <= rule.max);
   if (!ok) throw new InvalidConfigError(key, `expected ${expectation(rule)}`);
   return value;
-}
-
-/** A settings section (`retry`, `keys`, ...): absent, or an object. */
-function section(input: AllegroConfigInput, key: 'retry' | 'timeouts' | 'keys' | 'datafeed' | 'auth'): Record<string, unknown> {
-  const value: unknown = input[key];
-  if (value === undefined) return {};
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InvalidConfigError(key, 'expected an object');
-  return value as Record<string, unknown>;
 }
 
 function text(key: string, value: unknown): string | undefined {
@@ -179,34 +344,59 @@ function text(key: string, value: unknown): string | undefined {
   return value;
 }
 
-function component(name: (typeof COMPONENTS)[number], input: AllegroConfigInput): ResolvedComponent {
-  const own = (input[name] ?? {}) as ComponentConfig;
-  const scheme = own.scheme ?? input.scheme ?? 'https';
-  if (scheme !== 'https' && scheme !== 'http') throw new InvalidConfigError(`${name}.scheme`, 'expected https or http');
-  const host = text(`${name}.host`, own.host) ?? text('host', input.host);
-  if (host === undefined) throw new InvalidConfigError(`${name}.host`, 'no host set here or at the top level');
-  const port = own.port ?? input.port ?? (scheme === 'https' ? 443 : 80);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new InvalidConfigError(`${name}.port`, 'expected a port number');
-  let context = own.context ?? DEFAULT_CONTEXT[name];
-  if (typeof context !== 'string') throw new InvalidConfigError(`${name}.context`, 'expected a path');
-  context = context.replace(/\/+$/, '');
+function port(key: string, raw: unknown): number {
+  const value = numeric(raw);
+  if (!Number.isInteger(value) || (value as number) < 1 || (value as number) > 65535) throw new InvalidConfigError(key, 'expected a port number');
+  return value as number;
+}
+
+function component(name: ComponentName, root: Dict): ResolvedComponent {
+  const { sections, path, appended } = COMPONENTS[name];
+  const layers: Array<[prefix: string, section: Dict]> = [];
+  for (const [key, former] of sections) {
+    const [found, value] = given(root, key, former);
+    if (value === undefined) continue;
+    if (!isDict(value)) throw new InvalidConfigError(found, 'expected an object');
+    layers.push([`${found}.`, value]);
+  }
+  layers.push(['', root]);
+  /** A field from the most specific section that sets it, with its dotted key. */
+  const field = (f: keyof ComponentConfig): [string, unknown] => {
+    for (const [prefix, section] of layers) if (section[f] !== undefined) return [`${prefix}${f}`, section[f]];
+    return [`${sections[0]![0]}.${f}`, undefined];
+  };
+  const [schemeKey, scheme = 'https'] = field('scheme');
+  if (scheme !== 'https' && scheme !== 'http') throw new InvalidConfigError(schemeKey, 'expected https or http');
+  const [hostKey, hostValue] = field('host');
+  const host = text(hostKey, hostValue);
+  if (host === undefined) throw new InvalidConfigError(hostKey, 'no host set here or at the top level');
+  if (host.includes('/')) throw new InvalidConfigError(hostKey, 'expected a host name, without scheme or path');
+  const [portKey, portValue] = field('port');
+  const portNumber = portValue === undefined ? 443 : port(portKey, portValue);
+  const [contextKey, contextValue = ''] = field('context');
+  if (typeof contextValue !== 'string') throw new InvalidConfigError(contextKey, 'expected a path');
+  let context = contextValue.replace(/\/+$/, '');
   if (context !== '' && !context.startsWith('/')) context = `/${context}`;
+  const doubled = appended.find((p) => context.endsWith(p));
+  if (doubled !== undefined) {
+    throw new InvalidConfigError(contextKey, `ends with ${doubled}, which the client appends itself (context is the path before it, as in the BDK): leave ${doubled} out`);
+  }
   const hostPart = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
-  const proxy = own.proxy !== undefined ? resolveProxy(`${name}.proxy`, own.proxy) : input.proxy !== undefined ? resolveProxy('proxy', input.proxy) : undefined;
-  return { url: `${scheme}://${hostPart}:${port}${context}`, ...(proxy === undefined ? {} : { proxy }) };
+  const [proxyKey, proxyValue] = field('proxy');
+  const proxy = proxyValue === undefined ? undefined : resolveProxy(proxyKey, proxyValue);
+  return { url: `${scheme}://${hostPart}:${portNumber}${context}${path}`, ...(proxy === undefined ? {} : { proxy }) };
 }
 
 function resolveProxy(key: string, value: unknown): ResolvedProxy {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InvalidConfigError(key, 'expected an object with host and port');
-  const p = value as Partial<ProxyConfig>;
-  const host = text(`${key}.host`, p.host);
+  if (!isDict(value)) throw new InvalidConfigError(key, 'expected an object with host and port');
+  const host = text(`${key}.host`, value.host);
   if (host === undefined) throw new InvalidConfigError(`${key}.host`, 'required');
-  if (!Number.isInteger(p.port) || p.port! < 1 || p.port! > 65535) throw new InvalidConfigError(`${key}.port`, 'expected a port number');
-  const username = text(`${key}.username`, p.username);
-  if (p.password !== undefined && typeof p.password !== 'string') throw new InvalidConfigError(`${key}.password`, 'expected a string');
+  const proxyPort = port(`${key}.port`, value.port);
+  const username = text(`${key}.username`, value.username);
+  if (value.password !== undefined && typeof value.password !== 'string') throw new InvalidConfigError(`${key}.password`, 'expected a string');
   return {
-    host, port: p.port!, ...(username === undefined ? {} : { username }),
-    ...(p.password === undefined ? {} : { password: new Secret('password', p.password) }),
+    host, port: proxyPort, ...(username === undefined ? {} : { username }),
+    ...(value.password === undefined ? {} : { password: new Secret('password', value.password) }),
   };
 }
 
@@ -230,37 +420,203 @@ async function readText(key: string, path: unknown, baseDir: string | undefined)
   return fromUtf8(await readBytes(key, path, baseDir));
 }
 
-async function credentials(input: AllegroConfigInput, baseDir: string | undefined): Promise<Credentials> {
-  const bot = input.bot ?? {};
-  const username = text('bot.username', bot.username);
-  if (username === undefined) throw new InvalidConfigError('bot.username', 'required');
-  if (input.tokens !== undefined) {
-    const sessionToken = text('tokens.session', input.tokens.session);
-    const keyManagerToken = text('tokens.keyManager', input.tokens.keyManager);
-    if (sessionToken === undefined || keyManagerToken === undefined) throw new InvalidConfigError('tokens', 'give both session and keyManager');
-    return { kind: 'tokens', username, sessionToken: new Secret('session token', sessionToken), keyManagerToken: new Secret('Key Manager token', keyManagerToken) };
-  }
-  const key = bot.privateKey;
-  if (key !== undefined && (key.path !== undefined || key.content !== undefined)) {
-    const pem = key.content !== undefined ? text('bot.privateKey.content', key.content)! : await readText('bot.privateKey.path', key.path, baseDir);
-    if (!pem.includes('PRIVATE KEY')) throw new InvalidConfigError('bot.privateKey', 'expected a PEM private key (PKCS#1 or PKCS#8)');
-    return { kind: 'rsa', username, privateKeyPem: new Secret('private key', pem) };
-  }
-  const cert = bot.certificate;
-  if (cert?.path !== undefined) {
-    const password = cert.password ?? '';
-    if (typeof password !== 'string') throw new InvalidConfigError('bot.certificate.password', 'expected a string');
-    const pkcs12 = await readBytes('bot.certificate.path', cert.path, baseDir);
-    return { kind: 'certificate', username, pkcs12: new Secret('PKCS#12', pkcs12), password: new Secret('password', password) };
-  }
-  if (cert?.certPath !== undefined && cert.keyPath !== undefined) {
+/** The text of `bytes` when they are PEM, else undefined (binary: DER, PKCS#12, JKS). */
+function pemText(bytes: Uint8Array): string | undefined {
+  const textValue = fromUtf8(bytes);
+  return textValue.includes('-----BEGIN ') ? textValue : undefined;
+}
+
+/**
+ * The bytes of a file section's `path` or `content` (exactly one, as the BDK requires) and the key they came from;
+ * undefined when the section gives neither. `content` is the text itself when it is PEM, else base64 of the file
+ * (how the Java BDK reads its `byte[]` content).
+ */
+async function fileOrContent(key: string, section: Dict, baseDir: string | undefined): Promise<{ key: string; bytes: Uint8Array } | undefined> {
+  if (section.path !== undefined && section.content !== undefined) throw new InvalidConfigError(key, 'give path or content, not both');
+  if (section.path !== undefined) return { key: `${key}.path`, bytes: await readBytes(`${key}.path`, section.path, baseDir) };
+  const content = text(`${key}.content`, section.content);
+  if (content === undefined) return undefined;
+  if (content.includes('-----BEGIN ')) return { key: `${key}.content`, bytes: utf8(content) };
+  const decoded = tryFromBase64(content.replace(/\s+/g, ''));
+  if (decoded === undefined || decoded.length === 0) throw new InvalidConfigError(`${key}.content`, 'expected PEM text, or base64 of the file');
+  return { key: `${key}.content`, bytes: decoded };
+}
+
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
+const PEM_PRIVATE_KEY = /-----BEGIN ((?:RSA |EC )?PRIVATE KEY)-----[\s\S]*?-----END \1-----/;
+
+/** A PEM certificate file (the certificate chain and its unencrypted key), or a PKCS#12 file and its password. */
+async function certificateMaterial(key: string, cert: Dict, baseDir: string | undefined): Promise<KeyMaterial> {
+  if (cert.certPath !== undefined || cert.keyPath !== undefined) {
+    if (cert.path !== undefined || cert.content !== undefined) throw new InvalidConfigError(key, 'give path or content, or the former certPath + keyPath, not both');
+    if (cert.certPath === undefined || cert.keyPath === undefined) throw new InvalidConfigError(key, 'certPath and keyPath go together');
     return {
-      kind: 'certificate', username,
-      certPem: await readText('bot.certificate.certPath', cert.certPath, baseDir),
-      keyPem: new Secret('private key', await readText('bot.certificate.keyPath', cert.keyPath, baseDir)),
+      kind: 'certificate',
+      certPem: await readText(`${key}.certPath`, cert.certPath, baseDir),
+      keyPem: new Secret('private key', await readText(`${key}.keyPath`, cert.keyPath, baseDir)),
     };
   }
-  throw new InvalidConfigError('bot', 'give privateKey.path or privateKey.content (RSA), certificate.path (PKCS#12) or certificate.certPath + keyPath (PEM), or tokens');
+  const file = (await fileOrContent(key, cert, baseDir))!;
+  const pem = pemText(file.bytes);
+  if (pem !== undefined) {
+    if (pem.includes('-----BEGIN ENCRYPTED PRIVATE KEY-----')) {
+      throw new InvalidConfigError(file.key, 'the private key is encrypted: decrypt it (`openssl pkey -in KEY -out PLAIN`), as the Python BDK requires too');
+    }
+    const certificates = [...pem.matchAll(PEM_CERTIFICATE)].map((m) => m[0]);
+    const privateKey = PEM_PRIVATE_KEY.exec(pem)?.[0];
+    if (certificates.length === 0 || privateKey === undefined) {
+      throw new InvalidConfigError(file.key, 'a PEM certificate file holds the certificate and its private key (the Python BDK\'s form); or give a PKCS#12 file and its password');
+    }
+    return { kind: 'certificate', certPem: `${certificates.join('\n')}\n`, keyPem: new Secret('private key', `${privateKey}\n`) };
+  }
+  const password = cert.password ?? '';
+  if (typeof password !== 'string') throw new InvalidConfigError(`${key}.password`, 'expected a string');
+  return { kind: 'certificate', pkcs12: new Secret('PKCS#12', file.bytes), password: new Secret('password', password) };
+}
+
+/** The Java BDK's deprecated identity keys, and what replaced them. */
+const DEPRECATED_IDENTITY_KEYS: Record<string, string> = {
+  privateKeyPath: 'privateKey.path', privateKeyContent: 'privateKey.content',
+  certificatePath: 'certificate.path', certificateContent: 'certificate.content', certificatePassword: 'certificate.password',
+};
+
+/** The key material of `bot` or `app`: a private key or a certificate (not both, as the BDK requires), or none. */
+async function keyMaterial(root: Dict, key: 'bot' | 'app', baseDir: string | undefined): Promise<KeyMaterial | undefined> {
+  const identity = sectionAt(root, key) ?? {};
+  for (const [old, now] of Object.entries(DEPRECATED_IDENTITY_KEYS)) {
+    if (identity[old] !== undefined) throw new InvalidConfigError(`${key}.${old}`, `the BDK's deprecated spelling: give ${key}.${now}`);
+  }
+  const privateKey = sectionAt(root, `${key}.privateKey`);
+  const certificate = sectionAt(root, `${key}.certificate`);
+  const hasKey = privateKey !== undefined && (privateKey.path !== undefined || privateKey.content !== undefined);
+  const hasCertificate = certificate !== undefined && ['path', 'content', 'certPath', 'keyPath'].some((f) => certificate[f] !== undefined);
+  if (hasKey && hasCertificate) throw new InvalidConfigError(key, 'give privateKey or certificate, not both (the BDK refuses both)');
+  if (hasCertificate) return certificateMaterial(`${key}.certificate`, certificate, baseDir);
+  if (!hasKey) return undefined;
+  const file = (await fileOrContent(`${key}.privateKey`, privateKey, baseDir))!;
+  const pem = fromUtf8(file.bytes);
+  if (!/-----BEGIN (RSA )?PRIVATE KEY-----/.test(pem)) throw new InvalidConfigError(file.key, 'expected a PEM private key (PKCS#1 or PKCS#8)');
+  return { kind: 'rsa', privateKeyPem: new Secret('private key', pem) };
+}
+
+async function credentials(root: Dict, baseDir: string | undefined): Promise<Credentials> {
+  const bot = sectionAt(root, 'bot') ?? {};
+  const username = text('bot.username', bot.username);
+  const [tokensKey, tokens] = given(root, 'allegro.tokens', 'tokens');
+  if (tokens !== undefined) {
+    if (!isDict(tokens)) throw new InvalidConfigError(tokensKey, 'expected an object');
+    const sessionToken = text(`${tokensKey}.session`, tokens.session);
+    const keyManagerToken = text(`${tokensKey}.keyManager`, tokens.keyManager);
+    if (sessionToken === undefined || keyManagerToken === undefined) throw new InvalidConfigError(tokensKey, 'give both session and keyManager');
+    const { refresh } = tokens;
+    if (refresh !== undefined && typeof refresh !== 'function') throw new InvalidConfigError(`${tokensKey}.refresh`, 'expected a function returning a promise of {session, keyManager}');
+    return {
+      kind: 'tokens', ...(username === undefined ? {} : { username }),
+      sessionToken: new Secret('session token', sessionToken), keyManagerToken: new Secret('Key Manager token', keyManagerToken),
+      ...(refresh === undefined ? {} : { refresh: refresh as TokenRefresh }),
+    };
+  }
+  if (username === undefined) throw new InvalidConfigError('bot.username', 'required');
+  const key = await keyMaterial(root, 'bot', baseDir);
+  if (key === undefined) throw new InvalidConfigError('bot', 'give privateKey (path or content) or certificate (path or content), or allegro.tokens');
+  return { ...key, username };
+}
+
+/** BDK `app`: the OBO application, when the section names one. */
+async function appIdentity(root: Dict, baseDir: string | undefined): Promise<AppIdentity | undefined> {
+  const app = sectionAt(root, 'app');
+  if (app === undefined) return undefined;
+  const appId = text('app.appId', app.appId);
+  const key = await keyMaterial(root, 'app', baseDir);
+  if (appId === undefined && key === undefined) return undefined;
+  if (appId === undefined) throw new InvalidConfigError('app.appId', 'required with the app\'s key or certificate');
+  if (key === undefined) throw new InvalidConfigError('app', 'give privateKey (path or content) or certificate (path or content)');
+  return { appId, key };
+}
+
+/** The CA certificates (PEM) of `ssl.trustStore`, then of `allegro.caCertificates`. */
+async function caCertificates(root: Dict, baseDir: string | undefined): Promise<string[]> {
+  for (const old of ['ssl.trustStorePath', 'ssl.trustStorePassword']) {
+    if (at(root, old) !== undefined) throw new InvalidConfigError(old, 'the BDK\'s deprecated spelling: give ssl.trustStore.path (and .password)');
+  }
+  const found: string[] = [];
+  const store = sectionAt(root, 'ssl.trustStore');
+  const file = store === undefined ? undefined : await fileOrContent('ssl.trustStore', store, baseDir);
+  if (file !== undefined) {
+    const pem = pemText(file.bytes);
+    if (pem === undefined || !pem.includes('-----BEGIN CERTIFICATE-----')) {
+      const jks = file.bytes.length >= 4 && file.bytes[0] === 0xfe && file.bytes[1] === 0xed && file.bytes[2] === 0xfe && file.bytes[3] === 0xed;
+      throw new InvalidConfigError(file.key, jks
+        ? 'a Java KeyStore (JKS); allegro-ts reads a PEM file of CA certificates: export them with `keytool -exportcert -rfc -keystore STORE -alias ALIAS`'
+        : 'not a PEM file of CA certificates (a PKCS#12 trust store?); allegro-ts reads PEM: convert it with `openssl pkcs12 -in STORE -nokeys -out ca.pem`');
+    }
+    found.push(pem);
+  }
+  const [listKey, list = []] = given(root, 'allegro.caCertificates', 'ssl.caCertificates');
+  if (!Array.isArray(list)) throw new InvalidConfigError(listKey, 'expected a list of file paths');
+  for (const [i, path] of list.entries()) {
+    const pem = await readText(`${listKey}[${i}]`, path, baseDir);
+    if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new InvalidConfigError(`${listKey}[${i}]`, 'expected a PEM file of CA certificates');
+    found.push(pem);
+  }
+  return found;
+}
+
+/**
+ * Which keys allegro-ts reads (`read`), which the BDK has but allegro-ts does not use (`unused`: listed in
+ * `ignoredKeys`), and the sections; docs/config.md documents each. Under `allegro`, a key not here is an error.
+ */
+type Shape = 'read' | 'unused' | { readonly [key: string]: Shape };
+const PROXY_SHAPE: Shape = { host: 'read', port: 'read', username: 'read', password: 'read' };
+const PLACE_SHAPE = { scheme: 'read', host: 'read', port: 'read', context: 'read', proxy: PROXY_SHAPE } as const;
+const BDK_CONNECTION_SHAPE = { readTimeout: 'unused', connectionPoolMax: 'unused', connectionPoolPerRoute: 'unused', defaultHeaders: 'unused' } as const;
+const CLIENT_SHAPE = { ...PLACE_SHAPE, ...BDK_CONNECTION_SHAPE, connectionTimeout: 'unused' } as const;
+const FILE_SHAPE = { path: 'read', content: 'read' } as const;
+const IDENTITY_SHAPE = {
+  privateKey: FILE_SHAPE, certificate: { ...FILE_SHAPE, password: 'read', certPath: 'read', keyPath: 'read' },
+  ...Object.fromEntries(Object.keys(DEPRECATED_IDENTITY_KEYS).map((k) => [k, 'read'])),
+} as const;
+const RETRY_SHAPE = { maxAttempts: 'read', initialIntervalMillis: 'read', multiplier: 'read', maxIntervalMillis: 'read', initialIntervalMs: 'read', maxIntervalMs: 'read' } as const;
+const TOKENS_SHAPE = { session: 'read', keyManager: 'read', refresh: 'read' } as const;
+const KEYS_SHAPE = { maxEntries: 'read', maxAgeMs: 'read', rotationCheckMs: 'read', failureCooldownMs: 'read' } as const;
+const AUTH_SHAPE = { minRefreshIntervalMs: 'read', jwtLifetimeSeconds: 'read' } as const;
+const ALLEGRO_SHAPE: Shape = {
+  keyAuth: PLACE_SHAPE, objectStore: PLACE_SHAPE, tokens: TOKENS_SHAPE, caCertificates: 'read',
+  timeouts: { requestMs: 'read' }, keys: KEYS_SHAPE, datafeed: { dedupEntries: 'read' }, auth: AUTH_SHAPE,
+};
+const SHAPE: Shape = {
+  ...PLACE_SHAPE, ...BDK_CONNECTION_SHAPE, connectionTimeout: 'read',
+  pod: CLIENT_SHAPE, agent: { ...CLIENT_SHAPE, loadBalancing: 'unused' }, keyManager: CLIENT_SHAPE, sessionAuth: CLIENT_SHAPE,
+  bot: { username: 'read', ...IDENTITY_SHAPE }, app: { appId: 'read', ...IDENTITY_SHAPE },
+  ssl: { trustStore: { ...FILE_SHAPE, password: 'unused' }, trustStorePath: 'read', trustStorePassword: 'read', caCertificates: 'read' },
+  retry: RETRY_SHAPE,
+  datafeed: {
+    version: 'read', retry: { maxIntervalMillis: 'read', maxAttempts: 'unused', initialIntervalMillis: 'unused', multiplier: 'unused' },
+    idFilePath: 'unused', includeInvisible: 'unused', tag: 'unused', maxBackoffMs: 'read', dedupEntries: 'read',
+  },
+  datahose: 'unused', commonJwt: 'unused', extensions: 'unused', manifest: 'unused',
+  allegro: ALLEGRO_SHAPE,
+  // allegro-ts's former spellings (docs/config.md "Compatibility with allegro-ts's former format").
+  keyAuth: PLACE_SHAPE, objectStore: PLACE_SHAPE, tokens: TOKENS_SHAPE, timeouts: { requestMs: 'read', connectMs: 'read' }, keys: KEYS_SHAPE, auth: AUTH_SHAPE,
+};
+
+/** The keys of `value` that allegro-ts does not read, into `out`; under `allegro`, such a key is an error. */
+function unreadKeys(value: unknown, shape: Shape, key: string, strict: boolean, out: string[]): void {
+  if (shape === 'unused') {
+    out.push(key);
+    return;
+  }
+  if (shape === 'read' || !isDict(value)) return;
+  for (const [name, v] of Object.entries(value)) {
+    const path = key === '' ? name : `${key}.${name}`;
+    const sub = Object.hasOwn(shape, name) ? shape[name] : undefined;
+    if (sub === undefined) {
+      if (strict) throw new InvalidConfigError(path, 'not an allegro-ts setting (docs/config.md lists them)');
+      out.push(path);
+    } else {
+      unreadKeys(v, sub, path, strict || path === 'allegro', out);
+    }
+  }
 }
 
 /**
@@ -269,63 +625,70 @@ async function credentials(input: AllegroConfigInput, baseDir: string | undefine
  * @throws InvalidConfigError (`INVALID_CONFIG`) naming the offending key.
  */
 export async function resolveConfig(input: AllegroConfigInput, baseDir?: string): Promise<AllegroConfig> {
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new InvalidConfigError('(root)', 'expected an object');
-  const listed: unknown = input.ssl?.caCertificates ?? [];
-  if (!Array.isArray(listed)) throw new InvalidConfigError('ssl.caCertificates', 'expected a list of file paths');
-  const caFiles: Array<[string, unknown]> = [
-    ...(input.ssl?.trustStore?.path === undefined ? [] : [['ssl.trustStore.path', input.ssl.trustStore.path] as [string, unknown]]),
-    ...listed.map((p, i): [string, unknown] => [`ssl.caCertificates[${i}]`, p]),
-  ];
-  const caCertificates = await Promise.all(caFiles.map(([key, path]) => readText(key, path, baseDir)));
-  const [retry, timeouts, keys, datafeed, auth] = (['retry', 'timeouts', 'keys', 'datafeed', 'auth'] as const).map((key) => section(input, key)) as [
-    Record<string, unknown>, Record<string, unknown>, Record<string, unknown>, Record<string, unknown>, Record<string, unknown>];
-  const [pod, keyManager, sessionAuth, keyAuth, agent, objectStore] = COMPONENTS.map((name) => component(name, input)) as [
+  if (!isDict(input)) throw new InvalidConfigError('(root)', 'expected an object');
+  const root = withoutNulls(input) as Dict;
+  const ignoredKeys: string[] = [];
+  unreadKeys(root, SHAPE, '', false, ignoredKeys);
+  const num = (key: string, former: string | undefined, fallback: number, rule: NumberRule) => setting(...given(root, key, former), fallback, rule);
+  const [attemptsKey, attempts] = given(root, 'retry.maxAttempts');
+  if (typeof numeric(attempts) === 'number' && (numeric(attempts) as number) < 0) {
+    throw new InvalidConfigError(attemptsKey, 'expected a positive integer: allegro-ts does not retry a request without end (the BDK\'s -1)');
+  }
+  const [versionKey, version] = given(root, 'datafeed.version');
+  if (version !== undefined && (typeof version !== 'string' || version.toLowerCase() !== 'v2')) {
+    throw new InvalidConfigError(versionKey, 'allegro-ts reads Datafeed 2.0 only: give v2, or leave it out');
+  }
+  const [pod, keyManager, sessionAuth, keyAuth, agent, objectStore] = (Object.keys(COMPONENTS) as ComponentName[]).map((name) => component(name, root)) as [
     ResolvedComponent, ResolvedComponent, ResolvedComponent, ResolvedComponent, ResolvedComponent, ResolvedComponent];
+  const app = await appIdentity(root, baseDir);
   return {
     pod, keyManager, sessionAuth, keyAuth, agent, objectStore,
-    credentials: await credentials(input, baseDir),
-    caCertificates,
+    credentials: await credentials(root, baseDir),
+    ...(app === undefined ? {} : { app }),
+    caCertificates: await caCertificates(root, baseDir),
     // Each rule is the check of the option the value feeds: http/retry.ts (retryPolicy), http/http-client.ts and
     // http/pool.ts (timeouts), keys/key-cache.ts (KeyCache), pod/datafeed.ts (Datafeed), auth/session.ts and
     // crypto/rsa.ts (signJwtRs512).
     retry: {
-      maxAttempts: setting('retry.maxAttempts', retry.maxAttempts, 5, POSITIVE_INTEGER),
-      initialIntervalMs: setting('retry.initialIntervalMs', retry.initialIntervalMs, 250, NON_NEGATIVE),
-      multiplier: setting('retry.multiplier', retry.multiplier, 2, { min: 1 }),
-      maxIntervalMs: setting('retry.maxIntervalMs', retry.maxIntervalMs, 30_000, NON_NEGATIVE),
+      maxAttempts: setting(attemptsKey, attempts, 5, POSITIVE_INTEGER),
+      initialIntervalMs: num('retry.initialIntervalMillis', 'retry.initialIntervalMs', 250, NON_NEGATIVE),
+      multiplier: num('retry.multiplier', undefined, 2, { min: 1 }),
+      maxIntervalMs: num('retry.maxIntervalMillis', 'retry.maxIntervalMs', 30_000, NON_NEGATIVE),
     },
     timeouts: {
-      requestMs: setting('timeouts.requestMs', timeouts.requestMs, 30_000, POSITIVE_INTEGER),
-      connectMs: setting('timeouts.connectMs', timeouts.connectMs, 10_000, POSITIVE_INTEGER),
+      requestMs: num('allegro.timeouts.requestMs', 'timeouts.requestMs', 30_000, POSITIVE_INTEGER),
+      connectMs: num('connectionTimeout', 'timeouts.connectMs', 10_000, POSITIVE_INTEGER),
     },
     keys: {
-      maxEntries: setting('keys.maxEntries', keys.maxEntries, 1000, POSITIVE_INTEGER),
-      maxAgeMs: setting('keys.maxAgeMs', keys.maxAgeMs, 60 * 60 * 1000, POSITIVE),
-      rotationCheckMs: setting('keys.rotationCheckMs', keys.rotationCheckMs, 60_000, POSITIVE),
-      failureCooldownMs: setting('keys.failureCooldownMs', keys.failureCooldownMs, 5_000, NON_NEGATIVE),
+      maxEntries: num('allegro.keys.maxEntries', 'keys.maxEntries', 1000, POSITIVE_INTEGER),
+      maxAgeMs: num('allegro.keys.maxAgeMs', 'keys.maxAgeMs', 60 * 60 * 1000, POSITIVE),
+      rotationCheckMs: num('allegro.keys.rotationCheckMs', 'keys.rotationCheckMs', 60_000, POSITIVE),
+      failureCooldownMs: num('allegro.keys.failureCooldownMs', 'keys.failureCooldownMs', 5_000, NON_NEGATIVE),
     },
     datafeed: {
-      maxBackoffMs: setting('datafeed.maxBackoffMs', datafeed.maxBackoffMs, 30_000, POSITIVE_INTEGER),
-      dedupEntries: setting('datafeed.dedupEntries', datafeed.dedupEntries, 10_000, POSITIVE_INTEGER),
+      maxBackoffMs: num('datafeed.retry.maxIntervalMillis', 'datafeed.maxBackoffMs', 30_000, POSITIVE_INTEGER),
+      dedupEntries: num('allegro.datafeed.dedupEntries', 'datafeed.dedupEntries', 10_000, POSITIVE_INTEGER),
     },
     auth: {
-      minRefreshIntervalMs: setting('auth.minRefreshIntervalMs', auth.minRefreshIntervalMs, 1_000, NON_NEGATIVE),
-      jwtLifetimeSeconds: setting('auth.jwtLifetimeSeconds', auth.jwtLifetimeSeconds, DEFAULT_JWT_LIFETIME_SECONDS, { integer: true, min: 1, max: MAX_JWT_LIFETIME_SECONDS }),
+      minRefreshIntervalMs: num('allegro.auth.minRefreshIntervalMs', 'auth.minRefreshIntervalMs', 1_000, NON_NEGATIVE),
+      jwtLifetimeSeconds: num('allegro.auth.jwtLifetimeSeconds', 'auth.jwtLifetimeSeconds', DEFAULT_JWT_LIFETIME_SECONDS, { integer: true, min: 1, max: MAX_JWT_LIFETIME_SECONDS }),
     },
+    ignoredKeys,
   };
 }
 
 /**
- * Read a JSON configuration file, interpolate environment variables, and resolve it (relative paths against the
- * file's directory).
- * @throws InvalidConfigError (`INVALID_CONFIG`) for an unreadable file, invalid JSON or a bad value.
+ * Read a configuration file, BDK `config.yaml` or its JSON form (JSON is tried first, as the BDKs do), interpolate
+ * environment variables, and resolve it (relative paths against the file's directory).
+ * @throws InvalidConfigError (`INVALID_CONFIG`) for an unreadable file, a text that is neither JSON nor YAML, or a bad value.
  */
 export async function loadConfig(path: string, env: Record<string, string | undefined> = globalThis.process?.env ?? {}): Promise<AllegroConfig> {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(fromUtf8(await platform.readFile(path)));
+    parsed = parseDocumentText(fromUtf8(await platform.readFile(path)));
   } catch (err) {
-    throw new InvalidConfigError('(file)', err instanceof SyntaxError ? `${path} is not valid JSON` : readFailure(path, err));
+    throw new InvalidConfigError('(file)', err instanceof DocumentSyntaxError ? `${path} is neither JSON nor YAML (${err.message})` : readFailure(path, err));
   }
+  if (!isDict(parsed)) throw new InvalidConfigError('(file)', `${path} does not hold a mapping of keys to values`);
   return resolveConfig(interpolateEnv(parsed, env) as AllegroConfigInput, platform.directoryOf(path));
 }

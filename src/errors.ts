@@ -248,7 +248,7 @@ export class InvalidConfigError extends AllegroError {
 }
 
 /** Why an authentication was refused. */
-export type AuthenticationFailure = 'unknown-user' | 'bad-signature' | 'clock-skew' | 'certificate-refused' | 'refused';
+export type AuthenticationFailure = 'unknown-user' | 'bad-signature' | 'clock-skew' | 'certificate-refused' | 'refused' | 'refresh-failed';
 
 /**
  * Logging in to the pod or the Key Manager failed for a reason that retrying will not fix: the user is unknown,

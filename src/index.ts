@@ -1,20 +1,28 @@
 /**
  * allegro-ts: end-to-end encryption for Symphony bots and extension apps, in-process, without an API Agent.
- * The package root re-exports the client (`AllegroClient`), its configuration, the types of everything the client
- * hands out (session, keys, pod, datafeed, Object Store), the crypto core (`allegro-ts/crypto`) and the error model
- * (`allegro-ts/errors`). Re-exports only; test/package/public-types.test.ts checks that every type a public member
+ * The package root re-exports the client (`AllegroClient`), its configuration (reading and writing BDK
+ * `config.yaml`), the types of everything the client hands out (session, keys, pod, datafeed, Object Store), the
+ * crypto core (`allegro-ts/crypto`) and the error model (`allegro-ts/errors`). Re-exports only; test/package/public-types.test.ts checks that every type a public member
  * refers to is exported here.
  */
 export { AllegroClient } from './client.js';
 export type { Session, SessionTarget } from './auth/session.js';
-export type { AllegroConfig, AllegroConfigInput, ComponentConfig, Credentials, ProxyConfig, ResolvedComponent, ResolvedProxy, RetryConfig } from './config.js';
+export type {
+  AllegroConfig, AllegroConfigInput, AllegroSettings, AppIdentity, BdkRetryConfig, CertificateConfig, ComponentConfig, Credentials, FileConfig,
+  IdentityConfig, KeyMaterial, ProxyConfig, ResolvedComponent, ResolvedProxy, RetryConfig, TokenRefresh,
+} from './config.js';
 export { loadConfig, resolveConfig } from './config.js';
+export type { ConfigEndpoints, ConfigIdentity } from './config-file.js';
+export { clientConfigFor, toConfigYaml } from './config-file.js';
 export type { KeyCacheStats } from './keys/key-cache.js';
 export type { KeyStore } from './keys/key-store.js';
 export { Secret } from './util/secret.js';
 export type { Datafeed, DatafeedEvent, DatafeedOptions } from './pod/datafeed.js';
 export type { DecodedMessage, HistoryMessage } from './pod/message-codec.js';
+export type { MentionedUser, MessageEntity, ParseMessageMlOptions, RenderedMessage } from './pod/messageml.js';
+export { InvalidMessageMlError, isMessageMlDocument, MAX_MESSAGEML_DEPTH, MAX_MESSAGEML_LENGTH, parseMessageMl } from './pod/messageml.js';
 export type { Connection, PodClient, PodUser, StreamInfo } from './pod/pod-client.js';
-export type { BlobRef, ObjectRef, ObjectStoreClient, PayloadFormat, PutObject, StoredObject, TransactionOp } from './store/object-store-client.js';
+export type { BlobContent, BlobRef, ObjectRef, ObjectStoreClient, PayloadFormat, PutObject, StoredObject, TransactionOp } from './store/object-store-client.js';
+export type { ByteSource } from './util/web-streams.js';
 export * from './crypto/index.js';
 export * from './errors.js';

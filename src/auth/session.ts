@@ -1,5 +1,5 @@
 /**
- * The bot's tokens and how they are refreshed (bdk-and-obo.md §1; allegro-protocol.md §2): a session token for
+ * The bot's tokens and how they are refreshed (docs/symphony-apis.md §1; docs/protocol.md §2): a session token for
  * the pod and a Key Manager token, obtained with an RS512 JWT (`/login/pubkey/authenticate`,
  * `/relay/pubkey/authenticate`), with a client certificate over mutual TLS (`/sessionauth/v1/authenticate`,
  * `/keyauth/v1/authenticate`), or supplied by the caller; plus the two service tokens derived from the session:
@@ -9,9 +9,12 @@
  * since, the request is simply retried; otherwise one login runs (single-flight: concurrent 401s share it), at
  * most once per `minRefreshIntervalMs`, and the request is retried once with the new token. Login failures that
  * retrying cannot fix are {@link AuthenticationError}s with a reason (unknown user, bad signature, clock skew,
- * certificate refused). Tokens never appear in errors or logs.
+ * certificate refused). Caller-supplied tokens (Allegro's caller-provided tokens mode, e.g. an extension app in a
+ * browser whose backend logs in) are renewed the same way through the caller's `refresh` callback, which gives
+ * both tokens at once: one call for every 401 of either kind meanwhile; a callback that fails is reason
+ * `refresh-failed`; without a callback the 401 stands. Tokens never appear in errors or logs.
  */
-import type { Credentials } from '../config.js';
+import type { Credentials, TokenRefresh } from '../config.js';
 import { MAX_JWT_LIFETIME_SECONDS, RsaPrivateKey, signJwtRs512 } from '../crypto/rsa.js';
 import { AuthenticationError, HttpStatusError, InvalidArgumentError, MalformedResponseError, type AuthenticationFailure } from '../errors.js';
 import type { AuthHook, HttpClient } from '../http/http-client.js';
@@ -84,7 +87,10 @@ export class Session {
   readonly #lastLogin: Partial<Record<SessionTarget, number>> = {};
   #datafeed: ServiceToken | undefined;
   #api: ServiceToken | undefined;
-  /** Number of logins performed, per target (for tests and stats). */
+  /** The caller's token refresh in flight (both targets share it), and when the last one started. */
+  #supplied: Promise<{ detail: string; cause?: unknown } | undefined> | undefined;
+  #lastSupplied: number | undefined;
+  /** Number of logins performed, per target, renewals of supplied tokens through `tokens.refresh` included (for tests and stats). */
   readonly logins = { session: 0, keyManager: 0 };
 
   /**
@@ -146,8 +152,11 @@ export class Session {
   }
 
   /**
-   * Refresh after a 401 on `used`. Returns true when a newer token exists (already, or after a login); false
-   * when a login is not allowed yet (minimum interval) or the credentials are caller-supplied tokens.
+   * Refresh after a 401 on `used`. Returns true when a newer token exists (already, or after a login or the caller's
+   * refresh); false when a login is not allowed yet (minimum interval) or the credentials are caller-supplied tokens
+   * without a `refresh` callback.
+   * @throws AuthenticationError (`AUTHENTICATION_FAILED`): a login refused, or (reason `refresh-failed`) the
+   *   caller's `refresh` callback rejected or gave no tokens.
    */
   async refresh(target: SessionTarget, used: string | undefined): Promise<boolean> {
     const current = this.#tokens[target];
@@ -156,12 +165,53 @@ export class Session {
       await this.#inFlight[target];
       return true;
     }
-    if (this.#o.credentials.kind === 'tokens') return false;
+    if (this.#o.credentials.kind === 'tokens') {
+      const { refresh } = this.#o.credentials;
+      return refresh === undefined ? false : this.#refreshSupplied(target, refresh);
+    }
     const last = this.#lastLogin[target];
     if (last !== undefined && this.#now() - last < this.#o.minRefreshIntervalMs) return false;
     delete this.#tokens[target];
     await this.#login(target);
     return true;
+  }
+
+  /** New supplied tokens from the caller's callback: one call at a time, at most one per `minRefreshIntervalMs`. */
+  async #refreshSupplied(target: SessionTarget, refresh: TokenRefresh): Promise<boolean> {
+    if (this.#supplied === undefined) {
+      const last = this.#lastSupplied;
+      if (last !== undefined && this.#now() - last < this.#o.minRefreshIntervalMs) return false;
+      this.#lastSupplied = this.#now();
+      this.#supplied = this.#callRefresh(refresh).finally(() => {
+        this.#supplied = undefined;
+      });
+    }
+    const failure = await this.#supplied;
+    if (failure !== undefined) throw new AuthenticationError(target, 'refresh-failed', failure.detail, failure.cause);
+    return true;
+  }
+
+  /** Call the caller's refresh and keep its tokens; resolves to what went wrong, if anything (each waiter makes its own error). */
+  async #callRefresh(refresh: TokenRefresh): Promise<{ detail: string; cause?: unknown } | undefined> {
+    let answer: unknown;
+    try {
+      answer = await refresh();
+    } catch (cause) {
+      return { detail: 'the tokens.refresh callback rejected', cause };
+    }
+    const tokens = (typeof answer === 'object' && answer !== null ? answer : {}) as { session?: unknown; keyManager?: unknown };
+    const usable = (t: unknown): t is string => typeof t === 'string' && t !== '';
+    if (!usable(tokens.session) || !usable(tokens.keyManager)) {
+      const missing = [...(usable(tokens.session) ? [] : ['session']), ...(usable(tokens.keyManager) ? [] : ['keyManager'])];
+      return { detail: `the tokens.refresh callback gave no ${missing.join(' and no ')} token (expected {session, keyManager}, non-empty strings; received ${describeValue(answer)})` };
+    }
+    this.#tokens.session = tokens.session;
+    this.#tokens.keyManager = tokens.keyManager;
+    this.logins.session++;
+    this.logins.keyManager++;
+    this.#datafeed = undefined;
+    this.#api = undefined;
+    return undefined;
   }
 
   #hook(target: SessionTarget, header: string): AuthHook {

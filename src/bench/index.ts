@@ -5,6 +5,7 @@
  */
 import type { AeadBackendName } from '../crypto/aead.js';
 import { runBlobBench } from './cases/blob.js';
+import { runBrowserBench } from './cases/browser.js';
 import { runCryptoBench } from './cases/crypto.js';
 import { runE2eBench } from './cases/e2e.js';
 import { runObjectsBench } from './cases/objects.js';
@@ -15,7 +16,7 @@ export { toHtml } from './html.js';
 export { REPORT_SCHEMA, saveReport, toJson, toMarkdown, type BenchReport } from './report.js';
 
 /** The kinds of benchmark, in the order `allegro bench all` runs them. */
-export const BENCH_NAMES = ['crypto', 'sandbox', 'e2e', 'blob', 'objects'] as const;
+export const BENCH_NAMES = ['crypto', 'sandbox', 'e2e', 'blob', 'objects', 'browser'] as const;
 
 /** One kind of benchmark. */
 export type BenchName = (typeof BENCH_NAMES)[number];
@@ -26,9 +27,9 @@ export interface BenchOptions {
   sizes?: readonly number[];
   /** crypto: AEAD backends. */
   backends?: readonly AeadBackendName[];
-  /** crypto, blob: timed rounds. */
+  /** crypto, blob, browser: timed rounds. */
   rounds?: number;
-  /** crypto: milliseconds per round. */
+  /** crypto, browser: milliseconds per round. */
   roundMs?: number;
   /** crypto, blob: measure the OpenSSL limit (default true). */
   limit?: boolean;
@@ -38,7 +39,7 @@ export interface BenchOptions {
   concurrency?: number;
   /** sandbox: in memory instead of with a journal. */
   memory?: boolean;
-  /** blob, objects: MiB of the timed blob transfers (the RSS case streams four times as much). */
+  /** blob, objects: MiB of the timed blob transfers (the RSS case streams four times as much); browser: MiB of the blob. */
   mib?: number;
   /** e2e: messages of the throughput phase. */
   messages?: number;
@@ -57,5 +58,6 @@ export function runBench(name: BenchName, o: BenchOptions = {}): Promise<BenchRe
     case 'e2e': return runE2eBench(pick('messages', 'seconds', 'progress'));
     case 'blob': return runBlobBench({ ...pick('rounds', 'limit', 'progress'), ...rssMiB, ...(o.mib === undefined ? {} : { totalMiB: o.mib }) });
     case 'objects': return runObjectsBench({ ...pick('seconds', 'concurrency', 'progress'), ...rssMiB, ...(o.mib === undefined ? {} : { blobMiB: o.mib }) });
+    case 'browser': return runBrowserBench(pick('rounds', 'roundMs', 'mib', 'progress'));
   }
 }

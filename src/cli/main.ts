@@ -16,6 +16,7 @@ import { listenCommand, readCommand, sendCommand, streamsCommand } from './comma
 import { runDemo } from './commands/demo.js';
 import { blobGet, blobPut, objectsGet, objectsList, objectsPut, objectsRemove, objectsVersions } from './commands/objects.js';
 import { runSandboxCommand } from './commands/sandbox.js';
+import { corsPolicy } from '../sandbox/cors.js';
 import { checkVectors, formatVectorReport } from './commands/vectors.js';
 
 const USAGE = `Usage: allegro <command>
@@ -33,7 +34,7 @@ Commands:
                                     encrypted objects in the Object Store (partitions are the bot's, by name)
   blob put FILE --thread STREAM | blob get BLOB_REF FILE
                                     stream a file through the Object Store, encrypted, with a progress bar
-  sandbox [--port N] [--data DIR [--force]] [--seed FILE] [--host ADDR] [--control]
+  sandbox [--port N] [--data DIR [--force]] [--seed FILE] [--host ADDR] [--control] [--cors-origin ORIGIN]...
                                     run a local Symphony pod + Key Manager + Object Store over HTTPS
   vectors check FILE                check a Symphony known-answer vector file; ends with "N passed, N failed"
   bench NAME... [--json] [--save DIR] [--html FILE]
@@ -48,6 +49,8 @@ Commands:
                                     blob v1 MB/s vs raw node:crypto and OpenSSL, RSS for 4 × N MiB
       objects [--mib N] [--seconds N] [--concurrency N]
                                     Object Store via the sandbox: object put/get ops/s, blob MB/s, RSS for 4 × N MiB up
+      browser [--mib N] [--rounds N] [--round-ms N]
+                                    transport and blob decrypt in headless Chromium (WebCrypto, noble) vs Node
   help                              show this text`;
 
 class UsageError extends Error {}
@@ -137,9 +140,17 @@ async function sandboxCommand(args: string[]): Promise<number> {
     args,
     options: {
       port: { type: 'string' }, data: { type: 'string' }, seed: { type: 'string' }, host: { type: 'string' }, control: { type: 'boolean' },
-      force: { type: 'boolean' },
+      force: { type: 'boolean' }, 'cors-origin': { type: 'string', multiple: true },
     },
   });
+  const corsOrigins = values['cors-origin'];
+  if (corsOrigins !== undefined) {
+    try {
+      corsPolicy(corsOrigins);
+    } catch (err) {
+      throw new UsageError(`--cors-origin: ${(err as Error).message.replace(/^corsOrigins: /, '')}`);
+    }
+  }
   const port = values.port === undefined ? 0 : Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError('--port must be an integer from 0 to 65535');
   if (values.data !== undefined && values.force !== true && isGitWorkTreeRoot(values.data)) {
@@ -151,6 +162,7 @@ async function sandboxCommand(args: string[]): Promise<number> {
     ...(values.seed === undefined ? {} : { seed: values.seed }),
     ...(values.host === undefined ? {} : { host: values.host }),
     control: values.control === true,
+    ...(corsOrigins === undefined ? {} : { corsOrigins }),
   }, (line) => console.log(line));
 }
 

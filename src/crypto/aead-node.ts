@@ -1,6 +1,6 @@
 /**
- * AES-256-GCM and AES-256-CBC (no padding) over node:crypto, used by ./platform-node.ts.
- * The fastest backend on Node at every message size (perf-baseline.md §1): ≈100k GCM operations/s per core,
+ * AES-256-GCM and AES-256-CBC (no padding) over node:crypto, used by src/platform/node.ts.
+ * The fastest backend on Node at every message size (docs/performance.md §1): ≈100k GCM operations/s per core,
  * bounded by the fixed cost of `createCipheriv`.
  */
 import { createCipheriv, createDecipheriv } from 'node:crypto';

@@ -1,7 +1,7 @@
 /**
  * AES-256-GCM over the WebCrypto API (`globalThis.crypto.subtle`), the backend for browsers. Each key is
  * imported once and the `CryptoKey` kept as the key's handle (dropped when it is wiped). In Node every
- * WebCrypto call pays a thread-pool round trip (perf-baseline.md §2), so Node defaults to node:crypto instead.
+ * WebCrypto call pays a thread-pool round trip (docs/performance.md §2), so Node defaults to node:crypto instead.
  */
 import { DecryptionFailedError } from '../errors.js';
 import { GCM_TAG_LENGTH, placeSealed, type AeadBackend, type AeadKey } from './aead.js';

@@ -3,7 +3,7 @@
  * 16-byte tag; every backend accepts any IV length of at least 12 bytes and must produce identical bytes
  * (test/cross/aead-backends.test.ts proves it).
  *
- * | backend     | where                         | speed here at 1 KiB (perf-baseline.md §1) |
+ * | backend     | where                         | speed at 1 KiB (docs/performance.md §1)   |
  * |-------------|-------------------------------|-------------------------------------------|
  * | `node`      | Node (default)                | 1.00                                      |
  * | `webcrypto` | browsers, Deno, Node          | ≈0.04 sequential; batch if you must       |

@@ -3,7 +3,7 @@
  *
  * - The 32 key bytes are copied in on construction and owned by this object; `wipe()` zeroes them and drops
  *   every derived handle (imported WebCrypto keys and the like), after which any use throws.
- * - `keyId` is Symphony's key fingerprint, HMAC-SHA256(key, "KeyFingerprint") (allegro-protocol.md §3.3),
+ * - `keyId` is Symphony's key fingerprint, HMAC-SHA256(key, "KeyFingerprint") (docs/protocol.md §3.3),
  *   computed on first use and cached, so encrypting a message never recomputes it.
  * - Neither `toJSON`, `toString` nor `util.inspect` reveal the key.
  */

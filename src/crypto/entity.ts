@@ -1,7 +1,7 @@
 /**
  * Symphony entity encryption: deterministic encryption of hashtags (`#tag`) and cashtags (`$tag`) with the 32-byte
  * entity key, as Symphony's `EntityCryptoHandler` (V1, `?…`) and `EntityCryptoHandlerV2` (V2 "typeahead", `!…`)
- * write it (allegro-protocol.md §3.6; known answers in test/vectors/, sections `entityV1` and `entityV2`).
+ * write it (docs/protocol.md §3.6; known answers in test/vectors/, sections `entityV1` and `entityV2`).
  *
  * The entity is lower-cased (`toLowerCase`, prefix included) and UTF-8 encoded; its AES-256-GCM IV is derived from
  * the key and the entity, so equal entities give equal ciphertexts and the server can match them without the key.

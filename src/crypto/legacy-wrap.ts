@@ -1,5 +1,5 @@
 /**
- * Symphony's legacy 48-byte key wrap (allegro-protocol.md §3.1, `ContentKeyCache.unwrapContentKey`): a content or
+ * Symphony's legacy 48-byte key wrap (docs/protocol.md §3.1, `ContentKeyCache.unwrapContentKey`): a content or
  * entity key wrapped under the account key of rotation 0 as IV(16) ‖ AES-256-CBC without padding (32 bytes).
  * A wrapped key of exactly 48 bytes is in this format; any other length is a CiphertextTransport (./transport.ts).
  *

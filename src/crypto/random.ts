@@ -1,7 +1,7 @@
 /**
  * Cryptographically secure random bytes for IVs and AAD, served from a pooled buffer: one 4 KiB
  * `randomFill` serves 128 transport encryptions, so a message pays ≈0.2 µs for its randomness instead of
- * ≈4 µs per call (perf-baseline.md §2). Every pooled byte is handed out exactly once.
+ * ≈4 µs per call (docs/performance.md §2). Every pooled byte is handed out exactly once.
  */
 import { platform } from '#platform';
 

@@ -2,7 +2,7 @@
  * RSA for Symphony's key hierarchy and login, over the platform's RSA (src/platform/platform.ts: node:crypto in
  * Node, WebCrypto with node-forge elsewhere):
  * - {@link RsaPrivateKey} / {@link RsaPublicKey}: a key parsed once (parsing a PEM per call costs more than half of
- *   each unwrap, docs/architecture.md "Performance").
+ *   each unwrap, docs/performance.md §3).
  * - {@link unwrapKey}: recover a wrapped account key with the user's private key (docs/wire-formats.md §3.1) under
  *   RSAES-OAEP with SHA-1 or SHA-256 (RFC 8017 §7.1) or RSAES-PKCS1-v1_5 (RFC 8017 §7.2).
  * - {@link signJwtRs512} / {@link verifyJwtRs512}: the RSA login JWT (RFC 7519 signed RS512, RFC 7518 §3.3),
@@ -49,7 +49,7 @@ export const MIN_RSA_MODULUS_BITS = 2048;
 /** Longest key {@link unwrapKey} recovers and {@link RsaPublicKey.wrap} wraps, in bytes. */
 export const MAX_WRAPPED_KEY_LENGTH = AES_KEY_LENGTH;
 
-/** Longest JWT lifetime Symphony accepts, in seconds (bdk-and-obo.md §1.2). */
+/** Longest JWT lifetime Symphony accepts, in seconds (docs/symphony-apis.md §1.2). */
 export const MAX_JWT_LIFETIME_SECONDS = 300;
 
 /** Default lifetime of a signed login JWT: 240 s, a minute below the limit to absorb clock skew (as the BDKs do). */

@@ -1,6 +1,6 @@
 /**
  * Symphony search tokens: the `tokenIds` sent with a message so the server can find it by word without reading it,
- * as Symphony's `ClientTokenizer_v2` makes them (allegro-protocol.md §3.7; known answers in test/vectors/, section
+ * as Symphony's `ClientTokenizer_v2` makes them (docs/protocol.md §3.7; known answers in test/vectors/, section
  * `searchTokens`). Rules, from the vectors and the behaviour of `ClientTokenizer_v2` in crypto 1.63.2:
  *
  * - Words: the text is lower-cased (`toLowerCase`); every character that is not a Unicode letter (`\p{L}`), an ASCII

@@ -1,6 +1,6 @@
 /**
  * Symphony's CiphertextTransport: the binary format of every encrypted chat field and wrapped key
- * (allegro-protocol.md §3.3; byte layout in docs/wire-formats.md; known answers in test/vectors/).
+ * (docs/protocol.md §3.3; byte layout in docs/wire-formats.md; known answers in test/vectors/).
  *
  * | version | layout                                                                                      | min |
  * |---------|---------------------------------------------------------------------------------------------|-----|
@@ -215,7 +215,7 @@ export interface EncryptOptions {
 
 /**
  * The key to decrypt with: an {@link AesKey}, or a function that returns the content key of the rotation named
- * in the transport's header (the way Allegro picks keys: allegro-protocol.md §5.2). With a function, a header
+ * in the transport's header (the way Allegro picks keys: docs/protocol.md §5.2). With a function, a header
  * whose rotation id was altered selects another key and so fails to decrypt.
  */
 export type TransportKey = AesKey | ((rotationId: bigint, transport: CiphertextTransport) => AesKey | Promise<AesKey>);

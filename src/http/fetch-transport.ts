@@ -10,12 +10,15 @@
  *
  * What the platform decides: browsers drop the forbidden headers (`user-agent`, `content-length`…; the length of
  * a streamed body is then still held to `content-length` by sendStream), stream request bodies only where they
- * support it (Chromium, over HTTP/2), and add or negotiate compression themselves. Node's fetch takes TLS options
+ * support it (Chromium, and only over HTTP/2), and add or negotiate compression themselves. Hence the option
+ * `streamRequestBodies: false` (the portable platform's choice in browsers): a streamed body is collected into a
+ * `Blob` first and sent whole, so the head timeout then covers the upload too. Node's fetch takes TLS options
  * only through an undici dispatcher: pass `fetch: (url, init) => undici.fetch(url, { ...init, dispatcher })`.
  */
 import { AbortedError, InvalidArgumentError, NetworkError, TimeoutError, type AllegroError } from '../errors.js';
 import { AbortGroup, linkSignals } from '../util/async.js';
 import { describeValue, optionsObject, requirePositiveInteger } from '../util/validate.js';
+import { toReadableStream } from '../util/web-streams.js';
 import { DEFAULT_MAX_RESPONSE_BYTES, type Transport, type TransportRequest, type TransportResponse } from './transport.js';
 import { transportError, type FailureContext } from './transport-errors.js';
 
@@ -25,6 +28,11 @@ export interface FetchTransportOptions {
   fetch?: typeof fetch;
   /** Default cap of a collected response body, in bytes. Default {@link DEFAULT_MAX_RESPONSE_BYTES}. */
   maxResponseBytes?: number;
+  /**
+   * Send a streamed request body as a `ReadableStream` (`duplex: 'half'`). Default true. False collects it into a
+   * `Blob` first (browsers: Chromium streams request bodies over HTTP/2 only, Firefox and Safari not at all).
+   */
+  streamRequestBodies?: boolean;
 }
 
 /** A restartable one-shot timer. */
@@ -48,6 +56,10 @@ export function createFetchTransport(options: FetchTransportOptions = {}): Trans
   const fetchFn = o.fetch ?? globalThis.fetch;
   if (typeof fetchFn !== 'function') throw new InvalidArgumentError('options.fetch', 'a fetch function (there is no global one here)', describeValue(o.fetch));
   const maxResponseBytes = o.maxResponseBytes === undefined ? DEFAULT_MAX_RESPONSE_BYTES : requirePositiveInteger('options.maxResponseBytes', o.maxResponseBytes);
+  if (o.streamRequestBodies !== undefined && typeof o.streamRequestBodies !== 'boolean') {
+    throw new InvalidArgumentError('options.streamRequestBodies', 'a boolean', describeValue(o.streamRequestBodies));
+  }
+  const streamRequestBodies = o.streamRequestBodies ?? true;
   // Every exchange in flight; aborted by close({ force: true }).
   const inFlight = new AbortGroup();
   let closed = false;
@@ -83,9 +95,16 @@ export function createFetchTransport(options: FetchTransportOptions = {}): Trans
     const init: RequestInit & { duplex?: 'half' } = { method, headers, redirect: 'manual', signal: linked.signal };
     if (typeof body === 'string' || body instanceof Uint8Array) {
       init.body = body as BodyInit;
+    } else if (body !== undefined && !streamRequestBodies) {
+      try {
+        init.body = await collect(body, member.signal, route);
+      } catch (err) {
+        finish();
+        throw err;
+      }
     } else if (body !== undefined) {
       // Until the head arrives, each pull (the server took more) restarts the wait.
-      init.body = pulled(body, () => {
+      init.body = toReadableStream(body, () => {
         if (waitingForHead) headTimer.start(headersTimeoutMs);
       });
       init.duplex = 'half';
@@ -162,18 +181,15 @@ export function createFetchTransport(options: FetchTransportOptions = {}): Trans
   });
 }
 
-/** `source` as a stream that asks for the next chunk only when fetch pulls (backpressure); `onPull` on each pull. */
-function pulled(source: AsyncIterable<Uint8Array>, onPull: () => void): ReadableStream<Uint8Array> {
-  const iterator = source[Symbol.asyncIterator]();
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      onPull();
-      const step = await iterator.next();
-      if (step.done === true) controller.close();
-      else controller.enqueue(step.value);
-    },
-    async cancel() {
-      await iterator.return?.();
-    },
-  }, { highWaterMark: 0 });
+/**
+ * A streamed body collected into a Blob (which a browser may keep outside the JavaScript heap); stops on abort. Each
+ * chunk is copied, since a source may reuse its buffer once the next chunk is asked for.
+ */
+async function collect(source: AsyncIterable<Uint8Array>, signal: AbortSignal, route: string): Promise<Blob> {
+  const parts: BlobPart[] = [];
+  for await (const chunk of source) {
+    if (signal.aborted) throw new AbortedError(route);
+    parts.push(chunk.slice());
+  }
+  return new Blob(parts);
 }

@@ -4,7 +4,7 @@
  *
  * - Bounds: at most `maxEntries` values (least recently used evicted first) and a mandatory finite `maxAgeMs`, so
  *   nothing is cached forever. Defaults follow oss-allegro's Guava caches: 1000 entries, 60 minutes
- *   (allegro-protocol.md §3.2; style-anchors.md lesson 8).
+ *   (docs/protocol.md §3.2; docs/architecture.md "Design rationale").
  * - Single flight: concurrent `get`s of one key share one `load`. A failed load rejects every waiter with its error
  *   and starts a cooldown during which `get` of that key rethrows the same error without calling `load`, so a Key
  *   Manager outage or a thread the user left does not turn into a request storm.

@@ -1,6 +1,6 @@
 /**
  * Every key a bot needs, fetched from the Key Manager and the pod's keystore and unwrapped in-process, as
- * Allegro does (allegro-protocol.md §3.1): the user's RSA key pair (`/relay/keys/me`), the account key (RSA
+ * Allegro does (docs/protocol.md §3.1): the user's RSA key pair (`/relay/keys/me`), the account key (RSA
  * PKCS#1 v1.5 under the user key), content keys per (thread, rotation) wrapped under the account key (a
  * CiphertextTransport whose header names the account-key rotation, or the legacy 48-byte wrap), the current
  * rotation of each thread, and the entity key. Each kind lives in a bounded {@link KeyCache} (max entries, max age,

@@ -1,6 +1,6 @@
 /**
  * The {@link Platform} for Node (package.json `imports`: `#platform` under the `node` condition): node:crypto for
- * hashing, randomness, AES and RSA, the fastest backend here at every size (docs/architecture.md, "Performance"),
+ * hashing, randomness, AES and RSA, the fastest backend here at every size (docs/performance.md §1),
  * node:fs for configuration files, and undici's connection pools for HTTP.
  */
 import { createHash, createHmac, randomFillSync } from 'node:crypto';

@@ -4,7 +4,8 @@
  * HMAC that Symphony's deterministic formats need; @noble/ciphers for unpadded AES-CBC; node-forge for the two RSA
  * operations WebCrypto lacks (src/crypto/rsa-portable.ts). There is no file system: a configuration gives its keys
  * and certificates as content. HTTP goes through `fetch`, so trust, proxies and client certificates are the
- * runtime's: a configuration that sets one is refused, not silently ignored.
+ * runtime's: a configuration that sets one is refused, not silently ignored; in a browser, streamed request bodies
+ * (blob uploads) are collected before they are sent.
  */
 import { nobleCbc } from '../crypto/aead-noble.js';
 import { webCryptoAead } from '../crypto/aead-webcrypto.js';
@@ -28,7 +29,16 @@ function fetchTransport(options: DispatcherOptions) {
       throw new UnsupportedOperationError(what, 'portable', `HTTP goes through fetch, where ${what === 'an HTTP proxy' ? 'proxies are' : 'TLS is'} the runtime's to configure`);
     }
   }
-  return createFetchTransport();
+  return createFetchTransport({ streamRequestBodies: !inBrowser() });
+}
+
+/**
+ * Whether this is a browser page or worker, whose fetch cannot stream a request body over HTTP/1.1 (Chromium needs
+ * HTTP/2; Firefox and Safari never stream one): blob uploads are then collected first (src/http/fetch-transport.ts).
+ */
+function inBrowser(): boolean {
+  const scope = globalThis as { document?: unknown; WorkerGlobalScope?: unknown };
+  return scope.document !== undefined || scope.WorkerGlobalScope !== undefined;
 }
 
 /** The portable platform. */

@@ -1,5 +1,5 @@
 /**
- * A datafeed loop that does not die (bdk-and-obo.md §3.4, §5: the top complaint about the official BDKs), over the
+ * A datafeed loop that does not die (docs/symphony-apis.md §3.4, §5: the top complaint about the official BDKs), over the
  * pod's Datafeed 2.0 (`/datafeed2/api/v1/feeds`, no Agent). Events are decrypted before the bot sees them. An event
  * batch is acknowledged (its `ackId` passed on the next read) only after every handler call for it succeeded; if a
  * handler throws, the batch is read again after a backoff. Events already handled (re-delivered because an ack was

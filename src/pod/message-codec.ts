@@ -1,19 +1,19 @@
 /**
  * Turning a bot's MessageML into the SocialMessage a native Symphony client submits, and back
- * (allegro-protocol.md §5.1–5.2): presentationML, markdown text, entity JSON and the legacy entities are
+ * (docs/protocol.md §5.1–5.2): presentationML, markdown text, entity JSON and the legacy entities are
  * encrypted with the thread's content key (CiphertextTransport v3), hashtags and cashtags additionally
  * encrypted deterministically with the entity key (v1 `?…` and typeahead v2 `!…`) so the pod can index them, and
  * search tokens computed with ClientTokenizer_v2. The pod receives only ciphertext, tokens and ids.
  *
- * MessageML support is deliberately small: the text and inline markup pass through unchanged; `<hash tag>`,
- * `<cash tag>` and `<mention uid>` become entities. Anything that is not MessageML is sent as escaped text.
+ * The MessageML is parsed and checked by messageml.ts (the same strict reader the sandbox's Agent uses); plain
+ * text that does not start with `<` is sent as escaped text.
  */
 import type { AesKey } from '../crypto/aes-key.js';
 import { encryptEntityV1, encryptEntityV2 } from '../crypto/entity.js';
 import { tokenize } from '../crypto/search-tokens.js';
 import { decryptText, encryptText, parseTransport, transportFromBase64, type TransportKey } from '../crypto/transport.js';
-import { AllegroError, InvalidArgumentError, MalformedCiphertextError } from '../errors.js';
-import { describeValue } from '../util/validate.js';
+import { AllegroError, MalformedCiphertextError } from '../errors.js';
+import { parseMessageMl } from './messageml.js';
 
 /** Keys and ids needed to encode one message. */
 export interface EncodeContext {
@@ -25,53 +25,8 @@ export interface EncodeContext {
   /** Content key of the sender's wall thread (salt of hashtag search tokens). */
   wallKey: AesKey;
   clientVersion: string;
-}
-
-interface Entity {
-  kind: 'hashtag' | 'cashtag' | 'mention';
-  value: string;
-}
-
-const ENTITY_TAG = /<(hash|cash)\s+tag\s*=\s*"([^"<>]{1,128})"\s*\/>|<mention\s+uid\s*=\s*"(\d{1,15})"\s*\/>/g;
-
-function escapeXml(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-}
-
-function unescapeXml(text: string): string {
-  return text.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#39;|&apos;/g, "'").replace(/&amp;/g, '&');
-}
-
-/** The body of a MessageML document, or the escaped text when the input is not MessageML. */
-function messageMlBody(input: string): string {
-  const match = /^\s*<messageML>([\s\S]*)<\/messageML>\s*$/.exec(input);
-  return match === null ? escapeXml(input) : match[1]!;
-}
-
-/** Parse what the message needs: presentationML, plain text, entity JSON, entities found. */
-export function renderMessageMl(input: string): { presentationML: string; text: string; entityJSON: Record<string, unknown>; entities: Entity[] } {
-  if (typeof input !== 'string') throw new InvalidArgumentError('message', 'a MessageML string', describeValue(input));
-  const body = messageMlBody(input);
-  const entities: Entity[] = [];
-  const entityJSON: Record<string, unknown> = {};
-  const presentationBody = body.replace(ENTITY_TAG, (_m, kind: string | undefined, tag: string | undefined, uid: string | undefined) => {
-    const id = `${kind ?? 'mention'}${entities.length + 1}`;
-    if (uid !== undefined) {
-      entities.push({ kind: 'mention', value: uid });
-      entityJSON[id] = { type: 'com.symphony.user.mention', version: '1.0', id: [{ type: 'com.symphony.user.userId', value: uid }] };
-      return `<span class="entity" data-entity-id="${id}">@${uid}</span>`;
-    }
-    const value = unescapeXml(tag!);
-    entities.push({ kind: kind === 'hash' ? 'hashtag' : 'cashtag', value });
-    entityJSON[id] = {
-      type: 'org.symphonyoss.taxonomy', version: '1.0',
-      id: [{ type: kind === 'hash' ? 'org.symphonyoss.taxonomy.hashtag' : 'org.symphonyoss.fin.security.id.ticker', value }],
-    };
-    return `<span class="entity" data-entity-id="${id}">${kind === 'hash' ? '#' : '$'}${escapeXml(value)}</span>`;
-  });
-  const presentationML = `<div data-format="PresentationML" data-version="2.0">${presentationBody}</div>`;
-  const text = unescapeXml(presentationBody.replace(/<br\s*\/?>/g, '\n').replace(/<[^>]+>/g, '')).trim();
-  return { presentationML, text, entityJSON, entities };
+  /** Entity JSON sent with the message (the targets of its `data-entity-id` attributes). */
+  data?: Record<string, unknown>;
 }
 
 /**
@@ -79,12 +34,12 @@ export function renderMessageMl(input: string): { presentationML: string; text: 
  * cashtags encrypted with the entity key, search tokens computed. The result is what the pod receives.
  */
 export async function encodeMessage(messageMl: string, ctx: EncodeContext): Promise<Record<string, unknown>> {
-  const { presentationML, text, entityJSON, entities } = renderMessageMl(messageMl);
+  const { presentationML, text, entityJSON, entities } = parseMessageMl(messageMl, ctx.data === undefined ? {} : { data: ctx.data });
   const seal = (plain: string) => encryptText(ctx.contentKey, plain, { rotationId: ctx.rotationId });
-  const tags = entities.filter((e) => e.kind !== 'mention');
   const clearEntities = {
-    hashtags: tags.map((e) => ({ id: `${e.kind === 'hashtag' ? '#' : '$'}${e.value}`, text: `${e.kind === 'hashtag' ? '#' : '$'}${e.value}`, type: 'KEYWORD' })),
-    userMentions: entities.filter((e) => e.kind === 'mention').map((e) => ({ id: Number(e.value), type: 'USER_FOLLOW' })),
+    hashtags: entities.flatMap((e) => (e.kind === 'hashtag' || e.kind === 'cashtag' ? [`${e.kind === 'hashtag' ? '#' : '$'}${e.value}`] : []))
+      .map((tag) => ({ id: tag, text: tag, type: 'KEYWORD' })),
+    userMentions: entities.flatMap((e) => (e.kind === 'mention' ? [{ id: e.userId, type: 'USER_FOLLOW' }] : [])),
   };
   const hashtags = [];
   for (const tag of clearEntities.hashtags) {

@@ -1,5 +1,5 @@
 /**
- * The pod, as a bot uses it without an API Agent (pod-api-public.yaml; allegro-protocol.md §5): who am I, users,
+ * The pod, as a bot uses it without an API Agent (pod-api-public.yaml; docs/protocol.md §5): who am I, users,
  * IMs, MIMs and rooms, stream lists, membership, presence, connections, and encrypted messages and attachments on
  * the native path (`/webcontroller/ingestor/v2/MessageService`, `/dataquery/api/v3/messages/thread`,
  * `/webcontroller/dataquery/retrieveMessagePayload`). Messages are encrypted and decrypted here, in-process, with

@@ -63,7 +63,7 @@ export function requireQuery(query: URLSearchParams, name: string): string {
 
 /**
  * Canonical form of a stream, thread or message id: URL-safe base64 without padding. Accepts standard and
- * URL-safe base64, padded or not (bdk-and-obo.md §3.3).
+ * URL-safe base64, padded or not (docs/symphony-apis.md §3.3).
  */
 export function canonicalId(value: string, name: string): string {
   try {

@@ -1,7 +1,7 @@
 /**
  * Identifiers as Symphony forms them: user ids carry the pod id in bits 36..62 and the user number in bits 0..35
- * (`PodAndUserId`, allegro-protocol.md §2.1); stream, message and attachment ids are random bytes written as
- * URL-safe base64 without padding (the form public API paths use; bdk-and-obo.md §3.3).
+ * (`PodAndUserId`, docs/protocol.md §2.1); stream, message and attachment ids are random bytes written as
+ * URL-safe base64 without padding (the form public API paths use; docs/symphony-apis.md §3.3).
  */
 import { randomBytes } from 'node:crypto';
 import { toBase64, toBase64Url, tryFromBase64 } from '../util/bytes.js';

@@ -15,10 +15,12 @@ import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { generateRsaKeyPair, RsaPublicKey } from '../crypto/index.js';
+import { clientConfigFor, toConfigYaml } from '../index.js';
 import type { NewSandboxUser, SandboxAdmin } from './admin.js';
 import { guardConnections, serverOptions } from './connections.js';
 import { resolveConfig, SandboxContext, type SandboxConfig, type SandboxUrls } from './context.js';
 import { createStream, newContentKey, rotateStream } from './conversations.js';
+import { corsPolicy } from './cors.js';
 import { Faults, type FaultRule } from './faults.js';
 import { HttpError } from './http-error.js';
 import { errorResponse, handleRequest, Router, writeResponse, type RouteInfo } from './http.js';
@@ -56,6 +58,8 @@ export interface SandboxOptions {
   control?: boolean;
   /** Largest blob `PUT /object/v1/blobs/{id}` accepts, in bytes (413 beyond). Default 4 GiB. */
   maxBlobBytes?: number;
+  /** Origins whose web pages may call the sandbox (docs/sandbox.md "CORS and browsers"); default the loopback origins; `[]` none. */
+  corsOrigins?: readonly string[];
   /** Where to report unexpected server errors; default: ignored. */
   onError?: (error: unknown) => void;
 }
@@ -242,21 +246,6 @@ async function readIdentities(filesDir: string): Promise<{ identities: Map<strin
   }
 }
 
-/** The client configuration (BDK-style, docs/sandbox.md) for one identity. */
-function clientConfig(port: number, host: string, caCertPath: string, files: IdentityFiles | undefined): Record<string, unknown> {
-  const bot: Record<string, unknown> = { username: files?.username ?? '' };
-  if (files?.privateKeyPath !== undefined) bot.privateKey = { path: files.privateKeyPath };
-  if (files?.pkcs12Path !== undefined) bot.certificate = { path: files.pkcs12Path, password: files.pkcs12Password };
-  const component = (context: string) => ({ scheme: 'https', host, port, context });
-  return {
-    scheme: 'https', host, port,
-    pod: component(''), keyManager: component('/relay'), sessionAuth: component('/sessionauth'), keyAuth: component('/keyauth'),
-    agent: component('/agent'), objectStore: component(''),
-    bot,
-    ssl: { trustStore: { path: caCertPath } },
-  };
-}
-
 /**
  * Start a sandbox. Resolves once it accepts connections.
  * @example
@@ -270,6 +259,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
   const host = options.host ?? '127.0.0.1';
   const config = resolveConfig(options.config);
   const onError = options.onError ?? (() => {});
+  const cors = corsPolicy(options.corsOrigins);
   const faults = new Faults();
   for (const rule of options.faults ?? []) faults.add(rule);
   const seed = options.seed === undefined ? DEFAULT_SEED : typeof options.seed === 'string' ? await readSeedFile(options.seed) : parseSeed(options.seed);
@@ -343,6 +333,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
   const server: Server = createServer({
     key: tls.serverKeyPem, cert: tls.serverCertPem, ca: tls.caCertPem, requestCert: true, rejectUnauthorized: false, ...serverOptions(config),
   }, (req, res) => {
+    if (cors.handle(req, res) === 'handled') return;
     void handleRequest(router, req, res, {
       json: { maxDepth: config.maxJsonDepth, maxFieldLength: config.maxJsonFieldLength },
       onError,
@@ -397,7 +388,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
     objectStoreUrl: base, agentUrl: `${base}/agent`,
   });
   const configPath = join(filesDir, 'config.json');
-  await writePrivate(configPath, `${JSON.stringify(clientConfig(port, host, caCertPath, botName === undefined ? undefined : identities.get(botName)), null, 2)}\n`);
+  const clientConfig = clientConfigFor(urls, botName === undefined ? undefined : identities.get(botName), { trustStorePath: caCertPath });
+  await writePrivate(configPath, `${JSON.stringify(clientConfig, null, 2)}\n`);
+  await writePrivate(join(filesDir, 'config.yaml'), toConfigYaml(clientConfig));
 
   let closing: Promise<void> | undefined;
   return {

@@ -1,5 +1,5 @@
 /**
- * Allegro's Object Store payload, "Format B" (allegro-protocol.md §3.5; crypto-model `AesCipherSuite`), so that
+ * Allegro's Object Store payload, "Format B" (docs/protocol.md §3.5; crypto-model `AesCipherSuite`), so that
  * objects written by the Java Allegro client can be read and written:
  *
  * | offset   | length | field                                   |

@@ -2,7 +2,7 @@
  * "allegro-ts blob v1": framed streaming AEAD for large payloads (files, attachments, exports) encrypted with a
  * thread's content key, in constant memory and with random-access decryption. The design follows the STREAM
  * construction as Tink's AES-GCM-HKDF streaming AEAD and the AWS Encryption SDK's framed body use it
- * (../shared/reference/e2ee-anchors.md §1–2), with AWS-style key commitment.
+ * (docs/architecture.md "Design rationale"), with AWS-style key commitment.
  *
  * Wire format (all integers big-endian):
  *
@@ -45,6 +45,7 @@ import { platform } from '#platform';
 import { DecryptionFailedError, InvalidArgumentError, MalformedCiphertextError, UnsupportedVersionError } from '../errors.js';
 import { constantTimeEqual, toBase64Url, tryFromBase64, utf8 } from '../util/bytes.js';
 import { describeValue, optionsObject, requireInt32, requireInt64 } from '../util/validate.js';
+import { openSource, type ByteSource } from '../util/web-streams.js';
 
 /** Magic bytes at the start of every blob: ASCII `ATB1`. */
 export const BLOB_MAGIC: Uint8Array = Uint8Array.of(0x41, 0x54, 0x42, 0x31);
@@ -100,8 +101,6 @@ export interface DecryptBlobOptions {
   backend?: AeadBackendName | AeadBackend;
 }
 
-/** A source of bytes: an (async) iterable of chunks, or a web `ReadableStream`. Chunks may have any size. */
-export type BlobSource = AsyncIterable<Uint8Array> | Iterable<Uint8Array> | ReadableStream<Uint8Array>;
 
 /** Reads `length` bytes at `offset` of a stored blob (for example an HTTP range request). */
 export type BlobRangeReader = (offset: number, length: number) => Promise<Uint8Array>;
@@ -325,50 +324,6 @@ function requireChunk(chunk: unknown): Uint8Array {
   throw new InvalidArgumentError('source', 'chunks of type Uint8Array', `a chunk that is ${describeValue(chunk)}`);
 }
 
-function isReadableStream(source: unknown): source is ReadableStream<Uint8Array> {
-  return typeof source === 'object' && source !== null && typeof (source as ReadableStream).getReader === 'function';
-}
-
-/** The chunks of a source, and how to release it when the consumer stops early. */
-interface OpenedSource {
-  chunks: AsyncIterable<unknown> | Iterable<unknown>;
-  /** Cancel a ReadableStream that was not read to its end and release its lock; no-op for iterables. */
-  close(): Promise<void>;
-}
-
-function openSource(source: BlobSource): OpenedSource {
-  if (isReadableStream(source)) {
-    // Locked at once, as pipeThrough does; released (and cancelled if unfinished) when the consumer finishes.
-    const reader = source.getReader();
-    let done = false;
-    return {
-      chunks: {
-        async *[Symbol.asyncIterator]() {
-          for (;;) {
-            const next = await reader.read();
-            if (next.done) {
-              done = true;
-              return;
-            }
-            yield next.value;
-          }
-        },
-      },
-      async close() {
-        if (!done) {
-          done = true;
-          await reader.cancel().catch(() => undefined);
-        }
-        reader.releaseLock();
-      },
-    };
-  }
-  if (typeof source === 'object' && source !== null && (Symbol.asyncIterator in source || Symbol.iterator in source) && !(source instanceof Uint8Array)) {
-    return { chunks: source, close: async () => undefined };
-  }
-  throw new InvalidArgumentError('source', 'an AsyncIterable or Iterable of Uint8Array, or a ReadableStream', describeValue(source));
-}
-
 // ---------------------------------------------------------------------------------------------------------------
 // Encryption and decryption state machines, shared by the generators and the stream adapters
 
@@ -521,7 +476,7 @@ function prepareDecrypt(key: unknown, ctx: unknown, options: DecryptBlobOptions 
  * @throws InvalidArgumentError (`INVALID_ARGUMENT`): `key`, `ctx.*`, `options`, `options.frameSize`, `backend`,
  *   `source` (also a non-Uint8Array chunk, raised while iterating).
  */
-export function encryptBlob(key: AesKey, ctx: BlobContext, source: BlobSource, options?: EncryptBlobOptions): AsyncGenerator<Uint8Array> {
+export function encryptBlob(key: AesKey, ctx: BlobContext, source: ByteSource, options?: EncryptBlobOptions): AsyncGenerator<Uint8Array> {
   const makeSealer = prepareEncrypt(key, ctx, options);
   const input = openSource(source);
   return (async function* encrypting() {
@@ -549,7 +504,7 @@ export function encryptBlob(key: AesKey, ctx: BlobContext, source: BlobSource, o
  *   or context (before any frame is read), and for any altered, missing, reordered, duplicated or extra frame;
  *   InvalidArgumentError as {@link encryptBlob}.
  */
-export function decryptBlob(key: AesKey, ctx: BlobContext, source: BlobSource, options?: DecryptBlobOptions): AsyncGenerator<Uint8Array> {
+export function decryptBlob(key: AesKey, ctx: BlobContext, source: ByteSource, options?: DecryptBlobOptions): AsyncGenerator<Uint8Array> {
   const makeOpener = prepareDecrypt(key, ctx, options);
   const input = openSource(source);
   return (async function* decrypting() {

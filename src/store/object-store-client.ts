@@ -1,5 +1,5 @@
 /**
- * The Object Store, for bots that keep encrypted state and apps that read thread objects (allegro-protocol.md §4):
+ * The Object Store, for bots that keep encrypted state and apps that read thread objects (docs/protocol.md §4):
  * objects in partitions under sort keys, immutable versions with optimistic concurrency, logical and physical
  * deletion, paging through a partition or an object's versions (async iterators), all-or-nothing transactions.
  *
@@ -22,6 +22,7 @@ import type { AuthHook, HttpClient } from '../http/http-client.js';
 import { canonicalThreadId, type KeyStore } from '../keys/key-store.js';
 import { fromUtf8, toBase64, toBase64Url, tryFromBase64, utf8 } from '../util/bytes.js';
 import { describeValue, requireBase64Id, requireString } from '../util/validate.js';
+import { openSource, toReadableStream, type ByteSource } from '../util/web-streams.js';
 import { ALLEGRO_CIPHER_SUITE_ID, openAllegroPayload, sealAllegroPayload } from './allegro-payload.js';
 import { ciphertextSize, decryptBlob, decryptRange, encryptBlob, type BlobContext } from './blob-format.js';
 import { ENVELOPE_CIPHER_SUITE_ID, openObject, readObjectHeader, sealObject, type ObjectContext } from './envelope.js';
@@ -92,6 +93,20 @@ export interface BlobRef {
   rotationId: bigint;
   /** Plaintext size in bytes. */
   size: number;
+}
+
+/**
+ * A blob being read back by {@link ObjectStoreClient.getBlob}: its plaintext, authenticated frame by frame, as an
+ * async iterable (`content`) or as a web `ReadableStream` (`stream()`, e.g. for `new Response(stream)` or
+ * `pipeTo`). Both read the same single download: use one of them, once.
+ */
+export interface BlobContent {
+  /** Plaintext size in bytes (from the reference). */
+  size: number;
+  /** The plaintext, chunk by chunk; a frame that fails authentication is a `DECRYPTION_FAILED` error mid-stream. */
+  content: AsyncIterable<Uint8Array>;
+  /** The plaintext as a web `ReadableStream` (pulled on demand; cancelling it ends the download). */
+  stream(): ReadableStream<Uint8Array>;
 }
 
 /** A blob reference as one URL-safe string (what `allegro blob put` prints). */
@@ -369,37 +384,51 @@ export class ObjectStoreClient {
 
   /**
    * Stream a large payload into the store, encrypted in 64 KiB frames (store/blob-format.ts) with the thread's
-   * current content key, in constant memory. `size` (plaintext bytes), when known, is sent as Content-Length.
+   * current content key, in constant memory. `size` (plaintext bytes), when known, is sent as Content-Length (a
+   * `Blob` source gives its own). In a browser the encrypted body is collected before it is sent (fetch streams
+   * request bodies over HTTP/2 only, and not in every browser: docs/architecture.md "Browsers").
    * @returns the blob's reference; keep it to read the blob back.
+   * @param input the plaintext: an async iterable or iterable of `Uint8Array` chunks (a Node stream, a generator), a
+   *   web `ReadableStream` (a `Response` body, `file.stream()`), or a `Blob` (a `File` from `<input type="file">`),
+   *   whose size is then sent unless `size` says otherwise.
+   * @throws InvalidArgumentError (`INVALID_ARGUMENT`) for a source that is none of these.
    */
-  async putBlob(source: AsyncIterable<Uint8Array>, options: { threadId: string; size?: number; onProgress?: (bytes: number) => void; signal?: AbortSignal }): Promise<BlobRef & { ref: string }> {
+  async putBlob(input: ByteSource | Blob, options: { threadId: string; size?: number; onProgress?: (bytes: number) => void; signal?: AbortSignal }): Promise<BlobRef & { ref: string }> {
     const threadId = canonicalThreadId(options.threadId);
-    const { key, rotationId } = await this.#o.keys.currentContentKey(threadId, options.signal);
-    const blobId = toBase64Url(randomBytes(18));
-    let size = 0;
-    const onProgress = options.onProgress;
-    async function* counted(): AsyncGenerator<Uint8Array> {
-      for await (const chunk of source) {
-        size += chunk.length;
-        onProgress?.(chunk.length);
-        yield chunk;
+    const isBlob = typeof Blob !== 'undefined' && input instanceof Blob;
+    const knownSize = options.size ?? (isBlob ? input.size : undefined);
+    const source = openSource(isBlob ? input.stream() : input as ByteSource);
+    try {
+      const { key, rotationId } = await this.#o.keys.currentContentKey(threadId, options.signal);
+      const blobId = toBase64Url(randomBytes(18));
+      let size = 0;
+      const onProgress = options.onProgress;
+      async function* counted(): AsyncGenerator<Uint8Array> {
+        // Chunks are checked by encryptBlob, which refuses anything but Uint8Arrays.
+        for await (const chunk of source.chunks as AsyncIterable<Uint8Array>) {
+          size += chunk.length;
+          onProgress?.(chunk.length);
+          yield chunk;
+        }
       }
+      const route = 'PUT /object/v1/blobs/{id}';
+      // Uploads cannot be replayed after a 401, so make sure the bearer token is fresh first.
+      await this.#o.auth.headers();
+      await this.#mapEntitlement(route, () => this.#o.http.upload({
+        method: 'PUT', url: `${this.#o.baseUrl}${this.#blobPath(blobId)}`, route, auth: this.#o.auth,
+        body: encryptBlob(key, this.#blobContext({ blobId, threadId, rotationId }), counted()),
+        ...(knownSize === undefined ? {} : { contentLength: ciphertextSize(knownSize) }),
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
+      }));
+      const ref: BlobRef = { blobId, threadId, rotationId, size };
+      return { ...ref, ref: blobRefToString(ref) };
+    } finally {
+      await source.close();
     }
-    const route = 'PUT /object/v1/blobs/{id}';
-    // Uploads cannot be replayed after a 401, so make sure the bearer token is fresh first.
-    await this.#o.auth.headers();
-    await this.#mapEntitlement(route, () => this.#o.http.upload({
-      method: 'PUT', url: `${this.#o.baseUrl}${this.#blobPath(blobId)}`, route, auth: this.#o.auth,
-      body: encryptBlob(key, this.#blobContext({ blobId, threadId, rotationId }), counted()),
-      ...(options.size === undefined ? {} : { contentLength: ciphertextSize(options.size) }),
-      ...(options.signal === undefined ? {} : { signal: options.signal }),
-    }));
-    const ref: BlobRef = { blobId, threadId, rotationId, size };
-    return { ...ref, ref: blobRefToString(ref) };
   }
 
-  /** Stream a blob back, decrypting and authenticating each frame. */
-  async getBlob(ref: BlobRef | string, options: { signal?: AbortSignal } = {}): Promise<{ size: number; content: AsyncIterable<Uint8Array> }> {
+  /** Stream a blob back, decrypting and authenticating each frame: as an async iterable or a web `ReadableStream`. */
+  async getBlob(ref: BlobRef | string, options: { signal?: AbortSignal } = {}): Promise<BlobContent> {
     const blob = typeof ref === 'string' ? parseBlobRef(ref) : ref;
     const key = await this.#o.keys.contentKey(blob.threadId, blob.rotationId, options.signal);
     const route = 'GET /object/v1/blobs/{id}';
@@ -407,7 +436,8 @@ export class ObjectStoreClient {
       method: 'GET', url: `${this.#o.baseUrl}${this.#blobPath(blob.blobId)}`, route, auth: this.#o.auth,
       ...(options.signal === undefined ? {} : { signal: options.signal }),
     }));
-    return { size: blob.size, content: decryptBlob(key, this.#blobContext(blob), response.body) };
+    const content = decryptBlob(key, this.#blobContext(blob), response.body);
+    return { size: blob.size, content, stream: () => toReadableStream(content) };
   }
 
   /**

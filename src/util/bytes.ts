@@ -1,7 +1,7 @@
 /**
  * Byte helpers shared by every module: UTF-8, hex and base64 (standard and URL-safe) codecs, concatenation,
  * big-endian integers, constant-time comparison and wiping. Uses Node's `Buffer` for base64 when it exists
- * (≈10× faster than any pure-JS path, ../shared/reference/perf-baseline.md §2) and a portable fallback otherwise.
+ * (≈10× faster than any pure-JS path, docs/performance.md §2) and a portable fallback otherwise.
  */
 
 type BufferLike = {

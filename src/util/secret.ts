@@ -1,6 +1,6 @@
 /**
  * Secret: a credential of the resolved configuration (a private key PEM, PKCS#12 bytes, a password, a caller-supplied
- * token) that never prints, as `AesKey` and `RsaPrivateKey` never do (docs/threat-model.md, "Secrets in logs").
+ * token) that never prints, as `AesKey` and `RsaPrivateKey` never do (docs/threat-model.md, "Client").
  *
  * - `util.inspect`, `toJSON`, `toString`, template literals and string concatenation give a placeholder that says
  *   what is hidden, e.g. `[redacted private key]`.

@@ -1,4 +1,4 @@
-// Client configurations for the sandbox's seeded identities.
+// Client configurations (BDK keys, docs/config.md) for the sandbox's seeded identities.
 import type { AllegroConfigInput } from '../../src/config.js';
 import type { RunningSandbox } from '../../src/sandbox/server.js';
 
@@ -12,9 +12,9 @@ export function identityConfig(sandbox: RunningSandbox, username: string, overri
     : { username, privateKey: { path: files.privateKeyPath! } };
   return {
     host: '127.0.0.1', port: sandbox.port,
-    ssl: { caCertificates: [sandbox.caCertPath] },
+    ssl: { trustStore: { path: sandbox.caCertPath } },
     bot,
-    retry: { maxAttempts: 6, initialIntervalMs: 50, maxIntervalMs: 1000 },
+    retry: { maxAttempts: 6, initialIntervalMillis: 50, maxIntervalMillis: 1000 },
     ...rest,
   };
 }

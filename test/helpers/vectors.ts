@@ -1,4 +1,4 @@
-// Typed access to the Symphony known-answer vectors copied from ../shared/vectors into test/vectors/.
+// Typed access to the Symphony known-answer vectors in test/vectors/ (where they come from: test/vectors/README.md).
 import vectors from '../vectors/symphony-crypto-1.63.2.json' with { type: 'json' };
 import { aeadBackendNames } from '../../src/crypto/backends.js';
 import { tryFromBase64, tryFromHex } from '../../src/util/bytes.js';

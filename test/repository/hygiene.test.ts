@@ -3,19 +3,10 @@
  * machine that produced it (a home or work directory), so that the output of a local `allegro sandbox --data .` run
  * can never land unnoticed. Reads `git ls-files`; outside a git checkout (an unpacked tarball) it skips with a notice.
  */
-import { execFileSync } from 'node:child_process';
-import { readFileSync, statSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { gitFiles, readText as read } from '../helpers/repository.js';
 
-function trackedFiles(): string[] | undefined {
-  try {
-    return execFileSync('git', ['ls-files', '-z'], { encoding: 'utf8' }).split('\0').filter((f) => f !== '');
-  } catch {
-    return undefined;
-  }
-}
-
-const files = trackedFiles();
+const files = gitFiles();
 if (files === undefined) console.warn('hygiene: not a git checkout (or no git); the repository hygiene tests are skipped');
 
 // Built from parts so that this file does not match itself.
@@ -24,16 +15,6 @@ const DASHES = '-'.repeat(5);
 const PRIVATE_KEY_BLOCK = new RegExp(`${DASHES}BEGIN ([A-Z0-9 ]*)PRIVATE KEY${DASHES}\\s*[\\r\\n]+(?:[A-Za-z0-9+/=:, -]+[\\r\\n]+)+${DASHES}END \\1PRIVATE KEY${DASHES}`);
 /** An absolute path under a home or work directory: /home/<user>, /Users/<user>, /root or /work. */
 const MACHINE_PATH = new RegExp(`(^|[\\s"'\`(=:,\\[])/(home|Users)/[A-Za-z0-9._-]+/|(^|[\\s"'\`(=:,\\[])/(root|work)/`, 'm');
-
-function read(file: string): string | undefined {
-  try {
-    if (statSync(file).size > 4 * 1024 * 1024) return undefined;
-    const text = readFileSync(file, 'utf8');
-    return text.includes('\0') ? undefined : text;
-  } catch {
-    return undefined; // deleted in the work tree but still in the index
-  }
-}
 
 describe.skipIf(files === undefined)('tracked files', () => {
   it('hold no private-key PEM block outside test/fixtures/', () => {

@@ -60,8 +60,9 @@ describe('entry point values', () => {
     expect(sorted(Object.keys(crypto))).toEqual(sorted(CRYPTO_VALUES));
   });
 
-  it('allegro-ts: the client, its configuration, Secret, the crypto core and the errors', () => {
-    expect(sorted(Object.keys(root))).toEqual(sorted(['AllegroClient', 'loadConfig', 'resolveConfig', 'Secret', ...CRYPTO_VALUES, ...ERROR_CLASSES, ...ERROR_VALUES]));
+  it('allegro-ts: the client, its configuration, Secret, MessageML, the crypto core and the errors', () => {
+    const messageMl = ['InvalidMessageMlError', 'isMessageMlDocument', 'MAX_MESSAGEML_DEPTH', 'MAX_MESSAGEML_LENGTH', 'parseMessageMl'];
+    expect(sorted(Object.keys(root))).toEqual(sorted(['AllegroClient', 'loadConfig', 'resolveConfig', 'clientConfigFor', 'toConfigYaml', 'Secret', ...messageMl, ...CRYPTO_VALUES, ...ERROR_CLASSES, ...ERROR_VALUES]));
   });
 
   it('allegro-ts/sandbox: startSandbox and the default seed', () => {
@@ -151,6 +152,19 @@ describe('signatures', () => {
     expectTypeOf<root.StoredObject>().toMatchTypeOf<root.ObjectRef>();
     expectTypeOf(root.resolveConfig).toEqualTypeOf<(input: root.AllegroConfigInput, baseDir?: string) => Promise<root.AllegroConfig>>();
     expectTypeOf(root.loadConfig).toEqualTypeOf<(path: string, env?: Record<string, string | undefined>) => Promise<root.AllegroConfig>>();
+    expectTypeOf(root.clientConfigFor).toEqualTypeOf<(endpoints: root.ConfigEndpoints, identity?: root.ConfigIdentity, options?: { trustStorePath?: string }) => root.AllegroConfigInput>();
+    expectTypeOf(root.toConfigYaml).toEqualTypeOf<(config: root.AllegroConfigInput) => string>();
+    expectTypeOf<root.AllegroConfig['app']>().toEqualTypeOf<root.AppIdentity | undefined>();
+  });
+
+  it('for browsers: caller-supplied tokens with a refresh callback, blobs from and to web streams', () => {
+    expectTypeOf<root.TokenRefresh>().toEqualTypeOf<() => Promise<{ session: string; keyManager: string }>>();
+    expectTypeOf<NonNullable<root.AllegroConfigInput['tokens']>>().toEqualTypeOf<{ session?: string; keyManager?: string; refresh?: root.TokenRefresh }>();
+    expectTypeOf<root.ByteSource>().toEqualTypeOf<AsyncIterable<Uint8Array> | Iterable<Uint8Array> | ReadableStream<Uint8Array>>();
+    expectTypeOf<root.ObjectStoreClient['putBlob']>().parameter(0).toEqualTypeOf<root.ByteSource | Blob>();
+    expectTypeOf<root.ObjectStoreClient['getBlob']>().returns.resolves.toEqualTypeOf<root.BlobContent>();
+    expectTypeOf<root.BlobContent>().toEqualTypeOf<{ size: number; content: AsyncIterable<Uint8Array>; stream(): ReadableStream<Uint8Array> }>();
+    expectTypeOf<errors.AuthenticationFailure>().toEqualTypeOf<'unknown-user' | 'bad-signature' | 'clock-skew' | 'certificate-refused' | 'refused' | 'refresh-failed'>();
   });
 
   it('keeps the wiring private: objects the client makes cannot be constructed or exported as values', () => {

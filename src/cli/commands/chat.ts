@@ -4,10 +4,21 @@
  * until Ctrl-C). Every message is encrypted and decrypted in this process.
  */
 import { AllegroClient } from '../../client.js';
+import { loadConfig } from '../../config.js';
 
-/** Run `action` with a connected client, closing it afterwards; resolves to exit code 0. */
-export async function withClient(configPath: string, action: (bot: AllegroClient) => Promise<void>): Promise<number> {
-  const bot = await AllegroClient.create(configPath);
+/**
+ * Connect the bot of `configPath`, first reporting through `warn` each key of the file that allegro-ts does not read
+ * (docs/config.md "Keys allegro-ts does not read"): a typo in a BDK config.yaml would otherwise pass silently.
+ */
+async function connect(configPath: string, warn: (line: string) => void): Promise<AllegroClient> {
+  const config = await loadConfig(configPath);
+  for (const key of config.ignoredKeys) warn(`warning: ${configPath}: allegro-ts does not read ${key}`);
+  return AllegroClient.create(config);
+}
+
+/** Run `action` with a connected client, closing it afterwards; resolves to exit code 0. Warnings go to `warn`. */
+export async function withClient(configPath: string, action: (bot: AllegroClient) => Promise<void>, warn = (line: string) => console.error(line)): Promise<number> {
+  const bot = await connect(configPath, warn);
   try {
     await action(bot);
     return 0;
@@ -42,7 +53,7 @@ export function readCommand(configPath: string, stream: string, limit: number, p
 
 /** Print decrypted datafeed events as JSON lines until SIGINT/SIGTERM. */
 export async function listenCommand(configPath: string, print: (line: string) => void, report: (line: string) => void): Promise<number> {
-  const bot = await AllegroClient.create(configPath);
+  const bot = await connect(configPath, report);
   const feed = bot.datafeed({ onError: (err, retryInMs) => report(`datafeed: ${(err as Error).message}; retrying in ${retryInMs} ms`) });
   const stop = () => feed.stop();
   process.once('SIGINT', stop);

@@ -33,7 +33,7 @@ export interface DemoOptions {
 
 function identity(sandbox: RunningSandbox, username: string): AllegroConfigInput {
   const files = sandbox.identities.get(username)!;
-  return { host: '127.0.0.1', port: sandbox.port, ssl: { caCertificates: [sandbox.caCertPath] }, bot: { username, privateKey: { path: files.privateKeyPath! } } };
+  return { host: '127.0.0.1', port: sandbox.port, ssl: { trustStore: { path: sandbox.caCertPath } }, bot: { username, privateKey: { path: files.privateKeyPath! } } };
 }
 
 /** A deterministic stream of `total` bytes in 1 MiB chunks (constant memory). */

@@ -1,5 +1,5 @@
 /**
- * `allegro sandbox [--port N] [--data DIR] [--seed FILE] [--host ADDR] [--control]`: run the sandbox until SIGINT
+ * `allegro sandbox [--port N] [--data DIR [--force]] [--seed FILE] [--host ADDR] [--control] [--cors-origin ORIGIN]...`: run the sandbox until SIGINT
  * or SIGTERM. Once it accepts connections it prints one line of JSON beginning `{"ready":true` with its URLs, the
  * CA certificate path and the generated client config path; on a signal it shuts down cleanly and exits 0.
  */

@@ -1,6 +1,6 @@
 /**
  * `allegro vectors check FILE`: conformance of this library with a known-answer vector file of the schema in
- * ../shared/vectors/README.md (sections `transport`, `entityV1`, `entityV2`, `searchTokens`; every section
+ * test/vectors/README.md (sections `transport`, `entityV1`, `entityV2`, `searchTokens`; every section
  * optional). Each case is checked with every applicable check:
  *
  * - transport: v3 decrypt, v2 decrypt, key id = HMAC-SHA256(key, "KeyFingerprint"), and a v3 encrypt → decrypt

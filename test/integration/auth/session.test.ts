@@ -220,6 +220,82 @@ describe('refresh', () => {
   });
 });
 
+describe('caller-supplied tokens with a refresh callback (tokens.refresh)', () => {
+  /** Supplied tokens (stale unless given) and a refresh callback logging alice in afresh, counting its calls. */
+  function suppliedSession(clock: Clock = { t: Date.now() }, refresh?: () => Promise<{ session: string; keyManager: string }>) {
+    const calls = { n: 0 };
+    const callback = async () => {
+      calls.n++;
+      if (refresh !== undefined) return refresh();
+      const fresh = await login(sandbox, 'alice');
+      secrets.add(fresh.session);
+      secrets.add(fresh.km);
+      return { session: fresh.session, keyManager: fresh.km };
+    };
+    const session = newSession({
+      kind: 'tokens', sessionToken: new Secret('session token', 'stale-session'), keyManagerToken: new Secret('Key Manager token', 'stale-km'), refresh: callback,
+    }, clock);
+    return { session, calls };
+  }
+
+  it('renews both tokens on a 401: one call for many concurrent refusals, of either kind; the requests then succeed', async () => {
+    const { session, calls } = suppliedSession();
+    const pod = Array.from({ length: 10 }, () => whoAmI(session));
+    const km = Array.from({ length: 5 }, () => http.request<{ privateKey?: unknown }>({ method: 'GET', url: `${sandbox.keyManagerUrl}/keys/me`, auth: session.keyManager }));
+    expect(await Promise.all(pod)).toEqual(Array(10).fill('alice'));
+    expect((await Promise.all(km)).every((r) => typeof r.privateKey === 'string')).toBe(true);
+    expect(calls.n).toBe(1);
+    expect(session.logins).toEqual({ session: 1, keyManager: 1 });
+    expect(await session.token('session')).not.toBe('stale-session');
+    // The bearer tokens derived from the session work with the renewed one.
+    expect((await session.objectStore.headers()).authorization).toMatch(/^Bearer /);
+  });
+
+  it('asks at most once per minRefreshIntervalMs: a 401 within it stands (UNAUTHORIZED)', async () => {
+    const clock = { t: Date.now() };
+    const { session, calls } = suppliedSession(clock, async () => ({ session: 'still-stale', keyManager: 'still-stale-km' }));
+    const first = await failure(whoAmI(session));
+    expect(first).toMatchObject({ code: 'UNAUTHORIZED', status: 401 });
+    expect(calls.n).toBe(1);
+    expect(await failure(whoAmI(session))).toMatchObject({ code: 'UNAUTHORIZED' });
+    expect(calls.n).toBe(1);
+    clock.t += MIN_REFRESH_MS;
+    expect(await failure(whoAmI(session))).toMatchObject({ code: 'UNAUTHORIZED' });
+    expect(calls.n).toBe(2);
+  });
+
+  it('a callback that rejects, or gives no tokens, fails each refused request with AUTHENTICATION_FAILED (refresh-failed), naming its target', async () => {
+    const cause = new Error('the backend said no');
+    // Slow enough that both refusals arrive while it runs (after it, within the interval, a 401 would stand).
+    const rejecting = suppliedSession(undefined, async () => {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      throw cause;
+    });
+    const [pod, km] = await Promise.all([
+      authFailure(whoAmI(rejecting.session)),
+      authFailure(http.request({ method: 'GET', url: `${sandbox.keyManagerUrl}/keys/me`, auth: rejecting.session.keyManager })),
+    ]);
+    expect(rejecting.calls.n).toBe(1);
+    expect(pod).toMatchObject({ reason: 'refresh-failed', target: 'session', retryable: false, message: 'Pod authentication failed (refresh-failed): the tokens.refresh callback rejected' });
+    expect(pod.cause).toBe(cause);
+    expect(km).toMatchObject({ reason: 'refresh-failed', target: 'keyManager' });
+
+    for (const [answer, detail] of [
+      [{ session: 'only-this' }, 'gave no keyManager token'],
+      [{ session: '', keyManager: '' }, 'gave no session and no keyManager token'],
+      [null, 'gave no session and no keyManager token (expected {session, keyManager}, non-empty strings; received null)'],
+      ['a-token', 'received a string of 7 characters'],
+    ] as const) {
+      const { session } = suppliedSession(undefined, async () => answer as never);
+      const err = await authFailure(whoAmI(session));
+      expect(err.reason).toBe('refresh-failed');
+      expect(err.message).toContain(detail);
+      expect(err.message).not.toContain('only-this');
+      expect(err.message).not.toContain('a-token');
+    }
+  });
+});
+
 describe('AuthenticationError', () => {
   it("unknown user: a key for a username the pod doesn't have", async () => {
     const session = newSession(rsa('nobody-here', 'alice'));

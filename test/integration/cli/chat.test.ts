@@ -1,8 +1,10 @@
 // `allegro read` against the sandbox: a stream holding a message that cannot be decrypted prints every other
-// message and marks the bad one with its error code, exit 0.
+// message and marks the bad one with its error code, exit 0. A config key allegro-ts does not read is warned about.
 import { randomBytes } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readCommand } from '../../../src/cli/commands/chat.js';
+import { readCommand, withClient } from '../../../src/cli/commands/chat.js';
 import { AllegroClient } from '../../../src/client.js';
 import { AesKey } from '../../../src/crypto/aes-key.js';
 import { encryptText } from '../../../src/crypto/transport.js';
@@ -42,5 +44,19 @@ describe('allegro read', () => {
     }
     expect(fields.map((f) => f[2])).toEqual(['first', '[not decrypted: KEY_ID_MISMATCH]', 'last']);
     expect(lines.join('\n')).not.toContain('forged');
+  });
+});
+
+describe('the config file of a command', () => {
+  it('each key allegro-ts does not read is warned about before connecting; the sandbox\'s own file has none', async () => {
+    const warnings: string[] = [];
+    expect(await withClient(sandbox.configPath, async () => {}, (line) => warnings.push(line))).toBe(0);
+    expect(warnings).toEqual([]);
+    const typo = join(dirname(sandbox.configPath), 'typo.yaml');
+    await writeFile(typo, `${await readFile(join(dirname(sandbox.configPath), 'config.yaml'), 'utf8')}keymanager:\n  host: km.example.com\nreadTimeout: 60000\n`);
+    let seen = 0;
+    expect(await withClient(typo, async () => { seen = warnings.length; }, (line) => warnings.push(line))).toBe(0);
+    expect(warnings).toEqual([`warning: ${typo}: allegro-ts does not read keymanager`, `warning: ${typo}: allegro-ts does not read readTimeout`]);
+    expect(seen).toBe(2);
   });
 });

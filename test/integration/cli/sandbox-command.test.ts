@@ -1,5 +1,5 @@
 // `allegro sandbox` as a user runs it: one ready line of JSON, serving HTTPS, a clean exit on SIGTERM and SIGINT,
-// and with --data a restart that keeps what was acknowledged.
+// with --data a restart that keeps what was acknowledged, and --cors-origin replacing the loopback origins.
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
@@ -23,12 +23,12 @@ async function start(args: string[]) {
   return { child, ready: JSON.parse(line) as Record<string, unknown> & { podUrl: string; caCertPath: string; configPath: string } };
 }
 
-function get(url: string, ca: string): Promise<{ status: number; body: string }> {
+function get(url: string, ca: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
-    request(url, { ca }, (res) => {
+    request(url, { ca, headers }, (res) => {
       let body = '';
       res.on('data', (d: Buffer) => { body += d.toString(); });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
     }).on('error', reject).end();
   });
 }
@@ -105,4 +105,28 @@ it('creates its files and directories 0700/0600 whatever the umask (here 000)', 
   const wrong = Object.entries(modes).filter(([name, mode]) => mode !== (statSync(join(data, name)).isDirectory() ? '700' : '600'));
   expect(wrong).toEqual([]);
   expect(Object.keys(modes).length).toBeGreaterThan(8);
+}, 30_000);
+
+it('answers CORS for the loopback origins by default, and for exactly the --cors-origin ones when given', async () => {
+  const origin = (o: string) => ({ origin: o });
+  const loopback = await start([]);
+  const ca = readFileSync(loopback.ready.caCertPath, 'utf8');
+  const podInfo = `${loopback.ready.podUrl}/webcontroller/public/podInfo`;
+  expect((await get(podInfo, ca, origin('http://localhost:5173'))).headers['access-control-allow-origin']).toBe('http://localhost:5173');
+  expect((await get(podInfo, ca, origin('https://app.example'))).headers['access-control-allow-origin']).toBeUndefined();
+  expect(await stop(loopback.child, 'SIGTERM')).toBe(0);
+
+  const custom = await start(['--cors-origin', 'https://app.example', '--cors-origin', 'http://dev.example:*']);
+  const url = `${custom.ready.podUrl}/webcontroller/public/podInfo`;
+  const allowed = async (o: string) => (await get(url, readFileSync(custom.ready.caCertPath, 'utf8'), origin(o))).headers['access-control-allow-origin'];
+  expect(await allowed('https://app.example')).toBe('https://app.example');
+  expect(await allowed('http://dev.example:3000')).toBe('http://dev.example:3000');
+  expect(await allowed('http://localhost:5173')).toBeUndefined();
+  expect(await stop(custom.child, 'SIGTERM')).toBe(0);
+}, 30_000);
+
+it('refuses a --cors-origin that is not an origin pattern (exit 2, naming it)', async () => {
+  const refused = await run(['sandbox', '--cors-origin', 'localhost:8000']);
+  expect(refused.code).toBe(2);
+  expect(refused.stderr).toContain('--cors-origin: "localhost:8000" is not an origin pattern');
 }, 30_000);

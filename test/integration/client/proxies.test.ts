@@ -34,7 +34,7 @@ describe('per-component proxies', () => {
     const bot = await AllegroClient.create(identityConfig(sandbox, 'sandbox-bot', {
       pod: { proxy: via(podProxy) },
       keyManager: { host: 'localhost', proxy: via(kmProxy) },
-      objectStore: { host: 'localhost', proxy: via(storeProxy) },
+      allegro: { objectStore: { host: 'localhost', proxy: via(storeProxy) } },
     }));
     try {
       await bot.keys.entityKey(); // the Key Manager (user key, entity key) and the pod (account key)
@@ -56,7 +56,6 @@ describe('per-component proxies', () => {
     const bot = await AllegroClient.create(identityConfig(sandbox, 'sandbox-bot', {
       pod: { proxy: via(podProxy) },
       keyManager: { host: 'localhost' },
-      objectStore: { host: 'localhost' },
     }));
     try {
       await bot.keys.entityKey();
@@ -68,6 +67,25 @@ describe('per-component proxies', () => {
     expect(podProxy.tunnels.every((t) => t.startsWith('127.0.0.1:'))).toBe(true);
   });
 
+  it('the Object Store follows the pod, and keyauth the Key Manager, proxy included, unless they have their own', async () => {
+    const [podProxy, kmProxy] = [await proxy(), await proxy()];
+    const bot = await AllegroClient.create(identityConfig(sandbox, 'sandbox-bot', {
+      useCertificate: true,
+      pod: { host: 'localhost', proxy: via(podProxy) },
+      keyManager: { proxy: via(kmProxy) },
+    }));
+    try {
+      await bot.keys.entityKey(); // keyauth login, then the Key Manager
+      await bot.objects.partition('inherited'); // the Object Store
+    } finally {
+      await bot.close();
+    }
+    expect(new Set(podProxy.tunnels)).toEqual(new Set([`localhost:${sandbox.port}`]));
+    expect(new Set(kmProxy.tunnels)).toEqual(new Set([`127.0.0.1:${sandbox.port}`]));
+    expect(bot.config.objectStore).toEqual(bot.config.pod);
+    expect(bot.config.keyAuth.url).toBe(bot.config.keyManager.url.replace(/\/relay$/, '/keyauth'));
+  });
+
   it('sends the certificate logins through the proxies of sessionAuth and keyAuth, with mutual TLS in the tunnel', async () => {
     const [podProxy, authProxy] = [await proxy(), await proxy()];
     const bot = await AllegroClient.create(identityConfig(sandbox, 'sandbox-bot', {
@@ -75,7 +93,7 @@ describe('per-component proxies', () => {
       pod: { proxy: via(podProxy) },
       keyManager: { proxy: via(podProxy) },
       sessionAuth: { host: 'localhost', proxy: via(authProxy) },
-      keyAuth: { host: 'localhost', proxy: via(authProxy) },
+      allegro: { keyAuth: { host: 'localhost', proxy: via(authProxy) } },
     }));
     try {
       await bot.keys.entityKey();

@@ -179,6 +179,44 @@ describe('blobs', () => {
   });
 });
 
+describe('blobs with web streams', () => {
+  const sha = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+  async function readAll(stream: ReadableStream<Uint8Array>): Promise<Buffer> {
+    const parts: Uint8Array[] = [];
+    const reader = stream.getReader();
+    for (let step = await reader.read(); !step.done; step = await reader.read()) parts.push(step.value);
+    return Buffer.concat(parts);
+  }
+
+  it('puts from a ReadableStream and from a Blob (its size sent), and reads back as a ReadableStream', async () => {
+    const data = randomBytes(300_000);
+    const fromStream = await bot.objects.putBlob(new Blob([data]).stream(), { threadId: room });
+    const fromBlob = await bot.objects.putBlob(new Blob([data.subarray(0, 100_000), data.subarray(100_000)]), { threadId: room });
+    expect([fromStream.size, fromBlob.size]).toEqual([data.length, data.length]);
+    for (const ref of [fromStream, fromBlob]) {
+      const down = await alice.objects.getBlob(ref.ref);
+      expect(down.size).toBe(data.length);
+      expect(sha(await readAll(down.stream()))).toBe(sha(data));
+    }
+  });
+
+  it('a Blob whose size disagrees with options.size, and a source of no kind, are refused with INVALID_ARGUMENT', async () => {
+    expect(await codeOf(bot.objects.putBlob(new Blob([new Uint8Array(10)]), { threadId: room, size: 11 }))).toBe('INVALID_ARGUMENT');
+    for (const source of [new Uint8Array(10), 'text', { length: 1 }]) {
+      expect(await codeOf(bot.objects.putBlob(source as never, { threadId: room }))).toBe('INVALID_ARGUMENT');
+    }
+  });
+
+  it('cancelling the ReadableStream of a download ends it', async () => {
+    const data = randomBytes(400_000);
+    const ref = await bot.objects.putBlob([data], { threadId: room, size: data.length });
+    const reader = (await alice.objects.getBlob(ref)).stream().getReader();
+    expect((await reader.read()).done).toBe(false);
+    await reader.cancel();
+    expect((await reader.read()).done).toBe(true);
+  });
+});
+
 describe('blob range reads against a store that answers with the wrong number of bytes', () => {
   type Mode = 'surplus in one chunk' | 'surplus over several chunks' | 'short' | 'not 206';
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -4,6 +4,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
+import type { DispatcherOptions } from '../../../src/http/pool.js';
 import { sendStream } from '../../../src/http/transport.js';
 import { platform } from '../../../src/platform/portable.js';
 import { onPlatform } from '../../helpers/platforms.js';
@@ -35,11 +36,12 @@ describe('portable platform', () => {
   });
 
   it('makes HTTP exchanges with fetch, and refuses the pool options only undici can honour (never ignoring them)', async () => {
-    for (const [options, operation] of [
+    const refused: Array<[DispatcherOptions, string]> = [
       [{ ca: ['-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n'] }, 'trusting extra CA certificates'],
       [{ clientCertificate: { certPem: 'c', keyPem: 'k' } }, 'a TLS client certificate'],
       [{ proxy: { url: 'http://127.0.0.1:3128' } }, 'an HTTP proxy'],
-    ] as const) {
+    ];
+    for (const [options, operation] of refused) {
       expect(() => platform.createTransport(options)).toThrow(expect.objectContaining({ code: 'UNSUPPORTED_OPERATION', operation, platform: 'portable' }));
     }
     const server = createServer((req, res) => res.end(JSON.stringify({ method: req.method, path: req.url })));
@@ -54,5 +56,37 @@ describe('portable platform', () => {
       await transport.close();
       server.close();
     }
+  });
+
+  it('in a browser (a document, or a worker scope) collects streamed request bodies before fetch; elsewhere streams them', async () => {
+    const realFetch = globalThis.fetch;
+    const bodies: unknown[] = [];
+    globalThis.fetch = (async (_url: string, init: RequestInit) => {
+      bodies.push(init.body);
+      if (init.body instanceof ReadableStream) await init.body.cancel();
+      return new Response('{}');
+    }) as typeof fetch;
+    const scope = globalThis as { document?: unknown; WorkerGlobalScope?: unknown };
+    async function* body(): AsyncGenerator<Uint8Array> {
+      yield new Uint8Array(10);
+    }
+    const put = async () => {
+      const transport = platform.createTransport({ connectTimeoutMs: 1000 });
+      await (await sendStream(transport, { method: 'PUT', url: 'http://127.0.0.1:9/x', headers: {}, body: body(), headersTimeoutMs: 5000, bodyTimeoutMs: 5000 })).bytes();
+      await transport.close();
+    };
+    try {
+      await put();
+      scope.document = {};
+      await put();
+      delete scope.document;
+      scope.WorkerGlobalScope = class {};
+      await put();
+    } finally {
+      globalThis.fetch = realFetch;
+      delete scope.document;
+      delete scope.WorkerGlobalScope;
+    }
+    expect(bodies.map((b) => (b instanceof Blob ? 'Blob' : b instanceof ReadableStream ? 'ReadableStream' : typeof b))).toEqual(['ReadableStream', 'Blob', 'Blob']);
   });
 });

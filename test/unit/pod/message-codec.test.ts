@@ -1,4 +1,4 @@
-// The message codec: MessageML rendering (escaping, entity spans, entity JSON, text extraction), encoding into the
+// The message codec (MessageML itself: test/unit/pod/messageml.test.ts): encoding into the
 // SocialMessage a native client posts (every content field a CiphertextTransport v3 under the context's rotation,
 // no plaintext anywhere, hashtags/cashtags as entity v1 and v2 ciphertexts, search tokens) and decoding back with
 // a rotation resolver or a plain key, including tampered fields and rotations the resolver does not have.
@@ -10,11 +10,11 @@ import { decryptEntity, ENTITY_V1_PREFIX, ENTITY_V2_PREFIX } from '../../../src/
 import { hashedTokens, tokenize } from '../../../src/crypto/search-tokens.js';
 import { decryptText, parseTransport, transportFromBase64 } from '../../../src/crypto/transport.js';
 import { AllegroError, ContentKeyUnavailableError } from '../../../src/errors.js';
-import { decodeMessage, encodeMessage, renderMessageMl, rotationOf, type EncodeContext } from '../../../src/pod/message-codec.js';
+import { decodeMessage, encodeMessage, rotationOf, type EncodeContext } from '../../../src/pod/message-codec.js';
+import { parseMessageMl } from '../../../src/pod/messageml.js';
 import { toBase64 } from '../../../src/util/bytes.js';
 
 const CONTENT_FIELDS = ['text', 'presentationML', 'entityJSON', 'encryptedEntities'] as const;
-const PML_OPEN = '<div data-format="PresentationML" data-version="2.0">';
 
 function context(rotationId = 7n, overrides: Partial<EncodeContext> = {}): EncodeContext {
   return {
@@ -44,73 +44,6 @@ function tamper(field: string, index: (length: number) => number): string {
   return toBase64(bytes);
 }
 
-describe('renderMessageMl', () => {
-  it('escapes plain text and wraps it in PresentationML; the text is the input, trimmed', () => {
-    const r = renderMessageMl('  a < b & c > "d" \'e\'  ');
-    expect(r.presentationML).toBe(`${PML_OPEN}  a &lt; b &amp; c &gt; &quot;d&quot; 'e'  </div>`);
-    expect(r.text).toBe('a < b & c > "d" \'e\'');
-    expect(r.entityJSON).toEqual({});
-    expect(r.entities).toEqual([]);
-  });
-
-  it('does not interpret entity tags or markup in plain text', () => {
-    const r = renderMessageMl('<hash tag="x"/> <b>bold</b> &amp;');
-    expect(r.entities).toEqual([]);
-    expect(r.presentationML).toBe(`${PML_OPEN}&lt;hash tag=&quot;x&quot;/&gt; &lt;b&gt;bold&lt;/b&gt; &amp;amp;</div>`);
-    expect(r.text).toBe('<hash tag="x"/> <b>bold</b> &amp;');
-  });
-
-  it('keeps the body of a <messageML> document; the text strips tags, turns <br/> into newlines and unescapes', () => {
-    const r = renderMessageMl('\n <messageML>Hello <b>bold</b> &lt;x&gt; &amp;lt;<br/>next<br>line &quot;q&quot; &#39;s&apos;</messageML> \n');
-    expect(r.presentationML).toBe(`${PML_OPEN}Hello <b>bold</b> &lt;x&gt; &amp;lt;<br/>next<br>line &quot;q&quot; &#39;s&apos;</div>`);
-    expect(r.text).toBe('Hello bold <x> &lt;\nnext\nline "q" \'s\'');
-    expect(r.entities).toEqual([]);
-  });
-
-  it('turns <hash tag>, <cash tag> and <mention uid> into entity spans, entity JSON and entities, numbered in order', () => {
-    const r = renderMessageMl('<messageML>Buy <cash tag="AAPL"/> now <hash tag = "Q&amp;A" /> cc <mention uid="12345"/></messageML>');
-    expect(r.presentationML).toBe(`${PML_OPEN}Buy <span class="entity" data-entity-id="cash1">$AAPL</span> now ` +
-      '<span class="entity" data-entity-id="hash2">#Q&amp;A</span> cc <span class="entity" data-entity-id="mention3">@12345</span></div>');
-    expect(r.text).toBe('Buy $AAPL now #Q&A cc @12345');
-    expect(r.entities).toEqual([{ kind: 'cashtag', value: 'AAPL' }, { kind: 'hashtag', value: 'Q&A' }, { kind: 'mention', value: '12345' }]);
-    expect(r.entityJSON).toEqual({
-      cash1: { type: 'org.symphonyoss.taxonomy', version: '1.0', id: [{ type: 'org.symphonyoss.fin.security.id.ticker', value: 'AAPL' }] },
-      hash2: { type: 'org.symphonyoss.taxonomy', version: '1.0', id: [{ type: 'org.symphonyoss.taxonomy.hashtag', value: 'Q&A' }] },
-      mention3: { type: 'com.symphony.user.mention', version: '1.0', id: [{ type: 'com.symphony.user.userId', value: '12345' }] },
-    });
-  });
-
-  it('leaves malformed entity tags as they are', () => {
-    const r = renderMessageMl('<messageML><hash tag=""/><mention uid="abc"/><cash tag="x"></messageML>');
-    expect(r.entities).toEqual([]);
-    expect(r.entityJSON).toEqual({});
-  });
-
-  it('plain text always renders back to itself (trimmed), with no entities', () => {
-    fc.assert(fc.property(fc.string({ unit: 'grapheme', maxLength: 80 }), (s) => {
-      fc.pre(!/^\s*<messageML>/.test(s));
-      const r = renderMessageMl(s);
-      expect(r.text).toBe(s.trim());
-      expect(r.entities).toEqual([]);
-      expect(r.presentationML.startsWith(PML_OPEN)).toBe(true);
-      expect(r.presentationML.slice(PML_OPEN.length, -'</div>'.length)).not.toMatch(/[<>"]/);
-    }));
-  });
-
-  it('refuses a non-string', () => {
-    const err = (() => {
-      try {
-        renderMessageMl(42 as unknown as string);
-      } catch (e) {
-        return e;
-      }
-      return undefined;
-    })();
-    expect(err).toBeInstanceOf(AllegroError);
-    expect((err as AllegroError).code).toBe('INVALID_ARGUMENT');
-  });
-});
-
 describe('encodeMessage', () => {
   const message = '<messageML>Buy <cash tag="GOOGL"/> for <hash tag="Quarterly"/> results, <mention uid="349026222344891"/> <b>now</b></messageML>';
 
@@ -131,7 +64,7 @@ describe('encodeMessage', () => {
       expect(payload).toMatchObject({
         version: 'SOCIALMESSAGE', threadId: ctx.threadId, clientVersionInfo: 'allegro-ts-test', format: 'com.symphony.messageml.v2', attachments: [],
       });
-      const rendered = renderMessageMl(message);
+      const rendered = parseMessageMl(message);
       expect(await decryptText(ctx.contentKey, payload.text as string)).toBe(rendered.text);
       expect(await decryptText(ctx.contentKey, payload.presentationML as string)).toBe(rendered.presentationML);
       expect(JSON.parse(await decryptText(ctx.contentKey, payload.entityJSON as string))).toEqual(rendered.entityJSON);
@@ -181,7 +114,7 @@ describe('encodeMessage', () => {
     for (const rotationId of [0n, 9n]) {
       const ctx = context(rotationId);
       const payload = await encodeMessage(message, ctx);
-      const { text, presentationML } = renderMessageMl(message);
+      const { text, presentationML } = parseMessageMl(message);
       const expected = tokenize({ text: `${text} ${presentationML}`, entityTokens: ['$GOOGL', '#Quarterly'], contentKey: ctx.contentKey, wallKey: ctx.wallKey, rotationId });
       const tokenIds = payload.tokenIds as string[];
       expect(new Set(tokenIds).size).toBe(tokenIds.length);
@@ -228,7 +161,7 @@ describe('decodeMessage', () => {
   it('round-trips presentationML, text and entity JSON with a plain AesKey and with a resolver', async () => {
     const ctx = context(5n);
     const payload = await encodeMessage(message, ctx);
-    const rendered = renderMessageMl(message);
+    const rendered = parseMessageMl(message);
     const stored = { ...payload, messageId: 'msg-1', fromUserId: 71811853189121, ingestionDate: 1_700_000_000_123 };
     const seen: bigint[] = [];
     const resolver = (rotationId: bigint) => {
@@ -292,7 +225,7 @@ describe('decodeMessage', () => {
       if (rotationId === 1n) return known.contentKey;
       throw refusal;
     };
-    expect((await decodeMessage(payload, resolver)).text).toBe(renderMessageMl(message).text);
+    expect((await decodeMessage(payload, resolver)).text).toBe(parseMessageMl(message).text);
     // One field from another rotation (e.g. an edit) is enough.
     expect(await rejection(decodeMessage({ ...payload, text: later.text }, resolver))).toBe(refusal);
     expect(await rejection(decodeMessage(later, resolver))).toBe(refusal);

@@ -20,9 +20,9 @@ import {
   parseBlobHeader,
   plaintextSize,
   type BlobContext,
-  type BlobSource,
   type EncryptBlobOptions,
 } from '../../../src/store/blob-format.js';
+import type { ByteSource } from '../../../src/util/web-streams.js';
 import { createDecryptStream, createEncryptStream } from '../../../src/store/blob-node-streams.js';
 import { BACKENDS, sameBytes } from '../../helpers/vectors.js';
 
@@ -451,7 +451,7 @@ describe('blob v1 memory', () => {
     }
     const hashOut = createHash('sha256');
     let bytes = 0;
-    for await (const c of decryptBlob(key, ctx, encryptBlob(key, ctx, source()) as BlobSource)) {
+    for await (const c of decryptBlob(key, ctx, encryptBlob(key, ctx, source()) as ByteSource)) {
       hashOut.update(c);
       bytes += c.length;
     }
