@@ -21,7 +21,8 @@ import type { SandboxContext } from '../context.js';
 import { HttpError } from '../http-error.js';
 import type { Router, SandboxRequest } from '../http.js';
 import { newId, standardBase64Id } from '../ids.js';
-import { eventPayload, type Feed, type LoggedEvent } from '../store/events.js';
+import type { Feed, LoggedEvent } from '../store/events.js';
+import { socialMessage } from '../store/messages.js';
 import type { User } from '../store/users.js';
 
 const ACK_MAC_BYTES = 16;
@@ -58,15 +59,24 @@ function ownFeed(ctx: SandboxContext, user: User, id: string): Feed {
   return feed;
 }
 
+/** The LiveCurrentMessage an event is delivered as (the `payload` of a datafeed event). */
+function eventPayload(e: LoggedEvent, threadId: string | undefined): Record<string, unknown> {
+  if (e.message !== undefined) return socialMessage(e.message);
+  return {
+    ...e.payload, version: 'MAESTRO', event: e.kind, ...(threadId === undefined ? {} : { threadId }), fromUserId: e.initiator, ingestionDate: e.timestamp,
+    ...(e.affectedUserId === undefined ? {} : { affectedUserId: e.affectedUserId }),
+  };
+}
+
 function eventJson(e: LoggedEvent): Record<string, unknown> {
   const name = e.kind === 'SOCIALMESSAGE' ? 'SOCIALMESSAGE' : 'MAESTRO';
-  return { eventId: `e${e.seq}`, name, timestamp: e.timestamp, userId: e.initiator, payload: eventPayload(e, standardBase64Id(e.streamId)) };
+  return { eventId: `e${e.seq}`, name, timestamp: e.timestamp, userId: e.initiator, payload: eventPayload(e, e.streamId === undefined ? undefined : standardBase64Id(e.streamId)) };
 }
 
 /** Register the Datafeed 2.0 routes. */
 export function datafeedRoutes(router: Router, ctx: SandboxContext): void {
   const { store, config } = ctx;
-  const secret = () => store.pod.require().feedSecret;
+  const secret = store.pod.require().feedSecret;
   router
     .add('POST', '/datafeed2/api/v1/feeds', async (req) => {
       const user = feedUser(ctx, req);
@@ -100,7 +110,7 @@ export function datafeedRoutes(router: Router, ctx: SandboxContext): void {
       const feed = ownFeed(ctx, user, req.params.feedId!);
       const body = req.body.length === 0 ? {} : requireObject(req.json());
       const ackId = optionalField(body, 'ackId', 'string') ?? '';
-      const cursor = ackId === '' ? feed.ackSeq : parseAckId(secret(), feed.id, ackId);
+      const cursor = ackId === '' ? feed.ackSeq : parseAckId(secret, feed.id, ackId);
       if (cursor === undefined) throw new HttpError(400, 'The ackId is not one this feed returned');
       const now = Date.now();
       // Acknowledge, and note the read often enough that a feed being read does not expire.
@@ -113,9 +123,11 @@ export function datafeedRoutes(router: Router, ctx: SandboxContext): void {
       let events = store.events.forUser(user.id, cursor, config.maxEventsPerRead);
       while (events.length === 0 && Date.now() < deadline && !req.signal.aborted && store.events.feed(feed.id) !== undefined) {
         await store.events.waitFor(user.id, deadline - Date.now(), req.signal);
+        // A reader that went away (or a server closing) reads nothing more.
+        if (req.signal.aborted) break;
         events = store.events.forUser(user.id, cursor, config.maxEventsPerRead);
       }
       const last = events.at(-1)?.seq ?? cursor;
-      return { json: { ackId: ackIdOf(secret(), feed.id, last), events: events.map(eventJson) } };
+      return { json: { ackId: ackIdOf(secret, feed.id, last), events: events.map(eventJson) } };
     });
 }

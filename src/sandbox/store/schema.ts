@@ -105,9 +105,10 @@ const MIGRATIONS: readonly string[] = [
     kind TEXT NOT NULL,
     initiator INTEGER NOT NULL,
     ts INTEGER NOT NULL,
-    stream_id TEXT NOT NULL,
+    stream_id TEXT,
     affected_user INTEGER,
-    message_seq INTEGER
+    message_seq INTEGER,
+    payload TEXT
   );
   CREATE TABLE event_recipients (
     user_id INTEGER NOT NULL,
