@@ -1,161 +1,29 @@
-// The sandbox's public endpoints against Symphony's own OpenAPI (swagger 2.0) specs, copied unmodified into
-// test/fixtures/symphony-api-spec/: every request body the tests send must match the operation's body parameter
-// schema, every 200 body the operation's declared response schema, and every error body `Error` ({code, message}).
-// Schemas are looked up from `paths[template][method]`, never named by hand, so a route whose path or method is not
-// in the spec fails here. Properties the sandbox returns that the spec does not declare are legal in swagger 2.0
-// (no `additionalProperties: false`) but are collected and checked against a short, explained allowlist.
+// The sandbox's public pod endpoints against Symphony's own OpenAPI (swagger 2.0) specs, copied unmodified into
+// test/fixtures/symphony-api-spec/, with the checks of test/helpers/openapi.ts: every request body the tests send
+// must match the operation's body parameter schema, every 200 body the operation's declared response schema, and
+// every error body `Error` ({code, message}). Properties the sandbox returns that the spec does not declare are
+// checked against a short, explained allowlist. The Agent API has its own file (agent-conformance.test.ts).
 import { readFileSync } from 'node:fs';
-import { Ajv, type ValidateFunction } from 'ajv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
 import { RsaPrivateKey, signJwtRs512 } from '../../../src/crypto/rsa.js';
-import type { Router } from '../../../src/sandbox/http.js';
 import { authRoutes } from '../../../src/sandbox/routes/auth.js';
 import { podRoutes } from '../../../src/sandbox/routes/pod.js';
 import type { SandboxContext } from '../../../src/sandbox/context.js';
 import { startSandbox, type RunningSandbox } from '../../../src/sandbox/server.js';
-import { call, login, type Login, type Reply, type RequestOptions } from '../../helpers/sandbox.js';
-
-// ---------------------------------------------------------------------------------------------------------------
-// The specs
-
-type Json = Record<string, unknown>;
-interface Parameter { name: string; in: string; required?: boolean; schema?: Json }
-interface Operation { parameters?: Parameter[]; responses: Record<string, { schema?: Json }> }
-interface SpecDoc { paths: Record<string, Record<string, Operation>>; definitions: Record<string, Json> }
-interface Spec { name: string; doc: SpecDoc; prefixes: string[] }
-
-function loadSpec(name: string, file: string, prefixes: string[]): Spec {
-  const text = readFileSync(new URL(`../../fixtures/symphony-api-spec/${file}`, import.meta.url), 'utf8');
-  return { name, doc: parse(text) as SpecDoc, prefixes };
-}
+import { Conformance, loadSpec, registeredRoutes, type ApiOptions, type Json } from '../../helpers/openapi.js';
+import { call, login, type Login, type Reply } from '../../helpers/sandbox.js';
 
 /** Each spec with the context paths the sandbox serves it under (the pod spec's basePath is /pod). */
-const SPECS: Spec[] = [
+const SPECS = [
   loadSpec('pod', 'pod/pod-api-public.yaml', ['/pod']),
   loadSpec('login', 'login/login-api-public.yaml', ['/login', '/relay']),
   loadSpec('authenticator', 'authenticator/authenticator-api-public.yaml', ['/sessionauth', '/keyauth']),
 ];
-
-/**
- * A copy without `description:` keywords left empty (YAML null), which the pod spec has once
- * (UserAppEntitlementPatchEnum) and JSON Schema's meta-schema refuses. A property named `description` has an
- * object value and stays.
- */
-function withoutEmptyDescriptions<T>(schema: T): T {
-  if (Array.isArray(schema)) return schema.map(withoutEmptyDescriptions) as T;
-  if (typeof schema !== 'object' || schema === null) return schema;
-  return Object.fromEntries(Object.entries(schema)
-    .filter(([k, v]) => !(k === 'description' && v === null))
-    .map(([k, v]) => [k, withoutEmptyDescriptions(v)])) as T;
-}
-
-/** Formats the specs use: integers within their width, a loose e-mail shape; unknown ones are ignored. */
-const ajv = new Ajv({ strict: false, allErrors: true });
-const FORMATS: Record<string, Parameters<Ajv['addFormat']>[1]> = {
-  int32: { type: 'number', validate: (n: number) => Number.isInteger(n) && n >= -(2 ** 31) && n < 2 ** 31 },
-  int64: { type: 'number', validate: (n: number) => Number.isSafeInteger(n) },
-  long: { type: 'number', validate: (n: number) => Number.isSafeInteger(n) },
-  email: /^[^\s@]+@[^\s@]+$/,
-};
-const usedFormats = new Set<string>();
-for (const spec of SPECS) {
-  JSON.stringify(spec.doc.definitions, (key, value: unknown) => {
-    if (key === 'format' && typeof value === 'string') usedFormats.add(value);
-    return value;
-  });
-  // One schema per spec holding all its definitions; `#/definitions/X` inside it resolves within the spec.
-  ajv.addSchema({ $id: `${spec.name}.json`, definitions: withoutEmptyDescriptions(spec.doc.definitions) });
-}
-for (const format of usedFormats) ajv.addFormat(format, FORMATS[format] ?? true);
-
-/** A copy of an operation's schema whose local refs point into its spec's schema. */
-function rebase(spec: Spec, schema: unknown): unknown {
-  if (Array.isArray(schema)) return schema.map((s) => rebase(spec, s));
-  if (typeof schema !== 'object' || schema === null) return schema;
-  return Object.fromEntries(Object.entries(schema).map(([k, v]) => [
-    k, k === '$ref' && typeof v === 'string' && v.startsWith('#/') ? `${spec.name}.json${v}` : rebase(spec, v),
-  ]));
-}
-
-const validators = new Map<string, ValidateFunction>();
-function validatorFor(spec: Spec, schema: Json): ValidateFunction {
-  const key = `${spec.name}:${JSON.stringify(schema)}`;
-  let v = validators.get(key);
-  if (v === undefined) {
-    v = ajv.compile(rebase(spec, schema) as Json);
-    validators.set(key, v);
-  }
-  return v;
-}
-
-function expectValid(spec: Spec, schema: Json, value: unknown, what: string): void {
-  const validate = validatorFor(spec, schema);
-  const ok = validate(value);
-  expect(ok, `${what} does not match ${JSON.stringify(schema)}: ${ajv.errorsText(validate.errors)}\n${JSON.stringify(value)}`).toBe(true);
-}
-
-/** The spec, path template and operation serving a sandbox URL path; throws when the spec has none. */
-function operation(method: string, url: string): { spec: Spec; template: string; op: Operation; params: Parameter[] } {
-  const path = url.split('?')[0]!;
-  const spec = SPECS.find((s) => s.prefixes.some((p) => path.startsWith(`${p}/`)));
-  if (spec === undefined) throw new Error(`${path} is under no spec's context path`);
-  const prefix = spec.prefixes.find((p) => path.startsWith(`${p}/`))!;
-  const parts = path.slice(prefix.length).split('/').filter(Boolean);
-  let best: { template: string; literals: number } | undefined;
-  for (const template of Object.keys(spec.doc.paths)) {
-    const segments = template.split('/').filter(Boolean);
-    if (segments.length !== parts.length) continue;
-    if (!segments.every((s, i) => (s.startsWith('{') && s.endsWith('}')) || s === parts[i])) continue;
-    const literals = segments.filter((s) => !s.startsWith('{')).length;
-    if (best === undefined || literals > best.literals) best = { template, literals };
-  }
-  if (best === undefined) throw new Error(`${spec.name} spec has no path for ${path}`);
-  const op = spec.doc.paths[best.template]![method.toLowerCase()];
-  if (op === undefined) throw new Error(`${spec.name} spec has no ${method} ${best.template}`);
-  return { spec, template: best.template, op, params: op.parameters ?? [] };
-}
-
-/** Follow a `#/definitions/X` ref within a spec. */
-function deref(spec: Spec, schema: Json): Json {
-  let s = schema;
-  for (let i = 0; i < 20 && typeof s.$ref === 'string'; i++) s = spec.doc.definitions[(s.$ref as string).split('/').pop()!]!;
-  return s;
-}
-
-/** Properties of a schema, with allOf parts merged. */
-function declaredProperties(spec: Spec, schema: Json): { properties?: Record<string, Json>; additional?: unknown } {
-  const s = deref(spec, schema);
-  let properties = s.properties as Record<string, Json> | undefined;
-  let additional = s.additionalProperties;
-  for (const part of (s.allOf as Json[] | undefined) ?? []) {
-    const merged = declaredProperties(spec, part);
-    if (merged.properties !== undefined) properties = { ...properties, ...merged.properties };
-    additional ??= merged.additional;
-  }
-  return { ...(properties === undefined ? {} : { properties }), ...(additional === undefined ? {} : { additional }) };
-}
-
-/** Paths (`.a.b[]`) of the properties in `value` that `schema` does not declare. */
-function undeclared(spec: Spec, schema: Json, value: unknown, at: string, out: Set<string>): void {
-  const s = deref(spec, schema);
-  if (Array.isArray(value)) {
-    if (typeof s.items === 'object' && s.items !== null) for (const item of value) undeclared(spec, s.items as Json, item, `${at}[]`, out);
-    return;
-  }
-  if (typeof value !== 'object' || value === null) return;
-  const { properties, additional } = declaredProperties(spec, s);
-  if (properties === undefined && additional === undefined) return; // free-form object
-  for (const [key, v] of Object.entries(value)) {
-    const declared = properties?.[key];
-    if (declared !== undefined) undeclared(spec, declared, v, `${at}.${key}`, out);
-    else if (typeof additional === 'object' && additional !== null) undeclared(spec, additional as Json, v, `${at}.${key}`, out);
-    else if (additional !== true) out.add(`${at}.${key}`);
-  }
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Requests, checked on the way out and on the way back
+const conformance = new Conformance(SPECS);
+const { covered, undeclaredStatuses, extras } = conformance;
+const operation = conformance.operation.bind(conformance);
+const validatorFor = conformance.validatorFor.bind(conformance);
+const undeclared = conformance.undeclared.bind(conformance);
 
 let sandbox: RunningSandbox;
 let bot: Login;
@@ -163,68 +31,9 @@ let alice: Login;
 let bob: Login;
 let botCert: { cert: string; key: string };
 
-/** `METHOD template` of every operation answered 200 and validated. */
-const covered = new Set<string>();
-/** `METHOD template status` of error answers whose status the spec does not declare for the operation. */
-const undeclaredStatuses = new Set<string>();
-/** `METHOD template` → undeclared response properties. */
-const extras = new Map<string, Set<string>>();
-
-interface ApiOptions extends RequestOptions {
-  /** Expected status; default 200. */
-  status?: number;
-}
-
 /** Call the sandbox and check the exchange against the spec. */
-async function api(method: string, url: string, options: ApiOptions = {}): Promise<Reply> {
-  const { status = 200, ...request } = options;
-  const { spec, template, op, params } = operation(method, url);
-  const name = `${method} ${template}`;
-  // The request: its query parameters and body are declared, and required headers are sent when success is expected.
-  const query = new URLSearchParams(url.split('?')[1] ?? '');
-  for (const key of query.keys()) {
-    expect(params.some((p) => p.in === 'query' && p.name === key), `${name} declares no query parameter ${key}`).toBe(true);
-  }
-  const bodyParam = params.find((p) => p.in === 'body');
-  if (request.json !== undefined) {
-    expect(bodyParam?.schema, `${name} declares no body`).toBeDefined();
-    expectValid(spec, bodyParam!.schema!, request.json, `request body of ${name}`);
-  }
-  if (status === 200) {
-    const sent = Object.keys(request.headers ?? {}).map((h) => h.toLowerCase());
-    for (const p of params.filter((q) => q.in === 'header' && q.required === true)) {
-      expect(sent, `${name} requires header ${p.name}`).toContain(p.name.toLowerCase());
-    }
-  }
-
-  const reply = await call(sandbox, method, url, request);
-  expect(reply.status, `${method} ${url}: ${reply.body.toString('utf8').slice(0, 300)}`).toBe(status);
-  expect(String(reply.headers['content-type'])).toMatch(/^application\/json/);
-  const declared = op.responses[String(reply.status)];
-  if (reply.status === 200) {
-    expect(declared?.schema, `${name} declares no 200 schema`).toBeDefined();
-    expectValid(spec, declared!.schema!, reply.json, `200 body of ${name}`);
-    const found = new Set<string>();
-    undeclared(spec, declared!.schema!, reply.json, '', found);
-    if (found.size > 0) extras.set(name, new Set([...(extras.get(name) ?? []), ...found]));
-    covered.add(name);
-  } else {
-    if (declared === undefined) undeclaredStatuses.add(`${name} ${reply.status}`);
-    const schema = declared?.schema ?? { $ref: '#/definitions/Error' };
-    expectValid(spec, schema, reply.json, `${reply.status} body of ${name}`);
-    expectValid(spec, { $ref: '#/definitions/Error' }, reply.json, `${reply.status} body of ${name}`);
-    expect(reply.json).toEqual({ code: reply.status, message: expect.any(String) });
-    expect(Object.keys(reply.json).sort()).toEqual(['code', 'message']);
-  }
-  return reply;
-}
-
-/** Every route the sandbox registers, read by letting the route modules register on a recorder. */
-function registeredRoutes(register: (router: Router) => void): Array<{ method: string; pattern: string }> {
-  const routes: Array<{ method: string; pattern: string }> = [];
-  const recorder = { add(method: string, pattern: string) { routes.push({ method, pattern }); return recorder; } };
-  register(recorder as unknown as Router);
-  return routes;
+function api(method: string, url: string, options: ApiOptions = {}): Promise<Reply> {
+  return conformance.api(sandbox, method, url, options);
 }
 
 beforeAll(async () => {
@@ -247,7 +56,7 @@ describe('the specs', () => {
     for (const spec of SPECS) {
       for (const [template, methods] of Object.entries(spec.doc.paths)) {
         for (const [method, op] of Object.entries(methods)) {
-          const schemas = [op.responses['200']?.schema, op.parameters?.find((p) => p.in === 'body')?.schema];
+          const schemas = [op.responses['200']?.schema, op.parameters?.find((p) => p.in === 'body')?.schema] as Array<Json | undefined>;
           for (const schema of schemas) if (schema !== undefined) expect(() => validatorFor(spec, schema), `${method} ${template}`).not.toThrow();
         }
       }
