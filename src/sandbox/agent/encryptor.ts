@@ -101,18 +101,18 @@ export class AgentEncryptor {
   }
 
   /** Decrypt a stored SocialMessage of `streamId` as `userId`; rejects with the codec's errors or HttpError 403. */
-  decode(userId: number, streamId: string, payload: Record<string, unknown>): Promise<DecodedMessage> {
+  async decode(userId: number, streamId: string, payload: Record<string, unknown>): Promise<DecodedMessage> {
     return decodeMessage(payload, this.#keyOfRotation(userId, streamId));
   }
 
   /** Seal attachment bytes as `userId` with the stream's current content key. */
-  seal(userId: number, streamId: string, bytes: Uint8Array): Promise<Uint8Array> {
+  async seal(userId: number, streamId: string, bytes: Uint8Array): Promise<Uint8Array> {
     const { key, rotationId } = this.#contentKey(userId, streamId);
     return encryptTransport(key, bytes, { rotationId: BigInt(rotationId) });
   }
 
   /** Open a sealed attachment of `streamId` as `userId`. */
-  open(userId: number, streamId: string, sealed: Uint8Array): Promise<Uint8Array> {
+  async open(userId: number, streamId: string, sealed: Uint8Array): Promise<Uint8Array> {
     return decryptTransport(this.#keyOfRotation(userId, streamId), sealed, { maxLength: sealed.length });
   }
 

@@ -37,20 +37,16 @@ const HEAD_END = Buffer.from('\r\n\r\n');
 
 /** The boundary of a `multipart/form-data` content type; 400 when the body is not one. */
 export function formBoundary(contentType: string | undefined): string {
-  const [type, ...params] = (contentType ?? '').split(';');
+  const [type, ...params] = splitParameters(contentType ?? '');
   if (type?.trim().toLowerCase() !== 'multipart/form-data') {
     throw new HttpError(400, `The request body must be multipart/form-data, not ${contentType === undefined ? 'absent' : type?.trim() || 'empty'}`);
   }
-  for (const param of params) {
-    const eq = param.indexOf('=');
-    if (eq < 0 || param.slice(0, eq).trim().toLowerCase() !== 'boundary') continue;
-    let value = param.slice(eq + 1).trim();
-    if (value.startsWith('"') && value.endsWith('"') && value.length >= 2) value = value.slice(1, -1);
-    // RFC 2046 §5.1.1: 1 to 70 characters.
-    if (value.length >= 1 && value.length <= 70) return value;
-    break;
+  const value = parameter(params, 'boundary');
+  // RFC 2046 §5.1.1: 1 to 70 characters.
+  if (value === undefined || value.length < 1 || value.length > 70) {
+    throw new HttpError(400, 'The multipart/form-data content type needs a boundary parameter of 1 to 70 characters');
   }
-  throw new HttpError(400, 'The multipart/form-data content type needs a boundary parameter of 1 to 70 characters');
+  return value;
 }
 
 /** The value of one header parameter (`name="…"`, `name=token`), or undefined. */
