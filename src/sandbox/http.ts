@@ -2,8 +2,9 @@
  * The sandbox's HTTP layer: a small router over node:https with bounded bodies, lazy JSON parsing, cookies,
  * and one error shape. Symphony answers errors with `{"code": <status>, "message": <text>}` (login-api-public.yaml
  * `Error`); so does the sandbox, for every 4xx and 5xx, including unknown paths (404), wrong methods (405),
- * oversized bodies (413) and malformed JSON (400). A handler that throws anything but an {@link HttpError} gets a
- * 500 with a fixed message; the server keeps running.
+ * oversized bodies (413) and malformed JSON (400); an error that carries structured facts adds them as `details`
+ * (agent-api-public.yaml `V2Error`: the position of a MessageML error). A handler that throws anything but an
+ * {@link HttpError} gets a 500 with a fixed message; the server keeps running.
  *
  * Streaming routes (`router.add(method, pattern, handler, { stream: true })`, used by the blob routes) get the body
  * unread, as an async iterable with backpressure, and may answer with a body streamed from a Readable or an async
@@ -19,10 +20,13 @@ import type { TLSSocket } from 'node:tls';
 export class HttpError extends Error {
   readonly status: number;
   readonly headers: Record<string, string>;
-  constructor(status: number, message: string, headers: Record<string, string> = {}) {
+  /** Structured facts about the error, answered as `details` (the Agent API's `V2Error`), e.g. a position. */
+  readonly details: Record<string, unknown> | undefined;
+  constructor(status: number, message: string, headers: Record<string, string> = {}, details?: Record<string, unknown>) {
     super(message);
     this.status = status;
     this.headers = headers;
+    this.details = details;
   }
 }
 
@@ -195,9 +199,9 @@ export function writeResponse(res: ServerResponse, response: SandboxResponse): v
   }
 }
 
-/** The JSON error response for `status`. */
-export function errorResponse(status: number, message: string, headers: Record<string, string> = {}): SandboxResponse {
-  return { status, json: { code: status, message }, headers };
+/** The JSON error response for `status`: `{code, message}`, with `details` when given. */
+export function errorResponse(status: number, message: string, headers: Record<string, string> = {}, details?: Record<string, unknown>): SandboxResponse {
+  return { status, json: details === undefined ? { code: status, message } : { code: status, message, details }, headers };
 }
 
 /**
@@ -252,7 +256,7 @@ export async function handleRequest(
   } catch (err) {
     if (!(err instanceof HttpError)) onError?.(err);
     if (res.headersSent || res.destroyed) return;
-    if (err instanceof HttpError) writeResponse(res, errorResponse(err.status, err.message, err.headers));
+    if (err instanceof HttpError) writeResponse(res, errorResponse(err.status, err.message, err.headers, err.details));
     else writeResponse(res, errorResponse(500, 'Internal sandbox error'));
   }
 }
@@ -299,7 +303,7 @@ async function serveStreaming(
       res.destroy();
       return;
     }
-    if (err instanceof HttpError) writeResponse(res, errorResponse(err.status, err.message, err.headers));
+    if (err instanceof HttpError) writeResponse(res, errorResponse(err.status, err.message, err.headers, err.details));
     else writeResponse(res, errorResponse(500, 'Internal sandbox error'));
   } finally {
     linger(req);

@@ -51,14 +51,14 @@ export interface V4EventSource {
   kind: V4EventKind;
   initiator: number;
   timestamp: number;
-  /** The stream the event is about (empty for connection events). */
-  streamId: string;
+  /** The stream the event is about; absent for an event of none (a connection request). */
+  streamId?: string;
   /** The user an event is about (member events, connection events). */
   affectedUserId?: number;
   /** The message of a SOCIALMESSAGE event. */
   message?: V4MessageSource;
   /** Kind-specific facts: the suppressed `messageId`; the `formMessageId`, `formId` and `formValues` of an action. */
-  details?: Record<string, unknown>;
+  payload?: Record<string, unknown>;
 }
 
 /** Lookups the shapes need. */
@@ -165,17 +165,18 @@ export function v4Message(dir: V4Directory, m: V4MessageSource, content: V4Conte
 
 /** The kind-specific part of an event's `V4Payload`. */
 function eventBody(dir: V4Directory, e: V4EventSource, message: Record<string, unknown> | undefined): Record<string, unknown> {
-  const stream = () => v4Stream(dir, e.streamId, { realTime: true });
+  const streamId = e.streamId ?? '';
+  const stream = () => v4Stream(dir, streamId, { realTime: true });
   const affected = () => (e.affectedUserId === undefined ? {} : { affectedUser: v4User(dir, e.affectedUserId) });
   switch (e.kind) {
     case 'SOCIALMESSAGE':
       return message === undefined ? {} : { message };
     case 'CREATE_IM':
-      return { stream: v4Stream(dir, e.streamId, { realTime: true, members: true }) };
+      return { stream: v4Stream(dir, streamId, { realTime: true, members: true }) };
     case 'CREATE_ROOM':
-      return { stream: stream(), roomProperties: v4RoomProperties(dir, e.streamId) };
+      return { stream: stream(), roomProperties: v4RoomProperties(dir, streamId) };
     case 'UPDATE_ROOM':
-      return { stream: stream(), newRoomProperties: v4RoomProperties(dir, e.streamId) };
+      return { stream: stream(), newRoomProperties: v4RoomProperties(dir, streamId) };
     case 'DEACTIVATE_ROOM':
     case 'REACTIVATE_ROOM':
       return { stream: stream() };
@@ -189,11 +190,11 @@ function eventBody(dir: V4Directory, e: V4EventSource, message: Record<string, u
     case 'CONNECTION_ACCEPTED':
       return e.affectedUserId === undefined ? {} : { fromUser: v4User(dir, e.affectedUserId) };
     case 'MESSAGE_SUPPRESSED':
-      return { messageId: urlSafeId(String(e.details?.messageId ?? '')), stream: stream() };
+      return { messageId: urlSafeId(String(e.payload?.messageId ?? '')), stream: stream() };
     case 'ELEMENTS_ACTION':
       return {
-        stream: stream(), formMessageId: urlSafeId(String(e.details?.formMessageId ?? '')), formId: String(e.details?.formId ?? ''),
-        formValues: typeof e.details?.formValues === 'object' && e.details.formValues !== null ? e.details.formValues : {},
+        stream: stream(), formMessageId: urlSafeId(String(e.payload?.formMessageId ?? '')), formId: String(e.payload?.formId ?? ''),
+        formValues: typeof e.payload?.formValues === 'object' && e.payload.formValues !== null ? e.payload.formValues : {},
       };
   }
 }

@@ -70,11 +70,11 @@ describe('V4 shapes', () => {
     expect(event('CREATE_IM', { streamId: im.id }).payload.instantMessageCreated!.stream).toMatchObject({ members: [{ userId: 11 }, { userId: 12 }] });
     expect(event('CREATE_ROOM').payload.roomCreated!.roomProperties).toMatchObject({ name: 'Deals' });
     expect(event('UPDATE_ROOM').payload.roomUpdated!.newRoomProperties).toMatchObject({ readOnly: true });
-    expect(event('CONNECTION_REQUESTED', { streamId: '', affectedUserId: 12 }).payload).toEqual({ connectionRequested: { toUser: v4User(dir, 12) } });
-    expect(event('CONNECTION_ACCEPTED', { streamId: '', affectedUserId: 12 }).payload).toEqual({ connectionAccepted: { fromUser: v4User(dir, 12) } });
+    expect(event('CONNECTION_REQUESTED', { streamId: undefined, affectedUserId: 12 }).payload).toEqual({ connectionRequested: { toUser: v4User(dir, 12) } });
+    expect(event('CONNECTION_ACCEPTED', { streamId: undefined, affectedUserId: 12 }).payload).toEqual({ connectionAccepted: { fromUser: v4User(dir, 12) } });
     const suppressedId = newId();
-    expect(event('MESSAGE_SUPPRESSED', { details: { messageId: standardBase64Id(suppressedId) } }).payload.messageSuppressed).toMatchObject({ messageId: suppressedId });
-    expect(event('ELEMENTS_ACTION', { details: { formMessageId: suppressedId, formId: 'f', formValues: { action: 'ok' } } }).payload.symphonyElementsAction)
+    expect(event('MESSAGE_SUPPRESSED', { payload: { messageId: standardBase64Id(suppressedId) } }).payload.messageSuppressed).toMatchObject({ messageId: suppressedId });
+    expect(event('ELEMENTS_ACTION', { payload: { formMessageId: suppressedId, formId: 'f', formValues: { action: 'ok' } } }).payload.symphonyElementsAction)
       .toMatchObject({ formMessageId: suppressedId, formId: 'f', formValues: { action: 'ok' } });
     const message = { messageId: newId(), streamId: room.id, fromUserId: 11, ingestionDate: 100, posted: {} };
     const sent = v4Event(dir, { ...base, kind: 'SOCIALMESSAGE', message }, { messageId: message.messageId });
