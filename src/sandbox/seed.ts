@@ -5,7 +5,7 @@
  * and IMs. Seeding runs once, on the first start of a data directory; later starts replay the journal instead.
  */
 import { readFile } from 'node:fs/promises';
-import { HttpError } from './http.js';
+import { HttpError } from './http-error.js';
 import { optionalField, requireArray, requireObject, requiredField } from './body.js';
 
 /** One seeded user or bot. */

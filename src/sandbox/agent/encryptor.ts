@@ -12,7 +12,7 @@
 import { AesKey, decryptTransport, encryptTransport } from '../../crypto/index.js';
 import { decodeMessage, encodeMessage, type DecodedMessage, type MentionedUser } from '../../index.js';
 import { toBase64, tryFromBase64 } from '../../util/bytes.js';
-import { HttpError } from '../http.js';
+import { HttpError } from '../http-error.js';
 
 /** What the encryptor reads of the Key Manager's state, always as one user. */
 export interface KeyManagerAccess {

@@ -8,7 +8,7 @@
  * Part heads: `Content-Disposition: form-data; name="…"` (required), with `filename="…"` or `filename*=UTF-8''…`
  * (RFC 5987, preferred when both are given) for files, and an optional `Content-Type`. Other headers are ignored.
  */
-import { HttpError } from '../http.js';
+import { HttpError } from '../http-error.js';
 
 /** One part of a form. */
 export interface FormPart {
