@@ -5,6 +5,7 @@
  * as the Agent's datafeed names it). Pure functions over a {@link V4Directory}; nothing here decrypts.
  */
 import { urlSafeBase64Id as urlSafeId } from '../ids.js';
+import type { EventKind } from '../store/events.js';
 
 /** What a user record gives a `V4User`. */
 export interface V4UserSource {
@@ -40,15 +41,10 @@ export interface V4MessageSource {
 /** What decrypting a message gave: its content, or why there is none. */
 export type V4Content = { presentationML: string; entityJson: Record<string, unknown> } | { diagnostic: string };
 
-/** The kinds of the event log the Agent's datafeed names. */
-export type V4EventKind =
-  | 'SOCIALMESSAGE' | 'CREATE_ROOM' | 'CREATE_IM' | 'UPDATE_ROOM' | 'DEACTIVATE_ROOM' | 'REACTIVATE_ROOM' | 'JOIN_ROOM' | 'LEAVE_ROOM'
-  | 'PROMOTE_OWNER' | 'DEMOTE_OWNER' | 'CONNECTION_REQUESTED' | 'CONNECTION_ACCEPTED' | 'MESSAGE_SUPPRESSED' | 'ELEMENTS_ACTION';
-
 /** One event of the log. */
 export interface V4EventSource {
   seq: number;
-  kind: V4EventKind;
+  kind: EventKind;
   initiator: number;
   timestamp: number;
   /** The stream the event is about; absent for an event of none (a connection request). */
@@ -70,7 +66,7 @@ export interface V4Directory {
 }
 
 /** The Agent's name of each kind, and its key in `V4Payload`. */
-export const V4_EVENT_TYPES: Readonly<Record<V4EventKind, { type: string; payload: string }>> = {
+export const V4_EVENT_TYPES: Readonly<Record<EventKind, { type: string; payload: string }>> = {
   SOCIALMESSAGE: { type: 'MESSAGESENT', payload: 'messageSent' },
   CREATE_IM: { type: 'INSTANTMESSAGECREATED', payload: 'instantMessageCreated' },
   CREATE_ROOM: { type: 'ROOMCREATED', payload: 'roomCreated' },

@@ -21,7 +21,8 @@ import type { SandboxContext } from '../context.js';
 import { HttpError } from '../http-error.js';
 import type { Router, SandboxRequest } from '../http.js';
 import { newId, standardBase64Id } from '../ids.js';
-import { eventPayload, type Feed, type LoggedEvent } from '../store/events.js';
+import type { Feed, LoggedEvent } from '../store/events.js';
+import { socialMessage } from '../store/messages.js';
 import type { User } from '../store/users.js';
 
 const ACK_MAC_BYTES = 16;
@@ -58,9 +59,18 @@ function ownFeed(ctx: SandboxContext, user: User, id: string): Feed {
   return feed;
 }
 
+/** The LiveCurrentMessage an event is delivered as (the `payload` of a datafeed event). */
+function eventPayload(e: LoggedEvent, threadId: string | undefined): Record<string, unknown> {
+  if (e.message !== undefined) return socialMessage(e.message);
+  return {
+    ...e.payload, version: 'MAESTRO', event: e.kind, ...(threadId === undefined ? {} : { threadId }), fromUserId: e.initiator, ingestionDate: e.timestamp,
+    ...(e.affectedUserId === undefined ? {} : { affectedUserId: e.affectedUserId }),
+  };
+}
+
 function eventJson(e: LoggedEvent): Record<string, unknown> {
   const name = e.kind === 'SOCIALMESSAGE' ? 'SOCIALMESSAGE' : 'MAESTRO';
-  return { eventId: `e${e.seq}`, name, timestamp: e.timestamp, userId: e.initiator, payload: eventPayload(e, standardBase64Id(e.streamId)) };
+  return { eventId: `e${e.seq}`, name, timestamp: e.timestamp, userId: e.initiator, payload: eventPayload(e, e.streamId === undefined ? undefined : standardBase64Id(e.streamId)) };
 }
 
 /** Register the Datafeed 2.0 routes. */

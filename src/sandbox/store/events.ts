@@ -15,14 +15,24 @@
  */
 import { Tx } from './transaction.js';
 import type { Db } from './sqlite.js';
-import { socialMessage, type Message } from './messages.js';
+import type { Message } from './messages.js';
 
 /** The room and conversation events Symphony's datafeed calls MAESTRO. */
 export type MaestroKind =
   | 'CREATE_ROOM' | 'CREATE_IM' | 'UPDATE_ROOM' | 'DEACTIVATE_ROOM' | 'REACTIVATE_ROOM' | 'JOIN_ROOM' | 'LEAVE_ROOM' | 'PROMOTE_OWNER' | 'DEMOTE_OWNER';
 
-/** What happened: a message was sent, or a MAESTRO event. */
-export type EventKind = 'SOCIALMESSAGE' | MaestroKind;
+/**
+ * Events the Agent API's datafeed names that are not about a stream's membership or attributes: connection
+ * requests and their acceptance (no stream; addressed to the two users), a message's suppression, and a Symphony
+ * Elements form submitted (docs/sandbox.md "Agent API").
+ */
+export type OtherEventKind = 'CONNECTION_REQUESTED' | 'CONNECTION_ACCEPTED' | 'MESSAGE_SUPPRESSED' | 'ELEMENTS_ACTION';
+
+/**
+ * What happened: a message was sent, a MAESTRO event, or one of the others. The log stores any kind, with its
+ * stream, affected user and a small payload as columns.
+ */
+export type EventKind = 'SOCIALMESSAGE' | MaestroKind | OtherEventKind;
 
 /** One logged event. */
 export interface LoggedEvent {
@@ -30,12 +40,24 @@ export interface LoggedEvent {
   kind: EventKind;
   initiator: number;
   timestamp: number;
-  streamId: string;
+  /** The conversation it happened in; absent for an event of none (such as a connection request). */
+  streamId?: string;
   /** The member an event is about (joined, left, promoted, demoted). */
   affectedUserId?: number;
   /** The message of a SOCIALMESSAGE event. */
   message?: Message;
+  /** What else the event carries that its columns do not say, as small JSON. */
+  payload?: Record<string, unknown>;
 }
+
+/**
+ * The recipient the log addresses every event to while a datahose feed is live (./agent-feeds.ts, the Agent's
+ * `/v5/events/read`): no user has id 0.
+ */
+export const POD_WIDE = 0;
+
+/** An event to log: a {@link LoggedEvent} without its number, naming its message by row number. */
+export type NewEvent = Omit<LoggedEvent, 'seq' | 'message'> & { messageSeq?: number };
 
 /** A Datafeed 2.0 feed. */
 export interface Feed {
@@ -55,9 +77,10 @@ interface EventRow {
   kind: EventKind;
   initiator: number;
   ts: number;
-  stream_id: string;
+  stream_id: string | null;
   affected_user: number | null;
   message_seq: number | null;
+  payload: string | null;
   m_id: string | null;
   m_stream: string | null;
   m_from: number | null;
@@ -78,8 +101,10 @@ function feed(r: FeedRow): Feed {
 }
 
 function event(r: EventRow): LoggedEvent {
-  const e: LoggedEvent = { seq: r.seq, kind: r.kind, initiator: r.initiator, timestamp: r.ts, streamId: r.stream_id };
+  const e: LoggedEvent = { seq: r.seq, kind: r.kind, initiator: r.initiator, timestamp: r.ts };
+  if (r.stream_id !== null) e.streamId = r.stream_id;
   if (r.affected_user !== null) e.affectedUserId = r.affected_user;
+  if (r.payload !== null) e.payload = JSON.parse(r.payload) as Record<string, unknown>;
   if (r.message_seq !== null && r.m_id !== null) {
     e.message = {
       seq: r.message_seq, messageId: r.m_id, streamId: r.m_stream!, fromUserId: r.m_from!, ingestionDate: r.m_date!,
@@ -89,21 +114,13 @@ function event(r: EventRow): LoggedEvent {
   return e;
 }
 
-/** The LiveCurrentMessage an event is delivered as (the `payload` of a datafeed event). */
-export function eventPayload(e: LoggedEvent, threadId: string): Record<string, unknown> {
-  if (e.message !== undefined) return socialMessage(e.message);
-  return {
-    version: 'MAESTRO', event: e.kind, threadId, fromUserId: e.initiator, ingestionDate: e.timestamp,
-    ...(e.affectedUserId === undefined ? {} : { affectedUserId: e.affectedUserId }),
-  };
-}
-
 /** The `events`, `event_recipients` and `feeds` tables, and the long polls waiting on them. */
 export class EventLog {
   readonly #waiters = new Map<number, Set<() => void>>();
   readonly #lastSeq;
   readonly #recipients;
   readonly #insertEvent;
+  readonly #withLiveFeed;
   readonly #insertRecipient;
   readonly #forUser;
   readonly #count;
@@ -129,7 +146,8 @@ export class EventLog {
     this.#lastSeq = db.prepare<[], { seq: number }>("SELECT seq FROM sqlite_sequence WHERE name = 'events'");
     this.#recipients = db.prepare<[string, number], { user_id: number }>(`SELECT DISTINCT m.user_id FROM members m JOIN feeds f ON f.user_id = m.user_id
       WHERE m.stream_id = ? AND f.last_read_at >= ?`);
-    this.#insertEvent = db.prepare('INSERT INTO events (kind, initiator, ts, stream_id, affected_user, message_seq) VALUES (?, ?, ?, ?, ?, ?)');
+    this.#insertEvent = db.prepare('INSERT INTO events (kind, initiator, ts, stream_id, affected_user, message_seq, payload) VALUES (?, ?, ?, ?, ?, ?, ?)');
+    this.#withLiveFeed = db.prepare<[number, number], { id: string }>('SELECT id FROM feeds WHERE user_id = ? AND last_read_at >= ? LIMIT 1');
     this.#insertRecipient = db.prepare('INSERT INTO event_recipients (user_id, seq) VALUES (?, ?)');
     this.#forUser = db.prepare<[number, number, number, number], EventRow>(`SELECT e.*, m.id AS m_id, m.stream_id AS m_stream, m.from_user AS m_from,
       m.ingestion_date AS m_date, m.payload AS m_payload
@@ -155,7 +173,7 @@ export class EventLog {
       SELECT id FROM u WHERE id IS NOT NULL`);
     this.#pruneEvents = db.prepare('DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE seq <= ? ORDER BY seq LIMIT ?)');
     this.#hasFeed = db.prepare<[number], { id: string }>('SELECT id FROM feeds WHERE user_id = ? LIMIT 1');
-    this.#restoreEvent = db.prepare('INSERT INTO events (seq, kind, initiator, ts, stream_id, affected_user, message_seq) VALUES (?, ?, ?, ?, ?, ?, ?)');
+    this.#restoreEvent = db.prepare('INSERT INTO events (seq, kind, initiator, ts, stream_id, affected_user, message_seq, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
     this.#setSequence = db.prepare("UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = 'events'");
     this.#insertSequence = db.prepare("INSERT INTO sqlite_sequence (name, seq) VALUES ('events', ?)");
   }
@@ -166,14 +184,20 @@ export class EventLog {
   }
 
   /**
-   * Log an event of `streamId`, addressed to its current members that have a feed live since `liveSince`; nothing
-   * is logged when none has. Wakes their long polls after the commit. Returns the event's sequence number, if logged.
+   * Log an event addressed to `to` (default: the current members of its stream) that have a feed live since
+   * `liveSince`; nothing is logged when none has. Wakes their long polls after the commit. Returns the event's
+   * sequence number, if logged.
    */
-  append(tx: Tx, e: Omit<LoggedEvent, 'seq' | 'message'> & { messageSeq?: number }, liveSince: number): number | undefined {
+  append(tx: Tx, e: NewEvent, liveSince: number, to?: readonly number[]): number | undefined {
     Tx.check(tx);
-    const recipients = this.#recipients.all(e.streamId, liveSince).map((r) => r.user_id);
+    const recipients = to === undefined
+      ? (e.streamId === undefined ? [] : this.#recipients.all(e.streamId, liveSince).map((r) => r.user_id))
+      : [...new Set(to)].filter((id) => this.#withLiveFeed.get(id, liveSince) !== undefined);
+    // While a datahose feed is live, every event is also addressed to the pod-wide recipient.
+    if (this.#withLiveFeed.get(POD_WIDE, liveSince) !== undefined) recipients.push(POD_WIDE);
     if (recipients.length === 0) return undefined;
-    const seq = Number(this.#insertEvent.run(e.kind, e.initiator, e.timestamp, e.streamId, e.affectedUserId ?? null, e.messageSeq ?? null).lastInsertRowid);
+    const seq = Number(this.#insertEvent.run(e.kind, e.initiator, e.timestamp, e.streamId ?? null, e.affectedUserId ?? null, e.messageSeq ?? null,
+      e.payload === undefined ? null : JSON.stringify(e.payload)).lastInsertRowid);
     for (const userId of recipients) this.#insertRecipient.run(userId, seq);
     tx.afterCommit(() => this.#wake(recipients));
     return seq;
@@ -262,9 +286,10 @@ export class EventLog {
   }
 
   /** Store an event under the sequence number it had (migration). */
-  restoreEvent(tx: Tx, e: Omit<LoggedEvent, 'message'> & { messageSeq?: number }, recipients: readonly number[]): void {
+  restoreEvent(tx: Tx, e: NewEvent & { seq: number }, recipients: readonly number[]): void {
     Tx.check(tx);
-    this.#restoreEvent.run(e.seq, e.kind, e.initiator, e.timestamp, e.streamId, e.affectedUserId ?? null, e.messageSeq ?? null);
+    this.#restoreEvent.run(e.seq, e.kind, e.initiator, e.timestamp, e.streamId ?? null, e.affectedUserId ?? null, e.messageSeq ?? null,
+      e.payload === undefined ? null : JSON.stringify(e.payload));
     for (const userId of recipients) this.#insertRecipient.run(userId, e.seq);
   }
 

@@ -5,7 +5,8 @@
  *
  * Tables by concern: `pod` (one row), `users` (with their Key Manager keys and presence), `connections`;
  * `streams`, `members`, `rotations` (content keys); `messages`, `attachments` + `attachment_chunks`; the event log
- * `events` + `event_recipients` and `feeds`; the Object Store's `partitions`, `objects` (one row per object: its
+ * `events` + `event_recipients` and `feeds` (with the Agent's kinds of feed); `message_replacements` and
+ * `message_suppressions`; `user_profiles`; the Object Store's `partitions`, `objects` (one row per object: its
  * current version, partition and sort key) and `versions`; `blobs` (metadata; the bytes are files); `revocations`.
  */
 import type { Db } from './sqlite.js';
@@ -105,9 +106,10 @@ const MIGRATIONS: readonly string[] = [
     kind TEXT NOT NULL,
     initiator INTEGER NOT NULL,
     ts INTEGER NOT NULL,
-    stream_id TEXT NOT NULL,
+    stream_id TEXT,
     affected_user INTEGER,
-    message_seq INTEGER
+    message_seq INTEGER,
+    payload TEXT
   );
   CREATE TABLE event_recipients (
     user_id INTEGER NOT NULL,
@@ -164,6 +166,27 @@ const MIGRATIONS: readonly string[] = [
     subject TEXT PRIMARY KEY,
     issued_before INTEGER NOT NULL,
     expires INTEGER NOT NULL
+  );
+  `,
+  // 2: the Agent API's state (./agent-feeds.ts, ./message-edits.ts) and the users' directory fields (./profiles.ts).
+  `
+  ALTER TABLE feeds ADD COLUMN kind TEXT NOT NULL DEFAULT 'datafeed';
+  ALTER TABLE feeds ADD COLUMN tag TEXT;
+  ALTER TABLE feeds ADD COLUMN owner INTEGER;
+  ALTER TABLE feeds ADD COLUMN filter TEXT;
+  CREATE INDEX feeds_by_owner ON feeds (owner, tag) WHERE owner IS NOT NULL;
+  CREATE TABLE message_replacements (
+    original TEXT PRIMARY KEY,
+    replacement TEXT NOT NULL
+  ) WITHOUT ROWID;
+  CREATE TABLE message_suppressions (
+    message_id TEXT PRIMARY KEY,
+    by_user INTEGER NOT NULL,
+    at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE TABLE user_profiles (
+    user_id INTEGER PRIMARY KEY,
+    profile TEXT NOT NULL
   );
   `,
 ];

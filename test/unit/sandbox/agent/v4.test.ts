@@ -2,9 +2,10 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import {
-  V4_EVENT_TYPES, v4Event, v4Message, v4RoomProperties, v4Stream, v4User, type V4Directory, type V4EventKind, type V4StreamSource, type V4UserSource,
+  V4_EVENT_TYPES, v4Event, v4Message, v4RoomProperties, v4Stream, v4User, type V4Directory, type V4StreamSource, type V4UserSource,
 } from '../../../../src/sandbox/agent/v4.js';
 import { newId, standardBase64Id } from '../../../../src/sandbox/ids.js';
+import type { EventKind } from '../../../../src/sandbox/store/events.js';
 
 const alice: V4UserSource = { id: 11, username: 'alice', displayName: 'Alice Archer', firstName: 'Alice', lastName: 'Archer', email: 'alice@sandbox.invalid' };
 const bob: V4UserSource = { id: 12, username: 'bob', displayName: 'Bob Baker', firstName: 'Bob', lastName: 'Baker', email: 'bob@sandbox.invalid' };
@@ -62,7 +63,7 @@ describe('V4 shapes', () => {
 
   it('V4Event of every kind: the Agent\'s type name, the payload key, the kind\'s facts', () => {
     const base = { seq: 9, initiator: 11, timestamp: 100, streamId: room.id };
-    const event = (kind: V4EventKind, extra: object = {}) => v4Event(dir, { ...base, kind, ...extra }) as { payload: Record<string, Record<string, unknown>> } & Record<string, unknown>;
+    const event = (kind: EventKind, extra: object = {}) => v4Event(dir, { ...base, kind, ...extra }) as { payload: Record<string, Record<string, unknown>> } & Record<string, unknown>;
     expect(event('JOIN_ROOM', { affectedUserId: 12 })).toEqual({
       id: 'e9', timestamp: 100, type: 'USERJOINEDROOM', initiator: { user: v4User(dir, 11) },
       payload: { userJoinedRoom: { stream: v4Stream(dir, room.id, { realTime: true }), affectedUser: v4User(dir, 12) } },
