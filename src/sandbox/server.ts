@@ -1,5 +1,5 @@
 /**
- * `startSandbox`: a local HTTPS server that behaves like a Symphony pod, Key Manager and Object Store, for
+ * `startSandbox`: a local HTTPS server that behaves like a Symphony pod, Key Manager, Agent and Object Store, for
  * development and tests with no account anywhere (docs/sandbox.md). One port serves every component under
  * Symphony's context paths (`/pod`, `/login`, `/relay`, `/sessionauth`, `/keyauth`, `/webcontroller`, `/keystore`,
  * `/datafeed2`, `/object`, `/agent`); certificate login needs mutual TLS, every other route works without a client
@@ -25,6 +25,10 @@ import { Faults, type FaultRule } from './faults.js';
 import { HttpError } from './http-error.js';
 import { errorResponse, handleRequest, Router, writeResponse, type RouteInfo } from './http.js';
 import { newId, userIdOf } from './ids.js';
+import { SandboxAgent } from './agent/agent.js';
+import { agentRoutes } from './routes/agent.js';
+import { agentDatafeedRoutes } from './routes/agent-datafeed.js';
+import { agentMessageRoutes } from './routes/agent-messages.js';
 import { authRoutes } from './routes/auth.js';
 import { blobRoutes, openBlobStore } from './routes/blobs.js';
 import { controlRoutes } from './routes/control.js';
@@ -328,6 +332,10 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
   datafeedRoutes(router, sandboxCtx);
   objectRoutes(router, sandboxCtx);
   blobRoutes(router, sandboxCtx, blobStore);
+  const agent = new SandboxAgent(sandboxCtx);
+  agentRoutes(router, sandboxCtx);
+  agentMessageRoutes(router, sandboxCtx, agent);
+  agentDatafeedRoutes(router, sandboxCtx, agent);
   if (options.control === true) controlRoutes(router, faults, admin);
 
   const server: Server = createServer({
@@ -405,6 +413,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
         setTimeout(() => { for (const s of sockets) s.destroy(); }, 50).unref();
         await stopped;
         stopGuard();
+        agent.close();
         store.close();
         if (dataDir === undefined) await rm(filesDir, { recursive: true, force: true });
       })();

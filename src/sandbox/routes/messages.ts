@@ -17,6 +17,7 @@ import { jsonArray, type Router } from '../http.js';
 import { newId } from '../ids.js';
 import { socialMessage, type Message } from '../store/messages.js';
 import type { Stream } from '../store/streams.js';
+import type { Tx } from '../store/transaction.js';
 import type { User } from '../store/users.js';
 
 /** SocialMessage fields that carry content and must be ciphertext. */
@@ -54,22 +55,32 @@ export interface NewAttachment {
   data: Buffer;
 }
 
+/** What {@link ingest} writes with a message. */
+export interface IngestOptions {
+  /** Attachments the message names, stored in the same write. */
+  attachments?: readonly NewAttachment[];
+  /** More writes of the same transaction, once the message is stored (an update notes what it replaces). */
+  also?: (tx: Tx, message: Message) => void;
+}
+
 /**
- * Store the SocialMessage `user` posts to `threadId` (and the attachments it names, in the same write), and log its
+ * Store the SocialMessage `user` posts to `threadId` (with what `options` adds, in the same write), and log its
  * SOCIALMESSAGE event; the checks of {@link writableStream} run again inside the write. Both ways of sending use it:
  * the native ingestor and the Agent (./agent-messages.ts). Resolves to the stored message once it is durable.
  */
-export function ingest(ctx: SandboxContext, user: User, threadId: string, posted: Record<string, unknown>, attachments: readonly NewAttachment[] = []): Promise<Message> {
+export function ingest(ctx: SandboxContext, user: User, threadId: string, posted: Record<string, unknown>, options: IngestOptions = {}): Promise<Message> {
   const { store } = ctx;
   const messageId = newId();
   return store.write((tx) => {
     const stream = writableStream(ctx, user, threadId);
     const ingestionDate = Math.max(Date.now(), stream.lastMessageDate + 1);
-    for (const a of attachments) store.messages.insertAttachment(tx, { id: a.id, streamId: stream.id, by: user.id }, a.data);
+    for (const a of options.attachments ?? []) store.messages.insertAttachment(tx, { id: a.id, streamId: stream.id, by: user.id }, a.data);
     const seq = store.messages.insert(tx, { messageId, streamId: stream.id, fromUserId: user.id, ingestionDate, posted });
     store.streams.setLastMessageDate(tx, stream.id, ingestionDate);
     store.events.append(tx, { kind: 'SOCIALMESSAGE', initiator: user.id, timestamp: ingestionDate, streamId: stream.id, messageSeq: seq }, ctx.liveSince(ingestionDate));
-    return { seq, messageId, streamId: stream.id, fromUserId: user.id, ingestionDate, posted };
+    const message: Message = { seq, messageId, streamId: stream.id, fromUserId: user.id, ingestionDate, posted };
+    options.also?.(tx, message);
+    return message;
   });
 }
 

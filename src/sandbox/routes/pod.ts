@@ -13,15 +13,14 @@ import { HttpError } from '../http-error.js';
 import type { Router, SandboxRequest } from '../http.js';
 import { standardBase64Id } from '../ids.js';
 import { conversationKey, type Member, type Stream } from '../store/streams.js';
+import { profileOf, USER_FIELDS } from '../store/profiles.js';
 import type { Connection, User } from '../store/users.js';
 
-/** UserV2 of a user. */
-export function userJson(u: User): Record<string, unknown> {
-  const [firstName, ...rest] = u.displayName.split(' ');
-  return {
-    id: u.id, emailAddress: u.email, firstName: firstName ?? '', lastName: rest.join(' '), displayName: u.displayName,
-    company: 'Sandbox', username: u.username, accountType: u.type, avatars: [], roles: ['INDIVIDUAL'],
-  };
+/** UserV2 of a user, with the directory fields of its profile (../store/profiles.ts). */
+export function userJson(ctx: SandboxContext, u: User): Record<string, unknown> {
+  const profile = profileOf(u.displayName, ctx.store.profiles.get(u.id));
+  const fields = Object.fromEntries(USER_FIELDS.flatMap((f) => (profile[f] === undefined ? [] : [[f, profile[f]]])));
+  return { id: u.id, emailAddress: u.email, ...fields, displayName: u.displayName, username: u.username, accountType: u.type, avatars: [], roles: ['INDIVIDUAL'] };
 }
 
 function roomAttributes(s: Stream): Record<string, unknown> {
@@ -109,17 +108,17 @@ export function podRoutes(router: Router, ctx: SandboxContext): void {
       const user = ctx.sessionUser(req);
       return { json: { userName: user.id, myCurrentThreadId: standardBase64Id(user.wallStreamId), prettyName: user.displayName } };
     })
-    .add('GET', '/pod/v2/sessioninfo', (req) => ({ json: userJson(ctx.sessionUser(req)) }))
+    .add('GET', '/pod/v2/sessioninfo', (req) => ({ json: userJson(ctx, ctx.sessionUser(req)) }))
     .add('GET', '/pod/v3/users', (req) => {
       ctx.sessionUser(req);
       const { users, errors } = lookupUsers(ctx, req);
-      return { json: { users: users.map(userJson), errors } };
+      return { json: { users: users.map((u) => userJson(ctx, u)), errors } };
     })
     .add('GET', '/pod/v2/user', (req) => {
       ctx.sessionUser(req);
       const { users } = lookupUsers(ctx, req);
       if (users.length !== 1) throw new HttpError(404, 'User not found');
-      return { json: userJson(users[0]!) };
+      return { json: userJson(ctx, users[0]!) };
     })
     .add('POST', '/pod/v1/im/create', async (req) => {
       const user = ctx.sessionUser(req);

@@ -24,11 +24,13 @@ export interface Profile {
   instrument?: string;
 }
 
-/** The names of {@link Profile}'s fields. */
-export const PROFILE_FIELDS = [
+/** The fields of {@link Profile} that `UserV2` carries. */
+export const USER_FIELDS = [
   'firstName', 'lastName', 'title', 'company', 'department', 'division', 'location', 'jobFunction', 'workPhoneNumber', 'mobilePhoneNumber',
-  'marketCoverage', 'responsibility', 'instrument',
 ] as const satisfies ReadonlyArray<keyof Profile>;
+
+/** Every field of {@link Profile}: those of `UserV2`, and those only user search filters on (`UserSearchFilter`). */
+export const PROFILE_FIELDS = [...USER_FIELDS, 'marketCoverage', 'responsibility', 'instrument'] as const satisfies ReadonlyArray<keyof Profile>;
 
 /** The company of a user whose profile names none. */
 export const DEFAULT_COMPANY = 'Sandbox';

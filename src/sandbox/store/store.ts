@@ -1,16 +1,19 @@
 /**
  * The sandbox's storage (docs/sandbox.md "Persistence"): one SQLite database (`<data dir>/sandbox.db`, or in
- * memory), its tables by concern (./pod.ts, ./users.ts, ./streams.ts, ./messages.ts, ./events.ts, ./objects.ts,
- * ./blobs.ts, ./revocations.ts), and the one way to change it, {@link SandboxStore.write} (group commit,
- * ./transaction.ts). Reads run directly against the database and see only committed data: every write runs
+ * memory), its tables by concern (./pod.ts, ./users.ts, ./profiles.ts, ./streams.ts, ./messages.ts,
+ * ./message-edits.ts, ./events.ts, ./agent-feeds.ts, ./objects.ts, ./blobs.ts, ./revocations.ts), and the one way
+ * to change it, {@link SandboxStore.write} (group commit, ./transaction.ts). Reads run directly against the database and see only committed data: every write runs
  * synchronously inside one flush, so no read interleaves with an open transaction. Nothing is cached in memory:
  * the process's memory does not grow with what is stored.
  */
+import { AgentFeedTable } from './agent-feeds.js';
 import { BlobTable, type Blob } from './blobs.js';
 import { EventLog } from './events.js';
+import { MessageEditTable } from './message-edits.js';
 import { MessageTable, type Message } from './messages.js';
 import { ObjectTable, type ObjectRecord } from './objects.js';
 import { PodTable, type Pod } from './pod.js';
+import { ProfileTable } from './profiles.js';
 import { RevocationTable } from './revocations.js';
 import { migrate } from './schema.js';
 import { openDatabase, type Db } from './sqlite.js';
@@ -60,6 +63,9 @@ export class SandboxStore {
   readonly streams: StreamTable;
   readonly messages: MessageTable;
   readonly events: EventLog;
+  readonly agentFeeds: AgentFeedTable;
+  readonly edits: MessageEditTable;
+  readonly profiles: ProfileTable;
   readonly objects: ObjectTable;
   readonly blobs: BlobTable;
   readonly revocations: RevocationTable;
@@ -73,6 +79,9 @@ export class SandboxStore {
     this.streams = new StreamTable(db);
     this.messages = new MessageTable(db);
     this.events = new EventLog(db);
+    this.agentFeeds = new AgentFeedTable(db);
+    this.edits = new MessageEditTable(db);
+    this.profiles = new ProfileTable(db);
     this.objects = new ObjectTable(db);
     this.blobs = new BlobTable(db);
     this.revocations = new RevocationTable(db);
