@@ -11,7 +11,7 @@
  * when the receiver read exactly the text sent. Loopback only; bounded in count and time.
  */
 import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { AllegroClient } from '../../client.js';
 import type { AllegroConfigInput } from '../../config.js';
 import type { DatafeedEvent } from '../../pod/datafeed.js';
@@ -64,8 +64,11 @@ interface PathResult {
 
 interface Identity { username: string; privateKeyPath?: string }
 
+/** The sandbox's identities, their key paths absolute (identities.json may name them relative to its directory). */
 function identities(sandbox: SandboxProcess): Identity[] {
-  return (JSON.parse(readFileSync(join(dirname(sandbox.configPath), 'identities.json'), 'utf8')) as { identities: Identity[] }).identities;
+  const dir = dirname(sandbox.configPath);
+  const saved = (JSON.parse(readFileSync(join(dir, 'identities.json'), 'utf8')) as { identities: Identity[] }).identities;
+  return saved.map((i) => (i.privateKeyPath === undefined ? i : { ...i, privateKeyPath: resolve(dir, i.privateKeyPath) }));
 }
 
 /** The native path: allegro-ts clients, pod.send and the pod's Datafeed 2.0. */
