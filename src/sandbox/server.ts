@@ -19,12 +19,13 @@ import { clientConfigFor, toConfigYaml } from '../index.js';
 import type { NewSandboxUser, SandboxAdmin } from './admin.js';
 import { guardConnections, serverOptions } from './connections.js';
 import { resolveConfig, SandboxContext, type SandboxConfig, type SandboxUrls } from './context.js';
-import { createStream, newContentKey, rotateStream } from './conversations.js';
+import { canonicalId } from './body.js';
+import { createStream, memberStream, newContentKey, rotateStream } from './conversations.js';
 import { corsPolicy } from './cors.js';
 import { Faults, type FaultRule } from './faults.js';
 import { HttpError } from './http-error.js';
 import { errorResponse, handleRequest, Router, writeResponse, type RouteInfo } from './http.js';
-import { newId, userIdOf } from './ids.js';
+import { newId, standardBase64Id, userIdOf } from './ids.js';
 import { SandboxAgent } from './agent/agent.js';
 import { agentRoutes } from './routes/agent.js';
 import { agentDatafeedRoutes } from './routes/agent-datafeed.js';
@@ -40,6 +41,7 @@ import { podRoutes } from './routes/pod.js';
 import { DEFAULT_SEED, parseSeed, readSeedFile, USERNAME, type Seed } from './seed.js';
 import { migrateJournal } from './store/migrate-journal.js';
 import { SandboxStore, type SandboxStoreView } from './store/store.js';
+import type { Profile } from './store/profiles.js';
 import type { Tx } from './store/transaction.js';
 import type { User } from './store/users.js';
 import { issueClientCertificate, loadOrCreateTls, toPkcs12, type CertificateAuthority } from './tls.js';
@@ -167,8 +169,9 @@ async function newUser(user: { username: string; displayName?: string; email?: s
 }
 
 /** Store a user and their wall stream. */
-function insertUser(ctx: SandboxContext, tx: Tx, user: User, userNumber: number): void {
+function insertUser(ctx: SandboxContext, tx: Tx, user: User, userNumber: number, profile?: Profile): void {
   ctx.store.users.insert(tx, user);
+  if (profile !== undefined) ctx.store.profiles.set(tx, user.id, profile);
   ctx.store.pod.useUserNumber(tx, userNumber);
   createStream(ctx, tx, { id: user.wallStreamId, type: 'POST', by: user.id, at: user.presence.timestamp, attributes: {}, members: [{ userId: user.id, owner: true }] });
 }
@@ -196,7 +199,7 @@ async function seedStore(store: SandboxStore, ctxOf: () => SandboxContext, seed:
       await writePrivate(files.certificateKeyPath, cert.keyPem);
       await writePrivate(files.pkcs12Path, toPkcs12(cert.certPem, cert.keyPem, PKCS12_PASSWORD, ca.caCertPem));
     }
-    return { files, user: await newUser({ ...u, loginPublicKeyPem }, files.userId), number: 1000 + index };
+    return { files, user: await newUser({ ...u, loginPublicKeyPem }, files.userId), number: 1000 + index, profile: u.profile };
   }));
   await store.write((tx) => {
     store.pod.create(tx, {
@@ -207,12 +210,12 @@ async function seedStore(store: SandboxStore, ctxOf: () => SandboxContext, seed:
   const ctx = ctxOf();
   const at = Date.now();
   await store.write((tx) => {
-    for (const { user, number } of prepared) insertUser(ctx, tx, user, number);
+    for (const { user, number, profile } of prepared) insertUser(ctx, tx, user, number, profile);
     const idOf = (name: string) => store.users.byName(name)!.id;
     for (const room of seed.rooms ?? []) {
       const owner = idOf(room.owner);
       const members = [{ userId: owner, owner: true }, ...[...new Set((room.members ?? []).map(idOf))].filter((m) => m !== owner).map((userId) => ({ userId, owner: false }))];
-      createStream(ctx, tx, { type: 'ROOM', by: owner, at, members, attributes: { name: room.name, ...(room.description === undefined ? {} : { description: room.description }) } });
+      createStream(ctx, tx, { type: 'ROOM', by: owner, at, members, attributes: { ...room.attributes, name: room.name, ...(room.description === undefined ? {} : { description: room.description }) } });
     }
     for (const im of seed.ims ?? []) {
       const members = [...new Set(im.map(idOf))];
@@ -317,10 +320,25 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
         if (store.users.byName(user.username) !== undefined) throw new HttpError(409, 'A user with that username exists');
         const pod = store.pod.require();
         const id = userIdOf(pod.podId, pod.nextUserNumber);
-        insertUser(sandboxCtx, tx, { ...prepared, id }, pod.nextUserNumber);
+        insertUser(sandboxCtx, tx, { ...prepared, id }, pod.nextUserNumber, user.profile);
         return id;
       });
       return { userId, ...(privateKeyPem === undefined ? {} : { privateKeyPem }) };
+    },
+    async submitForm(action) {
+      await store.write((tx) => {
+        const user = store.users.get(action.userId);
+        if (user === undefined) throw new HttpError(400, `User ${action.userId} does not exist`);
+        const stream = memberStream(sandboxCtx, user, action.streamId);
+        const form = store.messages.get(canonicalId(action.formMessageId, 'formMessageId'));
+        if (form === undefined || form.streamId !== stream.id) throw new HttpError(404, 'No such message in this stream');
+        const at = Date.now();
+        // The event goes to the form's sender, as Symphony sends a form's answers to the bot that posted it.
+        store.events.append(tx, {
+          kind: 'ELEMENTS_ACTION', initiator: user.id, timestamp: at, streamId: stream.id,
+          payload: { formMessageId: standardBase64Id(form.messageId), formId: action.formId, formValues: action.formValues },
+        }, sandboxCtx.liveSince(at), [form.fromUserId]);
+      });
     },
   };
 

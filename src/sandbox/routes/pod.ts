@@ -8,7 +8,7 @@
  */
 import { intQuery, optionalField, parseUserId, requireArray, requireObject, requiredField } from '../body.js';
 import type { SandboxContext } from '../context.js';
-import { createStream, logStreamEvent, memberStream, rotateStream } from '../conversations.js';
+import { createStream, logStreamEvent, memberStream, roomFields, rotateStream } from '../conversations.js';
 import { HttpError } from '../http-error.js';
 import type { Router, SandboxRequest } from '../http.js';
 import { standardBase64Id } from '../ids.js';
@@ -24,8 +24,8 @@ export function userJson(ctx: SandboxContext, u: User): Record<string, unknown> 
 }
 
 function roomAttributes(s: Stream): Record<string, unknown> {
-  return { name: '', description: '', membersCanInvite: true, discoverable: true, public: false, readOnly: false, copyProtected: false,
-    crossPod: false, viewHistory: false, multiLateralRoom: false, ...s.attributes };
+  return { name: '', keywords: [], description: '', membersCanInvite: true, discoverable: true, public: false, readOnly: false, copyProtected: false,
+    crossPod: false, viewHistory: false, multiLateralRoom: false, scheduledMeeting: false, groupChat: false, ...s.attributes };
 }
 
 function roomDetail(s: Stream): Record<string, unknown> {
@@ -83,6 +83,39 @@ function lookupUsers(ctx: SandboxContext, req: SandboxRequest): { users: User[];
   return { users, errors };
 }
 
+/** `UserSearchFilter` fields and the profile fields they match (`function` is the job function). */
+const SEARCH_FILTERS = {
+  title: 'title', company: 'company', location: 'location', marketCoverage: 'marketCoverage', responsibility: 'responsibility',
+  function: 'jobFunction', instrument: 'instrument',
+} as const;
+
+/**
+ * The users `/pod/v1/user/search` finds, by id: every word of `query` starts a word of the user's display name,
+ * first or last name, username or e-mail address (case-insensitive; an empty query matches everyone), and every
+ * filter matches its field exactly (case-insensitive); `accountTypes` lists the account types allowed.
+ */
+function searchUsers(ctx: SandboxContext, query: string, filters: Record<string, unknown>): User[] {
+  const wanted: Array<[keyof typeof SEARCH_FILTERS, string]> = [];
+  for (const name of Object.keys(SEARCH_FILTERS) as Array<keyof typeof SEARCH_FILTERS>) {
+    const v = optionalField(filters, name, 'string');
+    if (v !== undefined) wanted.push([name, v.toLowerCase()]);
+  }
+  const typesRaw = optionalField(filters, 'accountTypes', 'array');
+  const types = typesRaw?.map((t) => {
+    if (t !== 'NORMAL' && t !== 'SYSTEM') throw new HttpError(400, 'Field "filters.accountTypes" must list NORMAL or SYSTEM');
+    return t;
+  });
+  const words = query.toLowerCase().split(/\s+/).filter(Boolean);
+  const profiles = ctx.store.profiles.all();
+  return ctx.store.users.all().filter((u) => {
+    const profile = profileOf(u.displayName, profiles.get(u.id));
+    if (types !== undefined && types.length > 0 && !types.includes(u.type)) return false;
+    if (!wanted.every(([name, v]) => profile[SEARCH_FILTERS[name]]?.toLowerCase() === v)) return false;
+    const names = [u.displayName, profile.firstName, profile.lastName, u.username, u.email].join(' ').toLowerCase().split(/[\s@.]+/);
+    return words.every((w) => names.some((n) => n.startsWith(w)));
+  });
+}
+
 function connectionJson(c: Connection, viewer: number): Record<string, unknown> {
   const incoming = c.to === viewer;
   const status = c.status === 'PENDING' ? (incoming ? 'PENDING_INCOMING' : 'PENDING_OUTGOING') : c.status;
@@ -94,8 +127,6 @@ function connectionBetween(ctx: SandboxContext, a: number, b: number): Connectio
 }
 
 const PRESENCE = ['AVAILABLE', 'BUSY', 'AWAY', 'ON_THE_PHONE', 'BE_RIGHT_BACK', 'IN_A_MEETING', 'OUT_OF_OFFICE', 'OFF_WORK', 'OFFLINE'];
-const ROOM_FLAGS = ['membersCanInvite', 'discoverable', 'public', 'readOnly', 'copyProtected', 'crossPod', 'viewHistory', 'multiLateralRoom'] as const;
-
 /** Register the pod routes. */
 export function podRoutes(router: Router, ctx: SandboxContext): void {
   const { store } = ctx;
@@ -120,6 +151,24 @@ export function podRoutes(router: Router, ctx: SandboxContext): void {
       if (users.length !== 1) throw new HttpError(404, 'User not found');
       return { json: userJson(ctx, users[0]!) };
     })
+    .add('POST', '/pod/v1/user/search', (req) => {
+      ctx.sessionUser(req);
+      const skip = intQuery(req.query, 'skip', 0, 0, 1_000_000);
+      const limit = intQuery(req.query, 'limit', 50, 1, 1000);
+      const local = req.query.get('local');
+      if (local !== null && local !== 'true' && local !== 'false') throw new HttpError(400, 'Query parameter "local" must be true or false');
+      const body = requireObject(req.json());
+      const query = requiredField(body, 'query', 'string');
+      const filters = optionalField(body, 'filters', 'object') ?? {};
+      const matching = searchUsers(ctx, query, filters);
+      if (matching.length === 0) return { status: 204 };
+      return {
+        json: {
+          count: matching.length, skip, limit, searchQuery: { query, ...(body.filters === undefined ? {} : { filters }) },
+          users: matching.slice(skip, skip + limit).map((u) => userJson(ctx, u)),
+        },
+      };
+    })
     .add('POST', '/pod/v1/im/create', async (req) => {
       const user = ctx.sessionUser(req);
       const others = [...new Set(requireArray(req.json()).map((v) => parseUserId(v, 'user id')))].filter((id) => id !== user.id);
@@ -137,13 +186,7 @@ export function podRoutes(router: Router, ctx: SandboxContext): void {
       const body = requireObject(req.json());
       const name = requiredField(body, 'name', 'string');
       if (name.trim().length === 0 || name.length > 500) throw new HttpError(400, 'Field "name" must be 1 to 500 characters');
-      const attributes: Record<string, unknown> = { name };
-      const description = optionalField(body, 'description', 'string');
-      if (description !== undefined) attributes.description = description;
-      for (const flag of ROOM_FLAGS) {
-        const v = optionalField(body, flag, 'boolean');
-        if (v !== undefined) attributes[flag] = v;
-      }
+      const attributes: Record<string, unknown> = { name, ...roomFields(body, true) };
       const stream = await store.write((tx) => createStream(ctx, tx, { type: 'ROOM', by: user.id, at: Date.now(), attributes, members: [{ userId: user.id, owner: true }] }));
       return { json: roomDetail(stream) };
     })
@@ -156,10 +199,10 @@ export function podRoutes(router: Router, ctx: SandboxContext): void {
       const user = ctx.sessionUser(req);
       const body = requireObject(req.json());
       const name = optionalField(body, 'name', 'string');
-      const description = optionalField(body, 'description', 'string');
+      const changes = roomFields(body, false);
       const stream = await store.write((tx) => {
         const room = ownedRoom(ctx, user, req.params.id!);
-        const attributes = { ...room.attributes, ...(name === undefined ? {} : { name }), ...(description === undefined ? {} : { description }) };
+        const attributes = { ...room.attributes, ...(name === undefined ? {} : { name }), ...changes };
         store.streams.update(tx, room.id, { attributes });
         logStreamEvent(ctx, tx, 'UPDATE_ROOM', room.id, user.id, Date.now());
         return { ...room, attributes };
@@ -275,7 +318,10 @@ export function podRoutes(router: Router, ctx: SandboxContext): void {
       const connection = await store.write((tx) => {
         const existing = connectionBetween(ctx, user.id, target);
         if (existing?.status === 'ACCEPTED') return existing;
-        store.users.setConnection(tx, user.id, target, 'PENDING', Date.now());
+        const at = Date.now();
+        store.users.setConnection(tx, user.id, target, 'PENDING', at);
+        // CONNECTIONREQUESTED (docs/sandbox.md "Agent API"): for both users, naming the one asked.
+        store.events.append(tx, { kind: 'CONNECTION_REQUESTED', initiator: user.id, timestamp: at, affectedUserId: target }, ctx.liveSince(at), [user.id, target]);
         return store.users.connection(user.id, target)!;
       });
       return { json: connectionJson(connection, user.id) };
@@ -288,7 +334,10 @@ export function podRoutes(router: Router, ctx: SandboxContext): void {
       const connection = await store.write((tx) => {
         const pending = store.users.connection(from, user.id);
         if (pending === undefined || pending.status !== 'PENDING') throw new HttpError(400, 'No pending connection request from that user');
-        store.users.setConnection(tx, from, user.id, action === 'accept' ? 'ACCEPTED' : 'REJECTED', Date.now());
+        const at = Date.now();
+        store.users.setConnection(tx, from, user.id, action === 'accept' ? 'ACCEPTED' : 'REJECTED', at);
+        // CONNECTIONACCEPTED: for both users, naming the one who asked; a rejection raises no event.
+        if (action === 'accept') store.events.append(tx, { kind: 'CONNECTION_ACCEPTED', initiator: user.id, timestamp: at, affectedUserId: from }, ctx.liveSince(at), [from, user.id]);
         return store.users.connection(from, user.id)!;
       });
       return { json: connectionJson(connection, user.id) };
