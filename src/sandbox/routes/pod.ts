@@ -1,6 +1,7 @@
 /**
- * The pod's public REST API that needs no encryption (pod-api-public.yaml): session info, user lookup, IM/MIM
- * and room creation, room info and update, membership, stream lists, presence and connections; plus the two
+ * The pod's public REST API that needs no encryption (pod-api-public.yaml): session info, user lookup and search,
+ * IM/MIM and room creation, room info and update, membership, stream lists, presence, connections and message
+ * suppression; plus the two
  * web-controller calls Allegro makes at start-up (`/webcontroller/public/podInfo`, `/webcontroller/maestro/Account`,
  * docs/protocol.md §2.1). Creating a stream generates its first content key; the pod keeps only what the Key
  * Manager needs and never sees plaintext. Every check a change depends on (ownership, membership, an existing IM,
@@ -14,6 +15,7 @@ import type { Router, SandboxRequest } from '../http.js';
 import { standardBase64Id } from '../ids.js';
 import { conversationKey, type Member, type Stream } from '../store/streams.js';
 import { profileOf, USER_FIELDS } from '../store/profiles.js';
+import { readableMessage } from './messages.js';
 import type { Connection, User } from '../store/users.js';
 
 /** UserV2 of a user, with the directory fields of its profile (../store/profiles.ts). */
@@ -168,6 +170,22 @@ export function podRoutes(router: Router, ctx: SandboxContext): void {
           users: matching.slice(skip, skip + limit).map((u) => userJson(ctx, u)),
         },
       };
+    })
+    .add('POST', '/pod/v1/admin/messagesuppression/:id/suppress', async (req) => {
+      const user = ctx.sessionUser(req);
+      const message = readableMessage(ctx, user, req.params.id!);
+      if (user.type !== 'SYSTEM' && message.fromUserId !== user.id) throw new HttpError(403, 'Only the sender or a service account may suppress a message');
+      const suppression = await store.write((tx) => {
+        const earlier = store.edits.suppression(message.messageId);
+        if (earlier !== undefined) return earlier;
+        const s = { messageId: message.messageId, by: user.id, at: Date.now() };
+        store.edits.suppress(tx, s);
+        store.events.append(tx, {
+          kind: 'MESSAGE_SUPPRESSED', initiator: user.id, timestamp: s.at, streamId: message.streamId, payload: { messageId: standardBase64Id(message.messageId) },
+        }, ctx.liveSince(s.at));
+        return s;
+      });
+      return { json: { messageId: message.messageId, suppressed: true, suppressionDate: suppression.at } };
     })
     .add('POST', '/pod/v1/im/create', async (req) => {
       const user = ctx.sessionUser(req);
