@@ -79,6 +79,8 @@ const FORMATS: Record<string, Parameters<Ajv['addFormat']>[1]> = {
 export interface ApiOptions extends RequestOptions {
   /** Expected status; default 200. */
   status?: number;
+  /** The request deliberately breaks its schema (a test of the answer to a bad body): checked to be invalid instead. */
+  invalidRequest?: boolean;
 }
 
 /** The checks of one test file over a set of specs, and what they have seen. */
@@ -222,23 +224,21 @@ export class Conformance {
 
   /** Call the sandbox and check the exchange against the spec. */
   async api(sandbox: RunningSandbox, method: string, url: string, options: ApiOptions = {}): Promise<Reply> {
-    const { status = 200, ...request } = options;
+    const { status = 200, invalidRequest = false, ...request } = options;
     const { spec, template, op, params } = this.operation(method, url);
     const name = `${method} ${template}`;
     const query = new URLSearchParams(url.split('?')[1] ?? '');
     for (const key of query.keys()) {
       expect(params.some((p) => p.in === 'query' && p.name === key), `${name} declares no query parameter ${key}`).toBe(true);
     }
-    if (request.json !== undefined) {
-      const schema = this.requestSchema(op, params, 'application/json');
-      expect(schema, `${name} declares no JSON body`).toBeDefined();
-      this.expectValid(spec, schema!, request.json, `request body of ${name}`);
-    }
-    if (request.multipart !== undefined) {
-      const schema = this.requestSchema(op, params, 'multipart/form-data');
-      expect(schema, `${name} declares no multipart/form-data body`).toBeDefined();
-      this.expectValid(spec, schema!, formObject(this.deref(spec, schema!), request.multipart), `multipart body of ${name}`);
-    }
+    const checkBody = (contentType: string, value: (schema: Json) => unknown) => {
+      const schema = this.requestSchema(op, params, contentType);
+      expect(schema, `${name} declares no ${contentType} body`).toBeDefined();
+      if (!invalidRequest) this.expectValid(spec, schema!, value(schema!), `${contentType} body of ${name}`);
+      else expect(this.validatorFor(spec, schema!)(value(schema!)), `the ${contentType} body of ${name} was meant to break its schema`).toBe(false);
+    };
+    if (request.json !== undefined) checkBody('application/json', () => request.json);
+    if (request.multipart !== undefined) checkBody('multipart/form-data', (schema) => formObject(this.deref(spec, schema), request.multipart!));
     if (status < 300) {
       const sent = Object.keys(request.headers ?? {}).map((h) => h.toLowerCase());
       for (const p of params.filter((q) => q.in === 'header' && q.required === true)) {

@@ -93,7 +93,7 @@ const SEARCH_FILTERS = {
 
 /**
  * The users `/pod/v1/user/search` finds, by id: every word of `query` starts a word of the user's display name,
- * first or last name, username or e-mail address (case-insensitive; an empty query matches everyone), and every
+ * first or last name, username or e-mail address (case-insensitive; an empty or absent query matches everyone), and every
  * filter matches its field exactly (case-insensitive); `accountTypes` lists the account types allowed.
  */
 function searchUsers(ctx: SandboxContext, query: string, filters: Record<string, unknown>): User[] {
@@ -160,13 +160,13 @@ export function podRoutes(router: Router, ctx: SandboxContext): void {
       const local = req.query.get('local');
       if (local !== null && local !== 'true' && local !== 'false') throw new HttpError(400, 'Query parameter "local" must be true or false');
       const body = requireObject(req.json());
-      const query = requiredField(body, 'query', 'string');
+      const query = optionalField(body, 'query', 'string') ?? '';
       const filters = optionalField(body, 'filters', 'object') ?? {};
       const matching = searchUsers(ctx, query, filters);
       if (matching.length === 0) return { status: 204 };
       return {
         json: {
-          count: matching.length, skip, limit, searchQuery: { query, ...(body.filters === undefined ? {} : { filters }) },
+          count: matching.length, skip, limit, searchQuery: { ...(body.query === undefined ? {} : { query }), ...(body.filters === undefined ? {} : { filters }) },
           users: matching.slice(skip, skip + limit).map((u) => userJson(ctx, u)),
         },
       };
