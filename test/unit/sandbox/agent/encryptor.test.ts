@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { AesKey, decryptTransport, encryptTransport, parseTransport, transportFromBase64 } from '../../../../src/crypto/index.js';
 import { decodeMessage, encodeMessage } from '../../../../src/index.js';
 import { AgentEncryptor, type KeyManagerAccess } from '../../../../src/sandbox/agent/encryptor.js';
-import { HttpError } from '../../../../src/sandbox/http.js';
+import { HttpError } from '../../../../src/sandbox/http-error.js';
 import { newId, standardBase64Id } from '../../../../src/sandbox/ids.js';
 
 /** A Key Manager state: streams with members and content keys per rotation, and an entity key. */

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { formBoundary, parseMultipart, type MultipartLimits } from '../../../../src/sandbox/agent/multipart.js';
-import { HttpError } from '../../../../src/sandbox/http.js';
+import { HttpError } from '../../../../src/sandbox/http-error.js';
 import { multipartBody, type FormField } from '../../../helpers/sandbox.js';
 
 const LIMITS: MultipartLimits = { maxParts: 10, maxBytes: { message: 1000, data: 1000, attachment: 4096, preview: 4096 } };
