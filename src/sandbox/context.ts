@@ -6,12 +6,12 @@
  * verifies, has not expired and has not been revoked by a logout (docs/sandbox.md "Tokens").
  */
 import { HttpError } from './http-error.js';
-import type { SandboxRequest } from './http.js';
+import { DEFAULT_BODY_LIMIT, DEFAULT_JSON_LIMITS, type SandboxRequest } from './http.js';
 import type { SandboxStore } from './store/store.js';
 import type { User } from './store/users.js';
 import { TokenIssuer, type TokenClaims, type TokenKind } from './tokens.js';
 
-/** Tunables and limits of a running sandbox (docs/sandbox.md "Configuration" and "Limits"). */
+/** Tunables and limits of a running sandbox (docs/sandbox.md "In process" and "Limits"). */
 export interface SandboxConfig {
   /** Lifetime of session and Key Manager tokens, seconds. Default 3600. */
   sessionTtlSeconds: number;
@@ -59,9 +59,9 @@ export const DEFAULT_CONFIG: Readonly<SandboxConfig> = {
   maxFeedsPerUser: 20,
   maxEventsPerRead: 100,
   rotateOnMemberRemoval: false,
-  maxJsonDepth: 64,
-  maxJsonFieldLength: 64 * 1024,
-  maxBodyBytes: 1024 * 1024,
+  maxJsonDepth: DEFAULT_JSON_LIMITS.maxDepth,
+  maxJsonFieldLength: DEFAULT_JSON_LIMITS.maxFieldLength,
+  maxBodyBytes: DEFAULT_BODY_LIMIT,
   maxMessageBytes: 2 * 1024 * 1024,
   maxAttachmentBytes: 25 * 1024 * 1024,
   maxHeaderBytes: 16 * 1024,

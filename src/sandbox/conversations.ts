@@ -1,5 +1,5 @@
 /**
- * Conversations as the routes, the seed and the admin change them (docs/sandbox.md "Semantics"): creating a
+ * Conversations as the routes, the seed and the admin change them (docs/sandbox.md "Semantics worth knowing"): creating a
  * stream with its first content key, rotating its key, and logging the MAESTRO event of a change, each inside a
  * write closure; the membership checks every stream route makes (404 for an unknown stream, 403 for a
  * non-member); and the room attributes a create, an update or a seed gives.

@@ -98,9 +98,10 @@ export interface RouteInfo {
   bodyLimit?: number;
 }
 
-type Route =
-  | { info: RouteInfo; segments: string[]; stream: false; handler: Handler; bodyLimit: number; largeFields: ReadonlySet<string> }
-  | { info: RouteInfo; segments: string[]; stream: true; handler: StreamingHandler };
+/** A registered route: what {@link RouteInfo} lists, its handler and its pattern's segments. */
+type Route = RouteInfo & { segments: string[] } & (
+  | { stream: false; handler: Handler; bodyLimit: number; largeFields: ReadonlySet<string> }
+  | { stream: true; handler: StreamingHandler });
 
 /**
  * How long a streaming route's connection is kept after its response while the client is still sending a body the
@@ -109,13 +110,19 @@ type Route =
  */
 export const STREAM_LINGER_MS = 2000;
 
+/** Largest body of a route that names no limit, unless the router is given another: 1 MiB. */
+export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+
+/** Limits of JSON bodies unless {@link ServeOptions} name others (docs/sandbox.md "Limits"). */
+export const DEFAULT_JSON_LIMITS: Readonly<JsonLimits> = { maxDepth: 64, maxFieldLength: 64 * 1024 };
+
 /** Routes by method and `/literal/:param` pattern. */
 export class Router {
   readonly #routes: Route[] = [];
   readonly #bodyLimit: number;
 
   /** A router whose routes take bodies of at most `bodyLimit` bytes unless they say otherwise. */
-  constructor(bodyLimit: number) {
+  constructor(bodyLimit = DEFAULT_BODY_LIMIT) {
     this.#bodyLimit = bodyLimit;
   }
 
@@ -129,19 +136,17 @@ export class Router {
   add(method: string, pattern: string, handler: Handler | StreamingHandler, options: RouteOptions & { stream?: true } = {}): this {
     const segments = pattern.split('/').filter(Boolean);
     if (options.stream === true) {
-      this.#routes.push({ info: { method, pattern, stream: true }, segments, stream: true, handler: handler as StreamingHandler });
+      this.#routes.push({ method, pattern, segments, stream: true, handler: handler as StreamingHandler });
     } else {
       const bodyLimit = options.bodyLimit ?? this.#bodyLimit;
-      this.#routes.push({
-        info: { method, pattern, stream: false, bodyLimit }, segments, stream: false, handler: handler as Handler, bodyLimit, largeFields: new Set(options.largeFields ?? []),
-      });
+      this.#routes.push({ method, pattern, segments, stream: false, handler: handler as Handler, bodyLimit, largeFields: new Set(options.largeFields ?? []) });
     }
     return this;
   }
 
-  /** Every registered route, in registration order. */
+  /** Every registered route, in registration order (the fuzz test covers exactly these). */
   routes(): RouteInfo[] {
-    return this.#routes.map((r) => ({ ...r.info }));
+    return this.#routes.map((r): RouteInfo => (r.stream ? { method: r.method, pattern: r.pattern, stream: true } : { method: r.method, pattern: r.pattern, stream: false, bodyLimit: r.bodyLimit }));
   }
 
   /** The route for a method and path, the methods the path allows otherwise. */
@@ -151,8 +156,8 @@ export class Router {
     for (const route of this.#routes) {
       const params = bind(route.segments, parts);
       if (params === undefined) continue;
-      if (route.info.method === method) return { route, params };
-      if (!allowed.includes(route.info.method)) allowed.push(route.info.method);
+      if (route.method === method) return { route, params };
+      if (!allowed.includes(route.method)) allowed.push(route.method);
     }
     return { allowed };
   }
@@ -279,8 +284,8 @@ export function errorResponse(status: number, message: string, headers: Record<s
 
 /** How {@link handleRequest} serves. */
 export interface ServeOptions {
-  /** Limits of every JSON body. */
-  json: JsonLimits;
+  /** Limits of every JSON body; default {@link DEFAULT_JSON_LIMITS}. */
+  json?: JsonLimits;
   /** Runs first (fault injection, entitlement); may answer or drop the request. */
   before?: (method: string, path: string, res: ServerResponse) => Promise<'continue' | 'handled'>;
   /** Unexpected handler errors (not HttpErrors, not clients going away). */
@@ -288,7 +293,7 @@ export interface ServeOptions {
 }
 
 /** Serve one request with `router`. Never throws: every failure becomes a JSON error response. */
-export async function handleRequest(router: Router, req: IncomingMessage, res: ServerResponse, options: ServeOptions): Promise<void> {
+export async function handleRequest(router: Router, req: IncomingMessage, res: ServerResponse, options: ServeOptions = {}): Promise<void> {
   const method = req.method ?? 'GET';
   const gone = new AbortController();
   res.on('close', () => {
@@ -300,6 +305,8 @@ export async function handleRequest(router: Router, req: IncomingMessage, res: S
     if (!URL.canParse(req.url ?? '/', 'https://sandbox.invalid')) throw new HttpError(400, 'The request target is not a valid URL');
     const url = new URL(req.url ?? '/', 'https://sandbox.invalid');
     if (options.before !== undefined && (await options.before(method, url.pathname, res)) === 'handled') return;
+    // A client that went away while the hook delayed it (or the server closed meanwhile) is not served.
+    if (clientGone()) return;
     const found = router.match(method, url.pathname);
     if (!('route' in found)) {
       req.resume();
@@ -321,7 +328,7 @@ export async function handleRequest(router: Router, req: IncomingMessage, res: S
     }
     const body = await readBody(req, route.bodyLimit);
     let parsed: { value: unknown } | undefined;
-    const parse = (text: string, what: string) => parseJson(text, options.json, what, route.largeFields);
+    const parse = (text: string, what: string) => parseJson(text, options.json ?? DEFAULT_JSON_LIMITS, what, route.largeFields);
     const request: SandboxRequest = {
       ...common,
       body,
@@ -333,9 +340,11 @@ export async function handleRequest(router: Router, req: IncomingMessage, res: S
     };
     await sendResponse(res, await route.handler(request));
   } catch (err) {
-    if (err instanceof ClientGone || clientGone()) return;
-    if (!(err instanceof HttpError)) options.onError?.(err);
-    if (res.headersSent || res.destroyed) {
+    if (err instanceof ClientGone) return;
+    const gone = clientGone();
+    // A failure caused by the client going away is not an error of the server; anything else unexpected is.
+    if (!(err instanceof HttpError) && !(gone && isDisconnect(err))) options.onError?.(err);
+    if (gone || res.headersSent || res.destroyed) {
       res.destroy();
       return;
     }
@@ -344,6 +353,14 @@ export async function handleRequest(router: Router, req: IncomingMessage, res: S
   } finally {
     if (streaming) linger(req);
   }
+}
+
+/** Codes of the errors reading a request or writing a response fails with when the client has gone away. */
+const DISCONNECT_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_STREAM_PREMATURE_CLOSE', 'ERR_STREAM_DESTROYED', 'ERR_STREAM_WRITE_AFTER_END', 'ABORT_ERR']);
+
+function isDisconnect(err: unknown): boolean {
+  const { code, message } = (err ?? {}) as { code?: unknown; message?: unknown };
+  return (typeof code === 'string' && DISCONNECT_CODES.has(code)) || message === 'aborted';
 }
 
 /** Discard the unread rest of a request body for a while, so that the client can read the answer; then hang up. */

@@ -123,7 +123,11 @@ export async function feedEvents(ctx: SandboxContext, feed: Feed, cursor: number
     last = read.at(-1)?.seq ?? last;
     const events = read.filter(accept);
     if (events.length > 0 || Date.now() >= deadline || signal.aborted || store.events.feed(feed.id) === undefined) return { events, last };
-    if (read.length === 0) await store.events.waitFor(feed.userId, deadline - Date.now(), signal);
+    if (read.length === 0) {
+      await store.events.waitFor(feed.userId, deadline - Date.now(), signal);
+      // A reader that went away (or a server closing) reads nothing more.
+      if (signal.aborted) return { events: [], last };
+    }
   }
 }
 

@@ -15,23 +15,23 @@ import { HttpError } from '../http-error.js';
 import { type Router } from '../http.js';
 import type { User } from '../store/users.js';
 
-/** Account keys as AesKeys, by user id (a small cache: account keys never change). */
-const accountKeys = new Map<number, AesKey>();
 const ACCOUNT_KEY_CACHE = 1024;
 
-function accountKeyOf(user: User): AesKey {
-  let key = accountKeys.get(user.id);
-  if (key === undefined) {
-    if (accountKeys.size >= ACCOUNT_KEY_CACHE) accountKeys.delete(accountKeys.keys().next().value!);
-    key = new AesKey(user.accountKey);
-    accountKeys.set(user.id, key);
-  }
-  return key;
-}
-
-/** Wrap 32 key bytes for `user`: transport v3 under their account key, rotation 0 in the header. */
-async function wrapForUser(user: User, key: Uint8Array): Promise<string> {
-  return toBase64(await encryptTransport(accountKeyOf(user), key, { rotationId: 0 }));
+/**
+ * The account keys of one pod as AesKeys, by user id: a small cache (account keys never change). One per sandbox:
+ * two sandboxes in one process have users of the same ids with different keys.
+ */
+function accountKeyCache(): (user: User) => AesKey {
+  const keys = new Map<number, AesKey>();
+  return (user) => {
+    let key = keys.get(user.id);
+    if (key === undefined) {
+      if (keys.size >= ACCOUNT_KEY_CACHE) keys.delete(keys.keys().next().value!);
+      key = new AesKey(user.accountKey);
+      keys.set(user.id, key);
+    }
+    return key;
+  };
 }
 
 /**
@@ -64,6 +64,9 @@ function rotationParam(query: URLSearchParams): string {
 
 /** Register the Key Manager and keystore routes. */
 export function keyRoutes(router: Router, ctx: SandboxContext): void {
+  const accountKeyOf = accountKeyCache();
+  /** Wrap 32 key bytes for `user`: transport v3 under their account key, rotation 0 in the header. */
+  const wrapForUser = async (user: User, key: Uint8Array): Promise<string> => toBase64(await encryptTransport(accountKeyOf(user), key, { rotationId: 0 }));
   router
     .add('GET', '/relay/keys/me', (req) => {
       const user = ctx.kmUser(req);

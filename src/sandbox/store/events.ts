@@ -1,5 +1,5 @@
 /**
- * The event log and the Datafeed 2.0 feeds that read it (docs/sandbox.md "Datafeed"). One row per event in
+ * The event log and the Datafeed 2.0 feeds that read it (docs/sandbox.md "Datafeed 2.0" and "Persistence"). One row per event in
  * `events` (kind, initiator, time, stream, affected user; a message event references its `messages` row instead of
  * copying it), and one row per (recipient, event) in `event_recipients`, so that a feed read is one indexed range
  * query from its cursor. The columns are the facts, not the wire shape: later readers (the Agent API's V4 events)

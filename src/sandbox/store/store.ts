@@ -51,9 +51,27 @@ export interface SandboxStoreView {
   blob(id: string): Blob | undefined;
   /** Every object version, oldest first. */
   objectVersions(): ObjectRecord[];
+  /** The content key of a stream's rotation. */
+  contentKey(streamId: string, rotationId: string): Buffer | undefined;
   /** Sequence number of the newest event logged. */
   lastEventSeq(): number;
+  /** What is inconsistent (SQLite's integrity check, rows that name a missing row); empty when all is well. */
+  check(): string[];
 }
+
+/** Rows that must name an existing row elsewhere: what {@link SandboxStore.check} counts. */
+const DANGLING: ReadonlyArray<[string, string]> = [
+  ['members of a missing user', 'SELECT count(*) AS n FROM members WHERE user_id NOT IN (SELECT id FROM users)'],
+  ['members of a missing stream', 'SELECT count(*) AS n FROM members WHERE stream_id NOT IN (SELECT id FROM streams)'],
+  ['streams without a content key', 'SELECT count(*) AS n FROM streams s WHERE NOT EXISTS (SELECT 1 FROM rotations r WHERE r.stream_id = s.id AND r.rotation_id = s.current_rotation)'],
+  ['messages of a missing stream', 'SELECT count(*) AS n FROM messages WHERE stream_id NOT IN (SELECT id FROM streams)'],
+  ['attachments of a missing stream', 'SELECT count(*) AS n FROM attachments WHERE stream_id NOT IN (SELECT id FROM streams)'],
+  ['feeds of a missing user', 'SELECT count(*) AS n FROM feeds WHERE user_id NOT IN (SELECT id FROM users)'],
+  ['event recipients of a missing event', 'SELECT count(*) AS n FROM event_recipients WHERE seq NOT IN (SELECT seq FROM events)'],
+  ['events of a missing message', 'SELECT count(*) AS n FROM events WHERE message_seq IS NOT NULL AND message_seq NOT IN (SELECT seq FROM messages)'],
+  ['objects whose current version is missing', 'SELECT count(*) AS n FROM objects WHERE current NOT IN (SELECT id FROM versions)'],
+  ['objects in a missing partition', 'SELECT count(*) AS n FROM objects WHERE partition_hash NOT IN (SELECT hash FROM partitions)'],
+];
 
 /** The open storage of a sandbox. */
 export class SandboxStore {
@@ -117,6 +135,16 @@ export class SandboxStore {
     };
   }
 
+  /** What is inconsistent; empty when all is well (see {@link SandboxStoreView.check}). */
+  check(): string[] {
+    const problems = (this.db.pragma('integrity_check') as Array<{ integrity_check: string }>).map((r) => r.integrity_check).filter((r) => r !== 'ok');
+    for (const [what, sql] of DANGLING) {
+      const n = (this.db.prepare(sql).get() as { n: number }).n;
+      if (n > 0) problems.push(`${n} ${what}`);
+    }
+    return problems;
+  }
+
   /** The read-only view. */
   view(): SandboxStoreView {
     return {
@@ -131,7 +159,9 @@ export class SandboxStore {
       messages: (streamId) => [...this.messages.window(streamId, 0, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER)],
       blob: (id) => this.blobs.get(id),
       objectVersions: () => this.objects.allVersions(),
+      contentKey: (streamId, rotationId) => this.streams.contentKey(streamId, rotationId),
       lastEventSeq: () => this.events.lastSeq(),
+      check: () => this.check(),
     };
   }
 
