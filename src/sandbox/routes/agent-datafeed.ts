@@ -5,7 +5,8 @@
  *   returns that feed), list, delete, and read with `ackId` — an Agent datafeed is a Datafeed 2.0 feed, with the
  *   same acknowledgement, expiry and 20-feed limit;
  * - the datahose (`/agent/v5/events/read`): every event of the pod, also of conversations the reader is not in,
- *   decrypted as the Agent's compliance account; a feed per (reader, `tag`, `eventTypes`), created by its first read;
+ *   decrypted as the Agent's compliance account; a feed per (reader, `tag`, `eventTypes`), created by its first read,
+ *   at most `maxFeedsPerUser` of them per reader;
  * - the legacy v4 datafeed (`/agent/v4/datafeed/create`, `/agent/v4/datafeed/{id}/read`) that older clients still
  *   call: no acknowledgement, a read returns the events since the previous read (or the creation).
  * Events are answered as `V4Event`s (../agent/v4.ts), their messages decrypted for the reader. A read with
@@ -115,6 +116,9 @@ export function agentDatafeedRoutes(router: Router, ctx: SandboxContext, agent: 
       else {
         if (ackId !== '') throw new HttpError(400, 'This datahose feed no longer exists (expired after 30 minutes without reads); read again with an empty ackId');
         feed = await store.write((tx) => {
+          if (store.agentFeeds.datahoseCount(user.id, ctx.liveSince()) >= ctx.config.maxFeedsPerUser) {
+            throw new HttpError(403, `Too many datahose feeds: a user may read at most ${ctx.config.maxFeedsPerUser} at a time (a tag and a set of event types each)`);
+          }
           const created = store.events.createFeed(tx, `${newId(16)}_f`, POD_WIDE, Date.now());
           const marks = { kind: 'datahose' as const, tag, owner: user.id, ...(filter === undefined ? {} : { filter }) };
           store.agentFeeds.mark(tx, created.id, marks);

@@ -85,14 +85,14 @@ export function createUserFeed(ctx: SandboxContext, user: User, mark?: (tx: Tx, 
 
 /** The position an `ackId` of `feed` names (an empty one: the feed's acknowledged position); 400 for any other. */
 export function feedCursor(ctx: SandboxContext, feed: Feed, ackId: string): number {
-  const cursor = ackId === '' ? feed.ackSeq : parseAckId(ctx.store.pod.require().feedSecret, feed.id, ackId);
+  const cursor = ackId === '' ? feed.ackSeq : parseAckId(ctx.feedSecret, feed.id, ackId);
   if (cursor === undefined) throw new HttpError(400, 'The ackId is not one this feed returned');
   return cursor;
 }
 
 /** The `ackId` that names position `seq` of `feed`. */
 export function feedAckId(ctx: SandboxContext, feed: Feed, seq: number): string {
-  return ackIdOf(ctx.store.pod.require().feedSecret, feed.id, seq);
+  return ackIdOf(ctx.feedSecret, feed.id, seq);
 }
 
 /**

@@ -51,6 +51,7 @@ export class AgentFeedTable {
   readonly #get;
   readonly #live;
   readonly #datahose;
+  readonly #datahoseCount;
   readonly #mark;
 
   constructor(db: Db) {
@@ -59,6 +60,7 @@ export class AgentFeedTable {
       WHERE user_id = ? AND kind = ? AND last_read_at >= ? ORDER BY created_at, id`);
     this.#datahose = db.prepare<[number, string, string, number], Row>(`SELECT id, user_id, created_at, ack_seq, last_read_at, kind, tag, owner, filter FROM feeds
       WHERE owner = ? AND tag = ? AND kind = 'datahose' AND filter = ? AND last_read_at >= ? ORDER BY created_at, id LIMIT 1`);
+    this.#datahoseCount = db.prepare<[number, number], { n: number }>("SELECT count(*) AS n FROM feeds WHERE owner = ? AND kind = 'datahose' AND last_read_at >= ?");
     this.#mark = db.prepare('UPDATE feeds SET kind = ?, tag = ?, owner = ?, filter = ? WHERE id = ?');
   }
 
@@ -76,6 +78,11 @@ export class AgentFeedTable {
   datahose(owner: number, tag: string, filter: readonly string[] | undefined, liveSince: number): AgentFeed | undefined {
     const r = this.#datahose.get(owner, tag, JSON.stringify(filter ?? null), liveSince);
     return r === undefined ? undefined : agentFeed(r);
+  }
+
+  /** How many live datahose feeds `owner` reads. */
+  datahoseCount(owner: number, liveSince: number): number {
+    return this.#datahoseCount.get(owner, liveSince)!.n;
   }
 
   /** Set the Agent columns of a feed just created (./events.ts `createFeed`) in the same write. */

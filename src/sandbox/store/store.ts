@@ -8,7 +8,7 @@
  */
 import { AgentFeedTable } from './agent-feeds.js';
 import { BlobTable, type Blob } from './blobs.js';
-import { EventLog } from './events.js';
+import { EventLog, POD_WIDE } from './events.js';
 import { MessageEditTable } from './message-edits.js';
 import { MessageTable, type Message } from './messages.js';
 import { ObjectTable, type ObjectRecord } from './objects.js';
@@ -66,7 +66,8 @@ const DANGLING: ReadonlyArray<[string, string]> = [
   ['streams without a content key', 'SELECT count(*) AS n FROM streams s WHERE NOT EXISTS (SELECT 1 FROM rotations r WHERE r.stream_id = s.id AND r.rotation_id = s.current_rotation)'],
   ['messages of a missing stream', 'SELECT count(*) AS n FROM messages WHERE stream_id NOT IN (SELECT id FROM streams)'],
   ['attachments of a missing stream', 'SELECT count(*) AS n FROM attachments WHERE stream_id NOT IN (SELECT id FROM streams)'],
-  ['feeds of a missing user', 'SELECT count(*) AS n FROM feeds WHERE user_id NOT IN (SELECT id FROM users)'],
+  // A datahose feed is the pod-wide recipient's (./agent-feeds.ts), and must name the user who reads it.
+  ['feeds of a missing user', `SELECT count(*) AS n FROM feeds WHERE user_id NOT IN (SELECT id FROM users) AND (user_id <> ${POD_WIDE} OR owner NOT IN (SELECT id FROM users))`],
   ['event recipients of a missing event', 'SELECT count(*) AS n FROM event_recipients WHERE seq NOT IN (SELECT seq FROM events)'],
   ['events of a missing message', 'SELECT count(*) AS n FROM events WHERE message_seq IS NOT NULL AND message_seq NOT IN (SELECT seq FROM messages)'],
   ['objects whose current version is missing', 'SELECT count(*) AS n FROM objects WHERE current NOT IN (SELECT id FROM versions)'],

@@ -323,6 +323,11 @@ describe('real-time events', () => {
     for (const bad of [{ type: 'fanout', tag: 'x' }, { type: 'datahose' }, { type: 'datahose', tag: 'x', eventTypes: [] }, { type: 'datahose', tag: 'x', eventTypes: ['NOPE'] }]) {
       expect((await call(sandbox, 'POST', '/agent/v5/events/read', { headers: bob.headers, json: bad })).status).toBe(400);
     }
+    // The pod-wide recipient's feeds are not dangling rows.
+    expect(sandbox.store.check()).toEqual([]);
+    // A reader has at most maxFeedsPerUser (20) datahose feeds: 2 above, 18 more, then 403.
+    for (let i = 0; i < 18; i++) expect((await call(sandbox, 'POST', '/agent/v5/events/read', { headers: bob.headers, json: body({ tag: `t${i}`, updatePresence: false }) })).status).toBe(200);
+    expect((await call(sandbox, 'POST', '/agent/v5/events/read', { headers: bob.headers, json: body({ tag: 'one too many' }) })).status).toBe(403);
   });
 
   it('suppression raises MESSAGESUPPRESSED and hides the message from the Agent; an Elements form submission reaches its sender', async () => {
