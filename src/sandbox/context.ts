@@ -5,6 +5,7 @@
  * pod and Key Manager accept them (docs/protocol.md §2, docs/symphony-apis.md §1). A token is accepted only if it
  * verifies, has not expired and has not been revoked by a logout (docs/sandbox.md "Tokens").
  */
+import type { ConnectionLimits } from './connections.js';
 import { HttpError } from './http-error.js';
 import { DEFAULT_BODY_LIMIT, DEFAULT_JSON_LIMITS, type SandboxRequest } from './http.js';
 import type { SandboxStore } from './store/store.js';
@@ -12,7 +13,7 @@ import type { User } from './store/users.js';
 import { TokenIssuer, type TokenClaims, type TokenKind } from './tokens.js';
 
 /** Tunables and limits of a running sandbox (docs/sandbox.md "In process" and "Limits"). */
-export interface SandboxConfig {
+export interface SandboxConfig extends ConnectionLimits {
   /** Lifetime of session and Key Manager tokens, seconds. Default 3600. */
   sessionTtlSeconds: number;
   /** Longest a datafeed read waits for events, milliseconds. Default 20,000. */
@@ -35,20 +36,6 @@ export interface SandboxConfig {
   maxMessageBytes: number;
   /** Largest attachment upload, bytes. Default 25 MiB. */
   maxAttachmentBytes: number;
-  /** Largest request head (request line and headers), bytes; 431 beyond. Default 16 KiB. */
-  maxHeaderBytes: number;
-  /** Concurrent connections; more are closed at once. Default 4096. */
-  maxConnections: number;
-  /** A TCP connection must complete its TLS handshake within this, milliseconds. Default 10,000. */
-  tlsHandshakeTimeoutMs: number;
-  /** A request head must arrive within this, milliseconds. Default 10,000. */
-  headersTimeoutMs: number;
-  /** A whole request must arrive within this, milliseconds (0: no limit). Default 300,000. */
-  requestTimeoutMs: number;
-  /** An idle keep-alive connection is closed after this, milliseconds. Default 5,000. */
-  idleTimeoutMs: number;
-  /** A connection whose pending output makes no progress for this long is dropped, milliseconds. Default 30,000. */
-  sendTimeoutMs: number;
 }
 
 /** The defaults of {@link SandboxConfig}. */

@@ -6,6 +6,7 @@ export { startSandbox } from './server.js';
 export type { FormSubmission, NewSandboxUser, SandboxAdmin } from './admin.js';
 export type { IdentityFiles, RunningSandbox, SandboxOptions } from './server.js';
 export type { SandboxConfig, SandboxUrls } from './context.js';
+export type { ConnectionLimits } from './connections.js';
 export type { FaultRule, Faults } from './faults.js';
 export type { RouteInfo } from './http.js';
 export type { Seed, SeedRoom, SeedUser } from './seed.js';

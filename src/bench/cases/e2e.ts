@@ -1,6 +1,6 @@
 /**
  * `allegro bench e2e`: the whole path of a message on loopback — send, pod, datafeed, read — against a sandbox in a
- * child process (../sandbox-process.ts; storage with fsync), on two paths side by side (`--path native|agent|both`):
+ * child process (../sandbox-process.ts; a data directory, synchronous commits), on two paths side by side (`--path native|agent|both`):
  * - native: an allegro-ts bot encrypts and sends on the pod's native path; a second allegro-ts client reads its
  *   Datafeed 2.0 and decrypts;
  * - agent: a plain-REST bot (../rest-bot.ts, as a BDK bot) sends MessageML to the sandbox's Agent, which encrypts;
@@ -260,7 +260,7 @@ function e2eReport(results: PathResult[], costs: { warmKeyLookupUs: number; cryp
   return makeReport({
     name: 'e2e',
     title: 'send → sandbox → datafeed → read on loopback',
-    method: 'A sandbox runs in a child process (storage with fsync). Native path: an allegro-ts bot encrypts and sends on the pod\'s ' +
+    method: 'A sandbox runs in a child process (data directory, synchronous commits). Native path: an allegro-ts bot encrypts and sends on the pod\'s ' +
       'native path; a second allegro-ts client reads its Datafeed 2.0 and decrypts. Agent path: a plain-REST bot (no crypto, as a ' +
       'BDK bot) sends MessageML to the sandbox\'s Agent as multipart/form-data; a second plain-REST bot reads its Agent datafeed (v5) ' +
       `and takes the text of the PresentationML. Each path is warmed up with ${IN_FLIGHT} messages first. Throughput: ${run.total} ` +

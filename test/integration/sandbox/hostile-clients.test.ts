@@ -61,7 +61,7 @@ describe('hostile clients (issue 9 regressions)', () => {
   beforeAll(async () => {
     sandbox = await startSandbox({
       control: true, onError: (e) => errors.push(e),
-      config: { datafeedWaitMs: 200, tlsHandshakeTimeoutMs: 500, sendTimeoutMs: 1000 },
+      config: { datafeedWaitMs: 200, tlsHandshakeTimeoutMs: 500, sendTimeoutMs: 2000 },
     });
     [bot, alice] = await Promise.all([login(sandbox, 'sandbox-bot'), login(sandbox, 'alice')]);
     roomId = await firstStream(sandbox, bot, 'ROOM');
@@ -145,7 +145,7 @@ describe('hostile clients (issue 9 regressions)', () => {
     const size = 32 * 1024 * 1024;
     const id = 'stalled-reader-blob-1';
     expect((await call(sandbox, 'PUT', `/object/v1/blobs/${id}`, { headers: api, bytes: Buffer.concat([Buffer.from('ATB1'), Buffer.alloc(size - 4)]) })).status).toBe(201);
-    const received = await stalledRead(sandbox, `GET /object/v1/blobs/${id} HTTP/1.1\r\nhost: localhost\r\nauthorization: ${api.authorization}\r\n\r\n`, 3500);
+    const received = await stalledRead(sandbox, `GET /object/v1/blobs/${id} HTTP/1.1\r\nhost: localhost\r\nauthorization: ${api.authorization}\r\n\r\n`, 5000);
     expect(received).toBeLessThan(size);
   });
 
@@ -162,7 +162,7 @@ describe('hostile clients (issue 9 regressions)', () => {
     expect(whole.status).toBe(200);
     expect(whole.json).toHaveLength(24);
     // … one that stops reading does not.
-    const received = await stalledRead(sandbox, `GET ${path} HTTP/1.1\r\nhost: localhost\r\nsessiontoken: ${bot.session}\r\n\r\n`, 3500);
+    const received = await stalledRead(sandbox, `GET ${path} HTTP/1.1\r\nhost: localhost\r\nsessiontoken: ${bot.session}\r\n\r\n`, 5000);
     expect(received).toBeLessThan(whole.body.length);
   });
 
