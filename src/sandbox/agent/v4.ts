@@ -5,7 +5,8 @@
  * as the Agent's datafeed names it). Pure functions over a {@link V4Directory}; nothing here decrypts.
  */
 import { urlSafeBase64Id as urlSafeId } from '../ids.js';
-import type { EventKind } from '../store/events.js';
+import type { EventKind, LoggedEvent } from '../store/events.js';
+import type { Message } from '../store/messages.js';
 
 /** What a user record gives a `V4User`. */
 export interface V4UserSource {
@@ -29,33 +30,17 @@ export interface V4StreamSource {
   members: readonly number[];
 }
 
-/** A stored message: the SocialMessage its sender posted, and the pod's fields. */
-export interface V4MessageSource {
-  messageId: string;
-  streamId: string;
-  fromUserId: number;
-  ingestionDate: number;
-  posted: Record<string, unknown>;
-}
+/** A stored message (../store/messages.ts), its row number aside. */
+export type V4MessageSource = Omit<Message, 'seq'>;
 
 /** What decrypting a message gave: its content, or why there is none. */
 export type V4Content = { presentationML: string; entityJson: Record<string, unknown> } | { diagnostic: string };
 
-/** One event of the log. */
-export interface V4EventSource {
-  seq: number;
-  kind: EventKind;
-  initiator: number;
-  timestamp: number;
-  /** The stream the event is about; absent for an event of none (a connection request). */
-  streamId?: string;
-  /** The user an event is about (member events, connection events). */
-  affectedUserId?: number;
-  /** The message of a SOCIALMESSAGE event. */
-  message?: V4MessageSource;
-  /** Kind-specific facts: the suppressed `messageId`; the `formMessageId`, `formId` and `formValues` of an action. */
-  payload?: Record<string, unknown>;
-}
+/**
+ * One event of the log (../store/events.ts): kind, initiator, time, stream, affected user, message, and the
+ * kind-specific `payload` (the suppressed `messageId`; the `formMessageId`, `formId` and `formValues` of an action).
+ */
+export type V4EventSource = Omit<LoggedEvent, 'message'> & { message?: V4MessageSource };
 
 /** Lookups the shapes need. */
 export interface V4Directory {

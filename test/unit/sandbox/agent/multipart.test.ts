@@ -1,20 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { formBoundary, parseMultipart, type MultipartLimits } from '../../../../src/sandbox/agent/multipart.js';
-import { HttpError } from '../../../../src/sandbox/http-error.js';
+import { httpError } from '../../../helpers/errors.js';
 import { multipartBody, type FormField } from '../../../helpers/sandbox.js';
 
 const LIMITS: MultipartLimits = { maxParts: 10, maxBytes: { message: 1000, data: 1000, attachment: 4096, preview: 4096 } };
-
-function httpError(f: () => unknown): HttpError {
-  try {
-    f();
-  } catch (err) {
-    expect(err).toBeInstanceOf(HttpError);
-    return err as HttpError;
-  }
-  throw new Error('expected an HttpError, nothing was thrown');
-}
 
 /** A body as Node's own FormData (undici) serializes it: a real client's encoder, independent of ours. */
 async function webFormBody(build: (form: FormData) => void): Promise<{ body: Buffer; contentType: string }> {
