@@ -43,9 +43,21 @@ function certificateUser(ctx: SandboxContext, req: SandboxRequest): User {
   return user;
 }
 
+/** Lifetime of a login's `authorizationToken`, seconds. */
+const AUTHORIZATION_TOKEN_TTL_SECONDS = 300;
+
+/**
+ * A login's answer (`Token`): the token, and for a pod session an `authorizationToken` — a short-lived token of the
+ * same session (login-api-public.yaml: "short lived access token built from a user session"), accepted wherever
+ * the session token is (as `Authorization: Bearer` too) and revoked with it by a logout.
+ */
 function tokenResponse(ctx: SandboxContext, user: User, kind: TokenKind): SandboxResponse {
-  const token = ctx.tokens.issue(user.id, kind, ctx.config.sessionTtlSeconds);
-  return { json: { name: kind === 'session' ? 'sessionToken' : 'keyManagerToken', token } };
+  const now = Date.now();
+  const token = ctx.tokens.issue(user.id, kind, ctx.config.sessionTtlSeconds, now);
+  if (kind !== 'session') return { json: { name: 'keyManagerToken', token } };
+  const sid = ctx.tokens.verify(token, ['session'], now)!.sid;
+  const authorizationToken = ctx.tokens.issue(user.id, 'session', Math.min(AUTHORIZATION_TOKEN_TTL_SECONDS, ctx.config.sessionTtlSeconds), now, sid);
+  return { json: { name: 'sessionToken', token, authorizationToken } };
 }
 
 /** Register the authentication routes. */
