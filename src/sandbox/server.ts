@@ -100,7 +100,7 @@ export interface RunningSandbox extends SandboxUrls {
 }
 
 const PKCS12_PASSWORD = 'changeit';
-/** How often expired feeds and events no feed can deliver are swept. */
+/** How often expired feeds and events no feed can deliver are swept (more often with a feed TTL under 20 s). */
 const SWEEP_INTERVAL_MS = 10_000;
 /** When a sweep stopped at its budget, the next one runs after this. */
 const SWEEP_AGAIN_MS = 100;
@@ -353,20 +353,21 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
   const stopGuard = guardConnections(server, config, sockets);
 
   // Expired feeds and events no feed can deliver any more go in the background, a bounded amount at a time.
+  const sweepEvery = Math.max(SWEEP_AGAIN_MS, Math.min(SWEEP_INTERVAL_MS, Math.floor(config.feedTtlMs / 2)));
   let sweepTimer: NodeJS.Timeout | undefined;
   const sweep = (delay: number) => {
     sweepTimer = setTimeout(() => {
       store.write((tx) => {
         store.revocations.prune(tx, Date.now());
         return store.events.sweep(tx, sandboxCtx.liveSince());
-      }).then((more) => sweep(more ? SWEEP_AGAIN_MS : SWEEP_INTERVAL_MS), (err: unknown) => {
+      }).then((more) => sweep(more ? SWEEP_AGAIN_MS : sweepEvery), (err: unknown) => {
         if (!closed) onError(err);
       });
     }, delay);
     sweepTimer.unref();
   };
   let closed = false;
-  sweep(SWEEP_INTERVAL_MS);
+  sweep(sweepEvery);
 
   try {
     await new Promise<void>((resolveListen, reject) => {

@@ -115,6 +115,7 @@ const MIGRATIONS: readonly string[] = [
     seq INTEGER NOT NULL,
     PRIMARY KEY (user_id, seq)
   ) WITHOUT ROWID;
+  CREATE INDEX event_recipients_by_seq ON event_recipients (seq);
   CREATE TABLE feeds (
     id TEXT PRIMARY KEY,
     user_id INTEGER NOT NULL,
