@@ -142,10 +142,17 @@ export interface ObjectStoreClientOptions {
   userId: number;
 }
 
-function payloadBytes(payload: unknown): Uint8Array {
+/** A payload as bytes: given as bytes, or any JSON value encoded as UTF-8 JSON (objects and records). */
+export function payloadBytes(payload: unknown): Uint8Array {
   if (payload instanceof Uint8Array) return payload;
-  if (payload === undefined) throw new InvalidArgumentError('payload', 'bytes or a JSON value', 'undefined');
-  return utf8(JSON.stringify(payload));
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(payload) as string | undefined;
+  } catch {
+    // A bigint or a cycle somewhere inside: refused below like undefined.
+  }
+  if (text === undefined) throw new InvalidArgumentError('payload', 'bytes or a JSON value', describeValue(payload));
+  return utf8(text);
 }
 
 function newHash(body: Record<string, unknown>): string {
