@@ -23,6 +23,7 @@ export type { MentionedUser, MessageEntity, ParseMessageMlOptions, RenderedMessa
 export { InvalidMessageMlError, isMessageMlDocument, MAX_MESSAGEML_DEPTH, MAX_MESSAGEML_LENGTH, parseMessageMl } from './pod/messageml.js';
 export type { Connection, PodClient, PodUser, StreamInfo } from './pod/pod-client.js';
 export type { BlobContent, BlobRef, ObjectRef, ObjectStoreClient, PayloadFormat, PutObject, StoredObject, TransactionOp } from './store/object-store-client.js';
+export type { DecryptedRecord, EncryptedRecord, JsonValue, RecordHeader, RecordInput } from './store/record.js';
 export type { ByteSource } from './util/web-streams.js';
 export * from './crypto/index.js';
 export * from './errors.js';

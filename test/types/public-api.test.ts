@@ -167,6 +167,21 @@ describe('signatures', () => {
     expectTypeOf<errors.AuthenticationFailure>().toEqualTypeOf<'unknown-user' | 'bad-signature' | 'clock-skew' | 'certificate-refused' | 'refused' | 'refresh-failed'>();
   });
 
+  it('of encrypted records for the bot\'s own database', () => {
+    expectTypeOf<root.AllegroClient['encryptRecord']>().toEqualTypeOf<(input: root.RecordInput, options?: { signal?: AbortSignal }) => Promise<root.EncryptedRecord>>();
+    expectTypeOf<root.AllegroClient['decryptRecord']>().toEqualTypeOf<(record: root.EncryptedRecord | string, options?: { associatedData?: string; signal?: AbortSignal }) => Promise<root.DecryptedRecord>>();
+    expectTypeOf<root.EncryptedRecord>().toEqualTypeOf<{
+      format: 'allegro-ts.record'; version: 1; threadId: string; rotationId: string; recordType: string; header: root.RecordHeader; encryptedPayload: string;
+    }>();
+    expectTypeOf<root.RecordInput>().toEqualTypeOf<{ threadId: string; payload: unknown; header?: root.RecordHeader; recordType?: string; associatedData?: string }>();
+    expectTypeOf<root.DecryptedRecord['rotationId']>().toEqualTypeOf<bigint>();
+    expectTypeOf<root.DecryptedRecord['payload']>().toEqualTypeOf<Uint8Array>();
+    expectTypeOf<root.RecordHeader>().toEqualTypeOf<{ [name: string]: root.JsonValue }>();
+    // @ts-expect-error A header value must be JSON.
+    const notJson: root.RecordHeader = { at: new Date() };
+    expect(notJson).toBeDefined();
+  });
+
   it('keeps the wiring private: objects the client makes cannot be constructed or exported as values', () => {
     // @ts-expect-error Session is exported as a type only.
     expect(root.Session).toBeUndefined();
