@@ -231,9 +231,10 @@ export class AllegroClient {
     return openRecord(key, this.podId, parsed, options.associatedData);
   }
 
-  /** Stop datafeeds, wipe keys, close connections. */
+  /** Stop datafeeds and Object Store feed consumers, wipe keys, close connections. */
   async close(): Promise<void> {
     for (const feed of this.#datafeeds) feed.stop();
+    await this.objects.stopFeeds();
     this.keys.close();
     await Promise.all(this.#transports.map((t) => t.close()));
   }
