@@ -31,6 +31,8 @@ export interface SandboxConfig {
   maxEventsPerRead: number;
   /** Rotate a room's content key when a member is removed. Default false. */
   rotateOnMemberRemoval: boolean;
+  /** How long an Object Store feed message is invisible after it is read (unless extended), seconds. Default 30. */
+  objectFeedVisibilitySeconds: number;
 }
 
 /** Base URLs of the sandbox. */

@@ -27,6 +27,7 @@ import { authRoutes } from './routes/auth.js';
 import { blobRoutes, openBlobStore, type BlobStore } from './routes/blobs.js';
 import { controlRoutes } from './routes/control.js';
 import { datafeedRoutes } from './routes/datafeed.js';
+import { feedMessages, feedRoutes } from './routes/feeds.js';
 import { keyRoutes } from './routes/keys.js';
 import { messageRoutes } from './routes/messages.js';
 import { OBJECT_STORE_DISABLED, objectRoutes } from './routes/objects.js';
@@ -99,6 +100,7 @@ const DEFAULT_CONFIG: SandboxConfig = {
   maxFeedsPerUser: 20,
   maxEventsPerRead: 100,
   rotateOnMemberRemoval: false,
+  objectFeedVisibilitySeconds: 30,
 };
 
 const PKCS12_PASSWORD = 'changeit';
@@ -283,7 +285,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
   podRoutes(router, ctx);
   messageRoutes(router, ctx);
   datafeedRoutes(router, ctx);
-  objectRoutes(router, ctx);
+  objectRoutes(router, ctx, feedMessages(ctx));
+  feedRoutes(router, ctx, faults);
   blobRoutes(router, ctx, blobStore);
   if (options.control === true) controlRoutes(router, faults, admin);
 

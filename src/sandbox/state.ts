@@ -5,10 +5,13 @@
  * code that mutates state and is deterministic, so replaying the journal (journal.ts) rebuilds exactly the state that was acknowledged. Randomness (keys, ids, timestamps) is
  * drawn before a record is made, never inside `apply`.
  *
+ * Object Store feeds and their queues are object-feeds.ts's, which applies their records.
+ *
  * Datafeed events are derived from records as they are applied (a message posts a SOCIALMESSAGE event to every
  * member, a membership change a MAESTRO event), so they need no records of their own.
  */
 import { standardBase64Id, userIdOf } from './ids.js';
+import { ObjectFeedStore, type ObjectFeedRecord, type ObjectFeedSnapshot } from './object-feeds.js';
 
 /** A user or bot of the pod. */
 export interface UserState {
@@ -108,6 +111,11 @@ export interface ObjectRecord {
   body: Record<string, unknown>;
 }
 
+/** An object version as the Object Store answers it: the stored body plus the server's fields. */
+export function objectJson(o: ObjectRecord): Record<string, unknown> {
+  return { ...o.body, absoluteHash: o.absoluteHash, baseHash: o.baseHash, version: o.version, createdDate: o.createdDate, owner: o.owner };
+}
+
 /** An Object Store partition and who may use it. */
 export interface PartitionState {
   hash: string;
@@ -156,7 +164,8 @@ export type StateRecord =
   | { t: 'partition'; partition: PartitionState }
   | { t: 'objects'; writes: ObjectWrite[] }
   | { t: 'blob'; id: string; owner: number; size: number; createdAt: number }
-  | { t: 'blob.delete'; id: string };
+  | { t: 'blob.delete'; id: string }
+  | ObjectFeedRecord;
 
 /** The complete state, in memory. */
 export class SandboxState {
@@ -184,6 +193,8 @@ export class SandboxState {
   readonly partitions = new Map<string, PartitionState>();
   /** Committed blobs by id (their files are `<files>/blobs/<id>.blob`). */
   readonly blobs = new Map<string, BlobState>();
+  /** Object Store feeds and their queued messages. */
+  objectFeeds = new ObjectFeedStore();
   #nextUserNumber = 1000;
   #nextSeq = 1;
 
@@ -302,6 +313,13 @@ export class SandboxState {
       case 'blob.delete':
         this.blobs.delete(r.id);
         return;
+      case 'objectFeed':
+      case 'objectFeed.delete':
+      case 'objectFeed.messages':
+      case 'objectFeed.ack':
+      case 'objectFeed.read':
+        this.objectFeeds.apply(r);
+        return;
     }
   }
 
@@ -400,6 +418,7 @@ export class SandboxState {
       partitions: [...this.partitions.values()],
       objectVersions: [...this.objectVersions.values()].map((hashes) => hashes.map((h) => this.objects.get(h)!)),
       blobs: [...this.blobs.values()].map((b) => ({ ...b })),
+      objectFeeds: this.objectFeeds.toSnapshot(),
     };
   }
 
@@ -428,6 +447,7 @@ export class SandboxState {
     for (const e of snapshot.events) state.events.push(e); // not push(...events): a spread of >~120k arguments overflows the stack
     for (const p of snapshot.partitions) state.partitions.set(p.hash, p);
     for (const b of snapshot.blobs ?? []) state.blobs.set(b.id, { ...b });
+    state.objectFeeds = ObjectFeedStore.fromSnapshot(snapshot.objectFeeds);
     for (const versions of snapshot.objectVersions) {
       for (const object of versions) state.#applyObjectWrite({ kind: 'put', object });
     }
@@ -459,4 +479,6 @@ export interface StateSnapshot {
   objectVersions: ObjectRecord[][];
   /** Committed blobs (absent in snapshots written before blobs existed). */
   blobs?: BlobState[];
+  /** Object Store feeds and their queues (absent in snapshots written before feeds existed). */
+  objectFeeds?: ObjectFeedSnapshot;
 }

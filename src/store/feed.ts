@@ -247,7 +247,9 @@ interface Held {
 class Consumer<C> {
   readonly #parts: FeedParts<C>;
   readonly #s: Settings;
+  /** Fires on stop, on the caller's signal, and when the feed is gone. */
   readonly #signal: AbortSignal;
+  readonly #end: () => void;
   readonly #stats: FeedStats;
   readonly #held = new Map<string, Held>();
   readonly #queue: Held[] = [];
@@ -262,7 +264,13 @@ class Consumer<C> {
   constructor(parts: FeedParts<C>, settings: Settings, signal: AbortSignal, stats: FeedStats) {
     this.#parts = parts;
     this.#s = settings;
-    this.#signal = signal;
+    const ending = new AbortController();
+    const linked = linkSignals(signal, ending.signal);
+    this.#signal = linked.signal;
+    this.#end = () => {
+      ending.abort();
+      linked.dispose();
+    };
     this.#stats = stats;
     this.#handled = new Remembered(settings.dedupEntries);
     this.#attempts = new Remembered(settings.dedupEntries);
@@ -277,6 +285,7 @@ class Consumer<C> {
       await this.#receive();
     } finally {
       clearInterval(renewal);
+      this.#end();
       this.#wakeup.notify();
       await Promise.all(running);
       // Messages never handed out go back at once; then the last acknowledgements.

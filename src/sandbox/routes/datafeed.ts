@@ -53,8 +53,8 @@ function eventJson(e: EventState): Record<string, unknown> {
   return { eventId: e.eventId, name: e.name, timestamp: e.timestamp, userId: e.initiatorId, payload: e.payload };
 }
 
-/** Wait until a commit happens, the time runs out or the client goes away. */
-function waitForCommit(ctx: SandboxContext, req: SandboxRequest, ms: number): Promise<void> {
+/** Wait until a commit happens, the time runs out or the client goes away (long polls: here and routes/feeds.ts). */
+export function waitForCommit(ctx: SandboxContext, req: SandboxRequest, ms: number): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {
       clearTimeout(timer);

@@ -14,7 +14,7 @@ import { toBase64Url, tryFromBase64, fromUtf8, utf8 } from '../../util/bytes.js'
 import { canonicalId, intQuery, optionalField, parseUserId, requireArray, requireObject, requiredField } from '../body.js';
 import type { SandboxContext } from '../context.js';
 import { HttpError, type Router, type SandboxRequest } from '../http.js';
-import type { ObjectWrite, PartitionState, StateRecord, ObjectRecord, UserState } from '../state.js';
+import { objectJson, type ObjectWrite, type PartitionState, type StateRecord, type ObjectRecord, type UserState } from '../state.js';
 
 /** The message of Symphony's entitlement refusal, verbatim. */
 export const OBJECT_STORE_DISABLED = OBJECT_STORE_DISABLED_MESSAGE;
@@ -22,7 +22,8 @@ export const OBJECT_STORE_DISABLED = OBJECT_STORE_DISABLED_MESSAGE;
 export const MAX_TRANSACTION_OBJECTS = 6;
 
 const STORED_TYPE = 'com.symphony.s2.model.object.StoredApplicationObject';
-const DELETED_TYPE = 'com.symphony.s2.model.object.DeletedApplicationObject';
+/** `_type` of a deletion (a logical tombstone, or a physical deletion's feed message). */
+export const DELETED_TYPE = 'com.symphony.s2.model.object.DeletedApplicationObject';
 const MIN_PAYLOAD_BYTES = 32;
 const MAX_SORT_KEY = 1024;
 
@@ -30,18 +31,15 @@ function apiUser(ctx: SandboxContext, req: SandboxRequest): UserState {
   return ctx.bearerUser(req, ['api', 'session']);
 }
 
-function permitted(partition: PartitionState | undefined, user: UserState, need: 'READ' | 'WRITE'): boolean {
-  if (partition === undefined || partition.owner === user.id) return true;
-  const granted = partition.permissions[String(user.id)] ?? [];
+/** Whether `userId` may `need` in `partition` (anyone, in a partition that does not exist yet); WRITE includes READ. */
+export function permitted(partition: PartitionState | undefined, userId: number, need: 'READ' | 'WRITE'): boolean {
+  if (partition === undefined || partition.owner === userId) return true;
+  const granted = partition.permissions[String(userId)] ?? [];
   return granted.includes(need) || (need === 'READ' && granted.includes('WRITE'));
 }
 
 function requirePermission(ctx: SandboxContext, user: UserState, partitionHash: string, need: 'READ' | 'WRITE'): void {
-  if (!permitted(ctx.state.partitions.get(partitionHash), user, need)) throw new HttpError(403, `No ${need} permission on this partition`);
-}
-
-function objectJson(o: ObjectRecord): Record<string, unknown> {
-  return { ...o.body, absoluteHash: o.absoluteHash, baseHash: o.baseHash, version: o.version, createdDate: o.createdDate, owner: o.owner };
+  if (!permitted(ctx.state.partitions.get(partitionHash), user.id, need)) throw new HttpError(403, `No ${need} permission on this partition`);
 }
 
 /** Tracks what a transaction has written so far, so later writes in it see earlier ones. */
@@ -88,7 +86,7 @@ class Draft {
       this.partitions.push({ hash: partitionHash, name: '', owner: this.user.id, permissions: {} });
       return;
     }
-    if (!permitted(partition, this.user, 'WRITE')) throw new HttpError(403, 'No WRITE permission on this partition');
+    if (!permitted(partition, this.user.id, 'WRITE')) throw new HttpError(403, 'No WRITE permission on this partition');
   }
 
   records(): StateRecord[] {
@@ -192,23 +190,29 @@ function page<T>(items: T[], keyOf: (item: T) => string | number, req: SandboxRe
   return result;
 }
 
-function pageJson(p: { items: ObjectRecord[]; after?: string; before?: string }): Record<string, unknown> {
-  return { pagination: { cursors: { before: p.before ?? null, after: p.after ?? null }, ...(p.after === undefined ? {} : { next: p.after }) }, data: p.items.map(objectJson) };
+function pageJson<T>(p: { items: T[]; after?: string; before?: string }, toJson: (item: T) => unknown): Record<string, unknown> {
+  return { pagination: { cursors: { before: p.before ?? null, after: p.after ?? null }, ...(p.after === undefined ? {} : { next: p.after }) }, data: p.items.map(toJson) };
 }
 
 function partitionHashOf(name: string, userId: number): string {
   return toBase64Url(createHash('sha256').update(`partition\u0000${userId}\u0000${name}`).digest());
 }
 
+/**
+ * What else a set of writes commits with them, made before they are applied (routes/feeds.ts queues a message in
+ * every feed that subscribes to a written partition).
+ */
+export type WritesHook = (writes: readonly ObjectWrite[], writer: UserState, at: number) => StateRecord[];
+
 /** Register the Object Store routes. */
-export function objectRoutes(router: Router, ctx: SandboxContext): void {
+export function objectRoutes(router: Router, ctx: SandboxContext, withWrites: WritesHook = () => []): void {
   const { state } = ctx;
   router
     .add('PUT', '/object/v1/objects/:hash', async (req) => {
       const user = apiUser(ctx, req);
       const draft = new Draft(ctx, user, Date.now());
       addWrite(draft, req.json(), canonicalId(req.params.hash!, 'hash'));
-      await ctx.commit(...draft.records());
+      await ctx.commit(...draft.records(), ...withWrites(draft.writes, user, draft.at));
       const written = draft.writes[0]!;
       return written.kind === 'put' ? { json: objectJson(written.object) } : written.deletionType === 'LOGICAL' ? { json: objectJson(written.tombstone) } : { status: 204 };
     })
@@ -219,7 +223,7 @@ export function objectRoutes(router: Router, ctx: SandboxContext): void {
       if (list.length > MAX_TRANSACTION_OBJECTS) throw new HttpError(400, `A transaction may write at most ${MAX_TRANSACTION_OBJECTS} objects; nothing was written`);
       const draft = new Draft(ctx, user, Date.now());
       for (const item of list) addWrite(draft, item, undefined);
-      await ctx.commit(...draft.records());
+      await ctx.commit(...draft.records(), ...withWrites(draft.writes, user, draft.at));
       return { json: draft.writes.map((w) => (w.kind === 'put' ? objectJson(w.object) : w.deletionType === 'LOGICAL' ? objectJson(w.tombstone) : { baseHash: w.baseHash, deletionType: 'PHYSICAL' })) };
     })
     .add('GET', '/object/v1/objects/:hash/versions', (req) => {
@@ -228,7 +232,7 @@ export function objectRoutes(router: Router, ctx: SandboxContext): void {
       const versions = (state.objectVersions.get(baseHash) ?? []).map((h) => state.objects.get(h)!);
       if (versions.length === 0) throw new HttpError(404, 'No object has that baseHash');
       requirePermission(ctx, user, versions[0]!.partitionHash, 'READ');
-      return { json: pageJson(page(versions, (o) => o.version, req)) };
+      return { json: pageJson(page(versions, (o) => o.version, req), objectJson) };
     })
     .add('GET', '/object/v1/objects/:hash', (req) => {
       const user = apiUser(ctx, req);
@@ -274,21 +278,23 @@ export function objectRoutes(router: Router, ctx: SandboxContext): void {
         .map(([, baseHash]) => state.currentObject(baseHash)!)
         .filter((o) => o.deletionType === undefined)
         .sort((a, b) => (a.sortKey < b.sortKey ? -1 : a.sortKey > b.sortKey ? 1 : 0));
-      return { json: pageJson(page(current, (o) => o.sortKey, req)) };
+      return { json: pageJson(page(current, (o) => o.sortKey, req), objectJson) };
     })
     .add('GET', '/object/v1/partitions/:hash/users', (req) => {
       const user = apiUser(ctx, req);
       const partition = state.partitions.get(canonicalId(req.params.hash!, 'hash'));
       if (partition === undefined) throw new HttpError(404, 'No such partition');
-      if (!permitted(partition, user, 'READ')) throw new HttpError(403, 'No READ permission on this partition');
-      const data = [{ userId: partition.owner, permissions: ['READ', 'WRITE'] }, ...Object.entries(partition.permissions).map(([id, p]) => ({ userId: Number(id), permissions: p }))];
-      return { json: { data } };
+      if (!permitted(partition, user.id, 'READ')) throw new HttpError(403, 'No READ permission on this partition');
+      // The owner first, then the others by user id; the cursor is a position in that list.
+      const others = Object.entries(partition.permissions).map(([id, p]) => ({ userId: Number(id), permissions: p })).filter((u) => u.userId !== partition.owner && u.permissions.length > 0);
+      const users = [{ userId: partition.owner, permissions: ['READ', 'WRITE'] }, ...others.sort((a, b) => a.userId - b.userId)].map((u, position) => ({ u, position }));
+      return { json: pageJson(page(users, (e) => e.position, req), (e) => e.u) };
     })
     .add('GET', '/object/v1/partitions/:hash', (req) => {
       const user = apiUser(ctx, req);
       const partition = state.partitions.get(canonicalId(req.params.hash!, 'hash'));
       if (partition === undefined) throw new HttpError(404, 'No such partition');
-      if (!permitted(partition, user, 'READ')) throw new HttpError(403, 'No READ permission on this partition');
+      if (!permitted(partition, user.id, 'READ')) throw new HttpError(403, 'No READ permission on this partition');
       return { json: { id: { name: partition.name, userId: partition.owner }, hash: partition.hash } };
     })
     .add('GET', '/object/v1/partitions/:hash/:sortKey', (req) => {

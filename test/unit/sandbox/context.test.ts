@@ -12,7 +12,7 @@ const ALICE = userIdOf(POD, 1000);
 const BOB = userIdOf(POD, 1001);
 
 const config: SandboxConfig = {
-  sessionTtlSeconds: 3600, datafeedWaitMs: 20_000, feedTtlMs: 1_800_000, maxFeedsPerUser: 20, maxEventsPerRead: 100, rotateOnMemberRemoval: false,
+  sessionTtlSeconds: 3600, datafeedWaitMs: 20_000, feedTtlMs: 1_800_000, maxFeedsPerUser: 20, maxEventsPerRead: 100, rotateOnMemberRemoval: false, objectFeedVisibilitySeconds: 30,
 };
 const urls: SandboxUrls = { podUrl: 'https://x', keyManagerUrl: 'https://x/relay', sessionAuthUrl: 'https://x/sessionauth', keyAuthUrl: 'https://x/keyauth', objectStoreUrl: 'https://x', agentUrl: 'https://x/agent' };
 

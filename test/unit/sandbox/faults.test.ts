@@ -97,7 +97,7 @@ describe('Faults', () => {
     const r = fakeResponse();
     expect(await faults.apply('GET', '/pod/v1/x', r.res)).toBe('continue');
     r.untouched();
-    expect(faults.counts).toEqual({ delayed: 0, failed: 0, dropped: 0 });
+    expect(faults.counts).toEqual({ delayed: 0, failed: 0, dropped: 0, ignored: 0 });
   });
 
   it('add validates, installs nothing on error, and returns the parsed rule', () => {
@@ -131,7 +131,7 @@ describe('Faults', () => {
     expect(written.status).toBe(503);
     expect(written.headers['retry-after']).toBeUndefined();
     expect(written.body).toEqual({ code: 503, message: 'Server error (injected fault)' });
-    expect(faults.counts).toEqual({ delayed: 0, failed: 2, dropped: 0 });
+    expect(faults.counts).toEqual({ delayed: 0, failed: 2, dropped: 0, ignored: 0 });
   });
 
   it('matches a path by prefix, or by regular expression when it starts with ^', async () => {
@@ -197,7 +197,7 @@ describe('Faults', () => {
     expect(r.destroy).toHaveBeenCalledTimes(1);
     expect(r.writeHead).not.toHaveBeenCalled();
     expect(r.end).not.toHaveBeenCalled();
-    expect(faults.counts).toEqual({ delayed: 0, failed: 0, dropped: 1 });
+    expect(faults.counts).toEqual({ delayed: 0, failed: 0, dropped: 1, ignored: 0 });
   });
 
   it('delays by latencyMs, then serves or fails', async () => {
@@ -223,7 +223,7 @@ describe('Faults', () => {
     await vi.advanceTimersByTimeAsync(1);
     expect(outcome).toBe('handled');
     expect(s.written().status).toBe(503);
-    expect(faults.counts).toEqual({ delayed: 2, failed: 1, dropped: 0 });
+    expect(faults.counts).toEqual({ delayed: 2, failed: 1, dropped: 0, ignored: 0 });
   });
 
   it('drops a real connection (node:http, as handleRequest\'s before hook)', async () => {
@@ -270,7 +270,7 @@ describe('Faults', () => {
     try {
       await expect(put()).rejects.toThrow(/socket hang up|ECONNRESET/);
       expect(served).toBe(1);
-      expect(faults.counts).toEqual({ delayed: 0, failed: 0, dropped: 1 });
+      expect(faults.counts).toEqual({ delayed: 0, failed: 0, dropped: 1, ignored: 0 });
       expect(await put()).toBe('200 "written"');
       expect(served).toBe(2);
     } finally {
