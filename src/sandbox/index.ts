@@ -6,7 +6,8 @@ export { startSandbox } from './server.js';
 export type { NewSandboxUser, SandboxAdmin } from './admin.js';
 export type { IdentityFiles, RunningSandbox, SandboxOptions } from './server.js';
 export type { SandboxConfig, SandboxUrls } from './context.js';
-export type { FaultRule, Faults } from './faults.js';
+export type { FaultRule, Faults, FeedAction, FeedFault } from './faults.js';
+export type { FeedMessageState, FeedSelection, ObjectFeedRecord, ObjectFeedSnapshot, ObjectFeedState, ObjectFeedStore } from './object-feeds.js';
 export type { Seed, SeedUser } from './seed.js';
 export { DEFAULT_SEED } from './seed.js';
 export type {
