@@ -33,6 +33,8 @@ const STORE_VISIBILITY_SECONDS = 30;
 /** Most receipt handles per list in one request. */
 const MAX_HANDLES_PER_REQUEST = 10;
 const INITIAL_BACKOFF_MS = 200;
+/** An empty read answered faster than this is followed by a pause of twice as long. */
+const EMPTY_READ_MS = 100;
 const MAX_BACKOFF_MS = 30_000;
 /** Longest wait for the last acknowledgements when a consumer stops. */
 const FINAL_FLUSH_MS = 10_000;
@@ -303,6 +305,7 @@ class Consumer<C> {
         continue;
       }
       let received: RawFeedObject[];
+      const asked = Date.now();
       try {
         received = await this.#parts.request(
           { maxItems: this.#s.maxItems - this.#held.size, waitTimeSeconds: this.#s.waitTimeSeconds },
@@ -325,6 +328,9 @@ class Consumer<C> {
       this.#stats.reads++;
       for (const raw of received) this.#accept(raw);
       this.#flush();
+      // An empty answer that came at once (no long poll: waitTimeSeconds 0, or a store that does not wait) must not
+      // turn the loop into a busy poll of the store.
+      if (received.length === 0 && Date.now() - asked < EMPTY_READ_MS) await sleepOrWake(EMPTY_READ_MS * 2, this.#signal);
     }
   }
 
