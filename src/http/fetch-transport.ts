@@ -16,7 +16,7 @@
  * only through an undici dispatcher: pass `fetch: (url, init) => undici.fetch(url, { ...init, dispatcher })`.
  */
 import { AbortedError, InvalidArgumentError, NetworkError, TimeoutError, type AllegroError } from '../errors.js';
-import { AbortGroup, linkSignals } from '../util/async.js';
+import { AbortGroup, linkSignals, timerDelay } from '../util/async.js';
 import { describeValue, optionsObject, requirePositiveInteger } from '../util/validate.js';
 import { toReadableStream } from '../util/web-streams.js';
 import { DEFAULT_MAX_RESPONSE_BYTES, type Transport, type TransportRequest, type TransportResponse } from './transport.js';
@@ -41,7 +41,7 @@ function timer(onExpiry: () => void): { start(ms: number): void; stop(): void } 
   return {
     start(ms) {
       if (handle !== undefined) clearTimeout(handle);
-      handle = setTimeout(onExpiry, ms);
+      handle = setTimeout(onExpiry, timerDelay(ms));
     },
     stop() {
       if (handle !== undefined) clearTimeout(handle);

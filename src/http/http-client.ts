@@ -17,7 +17,7 @@
  * redacted.
  */
 import { AbortedError, AllegroError, HttpStatusError, InvalidArgumentError, MalformedResponseError, TimeoutError } from '../errors.js';
-import { AbortGroup, linkSignals, sleepOrAbort } from '../util/async.js';
+import { AbortGroup, linkSignals, sleepOrAbort, timerDelay } from '../util/async.js';
 import { describeValue, optionsObject, requirePositiveInteger, requireString } from '../util/validate.js';
 import { VERSION } from '../version.js';
 import { delayFor, isRetryable, parseRetryAfter, retryPolicy, type RetryPolicy } from './retry.js';
@@ -428,12 +428,12 @@ export class HttpClient {
    */
   async #attempt<T>(p: Plan, headers: Record<string, string>, signal: AbortSignal, take: (response: StreamResponse) => Promise<T>): Promise<T> {
     const deadline = p.deadline ? new AbortController() : undefined;
-    const timer = deadline === undefined ? undefined : setTimeout(() => deadline.abort(), p.timeoutMs);
+    const timer = deadline === undefined ? undefined : setTimeout(() => deadline.abort(), timerDelay(p.timeoutMs));
     const linked = deadline === undefined ? undefined : linkSignals(signal, deadline.signal);
     try {
       const response = await sendStream(this.#transport, {
         method: p.method, url: p.url, route: p.route, headers, signal: linked?.signal ?? signal,
-        headersTimeoutMs: p.timeoutMs, bodyTimeoutMs: p.timeoutMs, ...(p.body === undefined ? {} : { body: p.body }),
+        headersTimeoutMs: timerDelay(p.timeoutMs), bodyTimeoutMs: timerDelay(p.timeoutMs), ...(p.body === undefined ? {} : { body: p.body }),
       });
       if (response.status < 200 || response.status >= 300) throw await statusError(response, p, headers);
       return await take(response);

@@ -10,6 +10,7 @@
 import { createSecureContext, rootCertificates } from 'node:tls';
 import { Agent, ProxyAgent, type Dispatcher as UndiciDispatcher } from 'undici';
 import { InvalidArgumentError } from '../errors.js';
+import { timerDelay } from '../util/async.js';
 import { describeValue, optionsObject, requirePositiveInteger, requireString } from '../util/validate.js';
 import { DEFAULT_MAX_RESPONSE_BYTES, requireHttpUrl, type Transport } from './transport.js';
 import { undiciTransport } from './undici-transport.js';
@@ -57,7 +58,7 @@ export function createDispatcher(options: DispatcherOptions = {}): Transport {
   const maxConnections = o.maxConnections === undefined ? DEFAULT_MAX_CONNECTIONS : requirePositiveInteger('options.maxConnections', o.maxConnections);
   const maxResponseBytes = o.maxResponseBytes === undefined ? DEFAULT_MAX_RESPONSE_BYTES : requirePositiveInteger('options.maxResponseBytes', o.maxResponseBytes);
   const tls = tlsOptions(o);
-  const common = { connections: maxConnections, pipelining: 1, connectTimeout: connectTimeoutMs };
+  const common = { connections: maxConnections, pipelining: 1, connectTimeout: timerDelay(connectTimeoutMs) };
   let pool: UndiciDispatcher;
   let description = 'agent';
   if (o.proxy !== undefined) {
@@ -80,7 +81,7 @@ export function createDispatcher(options: DispatcherOptions = {}): Transport {
       uri: proxyUrl.origin,
       ...(token === undefined ? {} : { token }),
       // The tunnel replaces the Agent's connector, so the connect timeout must be given to both legs.
-      proxyTls: { timeout: connectTimeoutMs, ...(proxyUrl.protocol === 'https:' && tls.ca !== undefined ? { ca: tls.ca as string[] } : {}) },
+      proxyTls: { timeout: timerDelay(connectTimeoutMs), ...(proxyUrl.protocol === 'https:' && tls.ca !== undefined ? { ca: tls.ca as string[] } : {}) },
       requestTls: { timeout: connectTimeoutMs, ...tls },
     });
     description = `proxy ${proxyUrl.origin}`;

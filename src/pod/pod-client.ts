@@ -82,14 +82,14 @@ export class PodClient {
     return this.#call('GET', '/pod/v2/sessioninfo');
   }
 
-  /** Users by id, username or email (GET /pod/v3/users); unknown ones are left out. */
+  /** Users by id, username or email (GET /pod/v3/users); unknown ones are left out (the pod's 204: none known). */
   async users(query: { ids: readonly number[] } | { usernames: readonly string[] } | { emails: readonly string[] }): Promise<PodUser[]> {
     const [param, values] = 'ids' in query ? ['uid', userIdList('query.ids', query.ids).map(String)] : 'usernames' in query ? ['username', [...query.usernames]] : ['email', [...query.emails]];
     if (values.length === 0 || values.some((v) => typeof v !== 'string' || v.length === 0 || v.includes(','))) {
       throw new InvalidArgumentError(`query.${param}`, 'a non-empty list of values without commas', describeValue(values));
     }
-    const reply = await this.#call<{ users?: PodUser[] }>('GET', `/pod/v3/users?${param}=${encodeURIComponent(values.join(','))}&local=true`);
-    return reply.users ?? [];
+    const reply = await this.#call<{ users?: PodUser[] } | undefined>('GET', `/pod/v3/users?${param}=${encodeURIComponent(values.join(','))}&local=true`);
+    return reply?.users ?? [];
   }
 
   /** Create (or find) the IM or MIM of the bot with `userIds`; returns the stream id. */
@@ -120,13 +120,13 @@ export class PodClient {
     return this.#call('GET', `/pod/v2/room/${canonicalThreadId(streamId)}/membership/list`);
   }
 
-  /** The bot's streams, most recently active first (POST /pod/v1/streams/list). */
+  /** The bot's streams (POST /pod/v1/streams/list; its 204, no stream, is an empty list). */
   async streams(filter: { types?: ReadonlyArray<StreamInfo['type']>; includeInactive?: boolean; skip?: number; limit?: number } = {}): Promise<StreamInfo[]> {
     const query = `?skip=${filter.skip ?? 0}&limit=${filter.limit ?? 50}`;
     const body = { streamTypes: (filter.types ?? []).map((type) => ({ type })), includeInactiveStreams: filter.includeInactive ?? false };
-    const list = await this.#call<Array<{ id: string; active: boolean; streamType: { type: StreamInfo['type'] }; streamAttributes?: { members?: number[] }; roomAttributes?: { name?: string } }>>(
+    const list = await this.#call<Array<{ id: string; active: boolean; streamType: { type: StreamInfo['type'] }; streamAttributes?: { members?: number[] }; roomAttributes?: { name?: string } }> | undefined>(
       'POST', `/pod/v1/streams/list${query}`, { json: body, idempotent: true });
-    return list.map((s) => ({
+    return (list ?? []).map((s) => ({
       id: s.id, type: s.streamType.type, active: s.active, members: s.streamAttributes?.members ?? [],
       ...(s.roomAttributes?.name === undefined ? {} : { name: s.roomAttributes.name }),
     }));

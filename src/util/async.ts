@@ -8,6 +8,18 @@
 import { AbortedError } from '../errors.js';
 
 /**
+ * The longest delay a timer holds: 2^31 − 1 ms (about 24.8 days). Node and browsers run a longer `setTimeout` almost
+ * at once instead (Node after 1 ms, with a TimeoutOverflowWarning), so every delay and timeout goes through
+ * {@link timerDelay} first.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** `ms` as a timer can hold it: at most {@link MAX_TIMER_MS}, so a longer wait is that longest one, never a 1 ms one. */
+export function timerDelay(ms: number): number {
+  return Math.min(ms, MAX_TIMER_MS);
+}
+
+/**
  * Wait `ms` milliseconds. Rejects with `AbortedError(what)` as soon as `signal` fires (at once if it already has);
  * the timer and the listener are removed either way.
  */
@@ -21,7 +33,7 @@ export function sleepOrAbort(ms: number, signal: AbortSignal | undefined, what: 
     const timer = setTimeout(() => {
       signal?.removeEventListener('abort', onAbort);
       resolve();
-    }, ms);
+    }, timerDelay(ms));
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
@@ -38,7 +50,7 @@ export function sleepOrWake(ms: number, signal: AbortSignal): Promise<void> {
       signal.removeEventListener('abort', wake);
       resolve();
     };
-    const timer = setTimeout(wake, ms);
+    const timer = setTimeout(wake, timerDelay(ms));
     signal.addEventListener('abort', wake, { once: true });
   });
 }

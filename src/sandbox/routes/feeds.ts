@@ -8,21 +8,23 @@
  * unless extended, then delivered again with a new receipt handle: only the newest handle of a message
  * acknowledges or extends it, an older one is ignored (as SQS does). At-least-once, oldest first.
  *
- * Feeds, queued messages and acknowledgements are journaled (object-feeds.ts); visibility and receipt handles live
- * in memory, so after a restart every unacknowledged message is visible again. A feed unused (no upsert, read or
- * acknowledgement) for its expiry is gone: 404. Feed fault rules (`feedAction`, faults.ts) apply here.
+ * Feeds and their queues are tables of the store (store/feeds.ts), changed in the transaction of the write that
+ * queues a message (an object write, through the objects route's hook) and of the read that acknowledges one;
+ * visibility and receipt handles live in memory, so after a restart every unacknowledged message is visible again.
+ * A feed unused (no upsert, read or acknowledgement) for its expiry is gone: 404. Feed fault rules (`feedAction`,
+ * faults.ts) apply here.
  */
 import { createHash } from 'node:crypto';
 import { canonicalId, optionalField, parseUserId, requireObject, requiredField } from '../body.js';
 import type { SandboxContext } from '../context.js';
 import type { FeedAction, Faults } from '../faults.js';
-import { HttpError, type Router, type SandboxRequest } from '../http.js';
+import { HttpError } from '../http-error.js';
+import type { Router, SandboxRequest } from '../http.js';
 import { newId } from '../ids.js';
-import type { FeedSelection, ObjectFeedState } from '../object-feeds.js';
-import { objectJson, type StateRecord, type UserState } from '../state.js';
+import type { FeedSelection, ObjectFeed } from '../store/feeds.js';
+import type { User } from '../store/users.js';
 import { toBase64Url } from '../../util/bytes.js';
-import { waitForCommit } from './datafeed.js';
-import { DELETED_TYPE, permitted, type WritesHook } from './objects.js';
+import { DELETED_TYPE, objectJson, permitted, type WriteHook } from './objects.js';
 
 /** Feed expiry bounds and default, milliseconds (Allegro's: 60 s to 5 days, default 5 days). */
 export const MIN_FEED_EXPIRY_MS = 60_000;
@@ -87,7 +89,7 @@ function feedHashOf(name: string, owner: number): string {
   return toBase64Url(createHash('sha256').update(`feed\u0000${owner}\u0000${name}`).digest());
 }
 
-function feedJson(feed: ObjectFeedState): Record<string, unknown> {
+function feedJson(feed: ObjectFeed): Record<string, unknown> {
   return {
     id: { name: feed.name, userId: feed.owner }, hash: feed.hash, queueName: `allegro-sandbox-${feed.hash}`, expiryTime: feed.expiryMs,
     partitionSelections: feed.selections.map((s) => ({ partitionHash: s.partitionHash, ...(s.sortKeyPrefix === '' ? {} : { sortKeyPrefix: s.sortKeyPrefix }) })),
@@ -111,50 +113,40 @@ function handleList(body: Record<string, unknown>, name: 'delete' | 'extend'): A
 }
 
 /**
- * The messages a set of object writes queues: one per write and per live feed that subscribes to the written
- * partition (and sort key) and whose owner may READ it. Made before the writes are applied (a physical deletion's
- * partition and sort key are those of the object's current version).
+ * Queue a message for an object write in every live feed that subscribes to the written partition (and sort key)
+ * and whose owner may READ it, in the write's transaction: the objects route's hook.
  */
-export function feedMessages(ctx: SandboxContext): WritesHook {
-  return (writes, _writer, at) => {
-    const { state } = ctx;
-    const feeds = [...state.objectFeeds.feeds.values()].filter((f) => !state.objectFeeds.expired(f, at));
-    if (feeds.length === 0) return [];
-    const messages: Array<{ feedHash: string; messageId: string; payload: Record<string, unknown> }> = [];
-    for (const w of writes) {
-      let payload: Record<string, unknown>;
-      if (w.kind === 'put') payload = objectJson(w.object);
-      else if (w.deletionType === 'LOGICAL') payload = objectJson(w.tombstone);
-      else {
-        const current = state.currentObject(w.baseHash);
-        if (current === undefined) continue;
-        payload = { _type: DELETED_TYPE, baseHash: w.baseHash, partitionHash: current.partitionHash, sortKey: current.sortKey, deletionType: 'PHYSICAL' };
-      }
-      const partitionHash = String(payload.partitionHash);
-      const sortKey = String(payload.sortKey);
-      for (const feed of feeds) {
-        const subscribed = feed.selections.some((s) => s.partitionHash === partitionHash && sortKey.startsWith(s.sortKeyPrefix));
-        if (subscribed && permitted(state.partitions.get(partitionHash), feed.owner, 'READ')) messages.push({ feedHash: feed.hash, messageId: newId(18), payload });
-      }
+export function queueFeedMessages(ctx: SandboxContext): WriteHook {
+  const { store } = ctx;
+  return (tx, write, at) => {
+    const feeds = store.objectFeeds.all().filter((f) => !store.objectFeeds.expired(f, at));
+    if (feeds.length === 0) return;
+    const partitionHash = write.kind === 'put' ? write.object.partitionHash : write.partitionHash;
+    const sortKey = write.kind === 'put' ? write.object.sortKey : write.sortKey;
+    const payload = write.kind === 'put' ? objectJson(write.object)
+      : { _type: DELETED_TYPE, baseHash: write.baseHash, partitionHash, sortKey, deletionType: 'PHYSICAL' };
+    const partition = store.objects.partition(partitionHash);
+    for (const feed of feeds) {
+      const subscribed = feed.selections.some((s) => s.partitionHash === partitionHash && sortKey.startsWith(s.sortKeyPrefix));
+      if (subscribed && permitted(partition, feed.owner, 'READ')) store.objectFeeds.enqueue(tx, feed.hash, { messageId: newId(18), payload });
     }
-    return messages.length === 0 ? [] : [{ t: 'objectFeed.messages', messages }];
   };
 }
 
 /** Register the feed routes. */
 export function feedRoutes(router: Router, ctx: SandboxContext, faults: Faults): void {
-  const { state } = ctx;
+  const { store, config } = ctx;
   const deliveries = new Deliveries();
-  const apiUser = (req: SandboxRequest): UserState => ctx.bearerUser(req, ['api', 'session']);
+  const apiUser = (req: SandboxRequest): User => ctx.bearerUser(req, ['api', 'session']);
 
   /** The caller's live feed `hash`; 404 for none (an expired one is deleted now), 403 for another user's. */
-  async function ownFeed(req: SandboxRequest, user: UserState): Promise<ObjectFeedState> {
+  async function ownFeed(req: SandboxRequest, user: User): Promise<ObjectFeed> {
     const hash = canonicalId(req.params.hash!, 'feedHash');
-    const feed = state.objectFeeds.feeds.get(hash);
+    const feed = store.objectFeeds.feed(hash);
     if (feed === undefined) throw new HttpError(404, 'No such feed (deleted, expired, or never created)');
     if (feed.owner !== user.id) throw new HttpError(403, 'This feed belongs to another user');
-    if (state.objectFeeds.expired(feed, Date.now())) {
-      await ctx.commit({ t: 'objectFeed.delete', hash });
+    if (store.objectFeeds.expired(feed, Date.now())) {
+      await store.write((tx) => store.objectFeeds.delete(tx, hash));
       throw new HttpError(404, `This feed expired after ${Math.round(feed.expiryMs / 1000)} s unused; upsert it again`);
     }
     return feed;
@@ -176,25 +168,30 @@ export function feedRoutes(router: Router, ctx: SandboxContext, faults: Faults):
         const partitionHash = canonicalId(requiredField(e, 'partitionHash', 'string'), `partitionSelections[${i}].partitionHash`);
         const sortKeyPrefix = optionalField(e, 'sortKeyPrefix', 'string') ?? '';
         if (sortKeyPrefix.length > MAX_PREFIX) throw new HttpError(400, `Field "partitionSelections[${i}].sortKeyPrefix" must be at most ${MAX_PREFIX} characters`);
-        const partition = state.partitions.get(partitionHash);
-        if (partition === undefined) throw new HttpError(404, `No such partition: partitionSelections[${i}]`);
-        if (!permitted(partition, user.id, 'READ')) throw new HttpError(403, `No READ permission on partitionSelections[${i}]`);
         return { partitionHash, sortKeyPrefix };
       });
       optionalField(body, 'userPermissions', 'array');
       const expiryMs = intField(body, 'expiryTime', MAX_FEED_EXPIRY_MS, MIN_FEED_EXPIRY_MS, MAX_FEED_EXPIRY_MS);
       const hash = feedHashOf(name, owner);
-      const now = Date.now();
-      const existing = state.objectFeeds.feeds.get(hash);
-      const records: StateRecord[] = existing !== undefined && state.objectFeeds.expired(existing, now) ? [{ t: 'objectFeed.delete', hash }] : [];
-      records.push({ t: 'objectFeed', feed: { hash, name, owner, selections, expiryMs, createdAt: now, lastUsedAt: now } });
-      await ctx.commit(...records);
-      return { json: feedJson(state.objectFeeds.feeds.get(hash)!) };
+      const feed = await store.write((tx) => {
+        selections.forEach((s, i) => {
+          const partition = store.objects.partition(s.partitionHash);
+          if (partition === undefined) throw new HttpError(404, `No such partition: partitionSelections[${i}]`);
+          if (!permitted(partition, user.id, 'READ')) throw new HttpError(403, `No READ permission on partitionSelections[${i}]`);
+        });
+        const now = Date.now();
+        const existing = store.objectFeeds.feed(hash);
+        // An expired feed is gone: upserting it again starts an empty one.
+        if (existing !== undefined && store.objectFeeds.expired(existing, now)) store.objectFeeds.delete(tx, hash);
+        store.objectFeeds.upsert(tx, { hash, name, owner, selections, expiryMs, createdAt: now, lastUsedAt: now });
+        return store.objectFeeds.feed(hash)!;
+      });
+      return { json: feedJson(feed) };
     })
     .add('DELETE', '/object/v1/feeds/:hash', async (req) => {
       const feed = await ownFeed(req, apiUser(req));
-      const queued = [...(state.objectFeeds.queues.get(feed.hash)?.keys() ?? [])];
-      await ctx.commit({ t: 'objectFeed.delete', hash: feed.hash });
+      const queued = [...store.objectFeeds.messages(feed.hash)].map((m) => m.messageId);
+      await store.write((tx) => store.objectFeeds.delete(tx, feed.hash));
       for (const id of queued) deliveries.forget(id);
       return { status: 204 };
     })
@@ -209,43 +206,44 @@ export function feedRoutes(router: Router, ctx: SandboxContext, faults: Faults):
       const actions: FeedAction[] = [...(maxItems > 0 ? ['receive' as const] : []), ...(deletes.length > 0 ? ['delete' as const] : []), ...(extendsList.length > 0 ? ['extend' as const] : [])];
       const fault = await faults.applyToFeed(req.method, req.path, actions, req.socket);
       if (fault.drop) return { status: 204 };
-      const queue = () => state.objectFeeds.queues.get(feed.hash) ?? new Map<string, unknown>();
+      const queued = (id: string) => store.objectFeeds.has(feed.hash, id);
       const now = Date.now();
 
-      const acked = fault.ignore.has('delete') ? [] : [...new Set(deletes.map((d) => deliveries.messageOf(d.receiptHandle)).filter((id): id is string => id !== undefined && queue().has(id)))];
-      const touch = now - feed.lastUsedAt > Math.min(60_000, feed.expiryMs / 4);
-      if (acked.length > 0) await ctx.commit({ t: 'objectFeed.ack', hash: feed.hash, messageIds: acked, at: now });
-      else if (touch) await ctx.commit({ t: 'objectFeed.read', hash: feed.hash, at: now });
+      const acked = fault.ignore.has('delete') ? [] : [...new Set(deletes.map((d) => deliveries.messageOf(d.receiptHandle)).filter((id): id is string => id !== undefined && queued(id)))];
+      // Acknowledge, and note the read often enough that a feed being read does not expire.
+      if (acked.length > 0 || now - feed.lastUsedAt > Math.min(60_000, feed.expiryMs / 4)) {
+        await store.write((tx) => {
+          store.objectFeeds.acknowledge(tx, feed.hash, acked);
+          store.objectFeeds.touch(tx, feed.hash, now);
+        });
+      }
       for (const id of acked) deliveries.forget(id);
       if (!fault.ignore.has('extend')) {
         for (const e of extendsList) {
           const id = deliveries.messageOf(e.receiptHandle);
-          if (id !== undefined && queue().has(id)) deliveries.setVisibleAt(id, Date.now() + e.visibilityTimeout * 1000);
+          if (id !== undefined && queued(id)) deliveries.setVisibleAt(id, Date.now() + e.visibilityTimeout * 1000);
         }
       }
 
-      const visibleNow = () => {
+      const visibleNow = (): Array<{ messageId: string; payload: Record<string, unknown> }> => {
         const at = Date.now();
-        const out: string[] = [];
-        for (const id of queue().keys()) {
+        const out = [];
+        for (const m of store.objectFeeds.messages(feed.hash)) {
           if (out.length >= maxItems) break;
-          if (deliveries.visible(id, at)) out.push(id);
+          if (deliveries.visible(m.messageId, at)) out.push(m);
         }
         return out;
       };
       let ready = maxItems === 0 ? [] : visibleNow();
       const deadline = now + waitTimeSeconds * 1000;
-      while (maxItems > 0 && ready.length === 0 && Date.now() < deadline && !req.socket.destroyed && state.objectFeeds.feeds.has(feed.hash)) {
-        const wake = Math.min(deadline, deliveries.nextVisible(queue().keys()));
-        await waitForCommit(ctx, req, Math.max(1, wake - Date.now()));
+      while (maxItems > 0 && ready.length === 0 && Date.now() < deadline && !req.signal.aborted && store.objectFeeds.feed(feed.hash) !== undefined) {
+        const ids = [...store.objectFeeds.messages(feed.hash)].map((m) => m.messageId);
+        const wake = Math.min(deadline, deliveries.nextVisible(ids));
+        await store.objectFeeds.waitFor(feed.hash, Math.max(1, wake - Date.now()), req.signal);
         ready = visibleNow();
       }
-      const messages = state.objectFeeds.queues.get(feed.hash);
-      const visibleAt = Date.now() + ctx.config.objectFeedVisibilitySeconds * 1000;
-      const answer = ready.flatMap((id) => {
-        const m = messages?.get(id);
-        return m === undefined ? [] : [{ messageId: id, receiptHandle: deliveries.deliver(id, visibleAt), payload: m.payload }];
-      });
+      const visibleAt = Date.now() + config.objectFeedVisibilitySeconds * 1000;
+      const answer = ready.map((m) => ({ messageId: m.messageId, receiptHandle: deliveries.deliver(m.messageId, visibleAt), payload: m.payload }));
       if (fault.dropAfter) {
         req.socket.destroy();
         return { status: 204 };

@@ -281,6 +281,15 @@ describe('HttpClient against the sandbox', () => {
       expect(retries[0]!.error).toBeInstanceOf(TimeoutError);
     });
 
+    it('takes a timeoutMs beyond the 2^31 − 1 ms a timer can hold as that longest timer, never as 1 ms', async () => {
+      // Node runs a setTimeout longer than 2^31 − 1 ms after 1 ms instead (TimeoutOverflowWarning).
+      sandbox.faults.add({ path: PODINFO, latencyMs: 200, times: 1 });
+      const reply = await newClient({ retry: { maxAttempts: 1 }, timeoutMs: 2 ** 32 }).request({ method: 'GET', url: `${sandbox.podUrl}${PODINFO}` });
+      expect(reply).toBeDefined();
+      sandbox.faults.add({ path: PODINFO, latencyMs: 200, times: 1 });
+      await newClient({ retry: { maxAttempts: 1 } }).request({ method: 'GET', url: `${sandbox.podUrl}${PODINFO}`, timeoutMs: Number.MAX_SAFE_INTEGER });
+    });
+
     it('does not retry a timed-out POST', async () => {
       sandbox.faults.add({ path: '/pod/v1/streams/list', latencyMs: 3000, times: 1 });
       const retries: RetryInfo[] = [];

@@ -9,6 +9,7 @@ import { encryptText } from '../../../src/crypto/transport.js';
 import { AllegroError } from '../../../src/errors.js';
 import { startSandbox, type RunningSandbox } from '../../../src/sandbox/server.js';
 import { identityConfig } from '../../helpers/client.js';
+import { startRelay } from '../../helpers/relay.js';
 import { postRaw } from '../../helpers/sandbox.js';
 
 let sandbox: RunningSandbox;
@@ -57,5 +58,26 @@ describe('history', () => {
     const controller = new AbortController();
     controller.abort();
     await expect(bot.pod.history(room, { signal: controller.signal })).rejects.toMatchObject({ code: 'ABORTED' });
+  });
+});
+
+describe('answers without a body that the pod API documents', () => {
+  // GET /pod/v3/users and POST /pod/v1/streams/list answer 204 when nothing matches (pod-api-public.yaml); the
+  // sandbox answers 200 with an empty list, so a relay turns those answers into a real pod's 204.
+  it('reads a 204 of users() and streams() as an empty list, not a TypeError', async () => {
+    const relay = await startRelay(sandbox, (method, path, _answer, res) => {
+      if (!((method === 'GET' && path.startsWith('/pod/v3/users')) || (method === 'POST' && path.startsWith('/pod/v1/streams/list')))) return false;
+      res.writeHead(204);
+      res.end();
+      return true;
+    });
+    const client = await AllegroClient.create(identityConfig(sandbox, 'sandbox-bot', { pod: relay.component }));
+    try {
+      expect(await client.pod.users({ usernames: ['nobody-at-all'] })).toEqual([]);
+      expect(await client.pod.streams()).toEqual([]);
+    } finally {
+      await client.close();
+      await relay.close();
+    }
   });
 });

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type RunningSandbox } from '../../../src/sandbox/server.js';
 import { call, firstStream, login, type Login } from '../../helpers/sandbox.js';
@@ -104,9 +105,9 @@ describe('reading', () => {
     expect(second[0].receiptHandle).not.toBe(first[0].receiptHandle);
     // The stale handle is ignored (no error), the newest deletes.
     expect((await read(alice, feed, { maxItems: 0, delete: [{ receiptHandle: first[0].receiptHandle }] })).status).toBe(200);
-    expect(sandbox.state.objectFeeds.queues.get(feed)!.size).toBe(1);
+    expect(sandbox.store.queuedFeedMessages(feed)).toBe(1);
     expect((await read(alice, feed, { maxItems: 0, delete: [{ receiptHandle: second[0].receiptHandle }, { receiptHandle: 'never-issued' }] })).json).toEqual([]);
-    expect(sandbox.state.objectFeeds.queues.get(feed)!.size).toBe(0);
+    expect(sandbox.store.queuedFeedMessages(feed)).toBe(0);
   });
 
   it('extends: 0 makes a message visible at once, a long timeout keeps it hidden', async () => {
@@ -133,17 +134,13 @@ describe('reading', () => {
     expect(Date.now() - started).toBeLessThan(5000);
   });
 
-  it('is for the owner only; a deleted feed is gone, and so is one unused for its expiry', async () => {
+  it('is for the owner only; a deleted feed is gone', async () => {
     const feed = (await upsert(alice, 'private')).json.hash as string;
     expect((await read(bob, feed, { maxItems: 1 })).status).toBe(403);
     expect((await call(sandbox, 'DELETE', `/object/v1/feeds/${feed}`, { headers: bob.headers })).status).toBe(403);
     expect((await call(sandbox, 'DELETE', `/object/v1/feeds/${feed}`, { headers: alice.headers })).status).toBe(204);
     expect((await read(alice, feed, { maxItems: 1 })).status).toBe(404);
     expect((await call(sandbox, 'DELETE', `/object/v1/feeds/${feed}`, { headers: alice.headers })).status).toBe(404);
-    const stale = (await upsert(alice, 'stale', [{ partitionHash }], { expiryTime: 60_000 })).json.hash as string;
-    sandbox.state.objectFeeds.feeds.get(stale)!.lastUsedAt -= 61_000; // a minute of disuse, without waiting for it
-    expect((await read(alice, stale, { maxItems: 1 })).status).toBe(404);
-    expect(sandbox.state.objectFeeds.feeds.has(stale)).toBe(false);
   });
 
   it('queues nothing for an owner who may no longer read the partition', async () => {
@@ -153,7 +150,7 @@ describe('reading', () => {
     const feed = (await upsert(alice, 'revoked', [{ partitionHash: own.json.hash }])).json.hash as string;
     await call(sandbox, 'POST', '/object/v1/partitions/upsert', { headers: bot.headers, json: { partitionId: { name: 'revocable', userId: bot.userId }, userPermissions: [] } });
     await call(sandbox, 'PUT', `/object/v1/objects/${hash()}`, { headers: bot.headers, json: object('r/1', { partitionHash: own.json.hash }) });
-    expect(sandbox.state.objectFeeds.queues.get(feed)!.size).toBe(0);
+    expect(sandbox.store.queuedFeedMessages(feed)).toBe(0);
   });
 
   it('answers 403 "This feature is disabled for your pod." without the entitlement', async () => {
@@ -191,7 +188,7 @@ describe('partition users', () => {
 });
 
 describe('persistence', () => {
-  it('keeps feeds and unacknowledged messages across a restart; acknowledged ones stay gone', async () => {
+  it('keeps feeds and unacknowledged messages across a restart; acknowledged ones stay gone; a feed unused for its expiry is gone', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'allegro-feeds-'));
     try {
       let s = await startSandbox({ dataDir: dir });
@@ -200,6 +197,7 @@ describe('persistence', () => {
       const thread = await firstStream(s, b, 'ROOM');
       const p = (await call(s, 'POST', '/object/v1/partitions/upsert', { headers: b.headers, json: { partitionId: { name: 'durable' }, userPermissions: [{ userId: a.userId, permissions: ['READ'] }] } })).json.hash;
       const feed = (await call(s, 'POST', '/object/v1/feeds/upsert', { headers: a.headers, json: { feedId: { name: 'durable' }, partitionSelections: [{ partitionHash: p }] } })).json.hash;
+      const stale = (await call(s, 'POST', '/object/v1/feeds/upsert', { headers: a.headers, json: { feedId: { name: 'stale' }, partitionSelections: [{ partitionHash: p }], expiryTime: 60_000 } })).json.hash;
       for (const k of ['k1', 'k2']) {
         await call(s, 'PUT', `/object/v1/objects/${hash()}`, { headers: b.headers, json: { partitionHash: p, sortKey: k, threadId: thread, rotationId: 0, encryptedPayload: randomBytes(40).toString('base64') } });
       }
@@ -207,12 +205,19 @@ describe('persistence', () => {
       const k1 = got.find((m: { payload: { sortKey: string } }) => m.payload.sortKey === 'k1');
       await call(s, 'POST', FEED(feed), { headers: a.headers, json: { maxItems: 0, delete: [{ receiptHandle: k1.receiptHandle }] } });
       await s.close();
+      // A minute and more of disuse for the feed "stale", without waiting for it.
+      const db = new Database(join(dir, 'sandbox.db'));
+      db.prepare('UPDATE object_feeds SET last_used_at = last_used_at - 61000 WHERE hash = ?').run(stale);
+      db.close();
       s = await startSandbox({ dataDir: dir });
       b = await login(s, 'sandbox-bot');
       a = await login(s, 'alice');
       // k2 was read but not acknowledged: after the restart it is visible again at once.
       const after = (await call(s, 'POST', FEED(feed), { headers: a.headers, json: { maxItems: 10 } })).json;
       expect(after.map((m: { payload: { sortKey: string } }) => m.payload.sortKey)).toEqual(['k2']);
+      expect((await call(s, 'POST', FEED(stale), { headers: a.headers, json: { maxItems: 1 } })).status).toBe(404);
+      expect(s.store.counts().objectFeeds).toBe(1);
+      expect(s.store.check()).toEqual([]);
       await s.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });

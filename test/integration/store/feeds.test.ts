@@ -78,7 +78,7 @@ describe('listen', () => {
     expect(seen.sort()).toEqual(['delete order/1 LOGICAL', 'put order/1 v1 {"n":1}', 'put order/1 v2 {"n":2}']);
     expect(feed.stats.handled).toBe(3);
     // Everything was acknowledged: a new consumer finds nothing.
-    expect(sandbox.state.objectFeeds.queues.get(feed.hash)?.size).toBe(0);
+    expect(sandbox.store.queuedFeedMessages(feed.hash)).toBe(0);
     await alice.objects.deleteFeed(feed);
   });
 
@@ -163,8 +163,8 @@ describe('for await', () => {
     }
     expect(new Set([...seen.slice(0, 1), ...again]).size).toBe(3);
     expect(again).toContain(seen[1]);
-    for (let i = 0; i < 20 && sandbox.state.objectFeeds.queues.get(feed.hash)!.size > 0; i++) await new Promise((r) => setTimeout(r, 100));
-    expect(sandbox.state.objectFeeds.queues.get(feed.hash)!.size).toBe(0);
+    for (let i = 0; i < 20 && sandbox.store.queuedFeedMessages(feed.hash) > 0; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(sandbox.store.queuedFeedMessages(feed.hash)).toBe(0);
     await alice.objects.deleteFeed(feed);
   });
 });

@@ -58,6 +58,19 @@ describe('sleepOrWake', () => {
   });
 });
 
+describe('delays beyond what a timer holds', () => {
+  // Node runs a setTimeout longer than 2^31 − 1 ms after 1 ms instead; both sleeps wait the longest timer instead.
+  it.each([2 ** 31, 2 ** 40, Number.MAX_SAFE_INTEGER, Infinity])('%d ms: neither sleep ends early', async (ms) => {
+    const controller = new AbortController();
+    let ended = 0;
+    void sleepOrAbort(ms, controller.signal, 'wait').then(() => ended++, () => undefined);
+    void sleepOrWake(ms, controller.signal).then(() => ended++);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(ended).toBe(0);
+    controller.abort();
+  });
+});
+
 describe('settleOrAbort', () => {
   it('settles as the promise does, or rejects with AbortedError when the signal fires first', async () => {
     expect(await settleOrAbort(Promise.resolve(7), undefined, 'x')).toBe(7);
