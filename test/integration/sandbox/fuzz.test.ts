@@ -103,6 +103,16 @@ const ROUTES: RouteCase[] = [
   { method: 'GET', pattern: '/object/v1/partitions/:hash/users', path: '/object/v1/partitions/{partition}/users', auth: 'api' },
   { method: 'GET', pattern: '/object/v1/partitions/:hash', path: '/object/v1/partitions/{partition}', auth: 'api' },
   { method: 'GET', pattern: '/object/v1/partitions/:hash/:sortKey', path: '/object/v1/partitions/{partition}/key-1', auth: 'api' },
+  // feeds.ts
+  {
+    method: 'POST', pattern: '/object/v1/feeds/upsert', path: '/object/v1/feeds/upsert', auth: 'api',
+    valid: (ids) => ({ feedId: { name: 'fuzz-feed', userId: uid(ids, 'bot') }, partitionSelections: [{ partitionHash: ids.partition, sortKeyPrefix: 'k' }], expiryTime: 600_000 }),
+  },
+  { method: 'DELETE', pattern: '/object/v1/feeds/:hash', path: '/object/v1/feeds/{doomedObjectFeed}', auth: 'api' },
+  {
+    method: 'POST', pattern: '/object/v1/feeds/:hash/objects', path: '/object/v1/feeds/{objectFeed}/objects', auth: 'api',
+    valid: () => ({ maxItems: 1, waitTimeSeconds: 0, delete: [{ receiptHandle: 'x' }], extend: [{ receiptHandle: 'y', visibilityTimeout: 1 }] }),
+  },
   // pod.ts
   { method: 'GET', pattern: '/webcontroller/public/podInfo', path: '/webcontroller/public/podInfo', auth: 'none' },
   { method: 'GET', pattern: '/webcontroller/maestro/Account', path: '/webcontroller/maestro/Account', auth: 'session' },
@@ -461,6 +471,10 @@ beforeAll(async () => {
   ids.newHash = randomBytes(34).toString('base64url');
   const put = await call(sandbox, 'PUT', `/object/v1/objects/${ids.object}`, { headers: api, json: { ...storedObject(ids), sortKey: 'key-1' } });
   expect(put.status).toBe(200);
+  // Object Store feeds on that partition: one to read, one to delete.
+  const feedOf = async (name: string) => (await call(sandbox, 'POST', '/object/v1/feeds/upsert', { headers: api, json: { feedId: { name }, partitionSelections: [{ partitionHash: ids.partition }] } })).json.hash;
+  ids.objectFeed = await feedOf('fuzz-read');
+  ids.doomedObjectFeed = await feedOf('fuzz-doomed');
 
   before = counts();
   knownMessage = (await call(sandbox, 'GET', `/webcontroller/dataquery/retrieveMessagePayload?messageId=${encodeURIComponent(ids.message!)}`, { headers: alice.headers })).json;
