@@ -15,7 +15,7 @@
  * faults.ts) apply here.
  */
 import { createHash } from 'node:crypto';
-import { canonicalId, optionalField, parseUserId, requireObject, requiredField } from '../body.js';
+import { canonicalId, optionalField, requireObject, requiredField } from '../body.js';
 import type { SandboxContext } from '../context.js';
 import type { FeedAction, Faults } from '../faults.js';
 import { HttpError } from '../http-error.js';
@@ -24,7 +24,7 @@ import { newId } from '../ids.js';
 import type { FeedSelection, ObjectFeed } from '../store/feeds.js';
 import type { User } from '../store/users.js';
 import { toBase64Url } from '../../util/bytes.js';
-import { DELETED_TYPE, objectJson, permitted, type WriteHook } from './objects.js';
+import { callersNamedId, DELETED_TYPE, objectJson, permitted, type WriteHook } from './objects.js';
 
 /** Feed expiry bounds and default, milliseconds (Allegro's: 60 s to 5 days, default 5 days). */
 export const MIN_FEED_EXPIRY_MS = 60_000;
@@ -156,11 +156,7 @@ export function feedRoutes(router: Router, ctx: SandboxContext, faults: Faults):
     .add('POST', '/object/v1/feeds/upsert', async (req) => {
       const user = apiUser(req);
       const body = requireObject(req.json());
-      const id = requireObject(requiredField(body, 'feedId', 'object'), 'feedId');
-      const name = requiredField(id, 'name', 'string');
-      if (name.length === 0 || name.length > 256) throw new HttpError(400, 'Field "feedId.name" must be 1 to 256 characters');
-      const owner = id.userId === undefined ? user.id : parseUserId(id.userId, 'feedId.userId');
-      if (owner !== user.id) throw new HttpError(403, 'A feed id must carry the caller\'s own user id');
+      const { name, owner } = callersNamedId(body, 'feedId', user);
       const listed = requiredField(body, 'partitionSelections', 'array');
       if (listed.length === 0 || listed.length > MAX_SELECTIONS) throw new HttpError(400, `Field "partitionSelections" must hold 1 to ${MAX_SELECTIONS} partitions`);
       const selections: FeedSelection[] = listed.map((raw, i) => {

@@ -183,6 +183,19 @@ class Transaction {
   }
 }
 
+/**
+ * The `NamedUserIdObject` in `body[field]` (a partition's or a feed's id, docs/protocol.md §4.3): `name` of 1 to
+ * 256 characters and `userId`, which defaults to the caller and must be the caller (403 otherwise: no squatting).
+ */
+export function callersNamedId(body: Record<string, unknown>, field: string, user: User): { name: string; owner: number } {
+  const id = requireObject(requiredField(body, field, 'object'), field);
+  const name = requiredField(id, 'name', 'string');
+  if (name.length === 0 || name.length > 256) throw new HttpError(400, `Field "${field}.name" must be 1 to 256 characters`);
+  const owner = id.userId === undefined ? user.id : parseUserId(id.userId, `${field}.userId`);
+  if (owner !== user.id) throw new HttpError(403, `A ${field} must carry the caller's own user id`);
+  return { name, owner };
+}
+
 function idField(o: Record<string, unknown>, name: string): string {
   return canonicalId(requiredField(o, name, 'string'), name);
 }
@@ -284,11 +297,7 @@ export function objectRoutes(router: Router, ctx: SandboxContext, onWrite: Write
     .add('POST', '/object/v1/partitions/upsert', async (req) => {
       const user = apiUser(ctx, req);
       const body = requireObject(req.json());
-      const id = requireObject(requiredField(body, 'partitionId', 'object'), 'partitionId');
-      const name = requiredField(id, 'name', 'string');
-      if (name.length === 0 || name.length > 256) throw new HttpError(400, 'Field "partitionId.name" must be 1 to 256 characters');
-      const owner = id.userId === undefined ? user.id : parseUserId(id.userId, 'partitionId.userId');
-      if (owner !== user.id) throw new HttpError(403, 'A partition id must carry the caller\'s own user id');
+      const { name, owner } = callersNamedId(body, 'partitionId', user);
       const permissions: Partition['permissions'] = {};
       const listed = optionalField(body, 'userPermissions', 'array');
       for (const [i, entry] of (listed ?? []).entries()) {
