@@ -231,7 +231,10 @@ export class AllegroClient {
     return openRecord(key, this.podId, parsed, options.associatedData);
   }
 
-  /** Stop datafeeds and Object Store feed consumers, wipe keys, close connections. */
+  /**
+   * Stop datafeeds and Object Store feed consumers (waiting for their running handlers and last acknowledgements),
+   * wipe keys, close connections.
+   */
   async close(): Promise<void> {
     for (const feed of this.#datafeeds) feed.stop();
     await this.objects.stopFeeds();
