@@ -7,7 +7,8 @@
  * `streams`, `members`, `rotations` (content keys); `messages`, `attachments` + `attachment_chunks`; the event log
  * `events` + `event_recipients` and `feeds` (with the Agent's kinds of feed); `message_replacements` and
  * `message_suppressions`; `user_profiles`; the Object Store's `partitions`, `objects` (one row per object: its
- * current version, partition and sort key) and `versions`; `blobs` (metadata; the bytes are files); `revocations`.
+ * current version, partition and sort key) and `versions`; `blobs` (metadata; the bytes are files); `revocations`;
+ * the Object Store feeds `object_feeds` and their queues `object_feed_messages` (version 3).
  */
 import type { Db } from './sqlite.js';
 
@@ -189,6 +190,26 @@ const MIGRATIONS: readonly string[] = [
     user_id INTEGER PRIMARY KEY,
     profile TEXT NOT NULL
   );
+  `,
+  // 3: the Object Store's feeds and their queues (./feeds.ts).
+  `
+  CREATE TABLE object_feeds (
+    hash TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    owner INTEGER NOT NULL,
+    selections TEXT NOT NULL,
+    expiry_ms INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    last_used_at INTEGER NOT NULL
+  );
+  CREATE TABLE object_feed_messages (
+    seq INTEGER PRIMARY KEY,
+    feed_hash TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    payload TEXT NOT NULL
+  );
+  CREATE UNIQUE INDEX object_feed_messages_by_id ON object_feed_messages (feed_hash, message_id);
+  CREATE INDEX object_feed_messages_by_feed ON object_feed_messages (feed_hash, seq);
   `,
 ];
 

@@ -1,14 +1,16 @@
 /**
  * The sandbox's storage (docs/sandbox.md "Persistence"): one SQLite database (`<data dir>/sandbox.db`, or in
  * memory), its tables by concern (./pod.ts, ./users.ts, ./profiles.ts, ./streams.ts, ./messages.ts,
- * ./message-edits.ts, ./events.ts, ./agent-feeds.ts, ./objects.ts, ./blobs.ts, ./revocations.ts), and the one way
- * to change it, {@link SandboxStore.write} (group commit, ./transaction.ts). Reads run directly against the database and see only committed data: every write runs
+ * ./message-edits.ts, ./events.ts, ./agent-feeds.ts, ./objects.ts, ./blobs.ts, ./revocations.ts, ./feeds.ts), and
+ * the one way to change it, {@link SandboxStore.write} (group commit, ./transaction.ts). Reads run directly against
+ * the database and see only committed data: every write runs
  * synchronously inside one flush, so no read interleaves with an open transaction. Nothing is cached in memory:
  * the process's memory does not grow with what is stored.
  */
 import { AgentFeedTable } from './agent-feeds.js';
 import { BlobTable, type Blob } from './blobs.js';
 import { EventLog, POD_WIDE } from './events.js';
+import { ObjectFeedTable } from './feeds.js';
 import { MessageEditTable } from './message-edits.js';
 import { MessageTable, type Message } from './messages.js';
 import { ObjectTable, type ObjectRecord } from './objects.js';
@@ -35,6 +37,9 @@ export interface StoreCounts {
   /** Object versions (tombstones included). */
   objectVersions: number;
   partitions: number;
+  /** Object Store feeds, and the messages queued in them. */
+  objectFeeds: number;
+  objectFeedMessages: number;
 }
 
 /** A read-only view of a sandbox's storage, for tests and tools (`RunningSandbox.store`). */
@@ -55,6 +60,8 @@ export interface SandboxStoreView {
   contentKey(streamId: string, rotationId: string): Buffer | undefined;
   /** Sequence number of the newest event logged. */
   lastEventSeq(): number;
+  /** How many messages an Object Store feed holds (0 for no such feed). */
+  queuedFeedMessages(feedHash: string): number;
   /** What is inconsistent (SQLite's integrity check, rows that name a missing row); empty when all is well. */
   check(): string[];
 }
@@ -72,6 +79,7 @@ const DANGLING: ReadonlyArray<[string, string]> = [
   ['events of a missing message', 'SELECT count(*) AS n FROM events WHERE message_seq IS NOT NULL AND message_seq NOT IN (SELECT seq FROM messages)'],
   ['objects whose current version is missing', 'SELECT count(*) AS n FROM objects WHERE current NOT IN (SELECT id FROM versions)'],
   ['objects in a missing partition', 'SELECT count(*) AS n FROM objects WHERE partition_hash NOT IN (SELECT hash FROM partitions)'],
+  ['feed messages of a missing feed', 'SELECT count(*) AS n FROM object_feed_messages WHERE feed_hash NOT IN (SELECT hash FROM object_feeds)'],
 ];
 
 /** The open storage of a sandbox. */
@@ -88,6 +96,7 @@ export class SandboxStore {
   readonly objects: ObjectTable;
   readonly blobs: BlobTable;
   readonly revocations: RevocationTable;
+  readonly objectFeeds: ObjectFeedTable;
   readonly #queue: WriteQueue;
   #closed = false;
 
@@ -104,6 +113,7 @@ export class SandboxStore {
     this.objects = new ObjectTable(db);
     this.blobs = new BlobTable(db);
     this.revocations = new RevocationTable(db);
+    this.objectFeeds = new ObjectFeedTable(db);
     this.#queue = new WriteQueue(db, onError);
   }
 
@@ -132,7 +142,7 @@ export class SandboxStore {
     return {
       users: this.users.count(), streams: this.streams.count(), messages: this.messages.count(), attachments: this.messages.countAttachments(),
       feeds: this.events.feedCount(), events: events.events, eventRecipients: events.recipients, objectVersions: this.objects.countVersions(),
-      partitions: this.objects.countPartitions(),
+      partitions: this.objects.countPartitions(), objectFeeds: this.objectFeeds.count(), objectFeedMessages: this.objectFeeds.queuedAll(),
     };
   }
 
@@ -162,6 +172,7 @@ export class SandboxStore {
       objectVersions: () => this.objects.allVersions(),
       contentKey: (streamId, rotationId) => this.streams.contentKey(streamId, rotationId),
       lastEventSeq: () => this.events.lastSeq(),
+      queuedFeedMessages: (feedHash) => this.objectFeeds.queued(feedHash),
       check: () => this.check(),
     };
   }

@@ -111,6 +111,16 @@ const ROUTES: RouteCase[] = [
   { method: 'GET', pattern: '/object/v1/partitions/:hash/users', path: '/object/v1/partitions/{partition}/users', auth: 'api' },
   { method: 'GET', pattern: '/object/v1/partitions/:hash', path: '/object/v1/partitions/{partition}', auth: 'api' },
   { method: 'GET', pattern: '/object/v1/partitions/:hash/:sortKey', path: '/object/v1/partitions/{partition}/key-1', auth: 'api' },
+  // feeds.ts
+  {
+    method: 'POST', pattern: '/object/v1/feeds/upsert', path: '/object/v1/feeds/upsert', auth: 'api',
+    valid: (ids) => ({ feedId: { name: 'fuzz-feed', userId: uid(ids, 'bot') }, partitionSelections: [{ partitionHash: ids.partition, sortKeyPrefix: 'k' }], expiryTime: 600_000 }),
+  },
+  { method: 'DELETE', pattern: '/object/v1/feeds/:hash', path: '/object/v1/feeds/{doomedObjectFeed}', auth: 'api' },
+  {
+    method: 'POST', pattern: '/object/v1/feeds/:hash/objects', path: '/object/v1/feeds/{objectFeed}/objects', auth: 'api',
+    valid: () => ({ maxItems: 1, waitTimeSeconds: 0, delete: [{ receiptHandle: 'x' }], extend: [{ receiptHandle: 'y', visibilityTimeout: 1 }] }),
+  },
   // pod.ts
   { method: 'GET', pattern: '/webcontroller/public/podInfo', path: '/webcontroller/public/podInfo', auth: 'none' },
   { method: 'GET', pattern: '/webcontroller/maestro/Account', path: '/webcontroller/maestro/Account', auth: 'session' },
@@ -551,6 +561,10 @@ beforeAll(async () => {
   expect((await call(sandbox, 'PUT', `/object/v1/blobs/${ids.blob}`, { headers: api, bytes: knownBlob })).status).toBe(201);
   expect((await call(sandbox, 'PUT', `/object/v1/blobs/${ids.doomedBlob}`, { headers: api, bytes: knownBlob })).status).toBe(201);
   knownObject = (await call(sandbox, 'GET', `/object/v1/objects/${ids.object}`, { headers: api })).json;
+  // Object Store feeds on that partition: one to read, one to delete.
+  const feedOf = async (name: string) => (await call(sandbox, 'POST', '/object/v1/feeds/upsert', { headers: api, json: { feedId: { name }, partitionSelections: [{ partitionHash: ids.partition }] } })).json.hash;
+  ids.objectFeed = await feedOf('fuzz-read');
+  ids.doomedObjectFeed = await feedOf('fuzz-doomed');
 
   before = counts();
   knownMessage = (await call(sandbox, 'GET', `/webcontroller/dataquery/retrieveMessagePayload?messageId=${encodeURIComponent(ids.message!)}`, { headers: alice.headers })).json;

@@ -13,7 +13,8 @@ describe('migrate', () => {
     expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
     expect(tables(db)).toEqual([
       'attachment_chunks', 'attachments', 'blobs', 'connections', 'event_recipients', 'events', 'feeds', 'members', 'message_replacements',
-      'message_suppressions', 'messages', 'objects', 'partitions', 'pod', 'revocations', 'rotations', 'streams', 'user_profiles', 'users', 'versions',
+      'message_suppressions', 'messages', 'object_feed_messages', 'object_feeds', 'objects', 'partitions', 'pod', 'revocations', 'rotations',
+      'streams', 'user_profiles', 'users', 'versions',
     ]);
     // The event log keeps the facts an Agent API reader needs as columns.
     expect(db.prepare<[], { name: string }>("SELECT name FROM pragma_table_info('events')").all().map((c) => c.name))
@@ -21,6 +22,20 @@ describe('migrate', () => {
     // The Agent's kinds of feed are columns of the feeds (migration 2).
     expect(db.prepare<[], { name: string }>("SELECT name FROM pragma_table_info('feeds')").all().map((c) => c.name))
       .toEqual(['id', 'user_id', 'created_at', 'ack_seq', 'last_read_at', 'kind', 'tag', 'owner', 'filter']);
+    db.close();
+  });
+
+  it('brings a version 1 database (before Object Store feeds) to the current version, keeping its rows', () => {
+    const db = openDatabase(undefined);
+    migrate(db);
+    db.exec('DROP TABLE object_feed_messages; DROP TABLE object_feeds;');
+    db.pragma('user_version = 1');
+    db.exec("INSERT INTO blobs (id, owner, size, created_at) VALUES ('b', 1, 2, 3)");
+    migrate(db);
+    expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    expect(tables(db)).toContain('object_feeds');
+    expect(tables(db)).toContain('object_feed_messages');
+    expect(db.prepare('SELECT count(*) AS n FROM blobs').get()).toEqual({ n: 1 });
     db.close();
   });
 
