@@ -42,7 +42,7 @@ export class TokenIssuer {
   /** A new token for `userId`, valid for `ttlSeconds`, of session `sid` (default: a new session). */
   issue(userId: number, kind: TokenKind, ttlSeconds: number, nowMs = Date.now(), sid = newSessionId()): string {
     this.#lastIssuedAt = Math.max(nowMs, this.#lastIssuedAt + 1);
-    const claims: TokenClaims = { sub: userId, kind, exp: Math.floor(nowMs / 1000) + ttlSeconds, jti: toBase64Url(randomBytes(9)), sid, iat: this.#lastIssuedAt };
+    const claims: TokenClaims = { sub: userId, kind, exp: Math.ceil(nowMs / 1000) + ttlSeconds, jti: toBase64Url(randomBytes(9)), sid, iat: this.#lastIssuedAt };
     const input = `${HEADER}.${toBase64Url(utf8(JSON.stringify(claims)))}`;
     return `${input}.${this.#sign(input)}`;
   }

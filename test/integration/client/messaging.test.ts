@@ -127,7 +127,8 @@ describe('resilience', () => {
       const client = await AllegroClient.create(identityConfig(short, 'sandbox-bot', { auth: { minRefreshIntervalMs: 100 } }));
       const room = (await client.pod.streams({ types: ['ROOM'] }))[0]!.id;
       await client.pod.send(room, 'one');
-      await new Promise((r) => setTimeout(r, 1200));
+      // A 1 s token lives 1–2 s (its exp is rounded up to the second): wait past the longest.
+      await new Promise((r) => setTimeout(r, 2100));
       await client.pod.send(room, 'two');
       expect(client.session.logins.session).toBeGreaterThanOrEqual(2);
       expect((await client.pod.history(room)).map((m) => m.text)).toEqual(['one', 'two']);

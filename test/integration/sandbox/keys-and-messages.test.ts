@@ -58,7 +58,8 @@ describe('authentication', () => {
   it('expires session tokens (sessionTtlSeconds) and accepts the skey cookie', async () => {
     const fresh = await login(sandbox, 'bob');
     expect((await call(sandbox, 'GET', '/pod/v2/sessioninfo', { headers: { cookie: `skey=${fresh.session}` } })).status).toBe(200);
-    await new Promise((r) => setTimeout(r, 2100));
+    // A 2 s token lives 2–3 s (its exp is rounded up to the second): wait past the longest.
+    await new Promise((r) => setTimeout(r, 3100));
     const expired = await call(sandbox, 'GET', '/pod/v2/sessioninfo', { headers: fresh.headers });
     expect(expired.status).toBe(401);
     bob = await login(sandbox, 'bob');

@@ -52,6 +52,18 @@ describe('TokenIssuer', () => {
     expect(issuer.verify(issuer.issue(1, 'session', 0, NOW), ['session'], NOW)).toBeUndefined();
   });
 
+  it('lives at least its TTL whatever the millisecond it is issued at (exp is rounded up to the second)', () => {
+    // Regression: exp = floor(now / 1000) + ttl let a 1 s session token issued late in a second expire within
+    // milliseconds, so a client that had just renewed it got a 401 on its very next request.
+    const issuer = new TokenIssuer(SECRET);
+    fc.assert(fc.property(fc.integer({ min: 0, max: 999 }), fc.integer({ min: 1, max: 3600 }), (ms, ttl) => {
+      const at = NOW + ms;
+      const token = issuer.issue(1, 'session', ttl, at);
+      expect(issuer.verify(token, ['session'], at + ttl * 1000 - 1)).toBeDefined();
+      expect(issuer.verify(token, ['session'], at + (ttl + 1) * 1000)).toBeUndefined();
+    }));
+  });
+
   it('gives every token a distinct jti', () => {
     const issuer = new TokenIssuer(SECRET);
     const jtis = new Set(Array.from({ length: 200 }, () => issuer.verify(issuer.issue(1, 'km', 60, NOW), ['km'], NOW)!.jti));
