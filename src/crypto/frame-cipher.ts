@@ -9,6 +9,10 @@
  * The runtime's implementation is `platform.frameCipher` (node:crypto in Node, WebCrypto in browsers);
  * {@link frameCipherOver} adapts any {@link AeadBackend}. Nonces are 12 bytes in every framed format; any length of
  * at least 12 bytes works (CiphertextTransport decryption uses it with Symphony's 16-byte IVs).
+ *
+ * {@link FrameWorkers} seals and opens batches of frames on other threads: `platform.frameWorkers`, a pool of Node
+ * `worker_threads` (./frame-workers-node.ts), and absent on the portable platform (docs/architecture.md "Blobs on
+ * all cores").
  */
 import { GCM_TAG_LENGTH, type AeadBackend, type AeadKey } from './aead.js';
 
@@ -47,4 +51,61 @@ export function frameCipherOver(backend: AeadBackend): FrameCipher {
     },
     open: (key, nonce, aad, ciphertextAndTag) => backend.open(key, nonce, aad, ciphertextAndTag),
   };
+}
+
+/**
+ * Consecutive frames of one length, for {@link FrameWorkers}. `data` is handed over: its `ArrayBuffer` is detached
+ * until the result hands it back (a `data` that does not span its buffer is copied instead).
+ */
+export interface FrameBatch {
+  /** The frames' inputs back to back from offset 0: plaintexts to seal, or `ciphertext ‖ tag` records to open. */
+  readonly data: Uint8Array;
+  /** Bytes of each frame's input. */
+  readonly frameLength: number;
+  /** Frames in the batch: `data` holds at least `count · frameLength` bytes. */
+  readonly count: number;
+  /** The frames' nonces, 12 bytes each, back to back, in the order of `data`; read before the call returns. */
+  readonly nonces: Uint8Array;
+}
+
+/** What sealing a {@link FrameBatch} gave. */
+export interface SealedBatch {
+  /** One per frame, in order. */
+  readonly frames: SealedFrame[];
+  /** The batch's `data`, handed back zeroed (it held plaintext) for the caller to reuse. */
+  readonly data: Uint8Array;
+}
+
+/** What opening a {@link FrameBatch} gave. */
+export interface OpenedBatch {
+  /** The plaintexts of the frames before the first whose tag did not verify (all of them when none failed). */
+  readonly plaintexts: Uint8Array[];
+  /** Whether a frame's tag did not verify; the frames after it were not opened and nothing of it is released. */
+  readonly failed: boolean;
+  /** The batch's `data`, handed back for the caller to reuse. */
+  readonly data: Uint8Array;
+}
+
+/**
+ * AES-256-GCM over batches of frames on other threads, a batch per thread at a time: the blob format's parallel
+ * path (store/blob-pipeline.ts). Produces the same bytes as {@link FrameCipher} frame by frame.
+ */
+export interface FrameWorkers {
+  /** Threads of the pool (the CPUs available). */
+  readonly threads: number;
+  /**
+   * Start the threads if they are not running, without waiting for them.
+   * @returns whether at least one thread is ready to take work (false while they start, or if none can).
+   */
+  warm(): boolean;
+  /**
+   * Seal every frame of `batch` under `key` and `aad`.
+   * @throws UnsupportedOperationError (`UNSUPPORTED_OPERATION`) if no thread can start or a thread stopped.
+   */
+  seal(key: AeadKey, aad: Uint8Array, batch: FrameBatch): Promise<SealedBatch>;
+  /**
+   * Verify and decrypt every record of `batch`, stopping at the first whose tag fails (reported, not thrown).
+   * @throws UnsupportedOperationError (`UNSUPPORTED_OPERATION`) as {@link seal}.
+   */
+  open(key: AeadKey, aad: Uint8Array, batch: FrameBatch): Promise<OpenedBatch>;
 }

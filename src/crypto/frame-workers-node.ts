@@ -1,0 +1,247 @@
+/**
+ * AES-256-GCM frames sealed and opened on all cores: a pool of Node `worker_threads`, one per available CPU, behind
+ * {@link FrameWorkers} (./frame-cipher.ts). It is the Node platform's `frameWorkers` (src/platform/node.ts); the blob
+ * format's parallel path (store/blob-pipeline.ts) hands it batches of frames. docs/architecture.md "Blobs on all
+ * cores" describes the design.
+ *
+ * - A batch's input buffer is transferred to the thread and back (no copy); each frame's output is the buffer
+ *   node:crypto made for it in the thread, transferred to the caller. The per-blob key crosses as a `KeyObject`
+ *   (made once per key, dropped when the key is wiped), so its bytes are not copied into messages.
+ * - Threads start on first use (`warm`, or a first batch), are unreferenced whenever they have no batch (an idle pool
+ *   never keeps the process alive) and are terminated after `idleMs` without work.
+ * - A thread that cannot start or that stops fails its batches with `UNSUPPORTED_OPERATION`; a tag that does not
+ *   verify is a result (`failed`), not an error, so that the caller fails exactly where the single-threaded path does.
+ * - The threads run {@link serveFrames}, from its source text (`eval`), so that the same code runs from src/ and dist/.
+ */
+import { createSecretKey, type KeyObject } from 'node:crypto';
+import { availableParallelism } from 'node:os';
+import { Worker, type MessagePort } from 'node:worker_threads';
+import { UnsupportedOperationError } from '../errors.js';
+import type { AeadKey } from './aead.js';
+import type { FrameBatch, FrameWorkers, OpenedBatch, SealedBatch } from './frame-cipher.js';
+
+/** A batch as posted to a thread. */
+interface Job {
+  id: number;
+  seal: boolean;
+  key: KeyObject;
+  aad: Uint8Array;
+  nonces: Uint8Array;
+  data: ArrayBuffer;
+  frameLength: number;
+  count: number;
+}
+
+/** A thread's answer to a {@link Job}. */
+interface Reply {
+  id: number;
+  /** Ciphertexts (seal) or plaintexts (open), one per frame done. */
+  outputs: Uint8Array[];
+  /** The tags, 16 bytes per frame, back to back (seal only). */
+  tags: Uint8Array | undefined;
+  failed: boolean;
+  /** The job's input buffer, handed back (zeroed after sealing). */
+  data: ArrayBuffer;
+}
+
+/**
+ * The program of a thread. It runs from its source text, so it refers to nothing outside itself: node:crypto and the
+ * port come in as arguments.
+ */
+function serveFrames(crypto: typeof import('node:crypto'), port: MessagePort): void {
+  const TAG = 16;
+  const NONCE = 12;
+  port.on('message', (job: Job) => {
+    const data = new Uint8Array(job.data);
+    const count = job.count;
+    const outputs: Uint8Array[] = [];
+    const transfer: ArrayBuffer[] = [job.data];
+    const tags = job.seal ? new Uint8Array(TAG * count) : undefined;
+    let failed = false;
+    for (let i = 0; i < count; i++) {
+      const input = data.subarray(i * job.frameLength, (i + 1) * job.frameLength);
+      const nonce = job.nonces.subarray(NONCE * i, NONCE * (i + 1));
+      let output: Uint8Array;
+      if (tags !== undefined) {
+        const cipher = crypto.createCipheriv('aes-256-gcm', job.key, nonce, { authTagLength: TAG });
+        cipher.setAAD(job.aad);
+        output = cipher.update(input);
+        cipher.final();
+        tags.set(cipher.getAuthTag(), TAG * i);
+      } else {
+        const split = input.length - TAG;
+        const decipher = crypto.createDecipheriv('aes-256-gcm', job.key, nonce, { authTagLength: TAG });
+        decipher.setAAD(job.aad);
+        decipher.setAuthTag(input.subarray(split));
+        output = decipher.update(input.subarray(0, split));
+        try {
+          decipher.final();
+        } catch {
+          output.fill(0);
+          failed = true;
+          break;
+        }
+      }
+      // Transfer node's own buffer when the output spans it (it does for a GCM update); else a copy that does.
+      if (output.byteOffset !== 0 || output.byteLength !== output.buffer.byteLength) output = new Uint8Array(output);
+      outputs.push(output);
+      transfer.push(output.buffer as ArrayBuffer);
+    }
+    if (tags !== undefined) {
+      data.fill(0, 0, count * job.frameLength);
+      transfer.push(tags.buffer);
+    }
+    const reply: Reply = { id: job.id, outputs, tags, failed, data: job.data };
+    port.postMessage(reply, transfer);
+  });
+}
+
+const THREAD_SOURCE = `(${serveFrames.toString()})(require('node:crypto'), require('node:worker_threads').parentPort);`;
+const KEY_HANDLE = 'node-key-object';
+const OPERATION = 'AES-GCM on worker threads';
+
+interface Waiter {
+  resolve(reply: Reply): void;
+  reject(err: unknown): void;
+}
+
+/** One worker thread and the batches it has in hand. */
+interface Thread {
+  readonly worker: Worker;
+  online: boolean;
+  readonly pending: Map<number, Waiter>;
+}
+
+/** Options of {@link NodeFrameWorkers}. */
+export interface FrameWorkersOptions {
+  /** Threads (default: the CPUs available, `os.availableParallelism()`). */
+  threads?: number;
+  /** Milliseconds without work after which the threads are terminated (default 10,000). */
+  idleMs?: number;
+}
+
+/** The pool of worker threads: {@link FrameWorkers} for Node. */
+export class NodeFrameWorkers implements FrameWorkers {
+  readonly threads: number;
+  readonly #idleMs: number;
+  readonly #pool: Thread[] = [];
+  #cannotStart: string | undefined;
+  #idleTimer: ReturnType<typeof setTimeout> | undefined;
+  #inFlight = 0;
+  #nextId = 0;
+
+  constructor(options: FrameWorkersOptions = {}) {
+    this.threads = options.threads ?? availableParallelism();
+    this.#idleMs = options.idleMs ?? 10_000;
+  }
+
+  /** Threads running now (started, and neither stopped nor terminated). */
+  get running(): number {
+    return this.#pool.length;
+  }
+
+  warm(): boolean {
+    this.#start();
+    return this.#pool.some((t) => t.online);
+  }
+
+  async seal(key: AeadKey, aad: Uint8Array, batch: FrameBatch): Promise<SealedBatch> {
+    const reply = await this.#run(true, key, aad, batch);
+    const tags = reply.tags!;
+    return {
+      frames: reply.outputs.map((ciphertext, i) => ({ ciphertext, tag: tags.subarray(16 * i, 16 * (i + 1)) })),
+      data: new Uint8Array(reply.data),
+    };
+  }
+
+  async open(key: AeadKey, aad: Uint8Array, batch: FrameBatch): Promise<OpenedBatch> {
+    const reply = await this.#run(false, key, aad, batch);
+    return { plaintexts: reply.outputs, failed: reply.failed, data: new Uint8Array(reply.data) };
+  }
+
+  /** Terminate every thread now; batches in hand fail with `UNSUPPORTED_OPERATION`. Threads start again on demand. */
+  async close(): Promise<void> {
+    const threads = this.#pool.splice(0);
+    for (const thread of threads) this.#fail(thread, 'the thread pool was closed');
+    clearTimeout(this.#idleTimer);
+    await Promise.all(threads.map((t) => t.worker.terminate()));
+  }
+
+  #start(): void {
+    while (this.#cannotStart === undefined && this.#pool.length < this.threads) {
+      let worker: Worker;
+      try {
+        worker = new Worker(THREAD_SOURCE, { eval: true, execArgv: [], name: 'allegro-ts blob frames' });
+      } catch (err) {
+        // For example Node's permission model without --allow-worker.
+        this.#cannotStart = (err as { code?: string }).code ?? (err as Error).name;
+        return;
+      }
+      const thread: Thread = { worker, online: false, pending: new Map() };
+      worker.on('online', () => {
+        thread.online = true;
+      });
+      worker.on('message', (reply: Reply) => this.#settle(thread, reply));
+      const stopped = (why: string) => {
+        const at = this.#pool.indexOf(thread);
+        if (at < 0) return;
+        this.#pool.splice(at, 1);
+        this.#fail(thread, why);
+      };
+      worker.on('error', (err) => stopped(`a thread failed (${(err as { code?: string }).code ?? err.name})`));
+      worker.on('messageerror', () => stopped('a thread sent a message that could not be read'));
+      worker.on('exit', (code) => stopped(`a thread exited with code ${code}`));
+      // After the listeners: adding a 'message' listener references the thread's port again.
+      worker.unref();
+      this.#pool.push(thread);
+    }
+  }
+
+  #run(seal: boolean, key: AeadKey, aad: Uint8Array, batch: FrameBatch): Promise<Reply> {
+    this.#start();
+    if (this.#pool.length === 0) {
+      return Promise.reject(new UnsupportedOperationError(OPERATION, 'node', `a worker thread cannot start (${this.#cannotStart ?? 'no threads'})`));
+    }
+    let thread = this.#pool[0]!;
+    for (const t of this.#pool) if (t.pending.size < thread.pending.size || (t.pending.size === thread.pending.size && t.online && !thread.online)) thread = t;
+    const whole = batch.data.byteOffset === 0 && batch.data.byteLength === batch.data.buffer.byteLength && batch.data.buffer instanceof ArrayBuffer;
+    const data = (whole ? batch.data : batch.data.slice()).buffer as ArrayBuffer;
+    const job: Job = {
+      id: this.#nextId++, seal, key: key.handle(KEY_HANDLE, (bytes) => createSecretKey(bytes)), aad, nonces: batch.nonces, data,
+      frameLength: batch.frameLength, count: batch.count,
+    };
+    return new Promise<Reply>((resolve, reject) => {
+      if (thread.pending.size === 0) thread.worker.ref();
+      thread.pending.set(job.id, { resolve, reject });
+      clearTimeout(this.#idleTimer);
+      this.#inFlight++;
+      thread.worker.postMessage(job, [data]);
+    });
+  }
+
+  #settle(thread: Thread, reply: Reply): void {
+    const waiter = thread.pending.get(reply.id);
+    if (waiter === undefined) return;
+    this.#done(thread, reply.id);
+    waiter.resolve(reply);
+  }
+
+  #fail(thread: Thread, why: string): void {
+    for (const [id, waiter] of [...thread.pending]) {
+      this.#done(thread, id);
+      waiter.reject(new UnsupportedOperationError(OPERATION, 'node', why));
+    }
+  }
+
+  #done(thread: Thread, id: number): void {
+    thread.pending.delete(id);
+    if (thread.pending.size === 0) thread.worker.unref();
+    if (--this.#inFlight === 0) {
+      this.#idleTimer = setTimeout(() => void this.close(), this.#idleMs);
+      this.#idleTimer.unref();
+    }
+  }
+}
+
+/** The process's pool (no thread starts until it is used). */
+export const nodeFrameWorkers: NodeFrameWorkers = new NodeFrameWorkers();
