@@ -628,7 +628,7 @@ async function* run(make: () => FrameStream, input: OpenedSource): AsyncGenerato
  * Encrypt a stream into an allegro-ts blob v1. Arguments are checked at once; the work happens as the result is
  * iterated. Yields the header, then each frame's bytes (chunk boundaries carry no meaning: concatenate them).
  * Buffers at most one frame on the calling thread; on worker threads (`options.parallel`), at most two batches of
- * about 256 KiB per thread. A `ReadableStream` source is locked at once, and cancelled if the consumer stops
+ * about 1 MiB per thread (and one being filled). A `ReadableStream` source is locked at once, and cancelled if the consumer stops
  * before its end.
  *
  * @throws InvalidArgumentError (`INVALID_ARGUMENT`): `key`, `ctx.*`, `options`, `options.frameSize`, `backend`,

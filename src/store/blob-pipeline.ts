@@ -2,7 +2,7 @@
  * The parallel path of blob v1 (./blob-format.ts, docs/wire-formats.md "Blob v1"): frames sealed or opened on
  * `platform.frameWorkers` (worker threads in Node), released in order. docs/architecture.md "Blobs on all cores".
  *
- * - Frames are copied into batches of about 256 KiB (at least one frame), whose buffers are handed to the threads
+ * - Frames are copied into batches of about 1 MiB (at least one frame), whose buffers are handed to the threads
  *   and come back with the results, so they are reused: the buffers in use are bounded by the batches in flight, at
  *   most two per thread. The caller waits for the oldest batch ({@link FramePipeline.next}) whenever that many are
  *   in flight, which keeps its own back-pressure: nothing more is read while its consumer does not pull.
@@ -15,8 +15,8 @@ import type { AeadKey } from '../crypto/aead.js';
 import type { FrameWorkers, OpenedBatch, SealedBatch } from '../crypto/frame-cipher.js';
 import { DecryptionFailedError } from '../errors.js';
 
-/** Plaintext bytes per batch (a batch holds at least one frame). */
-const BATCH_BYTES = 256 * 1024;
+/** Bytes per batch (a batch holds at least one frame): 16 frames of 64 KiB, so that a message carries 1 MiB. */
+const BATCH_BYTES = 1024 * 1024;
 /** Batches in flight per thread: one being worked on and one waiting, so that no thread idles between batches. */
 const IN_FLIGHT_PER_THREAD = 2;
 const NONCE_LENGTH = 12;
