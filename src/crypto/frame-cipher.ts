@@ -72,7 +72,7 @@ export interface FrameBatch {
 export interface SealedBatch {
   /** One per frame, in order. */
   readonly frames: SealedFrame[];
-  /** The batch's `data`, handed back zeroed (it held plaintext) for the caller to reuse. */
+  /** The batch's `data`, handed back (still holding the plaintext) for the caller to reuse. */
   readonly data: Uint8Array;
 }
 
@@ -88,11 +88,14 @@ export interface OpenedBatch {
 
 /**
  * AES-256-GCM over batches of frames on other threads, a batch per thread at a time: the blob format's parallel
- * path (store/blob-pipeline.ts). Produces the same bytes as {@link FrameCipher} frame by frame.
+ * path (store/blob-pipeline.ts), in which the calling thread takes a share too. Produces the same bytes as
+ * {@link FrameCipher} frame by frame.
  */
 export interface FrameWorkers {
-  /** Threads of the pool (the CPUs available). */
+  /** Threads of the pool: one per CPU but one (the calling thread's), at least one. */
   readonly threads: number;
+  /** CPUs available; with one, the threads cannot make anything faster. */
+  readonly cpus: number;
   /**
    * Start the threads if they are not running, without waiting for them.
    * @returns whether at least one thread is ready to take work (false while they start, or if none can).

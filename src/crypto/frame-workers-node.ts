@@ -1,6 +1,6 @@
 /**
- * AES-256-GCM frames sealed and opened on all cores: a pool of Node `worker_threads`, one per available CPU, behind
- * {@link FrameWorkers} (./frame-cipher.ts). It is the Node platform's `frameWorkers` (src/platform/node.ts); the blob
+ * AES-256-GCM frames sealed and opened on other cores: a pool of Node `worker_threads`, one per available CPU but one
+ * (the calling thread takes its share: store/blob-pipeline.ts), behind {@link FrameWorkers} (./frame-cipher.ts). It is the Node platform's `frameWorkers` (src/platform/node.ts); the blob
  * format's parallel path (store/blob-pipeline.ts) hands it batches of frames. docs/architecture.md "Blobs on all
  * cores" describes the design.
  *
@@ -40,7 +40,7 @@ interface Reply {
   /** The tags, 16 bytes per frame, back to back (seal only). */
   tags: Uint8Array | undefined;
   failed: boolean;
-  /** The job's input buffer, handed back (zeroed after sealing). */
+  /** The job's input buffer, handed back. */
   data: ArrayBuffer;
 }
 
@@ -87,10 +87,7 @@ function serveFrames(crypto: typeof import('node:crypto'), port: MessagePort): v
       outputs.push(output);
       transfer.push(output.buffer as ArrayBuffer);
     }
-    if (tags !== undefined) {
-      data.fill(0, 0, count * job.frameLength);
-      transfer.push(tags.buffer);
-    }
+    if (tags !== undefined) transfer.push(tags.buffer);
     const reply: Reply = { id: job.id, outputs, tags, failed, data: job.data };
     port.postMessage(reply, transfer);
   });
@@ -114,7 +111,7 @@ interface Thread {
 
 /** Options of {@link NodeFrameWorkers}. */
 export interface FrameWorkersOptions {
-  /** Threads (default: the CPUs available, `os.availableParallelism()`). */
+  /** Threads (default: the CPUs available, `os.availableParallelism()`, but one; at least one). */
   threads?: number;
   /** Milliseconds without work after which the threads are terminated (default 10,000). */
   idleMs?: number;
@@ -123,6 +120,7 @@ export interface FrameWorkersOptions {
 /** The pool of worker threads: {@link FrameWorkers} for Node. */
 export class NodeFrameWorkers implements FrameWorkers {
   readonly threads: number;
+  readonly cpus: number = availableParallelism();
   readonly #idleMs: number;
   readonly #pool: Thread[] = [];
   #cannotStart: string | undefined;
@@ -131,7 +129,7 @@ export class NodeFrameWorkers implements FrameWorkers {
   #nextId = 0;
 
   constructor(options: FrameWorkersOptions = {}) {
-    this.threads = options.threads ?? availableParallelism();
+    this.threads = options.threads ?? Math.max(1, this.cpus - 1);
     this.#idleMs = options.idleMs ?? 10_000;
   }
 

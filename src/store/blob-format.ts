@@ -99,12 +99,13 @@ export interface EncryptBlobOptions {
 }
 
 /**
- * Whether a blob's frames are sealed or opened on worker threads (`platform.frameWorkers`: one per CPU in Node;
- * docs/architecture.md "Blobs on all cores"). The bytes and the errors are the same either way.
+ * Whether a blob's frames are sealed or opened on all cores: on worker threads (`platform.frameWorkers`: one per CPU
+ * but one, in Node) and on the calling thread (docs/architecture.md "Blobs on all cores"). The bytes and the errors
+ * are the same either way.
  *
  * - `'auto'`: once {@link PARALLEL_THRESHOLD} bytes of the blob have passed and a thread is ready (they start in the
  *   background, so no frame waits for them), when the default backend is used on a machine with more than one CPU;
- *   on this thread otherwise.
+ *   on the calling thread only otherwise.
  * - `true`: from the first frame. `UNSUPPORTED_OPERATION` where there are no worker threads (portable platform);
  *   `INVALID_ARGUMENT` with a `backend` other than the default (the threads use node:crypto).
  * - `false`: always on this thread.
@@ -337,15 +338,14 @@ class Chunker {
   }
 }
 
-function requireChunk(chunk: unknown): Uint8Array {
-  if (chunk instanceof Uint8Array) return chunk;
-  throw new InvalidArgumentError('source', 'chunks of type Uint8Array', `a chunk that is ${describeValue(chunk)}`);
+function badChunk(chunk: unknown): InvalidArgumentError {
+  return new InvalidArgumentError('source', 'chunks of type Uint8Array', `a chunk that is ${describeValue(chunk)}`);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
 // One thread or all
 
-/** Bytes of a blob processed on the calling thread before `parallel: 'auto'` turns to the worker threads. */
+/** Bytes of a blob processed on the calling thread alone before `parallel: 'auto'` turns to all cores. */
 export const PARALLEL_THRESHOLD = 8 * 1024 * 1024;
 
 function resolveThreads(value: unknown, cipher: FrameCipher): ThreadPlan | undefined {
@@ -354,7 +354,7 @@ function resolveThreads(value: unknown, cipher: FrameCipher): ThreadPlan | undef
   }
   const workers = platform.frameWorkers;
   if (value === false) return undefined;
-  if (value !== true) return workers !== undefined && workers.threads > 1 && cipher === platform.frameCipher ? { workers, after: PARALLEL_THRESHOLD } : undefined;
+  if (value !== true) return workers !== undefined && workers.cpus > 1 && cipher === platform.frameCipher ? { workers, after: PARALLEL_THRESHOLD } : undefined;
   if (workers === undefined) {
     throw new UnsupportedOperationError('sealing and opening blob frames on worker threads', platform.name, "the runtime has no worker threads; leave options.parallel unset or false");
   }
@@ -369,8 +369,9 @@ function resolveThreads(value: unknown, cipher: FrameCipher): ThreadPlan | undef
 
 /**
  * What sealing and opening share: the frame index and nonce, and where each frame is processed — on this thread, or
- * on the worker threads of a {@link ThreadPlan} from the frame at which the plan engages (./blob-pipeline.ts). Frames
- * are numbered, and their outputs released, in input order either way, so the bytes and the errors are the same.
+ * on all cores (the worker threads of a {@link ThreadPlan} and this thread) from the frame at which the plan engages
+ * (./blob-pipeline.ts). Frames are numbered, and their outputs released, in input order either way, so the bytes and
+ * the errors are the same.
  *
  * Use: {@link header} (sealing), {@link write} for every chunk, {@link end}; on a failure of the source,
  * {@link drain} before passing the failure on; {@link wipe} at the end or on abandoning.
@@ -403,7 +404,7 @@ abstract class FrameStream {
 
   /** Take the frames from now on to the plan's threads, once it engages. */
   protected useThreads(direction: 'seal' | 'open', key: AesKey, aad: Uint8Array, frameLength: number): void {
-    if (this.#plan !== undefined) this.#pipeline = new FramePipeline(this.#plan, direction, key, aad, frameLength);
+    if (this.#plan !== undefined) this.#pipeline = new FramePipeline(this.#plan, direction, key, aad, frameLength, (input, nonce) => this.here(input, nonce));
   }
 
   /** The outputs of the complete, non-final frames `inputs`, in order. */
@@ -412,10 +413,10 @@ abstract class FrameStream {
       const nonce = this.#nextNonce(false);
       const pipeline = this.#pipeline;
       if (pipeline?.engage(this.#bytesHere) === true) {
-        pipeline.add(input, nonce);
+        await pipeline.add(input, nonce);
         if (pipeline.full) yield* pipeline.next();
       } else {
-        yield* await this.here(input, nonce);
+        for (const part of await this.here(input, nonce)) yield part;
         this.#bytesHere += input.length;
       }
     }
@@ -433,10 +434,10 @@ abstract class FrameStream {
     if (this.#pipeline !== undefined) yield* this.#pipeline.finish();
   }
 
-  /** A non-Uint8Array chunk fails, after the outputs of the frames in flight. */
-  protected async *check(chunk: unknown): AsyncGenerator<Uint8Array, Uint8Array> {
-    if (!(chunk instanceof Uint8Array)) yield* this.drain();
-    return requireChunk(chunk);
+  /** Fail on a chunk that is not a Uint8Array, after the outputs of the frames in flight. */
+  protected async *refuse(chunk: unknown): AsyncGenerator<Uint8Array, never> {
+    yield* this.drain();
+    throw badChunk(chunk);
   }
 
   wipe(): void {
@@ -473,7 +474,8 @@ class BlobSealer extends FrameStream {
   }
 
   async *write(chunk: unknown): AsyncGenerator<Uint8Array> {
-    yield* this.frames(this.#chunker.push(yield* this.check(chunk)));
+    if (!(chunk instanceof Uint8Array)) return yield* this.refuse(chunk);
+    yield* this.frames(this.#chunker.push(chunk));
   }
 
   end(): AsyncGenerator<Uint8Array> {
@@ -519,7 +521,8 @@ class BlobOpener extends FrameStream {
   }
 
   async *write(chunk: unknown): AsyncGenerator<Uint8Array> {
-    yield* this.frames(this.#records(yield* this.check(chunk)));
+    if (!(chunk instanceof Uint8Array)) return yield* this.refuse(chunk);
+    yield* this.frames(this.#records(chunk));
   }
 
   /**
@@ -627,8 +630,8 @@ async function* run(make: () => FrameStream, input: OpenedSource): AsyncGenerato
 /**
  * Encrypt a stream into an allegro-ts blob v1. Arguments are checked at once; the work happens as the result is
  * iterated. Yields the header, then each frame's bytes (chunk boundaries carry no meaning: concatenate them).
- * Buffers at most one frame on the calling thread; on worker threads (`options.parallel`), at most two batches of
- * about 1 MiB per thread (and one being filled). A `ReadableStream` source is locked at once, and cancelled if the consumer stops
+ * Buffers at most one frame on the calling thread; on all cores (`options.parallel`), at most 2 × threads + 2 groups
+ * of about 256 KiB. A `ReadableStream` source is locked at once, and cancelled if the consumer stops
  * before its end.
  *
  * @throws InvalidArgumentError (`INVALID_ARGUMENT`): `key`, `ctx.*`, `options`, `options.frameSize`, `backend`,

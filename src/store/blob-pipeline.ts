@@ -1,77 +1,103 @@
 /**
- * The parallel path of blob v1 (./blob-format.ts, docs/wire-formats.md "Blob v1"): frames sealed or opened on
- * `platform.frameWorkers` (worker threads in Node), released in order. docs/architecture.md "Blobs on all cores".
+ * The parallel path of blob v1 (./blob-format.ts, docs/wire-formats.md "Blob v1"): frames sealed or opened on all
+ * cores — on `platform.frameWorkers` (worker threads in Node) and on the calling thread — and released in order.
+ * docs/architecture.md "Blobs on all cores".
  *
- * - Frames are copied into batches of about 1 MiB (at least one frame), whose buffers are handed to the threads
- *   and come back with the results, so they are reused: the buffers in use are bounded by the batches in flight, at
- *   most two per thread. The caller waits for the oldest batch ({@link FramePipeline.next}) whenever that many are
- *   in flight, which keeps its own back-pressure: nothing more is read while its consumer does not pull.
- * - Outputs are released strictly in frame order. A frame whose tag does not verify ends the pipeline with
- *   `DECRYPTION_FAILED` after the frames before it, and nothing of it or after it is released: what the caller
- *   observes is what the single-threaded path gives.
+ * - Frames go in groups of about 256 KiB (at least one frame). A group goes to the threads while fewer than two
+ *   groups per thread are in flight there: its frames are copied into a batch whose buffer is handed over and comes
+ *   back with the results, and is reused. Otherwise the calling thread processes the group itself, from the caller's
+ *   bytes, as the single-threaded path does: so every core works, and the calling thread never waits while it could.
+ * - At most 2 × threads + 2 groups are queued; when that many are, the caller releases the oldest
+ *   ({@link FramePipeline.next}) before it reads on, which keeps its own back-pressure: nothing more is read while
+ *   its consumer does not pull. Memory is bounded by the groups queued.
+ * - Outputs are released strictly in frame order. A frame that fails (a tag that does not verify, on a thread or on
+ *   the calling thread) ends the pipeline after the outputs of the frames before it, with the error the calling
+ *   thread would have raised, and nothing of it or after it is released: the single-threaded path's behaviour.
  * - Portable: it only knows the {@link FrameWorkers} interface.
  */
 import type { AeadKey } from '../crypto/aead.js';
-import type { FrameWorkers, OpenedBatch, SealedBatch } from '../crypto/frame-cipher.js';
+import type { FrameWorkers } from '../crypto/frame-cipher.js';
 import { DecryptionFailedError } from '../errors.js';
 
-/** Bytes per batch (a batch holds at least one frame): 16 frames of 64 KiB, so that a message carries 1 MiB. */
-const BATCH_BYTES = 1024 * 1024;
-/** Batches in flight per thread: one being worked on and one waiting, so that no thread idles between batches. */
+/**
+ * Bytes per group (a group holds at least one frame): 4 frames of 64 KiB. Larger groups cost fewer messages but keep
+ * more outputs waiting, which V8 then promotes and frees only in full collections (docs/performance.md §7).
+ */
+const GROUP_BYTES = 256 * 1024;
+/** Groups in flight per thread: one being worked on and one waiting, so that no thread idles between groups. */
 const IN_FLIGHT_PER_THREAD = 2;
+/** Groups the calling thread may have done ahead of the oldest group in flight. */
+const HERE_AHEAD = 2;
 const NONCE_LENGTH = 12;
 
 /**
- * When a blob's frames go to the threads: once `after` bytes of it were processed on the calling thread and a
- * thread is ready (`after` > 0: no frame ever waits for threads to start), or from the first frame (`after` = 0).
+ * When a blob's frames go to all cores: once `after` bytes of it were processed on the calling thread and a thread
+ * is ready (`after` > 0: no frame ever waits for threads to start), or from the first frame (`after` = 0).
  */
 export interface ThreadPlan {
   readonly workers: FrameWorkers;
   readonly after: number;
 }
 
-/** A batch handed to the threads. */
-interface Batch {
+/** Seal or open one frame on the calling thread (the single-threaded path's function). */
+export type FrameHere = (input: Uint8Array, nonce: Uint8Array) => Promise<Uint8Array[]>;
+
+/** A group of consecutive frames. */
+interface Group {
+  /** Whether its frames went to the threads. */
+  readonly threads: boolean;
+  /** Whether its outputs are known (always, for a group done here). */
   settled: boolean;
-  readonly wait: Promise<void>;
-  sealed?: SealedBatch;
-  opened?: OpenedBatch;
+  /** Settles when the threads answer. */
+  wait?: Promise<void>;
+  /** Outputs not yet released. */
+  parts: Uint8Array[];
+  /** Raised after `parts`. */
   error?: unknown;
 }
 
-/** The frames of one blob in flight on the threads of a {@link ThreadPlan}. */
+/** The frames of one blob on all cores. */
 export class FramePipeline {
   readonly #plan: ThreadPlan;
   readonly #seal: boolean;
   readonly #key: AeadKey;
   readonly #aad: Uint8Array;
   readonly #frameLength: number;
-  readonly #perBatch: number;
-  readonly #maxInFlight: number;
-  readonly #queue: Batch[] = [];
+  readonly #here: FrameHere;
+  readonly #perGroup: number;
+  readonly #maxOnThreads: number;
+  readonly #maxQueued: number;
+  readonly #queue: Group[] = [];
   readonly #free: Uint8Array[] = [];
-  #filling: Uint8Array | undefined;
+  /** The group being filled, its batch (if it goes to the threads) and its frame count. */
+  #group: Group | undefined;
+  #batch: Uint8Array | undefined;
   #nonces: Uint8Array | undefined;
   #count = 0;
+  #onThreads = 0;
+  #failed = false;
   #engaged = false;
   #closed = false;
 
   /**
    * @param direction `seal` (inputs are plaintext frames) or `open` (inputs are `ciphertext ‖ tag` records).
    * @param frameLength bytes of every input.
+   * @param here processes a frame on the calling thread.
    */
-  constructor(plan: ThreadPlan, direction: 'seal' | 'open', key: AeadKey, aad: Uint8Array, frameLength: number) {
+  constructor(plan: ThreadPlan, direction: 'seal' | 'open', key: AeadKey, aad: Uint8Array, frameLength: number, here: FrameHere) {
     this.#plan = plan;
     this.#seal = direction === 'seal';
     this.#key = key;
     this.#aad = aad;
     this.#frameLength = frameLength;
-    this.#perBatch = Math.max(1, Math.floor(BATCH_BYTES / frameLength));
-    this.#maxInFlight = IN_FLIGHT_PER_THREAD * plan.workers.threads;
+    this.#here = here;
+    this.#perGroup = Math.max(1, Math.floor(GROUP_BYTES / frameLength));
+    this.#maxOnThreads = IN_FLIGHT_PER_THREAD * plan.workers.threads;
+    this.#maxQueued = this.#maxOnThreads + HERE_AHEAD;
   }
 
   /**
-   * Whether the next frame goes to the threads, given the bytes the caller processed itself so far; once true, it
+   * Whether the next frame goes to the pipeline, given the bytes the caller processed itself so far; once true, it
    * stays true.
    */
   engage(bytesDone: number): boolean {
@@ -79,103 +105,136 @@ export class FramePipeline {
     return this.#engaged;
   }
 
-  /** Copy `frame` and its nonce into the current batch, and hand the batch over once full. */
-  add(frame: Uint8Array, nonce: Uint8Array): void {
-    if (this.#filling === undefined) {
-      this.#filling = this.#free.pop() ?? new Uint8Array(this.#perBatch * this.#frameLength);
-      this.#nonces = new Uint8Array(this.#perBatch * NONCE_LENGTH);
+  /** Take the next frame (read at once: the caller may reuse `frame` and `nonce` afterwards). */
+  async add(frame: Uint8Array, nonce: Uint8Array): Promise<void> {
+    if (this.#group === undefined) this.#startGroup();
+    const group = this.#group!;
+    if (group.threads) {
+      this.#batch!.set(frame, this.#count * this.#frameLength);
+      this.#nonces!.set(nonce, this.#count * NONCE_LENGTH);
+      if (++this.#count === this.#perGroup) this.#handOver();
+      return;
     }
-    this.#filling.set(frame, this.#count * this.#frameLength);
-    this.#nonces!.set(nonce, this.#count * NONCE_LENGTH);
-    if (++this.#count === this.#perBatch) this.#handOver();
+    try {
+      for (const part of await this.#here(frame, nonce)) group.parts.push(part);
+    } catch (err) {
+      group.error = err;
+      this.#failed = true;
+      this.#group = undefined;
+      return;
+    }
+    if (++this.#count === this.#perGroup) this.#group = undefined;
   }
 
-  /** Whether as many batches are in flight as allowed: the caller must take {@link next} before adding more. */
+  /** Whether the caller must take {@link next} before adding more: as many groups queued as allowed, or a failure. */
   get full(): boolean {
-    return this.#queue.length >= this.#maxInFlight;
+    return this.#failed || this.#queue.length >= this.#maxQueued;
   }
 
-  /** The outputs of the oldest batch in flight, once it is done (ciphertext, tag, … or plaintexts). */
+  /**
+   * The outputs of the oldest group, once known (ciphertext, tag, … or plaintexts); after a failure, of every group
+   * up to it, then its error.
+   */
   async *next(): AsyncGenerator<Uint8Array> {
-    const batch = this.#queue[0];
-    if (batch === undefined) return;
-    if (!batch.settled) await batch.wait;
-    if (this.#queue[0] === batch) yield* this.#release();
+    do {
+      const group = this.#queue[0];
+      if (group === undefined) return;
+      if (group === this.#group && group.threads) this.#handOver();
+      if (!group.settled) await group.wait;
+      if (this.#queue[0] !== group) return; // closed meanwhile
+      yield* this.#release();
+    } while (this.#failed);
   }
 
-  /** The outputs of the batches already done, oldest first, without waiting. */
+  /** The outputs known now, oldest first, without waiting. */
   *ready(): Generator<Uint8Array> {
-    while (this.#queue[0]?.settled === true) yield* this.#release();
+    for (let group = this.#queue[0]; group?.settled === true; group = this.#queue[0]) {
+      if (group === this.#group && group.parts.length === 0) return;
+      yield* this.#release();
+    }
   }
 
-  /** Hand over the last, partial batch and release the outputs of every batch, in order. */
+  /** Hand over the last group and release the outputs of every group, in order. */
   async *finish(): AsyncGenerator<Uint8Array> {
-    if (this.#count > 0) this.#handOver();
+    if (this.#group?.threads === true) this.#handOver();
+    this.#group = undefined;
     while (this.#queue.length > 0) yield* this.next();
   }
 
   /**
-   * Stop: the partial batch is zeroed, batches still in flight are discarded (their plaintexts zeroed) when they
-   * come back. Idempotent.
+   * Stop: the batch being filled is zeroed, outputs not released are dropped, and groups still on the threads are
+   * discarded (their plaintexts zeroed) when they come back. Idempotent.
    */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#filling?.fill(0);
-    this.#filling = undefined;
-    this.#count = 0;
-    this.#free.length = 0;
-    for (const batch of this.#queue.splice(0)) {
-      if (batch.settled) discard(batch);
-      else void batch.wait.then(() => discard(batch));
+    this.#batch?.fill(0);
+    this.#batch = undefined;
+    this.#group = undefined;
+    for (const buffer of this.#free.splice(0)) buffer.fill(0);
+    for (const group of this.#queue.splice(0)) {
+      if (group.settled) this.#discard(group);
+      else void group.wait?.then(() => this.#discard(group));
     }
   }
 
+  #startGroup(): void {
+    const threads = this.#onThreads < this.#maxOnThreads;
+    const group: Group = { threads, settled: !threads, parts: [] };
+    if (threads) {
+      this.#batch = this.#free.pop() ?? new Uint8Array(this.#perGroup * this.#frameLength);
+      this.#nonces = new Uint8Array(this.#perGroup * NONCE_LENGTH);
+    }
+    this.#queue.push(group);
+    this.#group = group;
+    this.#count = 0;
+  }
+
+  /** Hand the group being filled to the threads. */
   #handOver(): void {
-    const data = this.#filling!;
-    const batch = { data, frameLength: this.#frameLength, count: this.#count, nonces: this.#nonces!.subarray(0, this.#count * NONCE_LENGTH) };
-    this.#filling = undefined;
+    const group = this.#group!;
+    const batch = { data: this.#batch!, frameLength: this.#frameLength, count: this.#count, nonces: this.#nonces!.subarray(0, this.#count * NONCE_LENGTH) };
+    this.#group = undefined;
+    this.#batch = undefined;
     this.#nonces = undefined;
-    this.#count = 0;
+    this.#onThreads++;
     const { workers } = this.#plan;
-    const entry: Batch = {
-      settled: false,
-      wait: (this.#seal ? workers.seal(this.#key, this.#aad, batch).then((sealed) => void (entry.sealed = sealed))
-        : workers.open(this.#key, this.#aad, batch).then((opened) => void (entry.opened = opened)))
-        .then(undefined, (err: unknown) => void (entry.error = err))
-        .finally(() => void (entry.settled = true)),
+    const done = (data: Uint8Array) => {
+      if (this.#closed) data.fill(0);
+      else this.#free.push(data);
     };
-    this.#queue.push(entry);
+    group.wait = (this.#seal
+      ? workers.seal(this.#key, this.#aad, batch).then((sealed) => {
+        done(sealed.data);
+        for (const frame of sealed.frames) group.parts.push(frame.ciphertext, frame.tag);
+      })
+      : workers.open(this.#key, this.#aad, batch).then((opened) => {
+        done(opened.data);
+        group.parts = opened.plaintexts;
+        if (opened.failed) group.error = new DecryptionFailedError();
+      }))
+      .then(undefined, (err: unknown) => void (group.error = err))
+      .finally(() => {
+        this.#onThreads--;
+        group.settled = true;
+        if (group.error !== undefined) this.#failed = true;
+      });
   }
 
-  /** Release the oldest batch (which is settled). */
+  /** Release the outputs of the oldest group (which is settled), and its error after them. */
   *#release(): Generator<Uint8Array> {
-    const batch = this.#queue.shift()!;
-    if (batch.error !== undefined) {
-      this.close();
-      throw batch.error;
-    }
-    if (batch.sealed !== undefined) {
-      this.#free.push(batch.sealed.data);
-      for (const frame of batch.sealed.frames) {
-        yield frame.ciphertext;
-        yield frame.tag;
-      }
-      return;
-    }
-    const opened = batch.opened!;
-    this.#free.push(opened.data);
-    if (opened.failed) {
-      const released = opened.plaintexts;
-      this.close();
-      yield* released;
-      throw new DecryptionFailedError();
-    }
-    yield* opened.plaintexts;
+    const group = this.#queue[0]!;
+    if (group !== this.#group) this.#queue.shift();
+    const parts = group.parts;
+    group.parts = [];
+    if (group.error !== undefined) this.close();
+    yield* parts;
+    if (group.error !== undefined) throw group.error;
   }
-}
 
-/** Forget a batch that will never be released, zeroing its plaintexts. */
-function discard(batch: Batch): void {
-  for (const plaintext of batch.opened?.plaintexts ?? []) plaintext.fill(0);
+  /** Forget a group that will never be released, zeroing its plaintexts. */
+  #discard(group: Group): void {
+    if (!this.#seal) for (const plaintext of group.parts) plaintext.fill(0);
+    group.parts = [];
+  }
 }
