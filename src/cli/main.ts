@@ -46,7 +46,7 @@ Commands:
       e2e [--messages N] [--seconds N]
                                     send → datafeed → decrypt: messages/s, p50/p99 latency, crypto share
       blob [--mib N] [--rounds N] [--no-limit]
-                                    blob v1 MB/s vs raw node:crypto and OpenSSL, RSS for 4 × N MiB
+                                    blob v1 MB/s on 1 thread and all cores vs raw node:crypto and OpenSSL, RSS
       objects [--mib N] [--seconds N] [--concurrency N]
                                     Object Store via the sandbox: object put/get ops/s, blob MB/s, RSS for 4 × N MiB up
       browser [--mib N] [--rounds N] [--round-ms N]
