@@ -101,6 +101,13 @@ export interface FrameWorkers {
    * @returns whether at least one thread is ready to take work (false while they start, or if none can).
    */
   warm(): boolean;
+  /** Batches handed over and not answered yet, from every caller. */
+  readonly inFlight: number;
+  /**
+   * Take the answers that have arrived now, without waiting for the event loop (their promises settle as usual), so
+   * that a caller busy with frames of its own sees at once that threads are free again ({@link inFlight}).
+   */
+  poll(): void;
   /**
    * Seal every frame of `batch` under `key` and `aad`.
    * @throws UnsupportedOperationError (`UNSUPPORTED_OPERATION`) if no thread can start or a thread stopped.

@@ -15,7 +15,7 @@
  */
 import { createSecretKey, type KeyObject } from 'node:crypto';
 import { availableParallelism } from 'node:os';
-import { Worker, type MessagePort } from 'node:worker_threads';
+import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { UnsupportedOperationError } from '../errors.js';
 import type { AeadKey } from './aead.js';
 import type { FrameBatch, FrameWorkers, OpenedBatch, SealedBatch } from './frame-cipher.js';
@@ -93,7 +93,7 @@ function serveFrames(crypto: typeof import('node:crypto'), port: MessagePort): v
   });
 }
 
-const THREAD_SOURCE = `(${serveFrames.toString()})(require('node:crypto'), require('node:worker_threads').parentPort);`;
+const THREAD_SOURCE = `(${serveFrames.toString()})(require('node:crypto'), require('node:worker_threads').workerData.port);`;
 const KEY_HANDLE = 'node-key-object';
 const OPERATION = 'AES-GCM on worker threads';
 
@@ -102,9 +102,10 @@ interface Waiter {
   reject(err: unknown): void;
 }
 
-/** One worker thread and the batches it has in hand. */
+/** One worker thread, the port its batches and answers cross, and the batches it has in hand. */
 interface Thread {
   readonly worker: Worker;
+  readonly port: MessagePort;
   online: boolean;
   readonly pending: Map<number, Waiter>;
 }
@@ -133,6 +134,10 @@ export class NodeFrameWorkers implements FrameWorkers {
     this.#idleMs = options.idleMs ?? 10_000;
   }
 
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
   /** Threads running now (started, and neither stopped nor terminated). */
   get running(): number {
     return this.#pool.length;
@@ -141,6 +146,12 @@ export class NodeFrameWorkers implements FrameWorkers {
   warm(): boolean {
     this.#start();
     return this.#pool.some((t) => t.online);
+  }
+
+  poll(): void {
+    for (const thread of this.#pool) {
+      for (let got = receiveMessageOnPort(thread.port); got !== undefined; got = receiveMessageOnPort(thread.port)) this.#settle(thread, got.message as Reply);
+    }
   }
 
   async seal(key: AeadKey, aad: Uint8Array, batch: FrameBatch): Promise<SealedBatch> {
@@ -160,7 +171,10 @@ export class NodeFrameWorkers implements FrameWorkers {
   /** Terminate every thread now; batches in hand fail with `UNSUPPORTED_OPERATION`. Threads start again on demand. */
   async close(): Promise<void> {
     const threads = this.#pool.splice(0);
-    for (const thread of threads) this.#fail(thread, 'the thread pool was closed');
+    for (const thread of threads) {
+      this.#fail(thread, 'the thread pool was closed');
+      thread.port.close();
+    }
     clearTimeout(this.#idleTimer);
     await Promise.all(threads.map((t) => t.worker.terminate()));
   }
@@ -168,29 +182,35 @@ export class NodeFrameWorkers implements FrameWorkers {
   #start(): void {
     while (this.#cannotStart === undefined && this.#pool.length < this.threads) {
       let worker: Worker;
+      // Batches and answers cross a port of their own, so that poll() can take answers without the event loop.
+      const { port1, port2 } = new MessageChannel();
       try {
-        worker = new Worker(THREAD_SOURCE, { eval: true, execArgv: [], name: 'allegro-ts blob frames' });
+        worker = new Worker(THREAD_SOURCE, { eval: true, execArgv: [], name: 'allegro-ts blob frames', workerData: { port: port2 }, transferList: [port2] });
       } catch (err) {
+        port1.close();
         // For example Node's permission model without --allow-worker.
         this.#cannotStart = (err as { code?: string }).code ?? (err as Error).name;
         return;
       }
-      const thread: Thread = { worker, online: false, pending: new Map() };
+      const thread: Thread = { worker, port: port1, online: false, pending: new Map() };
       worker.on('online', () => {
         thread.online = true;
       });
-      worker.on('message', (reply: Reply) => this.#settle(thread, reply));
+      port1.on('message', (reply: Reply) => this.#settle(thread, reply));
       const stopped = (why: string) => {
         const at = this.#pool.indexOf(thread);
         if (at < 0) return;
         this.#pool.splice(at, 1);
         this.#fail(thread, why);
+        thread.port.close();
       };
       worker.on('error', (err) => stopped(`a thread failed (${(err as { code?: string }).code ?? err.name})`));
       worker.on('messageerror', () => stopped('a thread sent a message that could not be read'));
       worker.on('exit', (code) => stopped(`a thread exited with code ${code}`));
-      // After the listeners: adding a 'message' listener references the thread's port again.
+      // After the listeners: adding a 'message' listener references a port again. Only the port, while the thread
+      // has batches in hand, keeps the process alive.
       worker.unref();
+      port1.unref();
       this.#pool.push(thread);
     }
   }
@@ -209,11 +229,11 @@ export class NodeFrameWorkers implements FrameWorkers {
       frameLength: batch.frameLength, count: batch.count,
     };
     return new Promise<Reply>((resolve, reject) => {
-      if (thread.pending.size === 0) thread.worker.ref();
+      if (thread.pending.size === 0) thread.port.ref();
       thread.pending.set(job.id, { resolve, reject });
       clearTimeout(this.#idleTimer);
       this.#inFlight++;
-      thread.worker.postMessage(job, [data]);
+      thread.port.postMessage(job, [data]);
     });
   }
 
@@ -233,7 +253,7 @@ export class NodeFrameWorkers implements FrameWorkers {
 
   #done(thread: Thread, id: number): void {
     thread.pending.delete(id);
-    if (thread.pending.size === 0) thread.worker.unref();
+    if (thread.pending.size === 0) thread.port.unref();
     if (--this.#inFlight === 0) {
       this.#idleTimer = setTimeout(() => void this.close(), this.#idleMs);
       this.#idleTimer.unref();

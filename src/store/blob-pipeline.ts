@@ -4,7 +4,8 @@
  * docs/architecture.md "Blobs on all cores".
  *
  * - Frames go in groups of about 256 KiB (at least one frame). A group goes to the threads while fewer than two
- *   groups per thread are in flight there: its frames are copied into a batch whose buffer is handed over and comes
+ *   groups per thread are in flight there (counting every caller's, and taking the answers that have arrived first:
+ *   `FrameWorkers.poll`): its frames are copied into a batch whose buffer is handed over and comes
  *   back with the results, and is reused. Otherwise the calling thread processes the group itself, from the caller's
  *   bytes, as the single-threaded path does: so every core works, and the calling thread never waits while it could.
  * - At most 2 × threads + 2 groups are queued; when that many are, the caller releases the oldest
@@ -74,7 +75,6 @@ export class FramePipeline {
   #batch: Uint8Array | undefined;
   #nonces: Uint8Array | undefined;
   #count = 0;
-  #onThreads = 0;
   #failed = false;
   #engaged = false;
   #closed = false;
@@ -179,7 +179,9 @@ export class FramePipeline {
   }
 
   #startGroup(): void {
-    const threads = this.#onThreads < this.#maxOnThreads;
+    const { workers } = this.#plan;
+    if (workers.inFlight >= this.#maxOnThreads) workers.poll();
+    const threads = workers.inFlight < this.#maxOnThreads;
     const group: Group = { threads, settled: !threads, parts: [] };
     if (threads) {
       this.#batch = this.#free.pop() ?? new Uint8Array(this.#perGroup * this.#frameLength);
@@ -197,7 +199,6 @@ export class FramePipeline {
     this.#group = undefined;
     this.#batch = undefined;
     this.#nonces = undefined;
-    this.#onThreads++;
     const { workers } = this.#plan;
     const done = (data: Uint8Array) => {
       if (this.#closed) data.fill(0);
@@ -215,7 +216,6 @@ export class FramePipeline {
       }))
       .then(undefined, (err: unknown) => void (group.error = err))
       .finally(() => {
-        this.#onThreads--;
         group.settled = true;
         if (group.error !== undefined) this.#failed = true;
       });
