@@ -70,19 +70,22 @@ export interface FrameBatch {
 
 /** What sealing a {@link FrameBatch} gave. */
 export interface SealedBatch {
-  /** One per frame, in order. */
+  /** One per frame, in order: views of `data` (each ciphertext where its plaintext was) and of one tag array. */
   readonly frames: SealedFrame[];
-  /** The batch's `data`, handed back (still holding the plaintext) for the caller to reuse. */
+  /** The batch's `data`, handed back; the caller copies the outputs out before it reuses it. */
   readonly data: Uint8Array;
 }
 
 /** What opening a {@link FrameBatch} gave. */
 export interface OpenedBatch {
-  /** The plaintexts of the frames before the first whose tag did not verify (all of them when none failed). */
+  /**
+   * The plaintexts of the frames before the first whose tag did not verify (all of them when none failed): views of
+   * `data`, each at the start of its record.
+   */
   readonly plaintexts: Uint8Array[];
   /** Whether a frame's tag did not verify; the frames after it were not opened and nothing of it is released. */
   readonly failed: boolean;
-  /** The batch's `data`, handed back for the caller to reuse. */
+  /** The batch's `data`, handed back; the caller copies the outputs out before it reuses it. */
   readonly data: Uint8Array;
 }
 

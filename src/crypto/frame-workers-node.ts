@@ -4,9 +4,10 @@
  * format's parallel path (store/blob-pipeline.ts) hands it batches of frames. docs/architecture.md "Blobs on all
  * cores" describes the design.
  *
- * - A batch's input buffer is transferred to the thread and back (no copy); each frame's output is the buffer
- *   node:crypto made for it in the thread, transferred to the caller. The per-blob key crosses as a `KeyObject`
- *   (made once per key, dropped when the key is wiped), so its bytes are not copied into messages.
+ * - A batch's buffer is transferred to the thread and back (no copy); the thread writes each frame's output over its
+ *   input, so node:crypto's own output buffers stay in the thread, whose collector frees them while their memory is
+ *   warm (docs/performance.md §7). The per-blob key crosses as a `KeyObject` (made once per key, dropped when the
+ *   key is wiped), so its bytes are not copied into messages.
  * - Threads start on first use (`warm`, or a first batch), are unreferenced whenever they have no batch (an idle pool
  *   never keeps the process alive) and are terminated after `idleMs` without work.
  * - A thread that cannot start or that stops fails its batches with `UNSUPPORTED_OPERATION`; a tag that does not
@@ -35,12 +36,12 @@ interface Job {
 /** A thread's answer to a {@link Job}. */
 interface Reply {
   id: number;
-  /** Ciphertexts (seal) or plaintexts (open), one per frame done. */
-  outputs: Uint8Array[];
+  /** Frames done: each one's ciphertext (seal) or plaintext (open) is now at the start of its place in `data`. */
+  done: number;
   /** The tags, 16 bytes per frame, back to back (seal only). */
   tags: Uint8Array | undefined;
   failed: boolean;
-  /** The job's input buffer, handed back. */
+  /** The job's buffer, handed back with the outputs in place. */
   data: ArrayBuffer;
 }
 
@@ -53,21 +54,19 @@ function serveFrames(crypto: typeof import('node:crypto'), port: MessagePort): v
   const NONCE = 12;
   port.on('message', (job: Job) => {
     const data = new Uint8Array(job.data);
-    const count = job.count;
-    const outputs: Uint8Array[] = [];
-    const transfer: ArrayBuffer[] = [job.data];
-    const tags = job.seal ? new Uint8Array(TAG * count) : undefined;
+    const tags = job.seal ? new Uint8Array(TAG * job.count) : undefined;
+    let done = 0;
     let failed = false;
-    for (let i = 0; i < count; i++) {
-      const input = data.subarray(i * job.frameLength, (i + 1) * job.frameLength);
-      const nonce = job.nonces.subarray(NONCE * i, NONCE * (i + 1));
+    for (; done < job.count; done++) {
+      const input = data.subarray(done * job.frameLength, (done + 1) * job.frameLength);
+      const nonce = job.nonces.subarray(NONCE * done, NONCE * (done + 1));
       let output: Uint8Array;
       if (tags !== undefined) {
         const cipher = crypto.createCipheriv('aes-256-gcm', job.key, nonce, { authTagLength: TAG });
         cipher.setAAD(job.aad);
         output = cipher.update(input);
         cipher.final();
-        tags.set(cipher.getAuthTag(), TAG * i);
+        tags.set(cipher.getAuthTag(), TAG * done);
       } else {
         const split = input.length - TAG;
         const decipher = crypto.createDecipheriv('aes-256-gcm', job.key, nonce, { authTagLength: TAG });
@@ -82,14 +81,11 @@ function serveFrames(crypto: typeof import('node:crypto'), port: MessagePort): v
           break;
         }
       }
-      // Transfer node's own buffer when the output spans it (it does for a GCM update); else a copy that does.
-      if (output.byteOffset !== 0 || output.byteLength !== output.buffer.byteLength) output = new Uint8Array(output);
-      outputs.push(output);
-      transfer.push(output.buffer as ArrayBuffer);
+      // In place: node's own buffer stays in this thread, whose collector frees it while its memory is warm.
+      input.set(output);
     }
-    if (tags !== undefined) transfer.push(tags.buffer);
-    const reply: Reply = { id: job.id, outputs, tags, failed, data: job.data };
-    port.postMessage(reply, transfer);
+    const reply: Reply = { id: job.id, done, tags, failed, data: job.data };
+    port.postMessage(reply, tags === undefined ? [job.data] : [job.data, tags.buffer]);
   });
 }
 
@@ -156,16 +152,20 @@ export class NodeFrameWorkers implements FrameWorkers {
 
   async seal(key: AeadKey, aad: Uint8Array, batch: FrameBatch): Promise<SealedBatch> {
     const reply = await this.#run(true, key, aad, batch);
+    const data = new Uint8Array(reply.data);
     const tags = reply.tags!;
+    const at = (i: number) => i * batch.frameLength;
     return {
-      frames: reply.outputs.map((ciphertext, i) => ({ ciphertext, tag: tags.subarray(16 * i, 16 * (i + 1)) })),
-      data: new Uint8Array(reply.data),
+      frames: Array.from({ length: reply.done }, (_, i) => ({ ciphertext: data.subarray(at(i), at(i) + batch.frameLength), tag: tags.subarray(16 * i, 16 * (i + 1)) })),
+      data,
     };
   }
 
   async open(key: AeadKey, aad: Uint8Array, batch: FrameBatch): Promise<OpenedBatch> {
     const reply = await this.#run(false, key, aad, batch);
-    return { plaintexts: reply.outputs, failed: reply.failed, data: new Uint8Array(reply.data) };
+    const data = new Uint8Array(reply.data);
+    const at = (i: number) => i * batch.frameLength;
+    return { plaintexts: Array.from({ length: reply.done }, (_, i) => data.subarray(at(i), at(i) + batch.frameLength - 16)), failed: reply.failed, data };
   }
 
   /** Terminate every thread now; batches in hand fail with `UNSUPPORTED_OPERATION`. Threads start again on demand. */

@@ -5,8 +5,8 @@
  *
  * - Frames go in groups of about 256 KiB (at least one frame). A group goes to the threads while fewer than two
  *   groups per thread are in flight there (counting every caller's, and taking the answers that have arrived first:
- *   `FrameWorkers.poll`): its frames are copied into a batch whose buffer is handed over and comes
- *   back with the results, and is reused. Otherwise the calling thread processes the group itself, from the caller's
+ *   `FrameWorkers.poll`): its frames are copied into a batch whose buffer is handed over and comes back with the
+ *   outputs in place, which are copied out as they are released, and is reused. Otherwise the calling thread processes the group itself, from the caller's
  *   bytes, as the single-threaded path does: so every core works, and the calling thread never waits while it could.
  * - At most 2 × threads + 2 groups are queued; when that many are, the caller releases the oldest
  *   ({@link FramePipeline.next}) before it reads on, which keeps its own back-pressure: nothing more is read while
@@ -17,7 +17,7 @@
  * - Portable: it only knows the {@link FrameWorkers} interface.
  */
 import type { AeadKey } from '../crypto/aead.js';
-import type { FrameWorkers } from '../crypto/frame-cipher.js';
+import type { FrameWorkers, OpenedBatch, SealedBatch } from '../crypto/frame-cipher.js';
 import { DecryptionFailedError } from '../errors.js';
 
 /**
@@ -51,9 +51,12 @@ interface Group {
   settled: boolean;
   /** Settles when the threads answer. */
   wait?: Promise<void>;
-  /** Outputs not yet released. */
+  /** Outputs of a group done here not yet released. */
   parts: Uint8Array[];
-  /** Raised after `parts`. */
+  /** The threads' answer: outputs in its batch, copied out as they are released. */
+  sealed?: SealedBatch;
+  opened?: OpenedBatch;
+  /** Raised after the outputs. */
   error?: unknown;
 }
 
@@ -200,18 +203,10 @@ export class FramePipeline {
     this.#batch = undefined;
     this.#nonces = undefined;
     const { workers } = this.#plan;
-    const done = (data: Uint8Array) => {
-      if (this.#closed) data.fill(0);
-      else this.#free.push(data);
-    };
     group.wait = (this.#seal
-      ? workers.seal(this.#key, this.#aad, batch).then((sealed) => {
-        done(sealed.data);
-        for (const frame of sealed.frames) group.parts.push(frame.ciphertext, frame.tag);
-      })
+      ? workers.seal(this.#key, this.#aad, batch).then((sealed) => void (group.sealed = sealed))
       : workers.open(this.#key, this.#aad, batch).then((opened) => {
-        done(opened.data);
-        group.parts = opened.plaintexts;
+        group.opened = opened;
         if (opened.failed) group.error = new DecryptionFailedError();
       }))
       .then(undefined, (err: unknown) => void (group.error = err))
@@ -221,7 +216,11 @@ export class FramePipeline {
       });
   }
 
-  /** Release the outputs of the oldest group (which is settled), and its error after them. */
+  /**
+   * Release the outputs of the oldest group (which is settled), and its error after them. The threads' outputs are
+   * copied out of their batch one by one as they are released, so that each is fresh when its consumer takes it (and
+   * dies young), and the batch is reused.
+   */
   *#release(): Generator<Uint8Array> {
     const group = this.#queue[0]!;
     if (group !== this.#group) this.#queue.shift();
@@ -229,12 +228,31 @@ export class FramePipeline {
     group.parts = [];
     if (group.error !== undefined) this.close();
     yield* parts;
+    const { sealed, opened } = group;
+    if (sealed !== undefined) {
+      for (const { ciphertext, tag } of sealed.frames) {
+        const frame = new Uint8Array(ciphertext.length + tag.length);
+        frame.set(ciphertext);
+        frame.set(tag, ciphertext.length);
+        yield frame;
+      }
+      this.#recycle(sealed.data);
+    } else if (opened !== undefined) {
+      for (const plaintext of opened.plaintexts) yield plaintext.slice();
+      this.#recycle(opened.data);
+    }
     if (group.error !== undefined) throw group.error;
   }
 
-  /** Forget a group that will never be released, zeroing its plaintexts. */
+  #recycle(data: Uint8Array): void {
+    if (this.#closed) data.fill(0);
+    else this.#free.push(data);
+  }
+
+  /** Forget a group that will never be released, zeroing the plaintexts it holds. */
   #discard(group: Group): void {
-    if (!this.#seal) for (const plaintext of group.parts) plaintext.fill(0);
+    for (const part of group.parts) if (!this.#seal) part.fill(0);
     group.parts = [];
+    (group.sealed ?? group.opened)?.data.fill(0);
   }
 }

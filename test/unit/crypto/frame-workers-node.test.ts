@@ -47,9 +47,11 @@ describe('NodeFrameWorkers', () => {
     const sealing = batch(frames, FRAME);
     const sealed = await pool.seal(key, aad, sealing);
     expect(sealing.data.byteLength).toBe(0); // transferred, not copied
-    expect(sameBytes(sealed.data, new Uint8Array(Buffer.concat(frames)))).toBe(true); // handed back as it was
     const expected = records(frames);
     expect(sealed.frames.map((f) => new Uint8Array(Buffer.concat([f.ciphertext, f.tag])))).toEqual(expected);
+    // Handed back with each ciphertext where its plaintext was, and the outputs are views of it.
+    expect(sameBytes(sealed.data, new Uint8Array(Buffer.concat(expected.map((r) => r.subarray(0, FRAME)))))).toBe(true);
+    expect(sealed.frames.every((f, i) => f.ciphertext.buffer === sealed.data.buffer && f.ciphertext.byteOffset === i * FRAME)).toBe(true);
 
     const opening = batch(expected, FRAME + 16);
     const opened = await pool.open(key, aad, opening);
@@ -57,7 +59,8 @@ describe('NodeFrameWorkers', () => {
     expect(opened.plaintexts.every((p, i) => sameBytes(p, frames[i]!))).toBe(true);
     expect(opened.data.byteLength).toBe(5 * (FRAME + 16));
     expect(opening.data.byteLength).toBe(0);
-    expect(sameBytes(opened.data, new Uint8Array(Buffer.concat(expected)))).toBe(true);
+    // Each plaintext at the start of its record.
+    expect(opened.plaintexts.every((p, i) => p.buffer === opened.data.buffer && p.byteOffset === i * (FRAME + 16))).toBe(true);
   });
 
   it('stops at the first record whose tag fails, releasing only the frames before it', async () => {
@@ -84,7 +87,22 @@ describe('NodeFrameWorkers', () => {
     const view = outer.subarray(7);
     const copied = await pool.seal(key, aad, { data: view, frameLength: FRAME, count: 3, nonces: nonces(3) });
     expect(view.byteLength).toBe(4 * FRAME); // not detached
-    expect(copied.frames.map((f) => f.ciphertext)).toEqual(sealed.frames.map((f) => f.ciphertext));
+    expect(sameBytes(view.subarray(0, FRAME), frames[0]!)).toBe(true); // nor written
+    expect(copied.frames.map((f) => f.ciphertext.slice())).toEqual(sealed.frames.map((f) => f.ciphertext.slice()));
+  });
+
+  it('poll() takes an answer that has arrived without the event loop, and inFlight counts the batches out', async () => {
+    await vi.waitFor(() => expect(pool.warm()).toBe(true), { timeout: 30_000, interval: 20 });
+    const pending = pool.seal(key, aad, batch([randomFillSync(new Uint8Array(FRAME))], FRAME));
+    expect(pool.inFlight).toBe(1);
+    // Block this thread (no event loop turn) until poll() has taken the answer.
+    const pause = new Int32Array(new SharedArrayBuffer(4));
+    for (let waited = 0; pool.inFlight > 0 && waited < 30_000; waited += 5) {
+      Atomics.wait(pause, 0, 0, 5);
+      pool.poll();
+    }
+    expect(pool.inFlight).toBe(0);
+    expect((await pending).frames).toHaveLength(1);
   });
 
   it('starts its threads on warm() without waiting, and says when one is ready', async () => {
