@@ -34,7 +34,9 @@
  * Memory is constant: at most one frame is buffered beyond the chunk being processed.
  *
  * Portable: no Node imports (Node stream adapters are in ./blob-node-streams.ts); GCM runs through
- * `platform.frameCipher` (node:crypto in Node, WebCrypto in browsers) unless `options.backend` chooses another.
+ * `platform.frameCipher` (node:crypto in Node, WebCrypto in browsers) unless `options.backend` chooses another, and
+ * on all cores with `options.parallel` (./blob-pipeline.ts over `platform.frameWorkers`; docs/architecture.md "Blobs
+ * on all cores"), with the same bytes and errors.
  */
 import { getAeadBackend } from '../crypto/backends.js';
 import type { AeadBackend, AeadBackendName } from '../crypto/aead.js';
@@ -94,7 +96,7 @@ export interface EncryptBlobOptions {
   frameSize?: number;
   /** AES-GCM implementation; default `platform.frameCipher` (node:crypto in Node). */
   backend?: AeadBackendName | AeadBackend;
-  /** Seal frames on all cores: see {@link BlobParallelism}; default `'auto'`. */
+  /** Seal frames on all cores: see {@link BlobParallelism}; default {@link DEFAULT_BLOB_PARALLELISM}. */
   parallel?: BlobParallelism;
 }
 
@@ -112,11 +114,18 @@ export interface EncryptBlobOptions {
  */
 export type BlobParallelism = boolean | 'auto';
 
+/**
+ * What `options.parallel` is when not given: `false` for now, because on the only machine measured so far the parallel
+ * path cost about twice the CPU per byte of one thread and was slower (docs/performance.md §7); `'auto'` once a
+ * measurement shows it faster.
+ */
+export const DEFAULT_BLOB_PARALLELISM: BlobParallelism = false;
+
 /** Options of {@link decryptBlob}, {@link decryptRange} and the decrypting stream adapters. */
 export interface DecryptBlobOptions {
   /** AES-GCM implementation; default `platform.frameCipher` (node:crypto in Node). */
   backend?: AeadBackendName | AeadBackend;
-  /** Open frames on all cores: see {@link BlobParallelism}; default `'auto'`. */
+  /** Open frames on all cores: see {@link BlobParallelism}; default {@link DEFAULT_BLOB_PARALLELISM}. */
   parallel?: BlobParallelism;
 }
 
@@ -353,8 +362,9 @@ function resolveThreads(value: unknown, cipher: FrameCipher): ThreadPlan | undef
     throw new InvalidArgumentError('options.parallel', "true, false or 'auto'", describeValue(value));
   }
   const workers = platform.frameWorkers;
-  if (value === false) return undefined;
-  if (value !== true) return workers !== undefined && workers.cpus > 1 && cipher === platform.frameCipher ? { workers, after: PARALLEL_THRESHOLD } : undefined;
+  const parallel = value ?? DEFAULT_BLOB_PARALLELISM;
+  if (parallel === false) return undefined;
+  if (parallel !== true) return workers !== undefined && workers.cpus > 1 && cipher === platform.frameCipher ? { workers, after: PARALLEL_THRESHOLD } : undefined;
   if (workers === undefined) {
     throw new UnsupportedOperationError('sealing and opening blob frames on worker threads', platform.name, "the runtime has no worker threads; leave options.parallel unset or false");
   }

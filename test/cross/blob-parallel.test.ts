@@ -1,7 +1,8 @@
 // Blob v1 on worker threads against the single-threaded path: identical bytes for any size, frame size and chunking
 // (the salt drawn from a fixed source), each reading the other's output, through every adapter; the same error with the
 // same released prefix for every bit flip, truncation, bad chunk and failing source; 'auto' turning to the threads only
-// above the threshold and with the default backend; and the bounds of the parallel path: read-ahead, early stops.
+// above the threshold and with the default backend, and the default; the bounds of the parallel path: read-ahead,
+// early stops.
 import { createHash, randomFillSync } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -16,6 +17,7 @@ import {
   createEncryptTransform,
   decryptBlob,
   decryptRange,
+  DEFAULT_BLOB_PARALLELISM,
   encryptBlob,
   PARALLEL_THRESHOLD,
   type BlobContext,
@@ -235,23 +237,31 @@ describe("blob v1: 'auto'", () => {
     // A ready thread, so that 'auto' engages as soon as the threshold is passed.
     await vi.waitFor(() => expect(workers.warm()).toBe(true), { timeout: 30_000, interval: 20 });
     const sealing = vi.spyOn(workers, 'seal');
-    const auto = await collect(encryptBlob(key, ctx, cut(data, 1 << 20)));
+    const auto = await collect(encryptBlob(key, ctx, cut(data, 1 << 20), { parallel: 'auto' }));
     expect(sameBytes(auto, single)).toBe(true);
     expect(sealing).toHaveBeenCalled();
     const framesOnThreads = sealing.mock.calls.reduce((n, [, , batch]) => n + batch.count, 0);
     expect(framesOnThreads).toBeLessThanOrEqual(data.length / 65_536 - PARALLEL_THRESHOLD / 65_536);
     sealing.mockClear();
-    await collect(encryptBlob(key, ctx, [data.subarray(0, PARALLEL_THRESHOLD)]));
+    await collect(encryptBlob(key, ctx, [data.subarray(0, PARALLEL_THRESHOLD)], { parallel: 'auto' }));
     expect(sealing).not.toHaveBeenCalled();
     const opening = vi.spyOn(workers, 'open');
-    expect(sameBytes(await collect(decryptBlob(key, ctx, cut(single, 1 << 20))), data)).toBe(true);
+    expect(sameBytes(await collect(decryptBlob(key, ctx, cut(single, 1 << 20), { parallel: 'auto' })), data)).toBe(true);
     expect(opening).toHaveBeenCalled();
+    // Unset, it is DEFAULT_BLOB_PARALLELISM (false for now: docs/performance.md §7): one thread.
+    expect(DEFAULT_BLOB_PARALLELISM).toBe(false);
+    sealing.mockClear();
+    opening.mockClear();
+    expect(sameBytes(await collect(encryptBlob(key, ctx, cut(data, 1 << 20))), single)).toBe(true);
+    expect(sameBytes(await collect(decryptBlob(key, ctx, cut(single, 1 << 20))), data)).toBe(true);
+    expect(sealing).not.toHaveBeenCalled();
+    expect(opening).not.toHaveBeenCalled();
   });
 
   it('stays on this thread with another backend, and refuses `parallel: true` with one', async () => {
     const sealing = vi.spyOn(platform.frameWorkers!, 'seal');
     const data = bytesFrom(6, PARALLEL_THRESHOLD + 1024 * 1024);
-    expect((await collect(encryptBlob(key, ctx, [data], { backend: 'webcrypto' }))).length).toBeGreaterThan(data.length);
+    expect((await collect(encryptBlob(key, ctx, [data], { backend: 'webcrypto', parallel: 'auto' }))).length).toBeGreaterThan(data.length);
     expect(sealing).not.toHaveBeenCalled();
     for (const backend of ['webcrypto', 'noble'] as const) {
       expect(() => encryptBlob(key, ctx, [data], { backend, parallel: true })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', parameter: 'options.parallel' }));
