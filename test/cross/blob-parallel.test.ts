@@ -26,6 +26,7 @@ import {
 } from '../../src/store/blob-format.js';
 import { createDecryptStream, createEncryptStream } from '../../src/store/blob-node-streams.js';
 import { openSource, type ByteSource } from '../../src/util/web-streams.js';
+import { bytesFrom, cut } from '../helpers/bytes.js';
 import { sameBytes } from '../helpers/vectors.js';
 
 const key = new AesKey(new Uint8Array(32).fill(9));
@@ -39,24 +40,6 @@ afterEach(() => {
 /** Salts from `seed` instead of the CSPRNG, so that two encryptions of the same data give the same bytes. */
 function fixedSalts(seed: number): void {
   vi.spyOn(platform, 'randomFill').mockImplementation(<T extends Uint8Array>(target: T): T => target.fill(seed & 0xff));
-}
-
-function bytesFrom(seed: number, size: number): Uint8Array {
-  const out = new Uint8Array(size);
-  let x = (seed | 1) >>> 0;
-  for (let i = 0; i < size; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
-
-function cut(data: Uint8Array, size: number): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  for (let i = 0; i < data.length; i += size) out.push(data.subarray(i, i + size));
-  return out;
 }
 
 function webStream(parts: readonly Uint8Array[]): ReadableStream<Uint8Array> {
