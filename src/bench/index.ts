@@ -7,11 +7,12 @@ import type { AeadBackendName } from '../crypto/aead.js';
 import { runBlobBench } from './cases/blob.js';
 import { runBrowserBench } from './cases/browser.js';
 import { runCryptoBench } from './cases/crypto.js';
-import { runE2eBench } from './cases/e2e.js';
+import { runE2eBench, type E2ePath } from './cases/e2e.js';
 import { runObjectsBench } from './cases/objects.js';
 import { runSandboxBench } from './cases/sandbox.js';
 import type { BenchReport } from './report.js';
 
+export { E2E_PATHS, type E2ePath } from './cases/e2e.js';
 export { toHtml } from './html.js';
 export { REPORT_SCHEMA, saveReport, toJson, toMarkdown, type BenchReport } from './report.js';
 
@@ -37,12 +38,20 @@ export interface BenchOptions {
   seconds?: number;
   /** sandbox, objects: requests in flight. */
   concurrency?: number;
-  /** sandbox: in memory instead of with a journal. */
+  /** sandbox: in memory instead of with a data directory (no scale measurements then). */
   memory?: boolean;
+  /** sandbox: levels of stored messages of the scale measurements; `[]` skips them. */
+  stored?: readonly number[];
+  /** sandbox: feeds long-polling in the scale measurements. */
+  idleFeeds?: number;
+  /** sandbox: stalled readers, and as many slowloris connections, in the scale measurements. */
+  stalled?: number;
   /** blob, objects: MiB of the timed blob transfers (the RSS case streams four times as much); browser: MiB of the blob. */
   mib?: number;
   /** e2e: messages of the throughput phase. */
   messages?: number;
+  /** e2e: the paths measured (native, agent or both; default native). */
+  path?: E2ePath;
   /** Progress lines (the CLI prints them on stderr). */
   progress?: (line: string) => void;
 }
@@ -54,8 +63,8 @@ export function runBench(name: BenchName, o: BenchOptions = {}): Promise<BenchRe
   const rssMiB = o.mib === undefined ? {} : { rssMiB: 4 * o.mib };
   switch (name) {
     case 'crypto': return runCryptoBench(pick('sizes', 'backends', 'rounds', 'roundMs', 'limit', 'progress'));
-    case 'sandbox': return runSandboxBench(pick('seconds', 'concurrency', 'memory', 'progress'));
-    case 'e2e': return runE2eBench(pick('messages', 'seconds', 'progress'));
+    case 'sandbox': return runSandboxBench(pick('seconds', 'concurrency', 'memory', 'stored', 'idleFeeds', 'stalled', 'progress'));
+    case 'e2e': return runE2eBench(pick('messages', 'seconds', 'path', 'progress'));
     case 'blob': return runBlobBench({ ...pick('rounds', 'limit', 'progress'), ...rssMiB, ...(o.mib === undefined ? {} : { totalMiB: o.mib }) });
     case 'objects': return runObjectsBench({ ...pick('seconds', 'concurrency', 'progress'), ...rssMiB, ...(o.mib === undefined ? {} : { blobMiB: o.mib }) });
     case 'browser': return runBrowserBench(pick('rounds', 'roundMs', 'mib', 'progress'));

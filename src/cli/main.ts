@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { AllegroError } from '../errors.js';
 import type { AeadBackendName } from '../crypto/aead.js';
 import { aeadBackendNames } from '../crypto/backends.js';
-import { BENCH_NAMES, runBench, saveReport, toHtml, toJson, toMarkdown, type BenchName, type BenchOptions, type BenchReport } from '../bench/index.js';
+import { BENCH_NAMES, E2E_PATHS, runBench, saveReport, toHtml, toJson, toMarkdown, type BenchName, type BenchOptions, type BenchReport } from '../bench/index.js';
 import { listenCommand, readCommand, sendCommand, streamsCommand } from './commands/chat.js';
 import { runDemo } from './commands/demo.js';
 import { blobGet, blobPut, objectsGet, objectsList, objectsPut, objectsRemove, objectsVersions } from './commands/objects.js';
@@ -41,10 +41,12 @@ Commands:
                                     benchmarks; NAME is one or more of (or all):
       crypto [--backend NAME]... [--size BYTES]... [--rounds N] [--round-ms N] [--no-limit]
                                     CiphertextTransport throughput per backend vs raw node:crypto and OpenSSL
-      sandbox [--memory] [--seconds N] [--concurrency N]
-                                    sandbox message submissions/s and content-key fetches/s on loopback
-      e2e [--messages N] [--seconds N]
-                                    send → datafeed → decrypt: messages/s, p50/p99 latency, crypto share
+      sandbox [--memory] [--seconds N] [--concurrency N] [--stored N,N,...] [--idle-feeds N] [--stalled N]
+                                    sandbox message submissions/s and content-key fetches/s on loopback; at scale:
+                                    by stored messages and idle feeds, restart, disk and RSS, stalled clients
+      e2e [--messages N] [--seconds N] [--path native|agent|both]
+                                    send → datafeed → read, natively and/or through the Agent: messages/s,
+                                    p50/p99 latency, native ÷ agent, crypto share
       blob [--mib N] [--rounds N] [--no-limit]
                                     blob v1 MB/s on 1 thread and all cores vs raw node:crypto and OpenSSL, RSS
       objects [--mib N] [--seconds N] [--concurrency N]
@@ -82,7 +84,8 @@ async function benchCommand(args: string[]): Promise<number> {
       json: { type: 'boolean' }, save: { type: 'string' }, html: { type: 'string' },
       backend: { type: 'string', multiple: true }, size: { type: 'string', multiple: true }, rounds: { type: 'string' },
       'round-ms': { type: 'string' }, 'no-limit': { type: 'boolean' }, memory: { type: 'boolean' }, seconds: { type: 'string' },
-      concurrency: { type: 'string' }, mib: { type: 'string' }, messages: { type: 'string' },
+      concurrency: { type: 'string' }, mib: { type: 'string' }, messages: { type: 'string' }, path: { type: 'string' },
+      stored: { type: 'string' }, 'idle-feeds': { type: 'string' }, stalled: { type: 'string' },
     },
   });
   const names = positionals.length === 1 && positionals[0] === 'all' ? [...BENCH_NAMES] : positionals;
@@ -105,6 +108,10 @@ async function benchCommand(args: string[]): Promise<number> {
     ...(values.concurrency === undefined ? {} : { concurrency: integerOption('--concurrency', values.concurrency, 1, 256) }),
     ...(values.mib === undefined ? {} : { mib: integerOption('--mib', values.mib, 1, 4096) }),
     ...(values.messages === undefined ? {} : { messages: integerOption('--messages', values.messages, 1, 100_000) }),
+    ...(values.path === undefined ? {} : { path: choiceOption('--path', values.path, E2E_PATHS) }),
+    ...(values.stored === undefined ? {} : { stored: storedOption(values.stored) }),
+    ...(values['idle-feeds'] === undefined ? {} : { idleFeeds: integerOption('--idle-feeds', values['idle-feeds'], 0, 20) }),
+    ...(values.stalled === undefined ? {} : { stalled: integerOption('--stalled', values.stalled, 0, 5000) }),
     ...(values.json === true ? {} : { progress: (line: string) => { process.stderr.write(`  ${line}\n`); } }),
   };
   const reports: BenchReport[] = [];
@@ -121,11 +128,24 @@ async function benchCommand(args: string[]): Promise<number> {
   return 0;
 }
 
+/** A flag value that must be one of `choices`. */
+function choiceOption<T extends string>(flag: string, value: string, choices: readonly T[]): T {
+  if (!(choices as readonly string[]).includes(value)) throw new UsageError(`${flag} must be one of ${choices.join(', ')}, not ${JSON.stringify(value)}`);
+  return value as T;
+}
+
 /** An integer flag value from `min` to `max`. */
 function integerOption(flag: string, value: string, min: number, max: number): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`${flag} must be an integer from ${min} to ${max}, not ${JSON.stringify(value)}`);
   return n;
+}
+
+/** --stored: ascending levels of stored messages, comma-separated, each from 0 to 10,000,000; empty: none. */
+function storedOption(value: string): number[] {
+  const levels = value === '' ? [] : value.split(',').map((v) => integerOption('--stored', v.trim(), 0, 10_000_000));
+  if (levels.some((n, i) => i > 0 && n <= levels[i - 1]!)) throw new UsageError(`--stored must list ascending levels, not ${JSON.stringify(value)}`);
+  return levels;
 }
 
 /** --seconds of the load benchmarks: more than 0, at most 60. */

@@ -1,12 +1,15 @@
 /**
  * Seed files: the identities and conversations a new sandbox starts with (JSON; format in docs/sandbox.md).
  * A seed names the pod, its entitlements, users and bots (with an RSA public key for JWT login, or none to have
- * the sandbox generate a key pair and write the private key next to the data), rooms with owners and members,
- * and IMs. Seeding runs once, on the first start of a data directory; later starts replay the journal instead.
+ * the sandbox generate a key pair and write the private key next to the data; and their directory fields), rooms
+ * with owners, members and attributes, and IMs. Seeding runs once, on the first start of a data directory; later
+ * starts read the database instead.
  */
 import { readFile } from 'node:fs/promises';
-import { HttpError } from './http.js';
+import { HttpError } from './http-error.js';
 import { optionalField, requireArray, requireObject, requiredField } from './body.js';
+import { roomFields } from './conversations.js';
+import { PROFILE_FIELDS, type Profile } from './store/profiles.js';
 
 /** One seeded user or bot. */
 export interface SeedUser {
@@ -19,6 +22,18 @@ export interface SeedUser {
   publicKeyPem?: string;
   /** Issue a client certificate (PEM and PKCS#12) for certificate login. Default: true for SYSTEM users. */
   certificate?: boolean;
+  /** Directory fields (UserV2 `title`, `department`, `location`, …; docs/sandbox.md "Seed file"). */
+  profile?: Profile;
+}
+
+/** A seeded room. */
+export interface SeedRoom {
+  name: string;
+  description?: string;
+  owner: string;
+  members?: string[];
+  /** More V3RoomAttributes: `keywords`, `subType`, `pinnedMessageId` and the boolean flags. */
+  attributes?: Record<string, unknown>;
 }
 
 /** A seed file. */
@@ -28,7 +43,7 @@ export interface Seed {
   users: SeedUser[];
   /** Username of the bot the generated config file is for. Default: the first SYSTEM user. */
   bot?: string;
-  rooms?: Array<{ name: string; description?: string; owner: string; members?: string[] }>;
+  rooms?: SeedRoom[];
   ims?: string[][];
 }
 
@@ -38,8 +53,8 @@ export const DEFAULT_SEED: Seed = {
   entitlements: { objectStore: true },
   users: [
     { username: 'sandbox-bot', displayName: 'Sandbox Bot', type: 'SYSTEM' },
-    { username: 'alice', displayName: 'Alice Archer' },
-    { username: 'bob', displayName: 'Bob Baker' },
+    { username: 'alice', displayName: 'Alice Archer', profile: { title: 'Sales Trader', department: 'Equities', location: 'London', jobFunction: 'Trader' } },
+    { username: 'bob', displayName: 'Bob Baker', profile: { title: 'Research Analyst', department: 'Research', location: 'New York', jobFunction: 'Analyst' } },
   ],
   bot: 'sandbox-bot',
   rooms: [{ name: 'Sandbox room', description: 'Everyone in the sandbox', owner: 'sandbox-bot', members: ['alice', 'bob'] }],
@@ -51,6 +66,19 @@ export const USERNAME = /^[A-Za-z0-9._@-]{1,64}$/;
 
 function fail(message: string): never {
   throw new HttpError(400, `Invalid seed: ${message}`);
+}
+
+/** Directory fields: strings, of {@link PROFILE_FIELDS} only. */
+export function parseProfile(o: Record<string, unknown>): Profile {
+  const profile: Profile = {};
+  for (const key of Object.keys(o)) {
+    if (!(PROFILE_FIELDS as readonly string[]).includes(key)) throw new HttpError(400, `Field "${key}" is not one of ${PROFILE_FIELDS.join(', ')}`);
+  }
+  for (const f of PROFILE_FIELDS) {
+    const v = optionalField(o, f, 'string');
+    if (v !== undefined) profile[f] = v;
+  }
+  return profile;
 }
 
 /** Check a parsed seed; throws with a message naming the bad entry. */
@@ -101,6 +129,8 @@ export function parseSeed(value: unknown): Seed {
     if (publicKeyPem !== undefined) user.publicKeyPem = publicKeyPem;
     const certificate = wrap(`users[${i}]`, () => optionalField(u, 'certificate', 'boolean'));
     if (certificate !== undefined) user.certificate = certificate;
+    const profile = wrap(`users[${i}]`, () => optionalField(u, 'profile', 'object'));
+    if (profile !== undefined) user.profile = wrap(`users[${i}].profile`, () => parseProfile(profile));
     seed.users.push(user);
   }
   const known = (name: unknown, where: string): string => {
@@ -117,7 +147,11 @@ export function parseSeed(value: unknown): Seed {
       const description = wrap(`rooms[${i}]`, () => optionalField(r, 'description', 'string'));
       const owner = known(r.owner, `rooms[${i}].owner`);
       const members = (wrap(`rooms[${i}]`, () => optionalField(r, 'members', 'array')) ?? []).map((m, j) => known(m, `rooms[${i}].members[${j}]`));
-      return { name, owner, members, ...(description === undefined ? {} : { description }) };
+      const attributes = wrap(`rooms[${i}]`, () => optionalField(r, 'attributes', 'object'));
+      return {
+        name, owner, members, ...(description === undefined ? {} : { description }),
+        ...(attributes === undefined ? {} : { attributes: wrap(`rooms[${i}].attributes`, () => roomFields(attributes, true)) }),
+      };
     });
   }
   const ims = wrap('ims', () => optionalField(o, 'ims', 'array'));

@@ -60,9 +60,10 @@ describe('entry point values', () => {
     expect(sorted(Object.keys(crypto))).toEqual(sorted(CRYPTO_VALUES));
   });
 
-  it('allegro-ts: the client, its configuration, Secret, MessageML, the crypto core and the errors', () => {
+  it('allegro-ts: the client, its configuration, Secret, MessageML, the SocialMessage codec, the crypto core and the errors', () => {
     const messageMl = ['InvalidMessageMlError', 'isMessageMlDocument', 'MAX_MESSAGEML_DEPTH', 'MAX_MESSAGEML_LENGTH', 'parseMessageMl'];
-    expect(sorted(Object.keys(root))).toEqual(sorted(['AllegroClient', 'loadConfig', 'resolveConfig', 'clientConfigFor', 'toConfigYaml', 'Secret', ...messageMl, ...CRYPTO_VALUES, ...ERROR_CLASSES, ...ERROR_VALUES]));
+    const codec = ['encodeMessage', 'decodeMessage'];
+    expect(sorted(Object.keys(root))).toEqual(sorted(['AllegroClient', 'loadConfig', 'resolveConfig', 'clientConfigFor', 'toConfigYaml', 'Secret', ...messageMl, ...codec, ...CRYPTO_VALUES, ...ERROR_CLASSES, ...ERROR_VALUES]));
   });
 
   it('allegro-ts/sandbox: startSandbox and the default seed', () => {
@@ -155,6 +156,9 @@ describe('signatures', () => {
     expectTypeOf(root.clientConfigFor).toEqualTypeOf<(endpoints: root.ConfigEndpoints, identity?: root.ConfigIdentity, options?: { trustStorePath?: string }) => root.AllegroConfigInput>();
     expectTypeOf(root.toConfigYaml).toEqualTypeOf<(config: root.AllegroConfigInput) => string>();
     expectTypeOf<root.AllegroConfig['app']>().toEqualTypeOf<root.AppIdentity | undefined>();
+    expectTypeOf(root.encodeMessage).toEqualTypeOf<(messageMl: string, ctx: root.EncodeContext) => Promise<Record<string, unknown>>>();
+    expectTypeOf(root.decodeMessage).toEqualTypeOf<(payload: Record<string, unknown>, key: root.TransportKey) => Promise<root.DecodedMessage>>();
+    expectTypeOf<root.EncodeContext['resolveMention']>().toEqualTypeOf<root.ParseMessageMlOptions['resolveMention']>();
   });
 
   it('for browsers: caller-supplied tokens with a refresh callback, blobs from and to web streams', () => {
@@ -167,11 +171,58 @@ describe('signatures', () => {
     expectTypeOf<errors.AuthenticationFailure>().toEqualTypeOf<'unknown-user' | 'bad-signature' | 'clock-skew' | 'certificate-refused' | 'refused' | 'refresh-failed'>();
   });
 
+  it('of encrypted records for the bot\'s own database', () => {
+    expectTypeOf<root.AllegroClient['encryptRecord']>().toEqualTypeOf<(input: root.RecordInput, options?: { signal?: AbortSignal }) => Promise<root.EncryptedRecord>>();
+    expectTypeOf<root.AllegroClient['decryptRecord']>().toEqualTypeOf<(record: root.EncryptedRecord | string, options?: { associatedData?: string; signal?: AbortSignal }) => Promise<root.DecryptedRecord>>();
+    expectTypeOf<root.EncryptedRecord>().toEqualTypeOf<{
+      format: 'allegro-ts.record'; version: 1; threadId: string; rotationId: string; recordType: string; header: root.RecordHeader; encryptedPayload: string;
+    }>();
+    expectTypeOf<root.RecordInput>().toEqualTypeOf<{ threadId: string; payload: unknown; header?: root.RecordHeader; recordType?: string; associatedData?: string }>();
+    expectTypeOf<root.DecryptedRecord['rotationId']>().toEqualTypeOf<bigint>();
+    expectTypeOf<root.DecryptedRecord['payload']>().toEqualTypeOf<Uint8Array>();
+    expectTypeOf<root.RecordHeader>().toEqualTypeOf<{ [name: string]: root.JsonValue }>();
+    // @ts-expect-error A header value must be JSON.
+    const notJson: root.RecordHeader = { at: new Date() };
+    expect(notJson).toBeDefined();
+  });
+
+  it('of Object Store feeds and partition permissions', () => {
+    expectTypeOf<root.ObjectStoreClient['upsertFeed']>().toEqualTypeOf<(spec: root.UpsertFeed) => Promise<root.ObjectFeed>>();
+    expectTypeOf<root.ObjectStoreClient['deleteFeed']>().toEqualTypeOf<(feed: root.ObjectFeed | string) => Promise<void>>();
+    expectTypeOf<root.ObjectFeed>().toEqualTypeOf<root.Feed<root.FeedChange>>();
+    expectTypeOf<root.UpsertFeed>().toEqualTypeOf<{ name: string; partitions: ReadonlyArray<string | root.FeedPartition>; expirySeconds?: number }>();
+    expectTypeOf<root.FeedPartition>().toEqualTypeOf<{ partition: string; sortKeyPrefix?: string }>();
+    expectTypeOf<root.ObjectFeed['listen']>().toEqualTypeOf<(handler: (item: root.FeedItem<root.FeedChange>) => void | Promise<void>, options?: root.FeedOptions) => Promise<void>>();
+    expectTypeOf<root.ObjectFeed['items']>().returns.toEqualTypeOf<AsyncGenerator<root.FeedItem<root.FeedChange>, void, undefined>>();
+    expectTypeOf<root.ObjectFeed['stop']>().toEqualTypeOf<() => Promise<void>>();
+    expectTypeOf<root.FeedItem<root.FeedChange>['ack']>().toEqualTypeOf<() => void>();
+    expectTypeOf<root.FeedItem<root.FeedChange>['retry']>().toEqualTypeOf<(delaySeconds?: number) => void>();
+    const describe = (item: root.FeedItem<root.FeedChange>): string => {
+      switch (item.change) {
+        case 'put':
+          expectTypeOf(item.ref).toEqualTypeOf<root.ObjectRef>();
+          expectTypeOf(item.object).toEqualTypeOf<root.StoredObject | undefined>();
+          return item.ref.sortKey;
+        case 'delete':
+          expectTypeOf(item.deletion).toEqualTypeOf<root.ObjectDeletion>();
+          return item.deletion.deletionType;
+      }
+    };
+    expect(describe).toBeTypeOf('function');
+    expectTypeOf<root.ObjectStoreClient['getPartition']>().toEqualTypeOf<(hash: string) => Promise<root.PartitionInfo>>();
+    expectTypeOf<root.ObjectStoreClient['partitionUsers']>().returns.toEqualTypeOf<AsyncGenerator<root.UserPermissions>>();
+    expectTypeOf<root.ObjectStoreClient['grant']>().toEqualTypeOf<(partition: string, userId: number, permissions: root.Permission | readonly root.Permission[]) => Promise<void>>();
+    expectTypeOf<root.ObjectStoreClient['revoke']>().toEqualTypeOf<(partition: string, userId: number, permissions?: root.Permission | readonly root.Permission[]) => Promise<void>>();
+    expectTypeOf<root.Permission>().toEqualTypeOf<'READ' | 'WRITE'>();
+  });
+
   it('keeps the wiring private: objects the client makes cannot be constructed or exported as values', () => {
     // @ts-expect-error Session is exported as a type only.
     expect(root.Session).toBeUndefined();
     // @ts-expect-error ObjectStoreClient is exported as a type only.
     expect(root.ObjectStoreClient).toBeUndefined();
+    // @ts-expect-error Feed is exported as a type only: feeds come from objects.upsertFeed().
+    expect(root.Feed).toBeUndefined();
     // @ts-expect-error AllegroClient is made by AllegroClient.create().
     expect(() => new root.AllegroClient()).toThrow();
   });

@@ -1,11 +1,13 @@
 /**
  * The sandbox's control API under `/sandbox/v1` (served only with `control: true`): fault rules, key rotation,
- * the Object Store entitlement, and new users. Sandbox-specific; not part of Symphony's API.
+ * the Object Store entitlement, new users, and Symphony Elements forms submitted as a user would. Sandbox-specific; not part of Symphony's API.
  */
-import { canonicalId, optionalField, requireObject, requiredField } from '../body.js';
+import { canonicalId, optionalField, parseUserId, requireObject, requiredField } from '../body.js';
 import type { Faults } from '../faults.js';
-import { HttpError, type Router } from '../http.js';
+import { HttpError } from '../http-error.js';
+import type { Router } from '../http.js';
 import type { NewSandboxUser, SandboxAdmin } from '../admin.js';
+import { parseProfile } from '../seed.js';
 
 /** Register the control routes. */
 export function controlRoutes(router: Router, faults: Faults, admin: SandboxAdmin): void {
@@ -32,6 +34,16 @@ export function controlRoutes(router: Router, faults: Faults, admin: SandboxAdmi
       if (type !== undefined) user.type = type;
       const publicKeyPem = optionalField(body, 'publicKeyPem', 'string');
       if (publicKeyPem !== undefined) user.publicKeyPem = publicKeyPem;
+      const profile = optionalField(body, 'profile', 'object');
+      if (profile !== undefined) user.profile = parseProfile(profile);
       return { status: 201, json: await admin.createUser(user) };
+    })
+    .add('POST', '/sandbox/v1/streams/:id/forms', async (req) => {
+      const body = requireObject(req.json());
+      await admin.submitForm({
+        streamId: req.params.id!, userId: parseUserId(body.userId, 'userId'), formMessageId: requiredField(body, 'formMessageId', 'string'),
+        formId: requiredField(body, 'formId', 'string'), formValues: optionalField(body, 'formValues', 'object') ?? {},
+      });
+      return { status: 204 };
     });
 }

@@ -2,8 +2,9 @@ import { createServer, request, type IncomingHttpHeaders, type Server, type Serv
 import { connect, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
-  DEFAULT_BODY_LIMIT, handleRequest, errorResponse, HttpError, Router, writeResponse, type SandboxRequest,
+  DEFAULT_BODY_LIMIT, handleRequest, errorResponse, Router, writeResponse, type SandboxRequest,
 } from '../../../src/sandbox/http.js';
+import { HttpError } from '../../../src/sandbox/http-error.js';
 
 describe('Router.match', () => {
   const a = () => ({ json: 'a' });
@@ -64,6 +65,8 @@ describe('Router.match', () => {
 describe('errorResponse / writeResponse', () => {
   it('errorResponse has Symphony\'s {code, message} shape', () => {
     expect(errorResponse(404, 'gone', { x: 'y' })).toEqual({ status: 404, json: { code: 404, message: 'gone' }, headers: { x: 'y' } });
+    // With structured facts, the Agent API's V2Error: details beside code and message.
+    expect(errorResponse(400, 'bad', {}, { line: 1, column: 2 }).json).toEqual({ code: 400, message: 'bad', details: { line: 1, column: 2 } });
   });
 
   it('writeResponse writes JSON, bytes and 204 with the right headers', () => {
@@ -97,7 +100,7 @@ describe('handleRequest over node:http', () => {
 
   beforeAll(async () => {
     server = createServer((req, res) => {
-      handleRequest(router, req, res, before, (e) => errors.push(e)).catch((e: unknown) => {
+      handleRequest(router, req, res, { ...(before === undefined ? {} : { before }), onError: (e) => errors.push(e) }).catch((e: unknown) => {
         rejections.push(e);
         res.destroy();
       });
