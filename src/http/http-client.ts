@@ -429,9 +429,14 @@ export class HttpClient {
    * message), `take` of a 2xx one. With a deadline, the whole of it must end within `timeoutMs` (TimeoutError).
    */
   async #attempt<T>(p: Plan, headers: Record<string, string>, signal: AbortSignal, take: (response: StreamResponse) => Promise<T>): Promise<T> {
-    const deadline = p.deadline ? new AbortController() : undefined;
-    const timer = deadline === undefined ? undefined : setTimeout(() => deadline.abort(), timerDelay(p.timeoutMs));
-    const linked = deadline === undefined ? undefined : linkSignals(signal, deadline.signal);
+    // With a deadline, one signal of the attempt's own, fired by `signal` or by the timer (one controller per
+    // attempt rather than a timer's and a linked one: docs/performance.md §8).
+    const linked = p.deadline ? linkSignals(signal) : undefined;
+    let timedOut = false;
+    const timer = linked === undefined ? undefined : setTimeout(() => {
+      timedOut = true;
+      linked.abort();
+    }, timerDelay(p.timeoutMs));
     try {
       const response = await sendStream(this.#transport, {
         method: p.method, url: p.url, route: p.route, headers, signal: linked?.signal ?? signal,
@@ -440,7 +445,7 @@ export class HttpClient {
       if (response.status < 200 || response.status >= 300) throw await statusError(response, p, headers);
       return await take(response);
     } catch (err) {
-      if (err instanceof AbortedError && deadline?.signal.aborted === true && !signal.aborted) throw new TimeoutError(p.route, p.timeoutMs);
+      if (err instanceof AbortedError && timedOut && !signal.aborted) throw new TimeoutError(p.route, p.timeoutMs);
       throw err;
     } finally {
       clearTimeout(timer);
