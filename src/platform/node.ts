@@ -3,7 +3,7 @@
  * hashing, randomness, AES and RSA, the fastest backend here at every size (docs/performance.md §1), worker threads
  * for blob frames on all cores, node:fs for configuration files, and undici's connection pools for HTTP.
  */
-import { createHash, createHmac, randomFillSync } from 'node:crypto';
+import { createHmac, hash, randomFillSync } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { nodeAead, nodeCbc, nodeFrameCipher } from '../crypto/aead-node.js';
@@ -19,9 +19,9 @@ export const platform: Platform = {
   frameCipher: nodeFrameCipher,
   frameWorkers: nodeFrameWorkers,
   sha256(...parts) {
-    const h = createHash('sha256');
-    for (const p of parts) h.update(p);
-    return new Uint8Array(h.digest());
+    // One-shot hash(): no Hash object per call (search tokens hash every word of a message; docs/performance.md §8).
+    const data = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+    return new Uint8Array(hash('sha256', data, 'buffer'));
   },
   hmacSha256(key, ...parts) {
     const h = createHmac('sha256', key);
