@@ -61,7 +61,8 @@ export async function measureDecryptRates(corpus: DecryptCorpus, timing: Decrypt
   const chunks = chunksOf(corpus.blob);
   try {
     const transportOp = (backend: AeadBackendName) => () => decryptTransport(key, transportFromBase64(corpus.transport), { backend });
-    const blobRun = (backend: AeadBackendName) => () => countBytes(decryptBlob(key, ctx, chunks, { backend }));
+    // One thread in both runtimes (Node would otherwise open a large blob on all cores: `parallel: 'auto'`).
+    const blobRun = (backend: AeadBackendName) => () => countBytes(decryptBlob(key, ctx, chunks, { backend, parallel: false }));
     for (const backend of timing.backends) {
       if (toHex(platform.sha256(await transportOp(backend)())) !== corpus.transportSha256) throw new Error(`browser bench: backend ${backend} does not decrypt the transport to its plaintext`);
       const parts: Uint8Array[] = [];

@@ -48,7 +48,7 @@ Commands:
                                     send → datafeed → read, natively and/or through the Agent: messages/s,
                                     p50/p99 latency, native ÷ agent, crypto share
       blob [--mib N] [--rounds N] [--no-limit]
-                                    blob v1 MB/s vs raw node:crypto and OpenSSL, RSS for 4 × N MiB
+                                    blob v1 MB/s on 1 thread and all cores vs raw node:crypto and OpenSSL, RSS
       objects [--mib N] [--seconds N] [--concurrency N]
                                     Object Store via the sandbox: object put/get ops/s, blob MB/s, RSS for 4 × N MiB up
       browser [--mib N] [--rounds N] [--round-ms N]

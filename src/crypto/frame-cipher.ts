@@ -9,6 +9,10 @@
  * The runtime's implementation is `platform.frameCipher` (node:crypto in Node, WebCrypto in browsers);
  * {@link frameCipherOver} adapts any {@link AeadBackend}. Nonces are 12 bytes in every framed format; any length of
  * at least 12 bytes works (CiphertextTransport decryption uses it with Symphony's 16-byte IVs).
+ *
+ * {@link FrameWorkers} seals and opens batches of frames on other threads: `platform.frameWorkers`, a pool of Node
+ * `worker_threads` (./frame-workers-node.ts), and absent on the portable platform (docs/architecture.md "Blobs on
+ * all cores").
  */
 import { GCM_TAG_LENGTH, type AeadBackend, type AeadKey } from './aead.js';
 
@@ -47,4 +51,74 @@ export function frameCipherOver(backend: AeadBackend): FrameCipher {
     },
     open: (key, nonce, aad, ciphertextAndTag) => backend.open(key, nonce, aad, ciphertextAndTag),
   };
+}
+
+/**
+ * Consecutive frames of one length, for {@link FrameWorkers}. `data` is handed over: its `ArrayBuffer` is detached
+ * until the result hands it back (a `data` that does not span its buffer is copied instead).
+ */
+export interface FrameBatch {
+  /** The frames' inputs back to back from offset 0: plaintexts to seal, or `ciphertext ‖ tag` records to open. */
+  readonly data: Uint8Array;
+  /** Bytes of each frame's input. */
+  readonly frameLength: number;
+  /** Frames in the batch: `data` holds at least `count · frameLength` bytes. */
+  readonly count: number;
+  /** The frames' nonces, 12 bytes each, back to back, in the order of `data`; read before the call returns. */
+  readonly nonces: Uint8Array;
+}
+
+/** What sealing a {@link FrameBatch} gave. */
+export interface SealedBatch {
+  /** One per frame, in order: views of `data` (each ciphertext where its plaintext was) and of one tag array. */
+  readonly frames: SealedFrame[];
+  /** The batch's `data`, handed back; the caller copies the outputs out before it reuses it. */
+  readonly data: Uint8Array;
+}
+
+/** What opening a {@link FrameBatch} gave. */
+export interface OpenedBatch {
+  /**
+   * The plaintexts of the frames before the first whose tag did not verify (all of them when none failed): views of
+   * `data`, each at the start of its record.
+   */
+  readonly plaintexts: Uint8Array[];
+  /** Whether a frame's tag did not verify; the frames after it were not opened and nothing of it is released. */
+  readonly failed: boolean;
+  /** The batch's `data`, handed back; the caller copies the outputs out before it reuses it. */
+  readonly data: Uint8Array;
+}
+
+/**
+ * AES-256-GCM over batches of frames on other threads, a batch per thread at a time: the blob format's parallel
+ * path (store/blob-pipeline.ts), in which the calling thread takes a share too. Produces the same bytes as
+ * {@link FrameCipher} frame by frame.
+ */
+export interface FrameWorkers {
+  /** Threads of the pool: one per CPU but one (the calling thread's), at least one. */
+  readonly threads: number;
+  /** CPUs available; with one, the threads cannot make anything faster. */
+  readonly cpus: number;
+  /**
+   * Start the threads if they are not running, without waiting for them.
+   * @returns whether at least one thread is ready to take work (false while they start, or if none can).
+   */
+  warm(): boolean;
+  /** Batches handed over and not answered yet, from every caller. */
+  readonly inFlight: number;
+  /**
+   * Take the answers that have arrived now, without waiting for the event loop (their promises settle as usual), so
+   * that a caller busy with frames of its own sees at once that threads are free again ({@link inFlight}).
+   */
+  poll(): void;
+  /**
+   * Seal every frame of `batch` under `key` and `aad`.
+   * @throws UnsupportedOperationError (`UNSUPPORTED_OPERATION`) if no thread can start or a thread stopped.
+   */
+  seal(key: AeadKey, aad: Uint8Array, batch: FrameBatch): Promise<SealedBatch>;
+  /**
+   * Verify and decrypt every record of `batch`, stopping at the first whose tag fails (reported, not thrown).
+   * @throws UnsupportedOperationError (`UNSUPPORTED_OPERATION`) as {@link seal}.
+   */
+  open(key: AeadKey, aad: Uint8Array, batch: FrameBatch): Promise<OpenedBatch>;
 }

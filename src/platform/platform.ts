@@ -1,8 +1,8 @@
 /**
  * The runtime boundary of allegro-ts: every primitive the library takes from its runtime, behind one interface.
- * Hashing, randomness, AES (the default AEAD backend, the frame cipher, unpadded CBC for legacy formats), RSA (key
- * parsing, OAEP, the raw private-key operation under the constant-time PKCS#1 v1.5 unwrap, RS512, key generation) and
- * reading files (configuration only).
+ * Hashing, randomness, AES (the default AEAD backend, the frame cipher and its worker threads, unpadded CBC for legacy
+ * formats), RSA (key parsing, OAEP, the raw private-key operation under the constant-time PKCS#1 v1.5 unwrap, RS512,
+ * key generation) and reading files (configuration only).
  *
  * No other module imports a runtime built-in or a backend library for these. Modules take the running platform
  * from the package import `#platform` (docs/architecture.md, "Platform"): package.json's `imports` resolves it to
@@ -12,7 +12,7 @@
 import type { DispatcherOptions } from '../http/pool.js';
 import type { Transport } from '../http/transport.js';
 import type { AeadBackend } from '../crypto/aead.js';
-import type { FrameCipher } from '../crypto/frame-cipher.js';
+import type { FrameCipher, FrameWorkers } from '../crypto/frame-cipher.js';
 
 /** Name of a platform implementation. */
 export type PlatformName = 'node' | 'portable';
@@ -88,6 +88,11 @@ export interface Platform {
   readonly defaultAead: AeadBackend;
   /** AES-256-GCM for one frame of a streaming format (store/blob-format.ts): node:crypto in Node, else WebCrypto. */
   readonly frameCipher: FrameCipher;
+  /**
+   * AES-256-GCM for batches of frames on other threads, the parallel path of blobs: a pool of `worker_threads` in
+   * Node; undefined where the runtime has no threads (portable).
+   */
+  readonly frameWorkers: FrameWorkers | undefined;
   /** SHA-256 of the concatenation of `parts`, synchronously. */
   sha256(...parts: readonly Uint8Array[]): Uint8Array;
   /** HMAC-SHA256 of the concatenation of `parts` under `key`, synchronously. */

@@ -46,6 +46,7 @@ export const platform: Platform = {
   name: 'portable',
   defaultAead: webCryptoAead,
   frameCipher: frameCipherOver(webCryptoAead),
+  frameWorkers: undefined,
   sha256,
   hmacSha256,
   randomFill: getRandomValuesChunked,

@@ -295,15 +295,30 @@ export interface ServeOptions {
 /** Serve one request with `router`. Never throws: every failure becomes a JSON error response. */
 export async function handleRequest(router: Router, req: IncomingMessage, res: ServerResponse, options: ServeOptions = {}): Promise<void> {
   const method = req.method ?? 'GET';
-  const gone = new AbortController();
+  // The request's signal is made only when a handler asks for it (most never do: docs/performance.md §8).
+  let left = false;
+  let gone: AbortController | undefined;
   res.on('close', () => {
-    if (!res.writableFinished) gone.abort();
+    if (res.writableFinished) return;
+    left = true;
+    gone?.abort();
   });
-  const clientGone = () => gone.signal.aborted || req.socket.destroyed;
+  const signal = (): AbortSignal => {
+    if (gone === undefined) {
+      gone = new AbortController();
+      if (left) gone.abort();
+    }
+    return gone.signal;
+  };
+  const clientGone = () => left || req.socket.destroyed;
   let streaming = false;
   try {
-    if (!URL.canParse(req.url ?? '/', 'https://sandbox.invalid')) throw new HttpError(400, 'The request target is not a valid URL');
-    const url = new URL(req.url ?? '/', 'https://sandbox.invalid');
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'https://sandbox.invalid');
+    } catch {
+      throw new HttpError(400, 'The request target is not a valid URL');
+    }
     if (options.before !== undefined && (await options.before(method, url.pathname, res)) === 'handled') return;
     // A client that went away while the hook delayed it (or the server closed meanwhile) is not served.
     if (clientGone()) return;
@@ -315,14 +330,14 @@ export async function handleRequest(router: Router, req: IncomingMessage, res: S
     }
     const common = {
       method, path: url.pathname, query: url.searchParams, headers: req.headers, cookies: parseCookies(req.headers.cookie), params: found.params,
-      socket: req.socket as TLSSocket, signal: gone.signal,
+      socket: req.socket as TLSSocket,
     };
     const { route } = found;
     if (route.stream) {
       streaming = true;
       // Leaving a `for await` early must not destroy the request (which would reset the socket before the answer).
       const body = req.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>;
-      const request: StreamingRequest = { ...common, body, get complete() { return req.complete; } };
+      const request: StreamingRequest = { ...common, body, get signal() { return signal(); }, get complete() { return req.complete; } };
       await sendResponse(res, await route.handler(request));
       return;
     }
@@ -332,6 +347,9 @@ export async function handleRequest(router: Router, req: IncomingMessage, res: S
     const request: SandboxRequest = {
       ...common,
       body,
+      get signal() {
+        return signal();
+      },
       json() {
         parsed ??= { value: parse(body.toString('utf8'), 'The request body') };
         return parsed.value;

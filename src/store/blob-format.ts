@@ -34,7 +34,9 @@
  * Memory is constant: at most one frame is buffered beyond the chunk being processed.
  *
  * Portable: no Node imports (Node stream adapters are in ./blob-node-streams.ts); GCM runs through
- * `platform.frameCipher` (node:crypto in Node, WebCrypto in browsers) unless `options.backend` chooses another.
+ * `platform.frameCipher` (node:crypto in Node, WebCrypto in browsers) unless `options.backend` chooses another, and
+ * on all cores with `options.parallel` (./blob-pipeline.ts over `platform.frameWorkers`; docs/architecture.md "Blobs
+ * on all cores"), with the same bytes and errors.
  */
 import { getAeadBackend } from '../crypto/backends.js';
 import type { AeadBackend, AeadBackendName } from '../crypto/aead.js';
@@ -42,10 +44,11 @@ import { GCM_TAG_LENGTH } from '../crypto/aead.js';
 import { AesKey } from '../crypto/aes-key.js';
 import { frameCipherOver, type FrameCipher } from '../crypto/frame-cipher.js';
 import { platform } from '#platform';
-import { DecryptionFailedError, InvalidArgumentError, MalformedCiphertextError, UnsupportedVersionError } from '../errors.js';
+import { DecryptionFailedError, InvalidArgumentError, MalformedCiphertextError, UnsupportedOperationError, UnsupportedVersionError } from '../errors.js';
 import { constantTimeEqual, toBase64Url, tryFromBase64, utf8 } from '../util/bytes.js';
 import { describeValue, optionsObject, requireInt32, requireInt64 } from '../util/validate.js';
-import { openSource, type ByteSource } from '../util/web-streams.js';
+import { openSource, type ByteSource, type OpenedSource } from '../util/web-streams.js';
+import { FramePipeline, type ThreadPlan } from './blob-pipeline.js';
 
 /** Magic bytes at the start of every blob: ASCII `ATB1`. */
 export const BLOB_MAGIC: Uint8Array = Uint8Array.of(0x41, 0x54, 0x42, 0x31);
@@ -93,12 +96,37 @@ export interface EncryptBlobOptions {
   frameSize?: number;
   /** AES-GCM implementation; default `platform.frameCipher` (node:crypto in Node). */
   backend?: AeadBackendName | AeadBackend;
+  /** Seal frames on all cores: see {@link BlobParallelism}; default {@link DEFAULT_BLOB_PARALLELISM}. */
+  parallel?: BlobParallelism;
 }
+
+/**
+ * Whether a blob's frames are sealed or opened on all cores: on worker threads (`platform.frameWorkers`: one per CPU
+ * but one, in Node) and on the calling thread (docs/architecture.md "Blobs on all cores"). The bytes and the errors
+ * are the same either way.
+ *
+ * - `'auto'`: once {@link PARALLEL_THRESHOLD} bytes of the blob have passed and a thread is ready (they start in the
+ *   background, so no frame waits for them), when the default backend is used on a machine with more than one CPU;
+ *   on the calling thread only otherwise.
+ * - `true`: from the first frame. `UNSUPPORTED_OPERATION` where there are no worker threads (portable platform);
+ *   `INVALID_ARGUMENT` with a `backend` other than the default (the threads use node:crypto).
+ * - `false`: always on this thread.
+ */
+export type BlobParallelism = boolean | 'auto';
+
+/**
+ * What `options.parallel` is when not given: `false` for now, because on the only machine measured so far the parallel
+ * path cost about twice the CPU per byte of one thread and was slower (docs/performance.md §7); `'auto'` once a
+ * measurement shows it faster.
+ */
+export const DEFAULT_BLOB_PARALLELISM: BlobParallelism = false;
 
 /** Options of {@link decryptBlob}, {@link decryptRange} and the decrypting stream adapters. */
 export interface DecryptBlobOptions {
   /** AES-GCM implementation; default `platform.frameCipher` (node:crypto in Node). */
   backend?: AeadBackendName | AeadBackend;
+  /** Open frames on all cores: see {@link BlobParallelism}; default {@link DEFAULT_BLOB_PARALLELISM}. */
+  parallel?: BlobParallelism;
 }
 
 
@@ -179,13 +207,13 @@ function encodeContext(ctx: unknown): Uint8Array {
   return out;
 }
 
-function frameNonce(index: number, last: boolean): Uint8Array {
-  const nonce = new Uint8Array(NONCE_LENGTH);
-  const view = new DataView(nonce.buffer);
+/** Write the nonce of frame `index` into `target`: uint64 index ‖ uint32 last. */
+function writeFrameNonce(target: Uint8Array, index: number, last: boolean): Uint8Array {
+  const view = new DataView(target.buffer, target.byteOffset, NONCE_LENGTH);
   view.setUint32(0, Math.floor(index / 2 ** 32));
   view.setUint32(4, index >>> 0);
   view.setUint32(8, last ? 1 : 0);
-  return nonce;
+  return target;
 }
 
 function resolveCipher(backend: AeadBackendName | AeadBackend | undefined): FrameCipher {
@@ -319,23 +347,129 @@ class Chunker {
   }
 }
 
-function requireChunk(chunk: unknown): Uint8Array {
-  if (chunk instanceof Uint8Array) return chunk;
-  throw new InvalidArgumentError('source', 'chunks of type Uint8Array', `a chunk that is ${describeValue(chunk)}`);
+function badChunk(chunk: unknown): InvalidArgumentError {
+  return new InvalidArgumentError('source', 'chunks of type Uint8Array', `a chunk that is ${describeValue(chunk)}`);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// One thread or all
+
+/** Bytes of a blob processed on the calling thread alone before `parallel: 'auto'` turns to all cores. */
+export const PARALLEL_THRESHOLD = 8 * 1024 * 1024;
+
+function resolveThreads(value: unknown, cipher: FrameCipher): ThreadPlan | undefined {
+  if (value !== undefined && value !== 'auto' && value !== true && value !== false) {
+    throw new InvalidArgumentError('options.parallel', "true, false or 'auto'", describeValue(value));
+  }
+  const workers = platform.frameWorkers;
+  const parallel = value ?? DEFAULT_BLOB_PARALLELISM;
+  if (parallel === false) return undefined;
+  if (parallel !== true) return workers !== undefined && workers.cpus > 1 && cipher === platform.frameCipher ? { workers, after: PARALLEL_THRESHOLD } : undefined;
+  if (workers === undefined) {
+    throw new UnsupportedOperationError('sealing and opening blob frames on worker threads', platform.name, "the runtime has no worker threads; leave options.parallel unset or false");
+  }
+  if (cipher !== platform.frameCipher) {
+    throw new InvalidArgumentError('options.parallel', `false or 'auto' with the ${cipher.name} backend (the threads use ${platform.frameCipher.name})`, 'true');
+  }
+  return { workers, after: 0 };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
 // Encryption and decryption state machines, shared by the generators and the stream adapters
 
-/** Encrypting state of one blob. Call {@link header} once, then {@link frames}/{@link seal}, then {@link sealFinal}. */
-class BlobSealer {
+/**
+ * What sealing and opening share: the frame index and nonce, and where each frame is processed — on this thread, or
+ * on all cores (the worker threads of a {@link ThreadPlan} and this thread) from the frame at which the plan engages
+ * (./blob-pipeline.ts). Frames are numbered, and their outputs released, in input order either way, so the bytes and
+ * the errors are the same.
+ *
+ * Use: {@link header} (sealing), {@link write} for every chunk, {@link end}; on a failure of the source,
+ * {@link drain} before passing the failure on; {@link wipe} at the end or on abandoning.
+ */
+abstract class FrameStream {
+  readonly #plan: ThreadPlan | undefined;
+  readonly #nonce = new Uint8Array(NONCE_LENGTH);
+  #pipeline: FramePipeline | undefined;
+  #index = 0;
+  #bytesHere = 0;
+
+  constructor(plan: ThreadPlan | undefined) {
+    this.#plan = plan;
+  }
+
+  /** The bytes to emit before anything else (the header when sealing). */
+  abstract readonly header: Uint8Array | undefined;
+
+  /** The outputs of the frames that `chunk` completes (a non-Uint8Array chunk fails after the frames before it). */
+  abstract write(chunk: unknown): AsyncGenerator<Uint8Array>;
+
+  /** The outputs of every frame still in flight, then of the final frame. */
+  abstract end(): AsyncGenerator<Uint8Array>;
+
+  /** Seal or open one frame on this thread. */
+  protected abstract here(input: Uint8Array, nonce: Uint8Array): Promise<Uint8Array[]>;
+
+  /** The error for a blob of 2^53 frames or more. */
+  protected abstract tooManyFrames(): Error;
+
+  /** Take the frames from now on to the plan's threads, once it engages. */
+  protected useThreads(direction: 'seal' | 'open', key: AesKey, aad: Uint8Array, frameLength: number): void {
+    if (this.#plan !== undefined) this.#pipeline = new FramePipeline(this.#plan, direction, key, aad, frameLength, (input, nonce) => this.here(input, nonce));
+  }
+
+  /** The outputs of the complete, non-final frames `inputs`, in order. */
+  protected async *frames(inputs: Iterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+    for (const input of inputs) {
+      const nonce = this.#nextNonce(false);
+      const pipeline = this.#pipeline;
+      if (pipeline?.engage(this.#bytesHere) === true) {
+        await pipeline.add(input, nonce);
+        if (pipeline.full) yield* pipeline.next();
+      } else {
+        for (const part of await this.here(input, nonce)) yield part;
+        this.#bytesHere += input.length;
+      }
+    }
+    if (this.#pipeline !== undefined) yield* this.#pipeline.ready();
+  }
+
+  /** The outputs of every frame in flight, then of the final frame `input`. */
+  protected async *final(input: Uint8Array): AsyncGenerator<Uint8Array> {
+    yield* this.drain();
+    yield* await this.here(input, this.#nextNonce(true));
+  }
+
+  /** The outputs of every frame in flight, in order. */
+  async *drain(): AsyncGenerator<Uint8Array> {
+    if (this.#pipeline !== undefined) yield* this.#pipeline.finish();
+  }
+
+  /** Fail on a chunk that is not a Uint8Array, after the outputs of the frames in flight. */
+  protected async *refuse(chunk: unknown): AsyncGenerator<Uint8Array, never> {
+    yield* this.drain();
+    throw badChunk(chunk);
+  }
+
+  wipe(): void {
+    this.#pipeline?.close();
+  }
+
+  #nextNonce(last: boolean): Uint8Array {
+    if (!Number.isSafeInteger(this.#index + 1)) throw this.tooManyFrames();
+    writeFrameNonce(this.#nonce, this.#index++, last);
+    return this.#nonce;
+  }
+}
+
+/** Encrypting state of one blob. */
+class BlobSealer extends FrameStream {
   readonly #cipher: FrameCipher;
   readonly #chunker: Chunker;
   readonly header: Uint8Array;
   readonly #keys: BlobKeys;
-  #index = 0;
 
-  constructor(contentKey: AesKey, context: Uint8Array, frameSize: number, cipher: FrameCipher) {
+  constructor(contentKey: AesKey, context: Uint8Array, frameSize: number, cipher: FrameCipher, plan: ThreadPlan | undefined) {
+    super(plan);
     this.#cipher = cipher;
     this.#chunker = new Chunker(frameSize);
     const header = new Uint8Array(BLOB_HEADER_LENGTH);
@@ -346,17 +480,20 @@ class BlobSealer {
     this.#keys = deriveKeys(contentKey, header.subarray(0, COMMITMENT_OFFSET), context);
     header.set(this.#keys.commitment, COMMITMENT_OFFSET);
     this.header = header;
+    this.useThreads('seal', this.#keys.key, this.#keys.aad, frameSize);
   }
 
-  /** Full plaintext frames of `chunk` (views; consume each before resuming). */
-  frames(chunk: Uint8Array): Generator<Uint8Array> {
-    return this.#chunker.push(chunk);
+  async *write(chunk: unknown): AsyncGenerator<Uint8Array> {
+    if (!(chunk instanceof Uint8Array)) return yield* this.refuse(chunk);
+    yield* this.frames(this.#chunker.push(chunk));
   }
 
-  /** Seal the next frame; returns its wire bytes as one or two arrays. */
-  async seal(plaintext: Uint8Array, last: boolean): Promise<Uint8Array[]> {
-    if (!Number.isSafeInteger(this.#index + 1)) throw new InvalidArgumentError('source', 'fewer than 2^53 frames', 'more');
-    const nonce = frameNonce(this.#index++, last);
+  end(): AsyncGenerator<Uint8Array> {
+    return this.final(this.#chunker.rest());
+  }
+
+  /** The frame's wire bytes as one or two arrays. */
+  protected async here(plaintext: Uint8Array, nonce: Uint8Array): Promise<Uint8Array[]> {
     const { ciphertext, tag } = await this.#cipher.seal(this.#keys.key, nonce, this.#keys.aad, plaintext);
     if (tag.buffer === ciphertext.buffer && tag.byteOffset === ciphertext.byteOffset + ciphertext.byteLength) {
       return [new Uint8Array(ciphertext.buffer, ciphertext.byteOffset, ciphertext.byteLength + tag.byteLength)];
@@ -364,36 +501,59 @@ class BlobSealer {
     return ciphertext.length === 0 ? [tag] : [ciphertext, tag];
   }
 
-  /** Seal the remaining bytes as the final frame. */
-  sealFinal(): Promise<Uint8Array[]> {
-    return this.seal(this.#chunker.rest(), true);
+  protected tooManyFrames(): Error {
+    return new InvalidArgumentError('source', 'fewer than 2^53 frames', 'more');
   }
 
-  wipe(): void {
+  override wipe(): void {
+    super.wipe();
     this.#keys.key.wipe();
     this.#chunker.wipe();
   }
 }
 
 /** Decrypting state of one blob: header first, then records of F + 16 bytes, then the final record at the end. */
-class BlobOpener {
+class BlobOpener extends FrameStream {
   readonly #contentKey: AesKey;
   readonly #context: Uint8Array;
   readonly #cipher: FrameCipher;
   readonly #header = new Uint8Array(BLOB_HEADER_LENGTH);
+  readonly header = undefined;
   #headerFill = 0;
   #keys: BlobKeys | undefined;
   #chunker: Chunker | undefined;
-  #index = 0;
 
-  constructor(contentKey: AesKey, context: Uint8Array, cipher: FrameCipher) {
+  constructor(contentKey: AesKey, context: Uint8Array, cipher: FrameCipher, plan: ThreadPlan | undefined) {
+    super(plan);
     this.#contentKey = contentKey;
     this.#context = context;
     this.#cipher = cipher;
   }
 
+  async *write(chunk: unknown): AsyncGenerator<Uint8Array> {
+    if (!(chunk instanceof Uint8Array)) return yield* this.refuse(chunk);
+    yield* this.frames(this.#records(chunk));
+  }
+
+  /**
+   * The final frame: the bytes left at the end of the input, after every frame before it.
+   * @throws MalformedCiphertextError if the input ended inside the header; DecryptionFailedError if it ended
+   *   without a final frame.
+   */
+  async *end(): AsyncGenerator<Uint8Array> {
+    if (this.#chunker === undefined) {
+      throw new MalformedCiphertextError(WHAT, `truncated header (${this.#headerFill} of ${BLOB_HEADER_LENGTH} bytes)`);
+    }
+    const rest = this.#chunker.rest();
+    if (rest.length < GCM_TAG_LENGTH) {
+      yield* this.drain();
+      throw new DecryptionFailedError();
+    }
+    yield* this.final(rest);
+  }
+
   /** Complete records (ciphertext ‖ tag of a non-final frame) in `chunk`; parses the header first. */
-  *records(chunk: Uint8Array): Generator<Uint8Array> {
+  *#records(chunk: Uint8Array): Generator<Uint8Array> {
     let rest = chunk;
     if (this.#chunker === undefined) {
       const take = Math.min(BLOB_HEADER_LENGTH - this.#headerFill, rest.length);
@@ -415,53 +575,63 @@ class BlobOpener {
     }
     this.#keys = keys;
     this.#chunker = new Chunker(header.frameSize + GCM_TAG_LENGTH);
+    this.useThreads('open', keys.key, keys.aad, header.frameSize + GCM_TAG_LENGTH);
   }
 
-  /** Verify and decrypt the next record (a full, non-final frame). */
-  open(record: Uint8Array): Promise<Uint8Array> {
-    return this.#open(record, false);
+  /** Verify and decrypt one record; an empty final frame gives nothing. */
+  protected async here(record: Uint8Array, nonce: Uint8Array): Promise<Uint8Array[]> {
+    const plaintext = await this.#cipher.open(this.#keys!.key, nonce, this.#keys!.aad, record);
+    return plaintext.length === 0 ? [] : [plaintext];
   }
 
-  /**
-   * Verify and decrypt the final frame: the bytes left at the end of the input.
-   * @throws MalformedCiphertextError if the input ended inside the header; DecryptionFailedError if it ended
-   *   without a final frame.
-   */
-  openFinal(): Promise<Uint8Array> {
-    if (this.#chunker === undefined) {
-      throw new MalformedCiphertextError(WHAT, `truncated header (${this.#headerFill} of ${BLOB_HEADER_LENGTH} bytes)`);
-    }
-    const rest = this.#chunker.rest();
-    if (rest.length < GCM_TAG_LENGTH) throw new DecryptionFailedError();
-    return this.#open(rest, true);
+  protected tooManyFrames(): Error {
+    return new DecryptionFailedError();
   }
 
-  async #open(record: Uint8Array, last: boolean): Promise<Uint8Array> {
-    if (!Number.isSafeInteger(this.#index + 1)) throw new DecryptionFailedError();
-    const keys = this.#keys!;
-    return this.#cipher.open(keys.key, frameNonce(this.#index++, last), keys.aad, record);
-  }
-
-  wipe(): void {
+  override wipe(): void {
+    super.wipe();
     this.#keys?.key.wipe();
     this.#chunker?.wipe();
   }
 }
 
-function prepareEncrypt(key: unknown, ctx: unknown, options: EncryptBlobOptions | undefined) {
+function prepareEncrypt(key: unknown, ctx: unknown, options: EncryptBlobOptions | undefined): () => FrameStream {
   const contentKey = requireKey(key);
   const context = encodeContext(ctx);
   const o = optionsObject('options', options);
   const frameSize = o.frameSize === undefined ? DEFAULT_BLOB_FRAME_SIZE : requireFrameSize('options.frameSize', o.frameSize);
   const cipher = resolveCipher(o.backend);
-  return () => new BlobSealer(contentKey, context, frameSize, cipher);
+  const plan = resolveThreads(o.parallel, cipher);
+  return () => new BlobSealer(contentKey, context, frameSize, cipher, plan);
 }
 
-function prepareDecrypt(key: unknown, ctx: unknown, options: DecryptBlobOptions | undefined) {
+function prepareDecrypt(key: unknown, ctx: unknown, options: DecryptBlobOptions | undefined): () => FrameStream {
   const contentKey = requireKey(key);
   const context = encodeContext(ctx);
-  const cipher = resolveCipher(optionsObject('options', options).backend);
-  return () => new BlobOpener(contentKey, context, cipher);
+  const o = optionsObject('options', options);
+  const cipher = resolveCipher(o.backend);
+  const plan = resolveThreads(o.parallel, cipher);
+  return () => new BlobOpener(contentKey, context, cipher, plan);
+}
+
+/** Run a state machine over a source: its header, its outputs for every chunk, then its end. */
+async function* run(make: () => FrameStream, input: OpenedSource): AsyncGenerator<Uint8Array> {
+  let machine: FrameStream | undefined;
+  try {
+    machine = make();
+    if (machine.header !== undefined) yield machine.header;
+    try {
+      for await (const chunk of input.chunks) yield* machine.write(chunk);
+    } catch (err) {
+      // What the single-threaded path would have released before the failure (nothing if the failure is ours).
+      yield* machine.drain();
+      throw err;
+    }
+    yield* machine.end();
+  } finally {
+    machine?.wipe();
+    await input.close();
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -470,119 +640,79 @@ function prepareDecrypt(key: unknown, ctx: unknown, options: DecryptBlobOptions 
 /**
  * Encrypt a stream into an allegro-ts blob v1. Arguments are checked at once; the work happens as the result is
  * iterated. Yields the header, then each frame's bytes (chunk boundaries carry no meaning: concatenate them).
- * Buffers at most one frame. A `ReadableStream` source is locked at once, and cancelled if the consumer stops
+ * Buffers at most one frame on the calling thread; on all cores (`options.parallel`), at most 2 × threads + 2 groups
+ * of about 256 KiB. A `ReadableStream` source is locked at once, and cancelled if the consumer stops
  * before its end.
  *
  * @throws InvalidArgumentError (`INVALID_ARGUMENT`): `key`, `ctx.*`, `options`, `options.frameSize`, `backend`,
- *   `source` (also a non-Uint8Array chunk, raised while iterating).
+ *   `options.parallel`, `source` (also a non-Uint8Array chunk, raised while iterating); UnsupportedOperationError
+ *   (`UNSUPPORTED_OPERATION`) for `parallel: true` where there are no worker threads, or, while iterating, if a
+ *   worker thread cannot start or stops.
  */
 export function encryptBlob(key: AesKey, ctx: BlobContext, source: ByteSource, options?: EncryptBlobOptions): AsyncGenerator<Uint8Array> {
   const makeSealer = prepareEncrypt(key, ctx, options);
-  const input = openSource(source);
-  return (async function* encrypting() {
-    let sealer: BlobSealer | undefined;
-    try {
-      sealer = makeSealer();
-      yield sealer.header;
-      for await (const chunk of input.chunks) {
-        for (const frame of sealer.frames(requireChunk(chunk))) yield* await sealer.seal(frame, false);
-      }
-      yield* await sealer.sealFinal();
-    } finally {
-      sealer?.wipe();
-      await input.close();
-    }
-  })();
+  return run(makeSealer, openSource(source));
 }
 
 /**
- * Decrypt an allegro-ts blob v1 from a stream. Yields each frame's plaintext once its tag verified; the output is
- * complete and authentic only if the iteration ends without an error. Buffers at most one frame.
+ * Decrypt an allegro-ts blob v1 from a stream. Yields each frame's plaintext once its tag verified, in order; the
+ * output is complete and authentic only if the iteration ends without an error. Buffers as {@link encryptBlob}.
  *
  * @throws MalformedCiphertextError (`MALFORMED_CIPHERTEXT`) for a truncated header, bad magic or frame size;
  *   UnsupportedVersionError (`UNSUPPORTED_VERSION`); DecryptionFailedError (`DECRYPTION_FAILED`) for a wrong key
  *   or context (before any frame is read), and for any altered, missing, reordered, duplicated or extra frame;
- *   InvalidArgumentError as {@link encryptBlob}.
+ *   InvalidArgumentError and UnsupportedOperationError as {@link encryptBlob}.
  */
 export function decryptBlob(key: AesKey, ctx: BlobContext, source: ByteSource, options?: DecryptBlobOptions): AsyncGenerator<Uint8Array> {
   const makeOpener = prepareDecrypt(key, ctx, options);
-  const input = openSource(source);
-  return (async function* decrypting() {
-    const opener = makeOpener();
-    try {
-      for await (const chunk of input.chunks) {
-        for (const record of opener.records(requireChunk(chunk))) yield await opener.open(record);
-      }
-      const last = await opener.openFinal();
-      if (last.length > 0) yield last;
-    } finally {
-      opener.wipe();
-      await input.close();
-    }
-  })();
+  return run(makeOpener, openSource(source));
 }
 
 // ---------------------------------------------------------------------------------------------------------------
 // Web streams
 
-/**
- * A web `TransformStream` that encrypts (same format and errors as {@link encryptBlob}). Backpressure applies
- * between input chunks; the output of one input chunk (its size plus 16 bytes per frame) is enqueued at once.
- */
-export function createEncryptTransform(key: AesKey, ctx: BlobContext, options?: EncryptBlobOptions): TransformStream<Uint8Array, Uint8Array> {
-  const makeSealer = prepareEncrypt(key, ctx, options);
-  let sealer: BlobSealer | undefined;
-  const guard = async (work: () => Promise<void>) => {
+/** A web `TransformStream` over a state machine, made when the stream starts; an error errors the stream. */
+function transformStreamOver(make: () => FrameStream): TransformStream<Uint8Array, Uint8Array> {
+  let machine: FrameStream | undefined;
+  const emit = async (parts: () => AsyncGenerator<Uint8Array>, controller: TransformStreamDefaultController<Uint8Array>) => {
     try {
-      await work();
+      for await (const part of parts()) controller.enqueue(part);
     } catch (err) {
-      sealer?.wipe();
+      machine?.wipe();
       throw err;
     }
   };
   return new TransformStream<Uint8Array, Uint8Array>({
     start(controller) {
-      sealer = makeSealer();
-      controller.enqueue(sealer.header);
+      machine = make();
+      if (machine.header !== undefined) controller.enqueue(machine.header);
     },
-    transform: (chunk, controller) => guard(async () => {
-      for (const frame of sealer!.frames(requireChunk(chunk))) for (const part of await sealer!.seal(frame, false)) controller.enqueue(part);
-    }),
-    flush: (controller) => guard(async () => {
-      for (const part of await sealer!.sealFinal()) controller.enqueue(part);
-      sealer!.wipe();
-    }),
+    transform: (chunk, controller) => emit(() => machine!.write(chunk), controller),
+    flush: async (controller) => {
+      await emit(() => machine!.end(), controller);
+      machine!.wipe();
+    },
   });
 }
 
 /**
- * A web `TransformStream` that decrypts (same checks and errors as {@link decryptBlob}); an error errors the
+ * A web `TransformStream` that encrypts (same format, options and errors as {@link encryptBlob}). Backpressure
+ * applies between input chunks; the output of one input chunk (its size plus 16 bytes per frame) is enqueued at once.
+ */
+export function createEncryptTransform(key: AesKey, ctx: BlobContext, options?: EncryptBlobOptions): TransformStream<Uint8Array, Uint8Array> {
+  return transformStreamOver(prepareEncrypt(key, ctx, options));
+}
+
+/**
+ * A web `TransformStream` that decrypts (same checks, options and errors as {@link decryptBlob}); an error errors the
  * stream. Backpressure applies between input chunks.
  */
 export function createDecryptTransform(key: AesKey, ctx: BlobContext, options?: DecryptBlobOptions): TransformStream<Uint8Array, Uint8Array> {
-  const opener = prepareDecrypt(key, ctx, options)();
-  const guard = async (work: () => Promise<void>) => {
-    try {
-      await work();
-    } catch (err) {
-      opener.wipe();
-      throw err;
-    }
-  };
-  return new TransformStream<Uint8Array, Uint8Array>({
-    transform: (chunk, controller) => guard(async () => {
-      for (const record of opener.records(requireChunk(chunk))) controller.enqueue(await opener.open(record));
-    }),
-    flush: (controller) => guard(async () => {
-      const last = await opener.openFinal();
-      if (last.length > 0) controller.enqueue(last);
-      opener.wipe();
-    }),
-  });
+  return transformStreamOver(prepareDecrypt(key, ctx, options));
 }
 
 /** @internal The state machines, for ./blob-node-streams.ts. */
-export const blobInternals = { prepareEncrypt, prepareDecrypt, requireChunk };
+export const blobInternals = { prepareEncrypt, prepareDecrypt };
 
 // ---------------------------------------------------------------------------------------------------------------
 // Random access
@@ -646,7 +776,7 @@ export async function decryptRange(
     for (let i = first; i <= last; i++) {
       const at = (i - first) * record;
       const frame = span.subarray(at, Math.min(at + record, span.length));
-      const plain = await cipher.open(keys.key, frameNonce(i, i === finalIndex), keys.aad, frame);
+      const plain = await cipher.open(keys.key, writeFrameNonce(new Uint8Array(NONCE_LENGTH), i, i === finalIndex), keys.aad, frame);
       const frameStart = i * frameSize;
       const from = Math.max(start, frameStart) - frameStart;
       const to = Math.min(endExclusive, frameStart + plain.length) - frameStart;

@@ -12,73 +12,53 @@ import { Transform, type TransformCallback } from 'node:stream';
 import type { AesKey } from '../crypto/aes-key.js';
 import { blobInternals, type BlobContext, type DecryptBlobOptions, type EncryptBlobOptions } from './blob-format.js';
 
-const { prepareEncrypt, prepareDecrypt, requireChunk } = blobInternals;
+const { prepareEncrypt, prepareDecrypt } = blobInternals;
 
-function settle(work: Promise<void>, callback: TransformCallback, onError: () => void): void {
-  work.then(() => callback(), (err: unknown) => {
-    onError();
-    callback(err as Error);
+type FrameStream = ReturnType<ReturnType<typeof prepareEncrypt>>;
+
+/** A Transform over a state machine of ./blob-format.ts: its header first, then its outputs, chunk by chunk. */
+function transformOver(machine: FrameStream): Transform {
+  let started = false;
+  const wipe = () => machine.wipe();
+  const emit = (stream: Transform, parts: () => AsyncGenerator<Uint8Array>, callback: TransformCallback, then?: () => void) => {
+    (async () => {
+      if (!started) {
+        started = true;
+        if (machine.header !== undefined) stream.push(machine.header);
+      }
+      for await (const part of parts()) stream.push(part);
+      then?.();
+    })().then(() => callback(), (err: unknown) => {
+      wipe();
+      callback(err as Error);
+    });
+  };
+  return new Transform({
+    transform(chunk: unknown, _encoding, callback) {
+      emit(this, () => machine.write(chunk), callback);
+    },
+    flush(callback) {
+      emit(this, () => machine.end(), callback, wipe);
+    },
+    destroy(err, callback) {
+      wipe();
+      callback(err);
+    },
   });
 }
 
 /**
- * A Transform that encrypts its input into an allegro-ts blob v1.
+ * A Transform that encrypts its input into an allegro-ts blob v1 (options as `encryptBlob`, worker threads included).
  * @throws InvalidArgumentError (`INVALID_ARGUMENT`) at once for a bad key, context or option.
  */
 export function createEncryptStream(key: AesKey, ctx: BlobContext, options?: EncryptBlobOptions): Transform {
-  const sealer = prepareEncrypt(key, ctx, options)();
-  let started = false;
-  const wipe = () => sealer.wipe();
-  return new Transform({
-    transform(chunk: unknown, _encoding, callback) {
-      settle((async () => {
-        if (!started) {
-          started = true;
-          this.push(sealer.header);
-        }
-        for (const frame of sealer.frames(requireChunk(chunk))) for (const part of await sealer.seal(frame, false)) this.push(part);
-      })(), callback, wipe);
-    },
-    flush(callback) {
-      settle((async () => {
-        if (!started) {
-          started = true;
-          this.push(sealer.header);
-        }
-        for (const part of await sealer.sealFinal()) this.push(part);
-        sealer.wipe();
-      })(), callback, wipe);
-    },
-    destroy(err, callback) {
-      sealer.wipe();
-      callback(err);
-    },
-  });
+  return transformOver(prepareEncrypt(key, ctx, options)());
 }
 
 /**
- * A Transform that decrypts an allegro-ts blob v1; each frame's plaintext is pushed once its tag verified.
+ * A Transform that decrypts an allegro-ts blob v1; each frame's plaintext is pushed once its tag verified, in order.
  * @throws InvalidArgumentError (`INVALID_ARGUMENT`) at once for a bad key, context or option.
  */
 export function createDecryptStream(key: AesKey, ctx: BlobContext, options?: DecryptBlobOptions): Transform {
-  const opener = prepareDecrypt(key, ctx, options)();
-  const wipe = () => opener.wipe();
-  return new Transform({
-    transform(chunk: unknown, _encoding, callback) {
-      settle((async () => {
-        for (const record of opener.records(requireChunk(chunk))) this.push(await opener.open(record));
-      })(), callback, wipe);
-    },
-    flush(callback) {
-      settle((async () => {
-        const last = await opener.openFinal();
-        if (last.length > 0) this.push(last);
-        opener.wipe();
-      })(), callback, wipe);
-    },
-    destroy(err, callback) {
-      opener.wipe();
-      callback(err);
-    },
-  });
+  return transformOver(prepareDecrypt(key, ctx, options)());
 }

@@ -82,6 +82,8 @@ export function settleOrAbort<T>(promise: Promise<T>, signal: AbortSignal | unde
 export interface LinkedSignal {
   /** Fires when any source fires (already fired if one had). */
   readonly signal: AbortSignal;
+  /** Fire {@link signal} now (the sources are left alone). */
+  abort(): void;
   /** Remove the listeners from the sources. Idempotent. */
   dispose(): void;
 }
@@ -105,6 +107,7 @@ export function linkSignals(...sources: Array<AbortSignal | undefined>): LinkedS
   }
   return {
     signal: controller.signal,
+    abort: onAbort,
     dispose() {
       for (const source of hooked.splice(0)) source.removeEventListener('abort', onAbort);
     },
@@ -158,6 +161,7 @@ export class AbortGroup {
     }
     return {
       signal: member.signal,
+      abort: () => member.abort(),
       dispose: () => {
         this.#members.delete(member);
         leave();

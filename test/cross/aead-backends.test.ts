@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { AesKey } from '../../src/crypto/aes-key.js';
 import { getAeadBackend } from '../../src/crypto/backends.js';
+import { bytesFrom } from '../helpers/bytes.js';
 import { BACKENDS, sameBytes } from '../helpers/vectors.js';
 
 /** A byte array placed at a random offset inside a larger buffer, so backends see unaligned subarrays. */
@@ -19,19 +20,8 @@ const sizes = fc.oneof(
   { weight: 1, arbitrary: fc.integer({ min: 4097, max: 1024 * 1024 }) },
   { weight: 1, arbitrary: fc.constantFrom(0, 1, 15, 16, 17, 1024 * 1024) },
 );
-/** Fast deterministic filler: fast-check builds arrays element by element, far too slowly for 1 MiB. */
-function pseudoRandomBytes(length: number, seed: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let x = seed | 1;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
-const plaintexts = unaligned(fc.tuple(sizes, fc.integer()).map(([n, seed]) => pseudoRandomBytes(n, seed)));
+// A fast deterministic filler: fast-check builds arrays element by element, far too slowly for 1 MiB.
+const plaintexts = unaligned(fc.tuple(sizes, fc.integer()).map(([n, seed]) => bytesFrom(seed, n)));
 
 describe('AEAD backends agree', () => {
   it('seal gives identical bytes and every backend opens every other backend\'s output', async () => {

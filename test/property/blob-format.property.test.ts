@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { AesKey } from '../../src/crypto/aes-key.js';
 import { AllegroError } from '../../src/errors.js';
 import { BLOB_HEADER_LENGTH, ciphertextSize, decryptBlob, decryptRange, encryptBlob, parseBlobHeader, plaintextSize, type BlobContext } from '../../src/store/blob-format.js';
+import { bytesFrom, cut } from '../helpers/bytes.js';
 import { sameBytes } from '../helpers/vectors.js';
 
 const key = new AesKey(new Uint8Array(32).fill(3));
@@ -12,25 +13,6 @@ const ctx: BlobContext = { podId: 7, threadId: 'dGhyZWFkLTE', rotationId: -5n, b
 const TAG = 16;
 
 const frameSizes = fc.integer({ min: 4096, max: 5000 });
-
-/** Deterministic pseudo-random bytes (fast to make, shrinkable through the seed and the size). */
-function bytesFrom(seed: number, size: number): Uint8Array {
-  const out = new Uint8Array(size);
-  let x = (seed | 1) >>> 0;
-  for (let i = 0; i < size; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
-
-function cut(data: Uint8Array, size: number): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  for (let i = 0; i < data.length; i += size) out.push(data.subarray(i, i + size));
-  return out;
-}
 
 async function seal(data: Uint8Array, frameSize: number, chunk = 1500): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];

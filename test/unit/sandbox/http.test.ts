@@ -277,6 +277,39 @@ describe('handleRequest over node:http', () => {
     expect(rejections).toEqual([]);
   });
 
+  it('gives the handler a signal that fires when the client leaves before the answer, taken before or after it left', async () => {
+    const signals: Record<string, AbortSignal> = {};
+    const sockets: Record<string, { destroyed: boolean }> = {};
+    const until = async (done: () => boolean) => {
+      while (!done()) await new Promise((r) => setTimeout(r, 5));
+    };
+    router
+      .add('GET', '/early', async (req) => {
+        signals.early = req.signal;
+        await new Promise((r) => req.signal.addEventListener('abort', r, { once: true }));
+        return { status: 204 };
+      })
+      .add('GET', '/late', async (req) => {
+        sockets.late = req.socket;
+        await until(() => req.socket.destroyed);
+        await new Promise((r) => setTimeout(r, 20));
+        signals.late = req.signal;
+        return { status: 204 };
+      });
+    for (const path of ['/early', '/late']) {
+      const socket = connect(port, '127.0.0.1', () => socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`));
+      socket.on('error', () => undefined);
+      await until(() => (path === '/early' ? signals.early !== undefined : sockets.late !== undefined));
+      socket.destroy();
+      await until(() => signals[path.slice(1)]?.aborted === true);
+    }
+    expect(signals.early!.aborted).toBe(true);
+    expect(signals.late!.aborted).toBe(true);
+    await call('GET', '/echo/x');
+    expect(seen!.signal.aborted).toBe(false); // answered: the client did not leave early
+    expect(rejections).toEqual([]);
+  });
+
   it('runs the before hook first with the method and path, and skips routing when it handles', async () => {
     const hook = vi.fn(async (_method: string, path: string, res: ServerResponse) => {
       if (path === '/echo/blocked') {

@@ -25,6 +25,7 @@ import {
 import type { ByteSource } from '../../../src/util/web-streams.js';
 import { createDecryptStream, createEncryptStream } from '../../../src/store/blob-node-streams.js';
 import { BACKENDS, sameBytes } from '../../helpers/vectors.js';
+import { platform } from '#platform';
 
 const F = 4096;
 const key = new AesKey(new Uint8Array(32).fill(7));
@@ -359,6 +360,9 @@ describe('blob v1 arguments', () => {
       [() => encryptBlob(key, { ...ctx, blobId: '\uD800' }, source), 'ctx.blobId'],
       [() => encryptBlob(key, ctx, source, { frameSize: 1024 }), 'options.frameSize'],
       [() => encryptBlob(key, ctx, source, { backend: 'forge' as never }), 'backend'],
+      [() => encryptBlob(key, ctx, source, { parallel: 'yes' as never }), 'options.parallel'],
+      [() => decryptBlob(key, ctx, source, { parallel: 1 as never }), 'options.parallel'],
+      [() => createDecryptTransform(key, ctx, { parallel: null as never }), 'options.parallel'],
       [() => encryptBlob(key, ctx, new Uint8Array(3) as never), 'source'],
       [() => decryptBlob(key, ctx, 42 as never), 'source'],
       [() => createEncryptTransform(key, { ...ctx, blobId: '' }), 'ctx.blobId'],
@@ -366,6 +370,25 @@ describe('blob v1 arguments', () => {
     ];
     for (const [action, parameter] of cases) expect(action, parameter).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', parameter }));
     await expect(collect(encryptBlob(key, ctx, ['text' as never]))).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', parameter: 'source' });
+  });
+});
+
+describe('blob v1 on worker threads (options.parallel)', () => {
+  it(`${platform.name === 'node' ? 'round-trips on worker threads' : 'refuses `parallel: true` with UNSUPPORTED_OPERATION'} on the ${platform.name} platform`, async () => {
+    const data = random(3 * F + 1);
+    if (platform.name === 'node') {
+      const sealed = await encrypt(data, { frameSize: F, parallel: true });
+      expect(sameBytes(await collect(decryptBlob(key, ctx, [sealed], { parallel: true })), data)).toBe(true);
+      expect(sameBytes(await collect(decryptBlob(key, ctx, [sealed], { parallel: false })), data)).toBe(true);
+    } else {
+      expect(platform.frameWorkers).toBeUndefined();
+      for (const action of [() => encryptBlob(key, ctx, [data], { parallel: true }), () => createDecryptTransform(key, ctx, { parallel: true })]) {
+        expect(action).toThrow(expect.objectContaining({ code: 'UNSUPPORTED_OPERATION', platform: 'portable' }));
+      }
+      // 'auto' and false work everywhere.
+      const sealed = await encrypt(data, { frameSize: F, parallel: 'auto' });
+      expect(sameBytes(await collect(decryptBlob(key, ctx, [sealed], { parallel: false })), data)).toBe(true);
+    }
   });
 });
 

@@ -104,6 +104,18 @@ describe('linkSignals', () => {
     c.abort();
     expect(unhooked.signal.aborted).toBe(false);
   });
+
+  it('abort() fires the linked signal alone, leaving its sources as they were', () => {
+    const a = new AbortController();
+    const linked = linkSignals(a.signal);
+    linked.abort();
+    expect(linked.signal.aborted).toBe(true);
+    expect(a.signal.aborted).toBe(false);
+    const member = new AbortGroup().join(a.signal);
+    member.abort();
+    expect(member.signal.aborted).toBe(true);
+    expect(a.signal.aborted).toBe(false);
+  });
 });
 
 describe('AbortGroup', () => {
