@@ -21,7 +21,8 @@ export type { Datafeed, DatafeedEvent, DatafeedOptions } from './pod/datafeed.js
 export type { DecodedMessage, HistoryMessage } from './pod/message-codec.js';
 export type { MentionedUser, MessageEntity, ParseMessageMlOptions, RenderedMessage } from './pod/messageml.js';
 export { InvalidMessageMlError, isMessageMlDocument, MAX_MESSAGEML_DEPTH, MAX_MESSAGEML_LENGTH, parseMessageMl } from './pod/messageml.js';
-export type { Connection, PodClient, PodUser, StreamInfo } from './pod/pod-client.js';
+export type { PodClient } from './pod/pod-client.js';
+export type { Connection, PodApi, PodUser, Presence, RoomAttributes, RoomInfo, RoomSearch, SearchPage, StreamInfo, Suppression, UserSearch } from './pod/pod-api.js';
 export type { BlobContent, BlobRef, ObjectRef, ObjectStoreClient, PayloadFormat, PutObject, StoredObject, TransactionOp } from './store/object-store-client.js';
 export type { ByteSource } from './util/web-streams.js';
 export * from './crypto/index.js';
