@@ -640,7 +640,7 @@ export async function resolveConfig(input: AllegroConfigInput, baseDir?: string)
 }
 
 /**
- * The configuration of an OBO app (docs/config.md "Who logs in"): as {@link resolveConfig}, but `app` is required and
+ * The configuration of an OBO app (docs/config.md "Who logs in: `bot` and `app`"): as {@link resolveConfig}, but `app` is required and
  * `bot` optional (the BDK's bot-less mode: a configuration with only `app` works for OBO).
  * @throws InvalidConfigError (`INVALID_CONFIG`) naming the offending key; `app` when the section names no application.
  */
