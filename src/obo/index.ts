@@ -9,7 +9,12 @@ export { OboApp } from './app.js';
 export type { OboAppConfig, OboAppStats } from './app.js';
 export type { Attachment, BlastResult, OboSession, SendOptions, UpdateOptions } from './session.js';
 export { loadAppConfig, resolveAppConfig } from '../config.js';
-export type { AppConfig } from '../config.js';
+export type {
+  AllegroConfig, AllegroConfigInput, AllegroSettings, AppConfig, AppIdentity, BdkRetryConfig, CertificateConfig, ComponentConfig, Credentials,
+  FileConfig, IdentityConfig, KeyMaterial, ProxyConfig, ResolvedComponent, ResolvedProxy, RetryConfig, TokenRefresh,
+} from '../config.js';
+export type { Connection, PodApi, PodUser, Presence, RoomAttributes, RoomInfo, RoomSearch, SearchPage, StreamInfo, Suppression, UserSearch } from '../pod/pod-api.js';
+export type { Secret } from '../util/secret.js';
 export { createPartnerCallbackHandler, DEFAULT_MAX_CALLBACK_BYTES, parsePartnerEvent } from './partner-callback.js';
 export type { PartnerCallbackHandler, PartnerCallbackOptions } from './partner-callback.js';
 export { TenantRegistry } from './tenants.js';
