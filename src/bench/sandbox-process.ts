@@ -20,11 +20,11 @@ export interface SandboxProcess {
   stop(): Promise<void>;
 }
 
-/** Start `allegro sandbox` as a child process (with a temporary data directory unless `memory`). */
-export async function spawnSandbox(memory: boolean): Promise<SandboxProcess> {
+/** Start `allegro sandbox` as a child process (with a temporary data directory unless `memory`), with `extraArgs` (`--control`). */
+export async function spawnSandbox(memory: boolean, extraArgs: readonly string[] = []): Promise<SandboxProcess> {
   const dataDir = memory ? undefined : await mkdtemp(join(tmpdir(), 'allegro-bench-sandbox-'));
   const main = fileURLToPath(new URL('../cli/main.js', import.meta.url));
-  const child = spawn(process.execPath, [main, 'sandbox', ...(dataDir === undefined ? [] : ['--data', dataDir])], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [main, 'sandbox', ...(dataDir === undefined ? [] : ['--data', dataDir]), ...extraArgs], { stdio: ['ignore', 'pipe', 'inherit'] });
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM');

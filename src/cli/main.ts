@@ -55,6 +55,8 @@ Commands:
                                     Object Store via the sandbox: object put/get ops/s, blob MB/s, RSS for 4 × N MiB up
       browser [--mib N] [--rounds N] [--round-ms N]
                                     transport and blob decrypt in headless Chromium (WebCrypto, noble) vs Node
+      obo [--users N] [--seconds N] [--concurrency N]
+                                    OBO user sessions/s with the app token cached vs re-authenticated per user; ops/s
   help                              show this text`;
 
 class UsageError extends Error {}
@@ -86,7 +88,7 @@ async function benchCommand(args: string[]): Promise<number> {
       json: { type: 'boolean' }, save: { type: 'string' }, html: { type: 'string' },
       backend: { type: 'string', multiple: true }, size: { type: 'string', multiple: true }, rounds: { type: 'string' },
       'round-ms': { type: 'string' }, 'no-limit': { type: 'boolean' }, memory: { type: 'boolean' }, seconds: { type: 'string' },
-      concurrency: { type: 'string' }, mib: { type: 'string' }, messages: { type: 'string' },
+      concurrency: { type: 'string' }, mib: { type: 'string' }, messages: { type: 'string' }, users: { type: 'string' },
     },
   });
   const names = positionals.length === 1 && positionals[0] === 'all' ? [...BENCH_NAMES] : positionals;
@@ -109,6 +111,7 @@ async function benchCommand(args: string[]): Promise<number> {
     ...(values.concurrency === undefined ? {} : { concurrency: integerOption('--concurrency', values.concurrency, 1, 256) }),
     ...(values.mib === undefined ? {} : { mib: integerOption('--mib', values.mib, 1, 4096) }),
     ...(values.messages === undefined ? {} : { messages: integerOption('--messages', values.messages, 1, 100_000) }),
+    ...(values.users === undefined ? {} : { users: integerOption('--users', values.users, 1, 1000) }),
     ...(values.json === true ? {} : { progress: (line: string) => { process.stderr.write(`  ${line}\n`); } }),
   };
   const reports: BenchReport[] = [];
