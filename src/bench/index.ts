@@ -38,7 +38,7 @@ export interface BenchOptions {
   seconds?: number;
   /** sandbox, objects, obo: requests in flight. */
   concurrency?: number;
-  /** sandbox: in memory instead of with a journal. */
+  /** sandbox: in memory instead of with a data directory. */
   memory?: boolean;
   /** blob, objects: MiB of the timed blob transfers (the RSS case streams four times as much); browser: MiB of the blob. */
   mib?: number;

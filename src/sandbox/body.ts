@@ -3,7 +3,7 @@
  * names the field and what was expected, so that a client developer sees at once what they sent wrong.
  */
 import { requireBase64Id } from '../util/validate.js';
-import { HttpError } from './http.js';
+import { HttpError } from './http-error.js';
 
 type FieldType = 'string' | 'number' | 'boolean' | 'object' | 'array';
 type TypeOf<T extends FieldType> = T extends 'string' ? string : T extends 'number' ? number : T extends 'boolean' ? boolean

@@ -1,24 +1,19 @@
 /**
- * What every route of the sandbox shares: the state, the persistence that makes a change durable before it is
- * acknowledged, the token issuer, the configuration, and the authentication of incoming requests (session
- * token in the `sessionToken` header or `skey` cookie; Key Manager token in `keyManagerToken` or `kmsession`;
- * bearer tokens for Datafeed 2.0 and the Object Store), as Symphony's pod and Key Manager accept them
- * (docs/protocol.md §2, docs/symphony-apis.md §1).
+ * What every route of the sandbox shares: the store (./store/store.ts), the token issuer, the configuration, and the
+ * authentication of incoming requests (session token in the `sessionToken` header or `skey` cookie; Key Manager
+ * token in `keyManagerToken` or `kmsession`; bearer tokens for Datafeed 2.0 and the Object Store), as Symphony's
+ * pod and Key Manager accept them (docs/protocol.md §2, docs/symphony-apis.md §1). A token is accepted only if it
+ * verifies, has not expired and has not been revoked by a logout (docs/sandbox.md "Tokens").
  */
-import { HttpError, type SandboxRequest } from './http.js';
-import type { SandboxState, StateRecord, StateSnapshot, UserState } from './state.js';
-import { TokenIssuer, type TokenKind } from './tokens.js';
+import type { ConnectionLimits } from './connections.js';
+import { HttpError } from './http-error.js';
+import { DEFAULT_BODY_LIMIT, DEFAULT_JSON_LIMITS, type SandboxRequest } from './http.js';
+import type { SandboxStore } from './store/store.js';
+import type { User } from './store/users.js';
+import { TokenIssuer, type TokenClaims, type TokenKind } from './tokens.js';
 
-/** Durable storage of records (journal.ts), or none (in-memory sandbox). */
-export interface Persistence {
-  append(record: StateRecord): Promise<void>;
-  readonly needsCompaction: boolean;
-  compact(snapshot: StateSnapshot): Promise<void>;
-  close(): Promise<void>;
-}
-
-/** Tunables of a running sandbox. */
-export interface SandboxConfig {
+/** Tunables and limits of a running sandbox (docs/sandbox.md "In process" and "Limits"). */
+export interface SandboxConfig extends ConnectionLimits {
   /** Lifetime of session and Key Manager tokens, seconds. Default 3600. */
   sessionTtlSeconds: number;
   /** Longest a datafeed read waits for events, milliseconds. Default 20,000. */
@@ -31,6 +26,54 @@ export interface SandboxConfig {
   maxEventsPerRead: number;
   /** Rotate a room's content key when a member is removed. Default false. */
   rotateOnMemberRemoval: boolean;
+  /** Deepest nesting of a JSON body (and of a message's `messagepayload`). Default 64. */
+  maxJsonDepth: number;
+  /** Longest JSON string of a request, in characters, except ciphertext fields. Default 65,536. */
+  maxJsonFieldLength: number;
+  /** Largest request body of a JSON route, bytes. Default 1 MiB. */
+  maxBodyBytes: number;
+  /** Largest message submission body, bytes. Default 2 MiB. */
+  maxMessageBytes: number;
+  /** Largest attachment upload, bytes. Default 25 MiB. */
+  maxAttachmentBytes: number;
+}
+
+/** The defaults of {@link SandboxConfig}. */
+export const DEFAULT_CONFIG: Readonly<SandboxConfig> = {
+  sessionTtlSeconds: 3600,
+  datafeedWaitMs: 20_000,
+  feedTtlMs: 30 * 60 * 1000,
+  maxFeedsPerUser: 20,
+  maxEventsPerRead: 100,
+  rotateOnMemberRemoval: false,
+  maxJsonDepth: DEFAULT_JSON_LIMITS.maxDepth,
+  maxJsonFieldLength: DEFAULT_JSON_LIMITS.maxFieldLength,
+  maxBodyBytes: DEFAULT_BODY_LIMIT,
+  maxMessageBytes: 2 * 1024 * 1024,
+  maxAttachmentBytes: 25 * 1024 * 1024,
+  maxHeaderBytes: 16 * 1024,
+  maxConnections: 4096,
+  tlsHandshakeTimeoutMs: 10_000,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 300_000,
+  idleTimeoutMs: 5_000,
+  sendTimeoutMs: 30_000,
+};
+
+/** The configuration `given` over the defaults; a value out of range is a RangeError naming it. */
+export function resolveConfig(given: Partial<SandboxConfig> = {}): SandboxConfig {
+  const config: SandboxConfig = { ...DEFAULT_CONFIG, ...given };
+  for (const [name, value] of Object.entries(config)) {
+    if (name === 'rotateOnMemberRemoval') {
+      if (typeof value !== 'boolean') throw new RangeError(`config.${name} must be a boolean, received ${String(value)}.`);
+      continue;
+    }
+    const min = name === 'requestTimeoutMs' ? 0 : 1;
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
+      throw new RangeError(`config.${name} must be an integer of at least ${min}, received ${String(value)}.`);
+    }
+  }
+  return config;
 }
 
 /** Base URLs of the sandbox. */
@@ -43,92 +86,59 @@ export interface SandboxUrls {
   agentUrl: string;
 }
 
+/** An authenticated request: its user and the claims of the token that proved it. */
+export interface Caller {
+  user: User;
+  claims: TokenClaims;
+}
+
 /** The shared context of the routes. */
 export class SandboxContext {
-  readonly state: SandboxState;
+  readonly store: SandboxStore;
   readonly config: SandboxConfig;
   readonly urls: SandboxUrls;
-  readonly #persistence: Persistence;
-  readonly #listeners = new Set<() => void>();
-  readonly #inFlight = new Set<Promise<unknown>>();
-  #compacting: Promise<void> | undefined;
-  #tokens: { secret: string; issuer: TokenIssuer } | undefined;
-  /** Sequence number of the newest event whose record is durable. */
-  durableSeq: number;
+  readonly tokens: TokenIssuer;
 
-  constructor(state: SandboxState, config: SandboxConfig, urls: SandboxUrls, persistence: Persistence) {
-    this.state = state;
+  constructor(store: SandboxStore, config: SandboxConfig, urls: SandboxUrls) {
+    this.store = store;
     this.config = config;
     this.urls = urls;
-    this.#persistence = persistence;
-    this.durableSeq = state.lastSeq;
+    this.tokens = new TokenIssuer(store.pod.require().tokenSecret);
   }
 
-  /** The token issuer, keyed by the pod's token secret (journaled with the pod, so tokens survive a restart). */
-  get tokens(): TokenIssuer {
-    if (this.#tokens?.secret !== this.state.tokenSecret) {
-      this.#tokens = { secret: this.state.tokenSecret, issuer: new TokenIssuer(Buffer.from(this.state.tokenSecret, 'base64')) };
-    }
-    return this.#tokens.issuer;
+  /** The oldest last-read time of a feed still live at `now`. */
+  liveSince(now = Date.now()): number {
+    return now - this.config.feedTtlMs;
   }
 
-  /**
-   * Apply a change and make it durable; resolves once it may be acknowledged. Changes are applied at once (so
-   * concurrent requests see them and validation cannot race) and journaled in order.
-   */
-  async commit(...records: StateRecord[]): Promise<void> {
-    for (const r of records) this.state.apply(r);
-    const seq = this.state.lastSeq;
-    const durable = Promise.all(records.map((r) => this.#persistence.append(r))).then(() => {
-      // Datafeeds deliver only events whose records are on disk, so a crash never takes back a delivered event.
-      this.durableSeq = Math.max(this.durableSeq, seq);
-    });
-    this.#inFlight.add(durable);
-    try {
-      await durable;
-    } finally {
-      this.#inFlight.delete(durable);
-    }
-    for (const listener of this.#listeners) listener();
-    if (this.#persistence.needsCompaction && this.#compacting === undefined) {
-      this.#compacting = this.#persistence.compact(this.state.toSnapshot()).finally(() => { this.#compacting = undefined; });
-    }
+  /** The caller of a request's session token (`sessionToken` header, `skey` cookie or a Bearer header); 401 otherwise. */
+  session(req: SandboxRequest): Caller {
+    return this.#caller(headerOrCookie(req, 'sessiontoken', 'skey') ?? bearer(req), ['session'], 'session');
   }
 
-  /** Call `listener` after every commit (datafeed long-polls); returns the unsubscribe function. */
-  onCommit(listener: () => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
-  }
-
-  /** Wait for in-flight writes and a compaction in progress, then close the persistence. */
-  async close(): Promise<void> {
-    await Promise.allSettled([...this.#inFlight]);
-    await this.#compacting;
-    await this.#persistence.close();
-  }
-
-  /** The user of a request's session token (`sessionToken` header or `skey` cookie); 401 otherwise. */
-  sessionUser(req: SandboxRequest): UserState {
-    return this.#user(req, headerOrCookie(req, 'sessiontoken', 'skey') ?? bearer(req), ['session'], 'session');
+  /** The user of a request's session token; 401 otherwise. */
+  sessionUser(req: SandboxRequest): User {
+    return this.session(req).user;
   }
 
   /** The user of a request's Key Manager token (`keyManagerToken` header or `kmsession` cookie); 401 otherwise. */
-  kmUser(req: SandboxRequest): UserState {
-    return this.#user(req, headerOrCookie(req, 'keymanagertoken', 'kmsession'), ['km'], 'Key Manager');
+  kmUser(req: SandboxRequest): User {
+    return this.#caller(headerOrCookie(req, 'keymanagertoken', 'kmsession'), ['km'], 'Key Manager').user;
   }
 
   /** The user of a bearer token of one of `kinds`; 401 otherwise. */
-  bearerUser(req: SandboxRequest, kinds: readonly TokenKind[]): UserState {
-    return this.#user(req, bearer(req) ?? headerOrCookie(req, 'sessiontoken', 'skey'), kinds, 'bearer');
+  bearerUser(req: SandboxRequest, kinds: readonly TokenKind[]): User {
+    return this.#caller(bearer(req) ?? headerOrCookie(req, 'sessiontoken', 'skey'), kinds, 'bearer').user;
   }
 
-  #user(_req: SandboxRequest, token: string | undefined, kinds: readonly TokenKind[], what: string): UserState {
+  #caller(token: string | undefined, kinds: readonly TokenKind[], what: string): Caller {
     if (token === undefined) throw new HttpError(401, `Missing ${what} token`);
     const claims = this.tokens.verify(token, kinds);
-    const user = claims === undefined ? undefined : this.state.users.get(claims.sub);
+    const revoked = claims !== undefined && (this.store.revocations.isRevoked(`session:${claims.sid}`, claims.iat) ||
+      (claims.kind === 'km' && this.store.revocations.isRevoked(`km:${claims.sub}`, claims.iat)));
+    const user = claims === undefined || revoked ? undefined : this.store.users.get(claims.sub);
     if (user === undefined) throw new HttpError(401, `Invalid or expired ${what} token`);
-    return user;
+    return { user, claims: claims! };
   }
 }
 

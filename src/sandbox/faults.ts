@@ -1,16 +1,25 @@
 /**
- * Fault injection for tests: rules that add latency to, fail (429 with Retry-After, or any 5xx), or drop the
- * connection of chosen requests — before serving them, or after (`dropAfter`: the server acts, the answer is lost). Off unless rules are installed, either with the `faults` option of
- * `startSandbox`, in process with `sandbox.faults`, or over HTTP at `/sandbox/v1/faults` when the control API is
- * enabled (`control: true`). Rules apply in order; the first that matches and has uses left wins.
+ * Fault injection for tests (docs/sandbox.md "Fault injection"): rules that add latency to, fail (429 with
+ * Retry-After, or any 5xx), or drop the connection of chosen requests — before serving them, or after
+ * (`dropAfter`: the server acts, the answer is lost). Off unless rules are installed, either with the `faults`
+ * option of `startSandbox`, in process with `sandbox.faults`, or over HTTP at `/sandbox/v1/faults` when the control
+ * API is enabled (`control: true`). Rules apply in order; the first that matches and has uses left wins.
+ *
+ * A rule names requests by path prefix, or by a glob over the whole path (`*` within a segment, `**` across
+ * segments), matched in time linear in the path for a pattern of bounded length: the control API takes no regular
+ * expression, so no rule can make matching backtrack catastrophically.
  */
 import type { ServerResponse } from 'node:http';
-import { HttpError, writeResponse, errorResponse } from './http.js';
+import { HttpError } from './http-error.js';
+import { writeResponse, errorResponse } from './http.js';
 import { optionalField, requireObject } from './body.js';
 
 /** One fault rule. */
 export interface FaultRule {
-  /** Requests whose path starts with this prefix (e.g. `/datafeed2/`), or matches this regular expression source when it starts with `^`. */
+  /**
+   * Requests whose path starts with this prefix (e.g. `/datafeed2/`); with a `*` in it, a glob the whole path must
+   * match: `*` any characters but `/`, `**` any characters (e.g. `/datafeed2/api/v1/feeds/*\/events`).
+   */
   path: string;
   /** Only this method; default any. */
   method?: string;
@@ -31,6 +40,49 @@ export interface FaultRule {
   times?: number;
 }
 
+/** Longest `path` of a rule. */
+const MAX_PATTERN = 256;
+
+/** A matcher for a glob: `*` any characters but `/`, `**` any characters; everything else literal. */
+export function globMatcher(glob: string): (path: string) => boolean {
+  const tokens: Array<string | 'STAR' | 'ANY'> = [];
+  for (let i = 0; i < glob.length; i++) {
+    if (glob[i] !== '*') tokens.push(glob[i]!);
+    else if (glob[i + 1] === '*') {
+      tokens.push('ANY');
+      i++;
+    } else tokens.push('STAR');
+  }
+  const m = tokens.length;
+  // A simulation of the glob's automaton: the set of pattern positions reachable after each character.
+  const close = (states: Uint8Array) => {
+    for (let i = 0; i < m; i++) if (states[i] === 1 && (tokens[i] === 'STAR' || tokens[i] === 'ANY')) states[i + 1] = 1;
+  };
+  return (path) => {
+    let states = new Uint8Array(m + 1);
+    let next = new Uint8Array(m + 1);
+    states[0] = 1;
+    close(states);
+    for (let k = 0; k < path.length; k++) {
+      const ch = path[k]!;
+      next.fill(0);
+      let any = false;
+      for (let i = 0; i < m; i++) {
+        if (states[i] === 0) continue;
+        const t = tokens[i]!;
+        if (t === 'ANY' || (t === 'STAR' && ch !== '/')) next[i] = 1;
+        else if (t === ch) next[i + 1] = 1;
+        else continue;
+        any = true;
+      }
+      if (!any) return false;
+      close(next);
+      [states, next] = [next, states];
+    }
+    return states[m] === 1;
+  };
+}
+
 interface ActiveRule extends FaultRule {
   remaining: number;
   matcher: (path: string) => boolean;
@@ -40,14 +92,9 @@ interface ActiveRule extends FaultRule {
 export function parseFaultRule(value: unknown): FaultRule {
   const o = requireObject(value, 'rule');
   const path = optionalField(o, 'path', 'string');
-  if (path === undefined || path.length === 0) throw new HttpError(400, 'Field "path" is required: a path prefix or a ^regex');
-  if (path.startsWith('^')) {
-    try {
-      new RegExp(path);
-    } catch {
-      throw new HttpError(400, 'Field "path" is not a valid regular expression');
-    }
-  }
+  if (path === undefined || path.length === 0) throw new HttpError(400, 'Field "path" is required: a path prefix or a glob');
+  if (!path.startsWith('/')) throw new HttpError(400, 'Field "path" must start with "/": a path prefix, or a glob (* within a segment, ** across segments); regular expressions are not accepted');
+  if (path.length > MAX_PATTERN) throw new HttpError(400, `Field "path" must be at most ${MAX_PATTERN} characters`);
   const rule: FaultRule = { path };
   const method = optionalField(o, 'method', 'string');
   if (method !== undefined) rule.method = method.toUpperCase();
@@ -90,11 +137,10 @@ export class Faults {
   /** Install a rule; returns it as parsed. */
   add(rule: FaultRule): FaultRule {
     const parsed = parseFaultRule(rule);
-    const regex = parsed.path.startsWith('^') ? new RegExp(parsed.path) : undefined;
     this.#rules.push({
       ...parsed,
       remaining: parsed.times ?? Number.POSITIVE_INFINITY,
-      matcher: regex === undefined ? (p) => p.startsWith(parsed.path) : (p) => regex.test(p),
+      matcher: parsed.path.includes('*') ? globMatcher(parsed.path) : (p) => p.startsWith(parsed.path),
     });
     return parsed;
   }

@@ -6,22 +6,15 @@ export { startSandbox } from './server.js';
 export type { NewSandboxUser, SandboxAdmin } from './admin.js';
 export type { IdentityFiles, RunningSandbox, SandboxOptions } from './server.js';
 export type { SandboxConfig, SandboxUrls } from './context.js';
+export type { ConnectionLimits } from './connections.js';
 export type { FaultRule, Faults } from './faults.js';
+export type { RouteInfo } from './http.js';
 export type { Seed, SeedUser } from './seed.js';
 export { DEFAULT_SEED } from './seed.js';
-export type {
-  BlobState,
-  ConnectionState,
-  EventState,
-  FeedState,
-  MemberState,
-  MessageState,
-  ObjectRecord,
-  ObjectWrite,
-  PartitionState,
-  SandboxState,
-  StateRecord,
-  StateSnapshot,
-  StreamState,
-  UserState,
-} from './state.js';
+export type { Blob } from './store/blobs.js';
+export type { Message } from './store/messages.js';
+export type { ObjectRecord } from './store/objects.js';
+export type { Pod } from './store/pod.js';
+export type { SandboxStoreView, StoreCounts } from './store/store.js';
+export type { Member, Stream } from './store/streams.js';
+export type { User } from './store/users.js';

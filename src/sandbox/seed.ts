@@ -2,10 +2,10 @@
  * Seed files: the identities and conversations a new sandbox starts with (JSON; format in docs/sandbox.md).
  * A seed names the pod, its entitlements, users and bots (with an RSA public key for JWT login, or none to have
  * the sandbox generate a key pair and write the private key next to the data), rooms with owners and members,
- * and IMs. Seeding runs once, on the first start of a data directory; later starts replay the journal instead.
+ * and IMs. Seeding runs once, on the first start of a data directory; later starts read the database instead.
  */
 import { readFile } from 'node:fs/promises';
-import { HttpError } from './http.js';
+import { HttpError } from './http-error.js';
 import { optionalField, requireArray, requireObject, requiredField } from './body.js';
 
 /** One seeded user or bot. */

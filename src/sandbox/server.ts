@@ -3,36 +3,41 @@
  * development and tests with no account anywhere (docs/sandbox.md). One port serves every component under
  * Symphony's context paths (`/pod`, `/login`, `/relay`, `/sessionauth`, `/keyauth`, `/webcontroller`, `/keystore`,
  * `/datafeed2`, `/object`, `/agent`); certificate login needs mutual TLS, every other route works without a client
- * certificate. Binds 127.0.0.1 by default on a free port. With `dataDir`, every acknowledged change is journaled
- * (fsync'd) and survives a restart; without it, state lives in memory and generated files in a temporary directory.
+ * certificate. Binds 127.0.0.1 by default on a free port. With `dataDir`, state is a SQLite database
+ * (`<dataDir>/sandbox.db`) where every acknowledged change is durable (a wave-1 journal found there is migrated on
+ * the first start); without it, state lives in an in-memory database and generated files in a temporary directory.
+ * Every file and directory it creates is 0600/0700 whatever the umask.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import type { Socket } from 'node:net';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { generateRsaKeyPair, RsaPublicKey } from '../crypto/index.js';
 import { clientConfigFor, toConfigYaml } from '../index.js';
-import { toBase64 } from '../util/bytes.js';
-import type { SandboxAdmin } from './admin.js';
-import { SandboxContext, type Persistence, type SandboxConfig, type SandboxUrls } from './context.js';
+import type { NewSandboxUser, SandboxAdmin } from './admin.js';
+import { guardConnections, serverOptions } from './connections.js';
+import { resolveConfig, SandboxContext, type SandboxConfig, type SandboxUrls } from './context.js';
+import { createStream, newContentKey, rotateStream } from './conversations.js';
 import { corsPolicy } from './cors.js';
 import { Faults, type FaultRule } from './faults.js';
-import { handleRequest, errorResponse, HttpError, Router, writeResponse } from './http.js';
+import { HttpError } from './http-error.js';
+import { errorResponse, handleRequest, Router, writeResponse, type RouteInfo } from './http.js';
 import { newId, userIdOf } from './ids.js';
-import { Journal } from './journal.js';
 import { authRoutes } from './routes/auth.js';
-import { blobRoutes, openBlobStore, type BlobStore } from './routes/blobs.js';
+import { blobRoutes, openBlobStore } from './routes/blobs.js';
 import { controlRoutes } from './routes/control.js';
 import { datafeedRoutes } from './routes/datafeed.js';
 import { keyRoutes } from './routes/keys.js';
 import { messageRoutes } from './routes/messages.js';
 import { OBJECT_STORE_DISABLED, objectRoutes } from './routes/objects.js';
-import { newStreamKey, podRoutes } from './routes/pod.js';
+import { podRoutes } from './routes/pod.js';
 import { DEFAULT_SEED, parseSeed, readSeedFile, USERNAME, type Seed } from './seed.js';
-import { SandboxState, type StateRecord, type StateSnapshot, type UserState } from './state.js';
+import { migrateJournal } from './store/migrate-journal.js';
+import { SandboxStore, type SandboxStoreView } from './store/store.js';
+import type { Tx } from './store/transaction.js';
+import type { User } from './store/users.js';
 import { issueClientCertificate, loadOrCreateTls, toPkcs12, type CertificateAuthority } from './tls.js';
 
 /** Options of {@link startSandbox}. */
@@ -41,11 +46,11 @@ export interface SandboxOptions {
   host?: string;
   /** Port; 0 (default) picks a free one. */
   port?: number;
-  /** Directory for the journal, TLS material, generated keys and the config file; absent = in memory. */
+  /** Directory for the database, TLS material, generated keys, blobs and the config file; absent = in memory. */
   dataDir?: string;
   /** Seed (object or path of a JSON file) used on the first start; default {@link DEFAULT_SEED}. */
   seed?: Seed | string;
-  /** Tunables; see {@link SandboxConfig}. */
+  /** Tunables and limits; see {@link SandboxConfig}. */
   config?: Partial<SandboxConfig>;
   /** Fault rules installed from the start. */
   faults?: FaultRule[];
@@ -84,42 +89,63 @@ export interface RunningSandbox extends SandboxUrls {
   identities: Map<string, IdentityFiles>;
   /** Installed fault rules. */
   faults: Faults;
-  /** The live state, read-only by convention (tests inspect it). */
-  state: SandboxState;
+  /** What is stored, read-only (tests and tools inspect it). */
+  store: SandboxStoreView;
+  /** Every route the server serves, as registered (method, pattern, body limit). */
+  routes: readonly RouteInfo[];
   /** Administrative actions, the same as the control API. */
   admin: SandboxAdmin;
-  /** Stop serving, finish in-flight writes, close the journal. Idempotent. */
+  /** Stop serving, finish queued writes, close the database. Idempotent. */
   close(): Promise<void>;
 }
 
-const DEFAULT_CONFIG: SandboxConfig = {
-  sessionTtlSeconds: 3600,
-  datafeedWaitMs: 20_000,
-  feedTtlMs: 30 * 60 * 1000,
-  maxFeedsPerUser: 20,
-  maxEventsPerRead: 100,
-  rotateOnMemberRemoval: false,
-};
-
 const PKCS12_PASSWORD = 'changeit';
+/** How often expired feeds and events no feed can deliver are swept. */
+const SWEEP_INTERVAL_MS = 10_000;
+/** When a sweep stopped at its budget, the next one runs after this. */
+const SWEEP_AGAIN_MS = 100;
 
-class MemoryPersistence implements Persistence {
-  readonly needsCompaction = false;
-  async append(): Promise<void> {}
-  async compact(): Promise<void> {}
-  async close(): Promise<void> {}
+/** Write a file only its owner may read, whatever the umask. */
+async function writePrivate(path: string, content: string | Uint8Array): Promise<void> {
+  await writeFile(path, content, { mode: 0o600 });
+  await chmod(path, 0o600);
 }
 
-async function openState(dataDir: string | undefined): Promise<{ state: SandboxState; persistence: Persistence }> {
-  if (dataDir === undefined) return { state: new SandboxState(), persistence: new MemoryPersistence() };
-  const { journal, snapshot, records } = await Journal.open<StateRecord, StateSnapshot>({ dir: join(dataDir, 'journal') });
-  const state = snapshot === undefined ? new SandboxState() : SandboxState.fromSnapshot(snapshot);
-  for (const r of records) state.apply(r);
-  return { state, persistence: journal };
+/** Create a directory only its owner may enter, whatever the umask. */
+async function makePrivateDir(path: string): Promise<void> {
+  await mkdir(path, { recursive: true, mode: 0o700 });
+  await chmod(path, 0o700);
 }
 
-/** Build the user record of a new user: Key Manager key pair, account key and wall stream. */
-async function newUserRecords(user: { username: string; displayName?: string; email?: string; type?: 'NORMAL' | 'SYSTEM'; loginPublicKeyPem?: string }, id: number): Promise<StateRecord[]> {
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(() => true, (err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return false;
+    throw err;
+  });
+}
+
+/**
+ * Open the store of `dataDir` (in memory without one). A data directory with a wave-1 `journal/` and a database
+ * that holds no pod yet is migrated, and its journal renamed to `journal.migrated/`.
+ */
+async function openStore(dataDir: string | undefined, onError: (error: unknown) => void): Promise<SandboxStore> {
+  if (dataDir === undefined) return SandboxStore.open(undefined, onError);
+  const store = SandboxStore.open(join(dataDir, 'sandbox.db'), onError);
+  try {
+    const journal = join(dataDir, 'journal');
+    if (await exists(journal)) {
+      if (store.pod.get() === undefined) await migrateJournal(store, journal);
+      await rename(journal, join(dataDir, 'journal.migrated'));
+    }
+    return store;
+  } catch (err) {
+    store.close();
+    throw err;
+  }
+}
+
+/** A new user as stored: generated Key Manager key pair and account key, and a new wall stream id. */
+async function newUser(user: { username: string; displayName?: string; email?: string; type?: 'NORMAL' | 'SYSTEM'; loginPublicKeyPem?: string }, id: number): Promise<User> {
   if (user.loginPublicKeyPem !== undefined) {
     try {
       new RsaPublicKey(user.loginPublicKeyPem);
@@ -128,33 +154,25 @@ async function newUserRecords(user: { username: string; displayName?: string; em
     }
   }
   const km = await generateRsaKeyPair();
-  const wallStreamId = newId();
-  const at = Date.now();
-  const userState: UserState = {
+  return {
     id, username: user.username, displayName: user.displayName ?? user.username, email: user.email ?? `${user.username.toLowerCase()}@sandbox.invalid`,
-    type: user.type ?? 'NORMAL', kmPublicKeyPem: km.publicKeyPem, kmPrivateKeyPem: km.privateKeyPem, accountKey: toBase64(randomBytes(32)),
-    wallStreamId, presence: { category: 'AVAILABLE', timestamp: at },
+    type: user.type ?? 'NORMAL', kmPublicKeyPem: km.publicKeyPem, kmPrivateKeyPem: km.privateKeyPem, accountKey: randomBytes(32),
+    wallStreamId: newId(), presence: { category: 'AVAILABLE', timestamp: Date.now() },
     ...(user.loginPublicKeyPem === undefined ? {} : { loginPublicKeyPem: user.loginPublicKeyPem }),
   };
-  return [
-    { t: 'user', user: userState },
-    { t: 'stream', id: wallStreamId, type: 'POST', by: id, at, attributes: {}, members: [{ id, owner: true }], ...newStreamKey() },
-  ];
 }
 
-async function writePrivate(path: string, content: string | Uint8Array): Promise<void> {
-  await writeFile(path, content, { mode: 0o600 });
+/** Store a user and their wall stream. */
+function insertUser(ctx: SandboxContext, tx: Tx, user: User, userNumber: number): void {
+  ctx.store.users.insert(tx, user);
+  ctx.store.pod.useUserNumber(tx, userNumber);
+  createStream(ctx, tx, { id: user.wallStreamId, type: 'POST', by: user.id, at: user.presence.timestamp, attributes: {}, members: [{ userId: user.id, owner: true }] });
 }
 
-/** Seed an empty state; returns the files generated for each identity. */
-async function seedState(ctx: SandboxContext, seed: Seed, filesDir: string, ca: CertificateAuthority, botName: string | undefined): Promise<Map<string, IdentityFiles>> {
+/** Seed an empty store (in one transaction); returns the files generated for each identity. */
+async function seedStore(store: SandboxStore, ctxOf: () => SandboxContext, seed: Seed, filesDir: string, ca: CertificateAuthority): Promise<Map<string, IdentityFiles>> {
   const podId = seed.pod?.podId ?? 196;
-  await ctx.commit({
-    t: 'pod', podId, name: seed.pod?.name ?? 'allegro-ts sandbox', objectStore: seed.entitlements?.objectStore ?? true,
-    entityKey: toBase64(randomBytes(32)), tokenSecret: toBase64(randomBytes(32)),
-  });
-  await mkdir(join(filesDir, 'identities'), { recursive: true });
-  const identities = new Map<string, IdentityFiles>();
+  await makePrivateDir(join(filesDir, 'identities'));
   const prepared = await Promise.all(seed.users.map(async (u, index) => {
     const files: IdentityFiles = { username: u.username, userId: userIdOf(podId, 1000 + index) };
     let loginPublicKeyPem = u.publicKeyPem;
@@ -170,38 +188,59 @@ async function seedState(ctx: SandboxContext, seed: Seed, filesDir: string, ca: 
       files.certificateKeyPath = join(filesDir, 'identities', `${u.username}-cert-key.pem`);
       files.pkcs12Path = join(filesDir, 'identities', `${u.username}.p12`);
       files.pkcs12Password = PKCS12_PASSWORD;
-      await writeFile(files.certificatePath, cert.certPem);
+      await writePrivate(files.certificatePath, cert.certPem);
       await writePrivate(files.certificateKeyPath, cert.keyPem);
       await writePrivate(files.pkcs12Path, toPkcs12(cert.certPem, cert.keyPem, PKCS12_PASSWORD, ca.caCertPem));
     }
-    return { files, records: await newUserRecords({ ...u, loginPublicKeyPem }, files.userId) };
+    return { files, user: await newUser({ ...u, loginPublicKeyPem }, files.userId), number: 1000 + index };
   }));
-  for (const { files, records } of prepared) {
-    await ctx.commit(...records);
-    identities.set(files.username, files);
-  }
-  const idOf = (name: string) => ctx.state.usersByName.get(name.toLowerCase())!.id;
-  const at = Date.now();
-  for (const room of seed.rooms ?? []) {
-    const owner = idOf(room.owner);
-    const members = [{ id: owner, owner: true }, ...(room.members ?? []).map(idOf).filter((m) => m !== owner).map((id) => ({ id, owner: false }))];
-    await ctx.commit({
-      t: 'stream', id: newId(), type: 'ROOM', by: owner, at, members, ...newStreamKey(),
-      attributes: { name: room.name, ...(room.description === undefined ? {} : { description: room.description }) },
+  await store.write((tx) => {
+    store.pod.create(tx, {
+      podId, name: seed.pod?.name ?? 'allegro-ts sandbox', objectStore: seed.entitlements?.objectStore ?? true,
+      entityKey: newContentKey(), tokenSecret: randomBytes(32), feedSecret: randomBytes(32), nextUserNumber: 1000,
     });
-  }
-  for (const im of seed.ims ?? []) {
-    const members = [...new Set(im.map(idOf))];
-    await ctx.commit({ t: 'stream', id: newId(), type: members.length === 2 ? 'IM' : 'MIM', by: members[0]!, at, attributes: {}, members: members.map((id) => ({ id, owner: false })), ...newStreamKey() });
-  }
-  await writeFile(join(filesDir, 'identities.json'), `${JSON.stringify({ bot: botName, identities: [...identities.values()] }, null, 2)}\n`);
-  return identities;
+  });
+  const ctx = ctxOf();
+  const at = Date.now();
+  await store.write((tx) => {
+    for (const { user, number } of prepared) insertUser(ctx, tx, user, number);
+    const idOf = (name: string) => store.users.byName(name)!.id;
+    for (const room of seed.rooms ?? []) {
+      const owner = idOf(room.owner);
+      const members = [{ userId: owner, owner: true }, ...[...new Set((room.members ?? []).map(idOf))].filter((m) => m !== owner).map((userId) => ({ userId, owner: false }))];
+      createStream(ctx, tx, { type: 'ROOM', by: owner, at, members, attributes: { name: room.name, ...(room.description === undefined ? {} : { description: room.description }) } });
+    }
+    for (const im of seed.ims ?? []) {
+      const members = [...new Set(im.map(idOf))];
+      createStream(ctx, tx, { type: members.length === 2 ? 'IM' : 'MIM', by: members[0]!, at, attributes: {}, members: members.map((userId) => ({ userId, owner: false })) });
+    }
+  });
+  return new Map(prepared.map(({ files }) => [files.username, files]));
+}
+
+/** identities.json holds paths relative to the data directory (so that the directory can move). */
+async function saveIdentities(filesDir: string, botName: string | undefined, identities: Map<string, IdentityFiles>): Promise<void> {
+  const rel = (p: string | undefined) => (p === undefined ? undefined : relative(filesDir, p));
+  const saved = [...identities.values()].map((f) => ({
+    ...f, privateKeyPath: rel(f.privateKeyPath), certificatePath: rel(f.certificatePath), certificateKeyPath: rel(f.certificateKeyPath), pkcs12Path: rel(f.pkcs12Path),
+  }));
+  await writePrivate(join(filesDir, 'identities.json'), `${JSON.stringify({ bot: botName, identities: saved }, null, 2)}\n`);
 }
 
 async function readIdentities(filesDir: string): Promise<{ identities: Map<string, IdentityFiles>; botName: string | undefined }> {
   try {
     const saved = JSON.parse(await readFile(join(filesDir, 'identities.json'), 'utf8')) as { bot?: string; identities: IdentityFiles[] };
-    return { identities: new Map(saved.identities.map((f) => [f.username, f])), botName: saved.bot };
+    const abs = (p: string | undefined) => (p === undefined || isAbsolute(p) ? p : join(filesDir, p));
+    const identities = saved.identities.map((f): IdentityFiles => {
+      const files: IdentityFiles = { username: f.username, userId: f.userId };
+      for (const key of ['privateKeyPath', 'certificatePath', 'certificateKeyPath', 'pkcs12Path'] as const) {
+        const path = abs(f[key]);
+        if (path !== undefined) files[key] = path;
+      }
+      if (f.pkcs12Password !== undefined) files.pkcs12Password = f.pkcs12Password;
+      return files;
+    });
+    return { identities: new Map(identities.map((f) => [f.username, f])), botName: saved.bot };
   } catch {
     return { identities: new Map(), botName: undefined };
   }
@@ -218,52 +257,50 @@ async function readIdentities(filesDir: string): Promise<{ identities: Map<strin
  */
 export async function startSandbox(options: SandboxOptions = {}): Promise<RunningSandbox> {
   const host = options.host ?? '127.0.0.1';
+  const config = resolveConfig(options.config);
+  const onError = options.onError ?? (() => {});
   const cors = corsPolicy(options.corsOrigins);
   const faults = new Faults();
   for (const rule of options.faults ?? []) faults.add(rule);
+  const seed = options.seed === undefined ? DEFAULT_SEED : typeof options.seed === 'string' ? await readSeedFile(options.seed) : parseSeed(options.seed);
   const dataDir = options.dataDir === undefined ? undefined : resolve(options.dataDir);
   const filesDir = dataDir ?? (await mkdtemp(join(tmpdir(), 'allegro-sandbox-')));
-  await mkdir(filesDir, { recursive: true });
+  await makePrivateDir(filesDir);
   const tls = await loadOrCreateTls(filesDir);
   const caCertPath = tls.caCertPath ?? join(filesDir, 'tls', 'ca.pem');
-  const { state, persistence } = await openState(dataDir);
-  const config: SandboxConfig = { ...DEFAULT_CONFIG, ...options.config };
+  const store = await openStore(dataDir, onError);
   const urls: SandboxUrls = { podUrl: '', keyManagerUrl: '', sessionAuthUrl: '', keyAuthUrl: '', objectStoreUrl: '', agentUrl: '' };
-  const fresh = state.podId === 0;
-  const ctx = new SandboxContext(state, config, urls, persistence);
+  let ctx: SandboxContext | undefined;
+  const context = () => (ctx ??= new SandboxContext(store, config, urls));
   let identities: Map<string, IdentityFiles>;
   let botName: string | undefined;
-  let blobStore: BlobStore;
+  let blobStore;
   try {
-    if (fresh) {
-      // The seed applies to a new data directory only; later starts replay the journal.
-      const seed = options.seed === undefined ? DEFAULT_SEED : typeof options.seed === 'string' ? await readSeedFile(options.seed) : parseSeed(options.seed);
+    if (store.pod.get() === undefined) {
+      // The seed applies to a new data directory only; later starts read what is stored.
       botName = seed.bot ?? seed.users.find((u) => u.type === 'SYSTEM')?.username ?? seed.users[0]?.username;
-      identities = await seedState(ctx, seed, filesDir, tls, botName);
+      identities = await seedStore(store, context, seed, filesDir, tls);
+      await saveIdentities(filesDir, botName, identities);
     } else {
       ({ identities, botName } = await readIdentities(filesDir));
+      if (await exists(join(filesDir, 'identities'))) await chmod(join(filesDir, 'identities'), 0o700);
     }
-    // Blob files live next to the journal; uploads that never committed are removed now.
-    blobStore = await openBlobStore(join(filesDir, 'blobs'), state, options.maxBlobBytes);
+    // Blob files live next to the database; uploads that never committed are removed now.
+    blobStore = await openBlobStore(join(filesDir, 'blobs'), store, options.maxBlobBytes);
   } catch (err) {
-    await ctx.close();
+    store.close();
+    if (dataDir === undefined) await rm(filesDir, { recursive: true, force: true });
     throw err;
   }
+  const sandboxCtx = context();
 
   const admin: SandboxAdmin = {
-    async rotate(streamId) {
-      const stream = state.streams.get(streamId);
-      if (stream === undefined) throw new HttpError(404, 'Stream not found');
-      const rotationId = (BigInt(stream.currentRotation) + 1n).toString();
-      await ctx.commit({ t: 'rotate', streamId, rotationId, contentKey: newStreamKey().contentKey, at: Date.now() });
-      return rotationId;
-    },
+    rotate: (streamId) => store.write((tx) => rotateStream(sandboxCtx, tx, streamId)),
     async setObjectStoreEntitlement(enabled) {
-      await ctx.commit({ t: 'entitlement', objectStore: enabled });
+      await store.write((tx) => store.pod.setObjectStore(tx, enabled));
     },
-    async createUser(user) {
+    async createUser(user: NewSandboxUser) {
       if (typeof user.username !== 'string' || !USERNAME.test(user.username)) throw new HttpError(400, 'Field "username" must be 1 to 64 letters, digits or . _ @ -');
-      if (state.usersByName.has(user.username.toLowerCase())) throw new HttpError(409, 'A user with that username exists');
       let privateKeyPem: string | undefined;
       let loginPublicKeyPem = user.publicKeyPem;
       if (loginPublicKeyPem === undefined) {
@@ -271,46 +308,79 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
         privateKeyPem = pair.privateKeyPem;
         loginPublicKeyPem = pair.publicKeyPem;
       }
-      const userId = state.nextUserId();
-      await ctx.commit(...(await newUserRecords({ ...user, loginPublicKeyPem }, userId)));
+      const prepared = await newUser({ ...user, loginPublicKeyPem }, 0);
+      const userId = await store.write((tx) => {
+        if (store.users.byName(user.username) !== undefined) throw new HttpError(409, 'A user with that username exists');
+        const pod = store.pod.require();
+        const id = userIdOf(pod.podId, pod.nextUserNumber);
+        insertUser(sandboxCtx, tx, { ...prepared, id }, pod.nextUserNumber);
+        return id;
+      });
       return { userId, ...(privateKeyPem === undefined ? {} : { privateKeyPem }) };
     },
   };
 
-  const router = new Router();
-  authRoutes(router, ctx);
-  keyRoutes(router, ctx);
-  podRoutes(router, ctx);
-  messageRoutes(router, ctx);
-  datafeedRoutes(router, ctx);
-  objectRoutes(router, ctx);
-  blobRoutes(router, ctx, blobStore);
+  const router = new Router(config.maxBodyBytes);
+  authRoutes(router, sandboxCtx);
+  keyRoutes(router, sandboxCtx);
+  podRoutes(router, sandboxCtx);
+  messageRoutes(router, sandboxCtx);
+  datafeedRoutes(router, sandboxCtx);
+  objectRoutes(router, sandboxCtx);
+  blobRoutes(router, sandboxCtx, blobStore);
   if (options.control === true) controlRoutes(router, faults, admin);
 
-  const server: Server = createServer({ key: tls.serverKeyPem, cert: tls.serverCertPem, ca: tls.caCertPem, requestCert: true, rejectUnauthorized: false },
-    (req, res) => {
-      if (cors.handle(req, res) === 'handled') return;
-      void handleRequest(router, req, res, async (method, path, response) => {
+  const server: Server = createServer({
+    key: tls.serverKeyPem, cert: tls.serverCertPem, ca: tls.caCertPem, requestCert: true, rejectUnauthorized: false, ...serverOptions(config),
+  }, (req, res) => {
+    if (cors.handle(req, res) === 'handled') return;
+    void handleRequest(router, req, res, {
+      json: { maxDepth: config.maxJsonDepth, maxFieldLength: config.maxJsonFieldLength },
+      onError,
+      async before(method, path, response) {
         // The control API is exempt, so that a broad rule can always be removed.
         if (!path.startsWith('/sandbox/') && (await faults.apply(method, path, response)) === 'handled') return 'handled';
-        if (path.startsWith('/object/') && !state.objectStore) {
+        if (path.startsWith('/object/') && !store.pod.require().objectStore) {
           req.resume();
           writeResponse(response, errorResponse(403, OBJECT_STORE_DISABLED));
           return 'handled';
         }
         return 'continue';
-      }, options.onError);
+      },
     });
+  });
   const sockets = new Set<Socket>();
-  server.on('connection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  server.on('tlsClientError', () => { /* a client gave up during the handshake; nothing to do */ });
-  await new Promise<void>((resolveListen, reject) => {
-    server.once('error', (err) => { void ctx.close().finally(() => reject(err)); }); // release the journal lock
-    server.listen(options.port ?? 0, host, () => resolveListen());
-  });
+  const stopGuard = guardConnections(server, config, sockets);
+
+  // Expired feeds and events no feed can deliver any more go in the background, a bounded amount at a time.
+  let sweepTimer: NodeJS.Timeout | undefined;
+  const sweep = (delay: number) => {
+    sweepTimer = setTimeout(() => {
+      store.write((tx) => {
+        store.revocations.prune(tx, Date.now());
+        return store.events.sweep(tx, sandboxCtx.liveSince());
+      }).then((more) => sweep(more ? SWEEP_AGAIN_MS : SWEEP_INTERVAL_MS), (err: unknown) => {
+        if (!closed) onError(err);
+      });
+    }, delay);
+    sweepTimer.unref();
+  };
+  let closed = false;
+  sweep(SWEEP_INTERVAL_MS);
+
+  try {
+    await new Promise<void>((resolveListen, reject) => {
+      server.once('error', reject);
+      server.listen(options.port ?? 0, host, () => resolveListen());
+    });
+  } catch (err) {
+    closed = true;
+    clearTimeout(sweepTimer);
+    stopGuard();
+    store.close(); // release the database lock
+    if (dataDir === undefined) await rm(filesDir, { recursive: true, force: true });
+    throw err;
+  }
   const port = (server.address() as AddressInfo).port;
   const base = `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
   Object.assign(urls, {
@@ -319,20 +389,23 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
   });
   const configPath = join(filesDir, 'config.json');
   const clientConfig = clientConfigFor(urls, botName === undefined ? undefined : identities.get(botName), { trustStorePath: caCertPath });
-  await writeFile(configPath, `${JSON.stringify(clientConfig, null, 2)}\n`);
-  await writeFile(join(filesDir, 'config.yaml'), toConfigYaml(clientConfig));
+  await writePrivate(configPath, `${JSON.stringify(clientConfig, null, 2)}\n`);
+  await writePrivate(join(filesDir, 'config.yaml'), toConfigYaml(clientConfig));
 
   let closing: Promise<void> | undefined;
   return {
-    ...urls, port, caCertPath, configPath, identities, faults, state, admin,
+    ...urls, port, caCertPath, configPath, identities, faults, admin, store: store.view(), routes: router.routes(),
     close() {
       closing ??= (async () => {
+        closed = true;
+        clearTimeout(sweepTimer);
         const stopped = new Promise<void>((done) => server.close(() => done()));
         server.closeIdleConnections();
         // Long-polling datafeed reads would hold the close for their full wait; end them.
         setTimeout(() => { for (const s of sockets) s.destroy(); }, 50).unref();
         await stopped;
-        await ctx.close();
+        stopGuard();
+        store.close();
         if (dataDir === undefined) await rm(filesDir, { recursive: true, force: true });
       })();
       return closing;

@@ -12,7 +12,7 @@
 import {
   X509Certificate, createHash, createPrivateKey, generateKeyPair, randomBytes, sign, type KeyObject,
 } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { chmod, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
 import { promisify } from 'node:util';
@@ -68,8 +68,8 @@ const CLOCK_SKEW_MS = 5 * 60 * 1000;
 const DAY_MS = 24 * 60 * 60 * 1000;
 /** RFC 5280 upper bound ub-common-name. */
 const MAX_COMMON_NAME_LENGTH = 64;
-const PRIVATE_FILE_MODE = 0o600;
-const PUBLIC_FILE_MODE = 0o644;
+/** Every file the sandbox writes is its own only, whatever the umask (certificates too: docs/sandbox.md "Generated files"). */
+const FILE_MODE = 0o600;
 
 const FILE_NAMES = {
   caCertPem: 'ca.pem',
@@ -83,7 +83,7 @@ const FILE_NAMES = {
  * key match and it is not about to expire; a stored server certificate is reused if it was issued by that CA,
  * matches its key and does not expire within 7 days, and is otherwise re-issued (with a new key) from the
  * same CA, so clients that trust the CA keep working. Missing or unusable material is created and written
- * atomically (temporary file, then rename); the key files get mode 0600. Without a directory, new material is
+ * atomically (temporary file, then rename), mode 0600 in a 0700 directory whatever the umask. Without a directory, new material is
  * created in memory only.
  *
  * Not safe against several processes creating the material in the same directory at the same time.
@@ -96,6 +96,7 @@ export async function loadOrCreateTls(dir: string | undefined): Promise<LoadedTl
   requireString('dir', dir);
   const tlsDir = join(dir, 'tls');
   await mkdir(tlsDir, { recursive: true, mode: 0o700 });
+  await chmod(tlsDir, 0o700);
   const path = (name: keyof TlsMaterial): string => join(tlsDir, FILE_NAMES[name]);
   const [caCertPem, caKeyPem, serverCertPem, serverKeyPem] = await Promise.all(
     (['caCertPem', 'caKeyPem', 'serverCertPem', 'serverKeyPem'] as const).map((name) => readIfPresent(path(name))),
@@ -115,11 +116,11 @@ export async function loadOrCreateTls(dir: string | undefined): Promise<LoadedTl
   // Keys before certificates: if this is interrupted, the next call finds a certificate that does not match
   // its key and starts over, rather than a new certificate with a stale key.
   if (ca === undefined) {
-    await writeFileAtomic(path('caKeyPem'), material.caKeyPem, PRIVATE_FILE_MODE);
-    await writeFileAtomic(path('caCertPem'), material.caCertPem, PUBLIC_FILE_MODE);
+    await writeFileAtomic(path('caKeyPem'), material.caKeyPem, FILE_MODE);
+    await writeFileAtomic(path('caCertPem'), material.caCertPem, FILE_MODE);
   }
-  await writeFileAtomic(path('serverKeyPem'), material.serverKeyPem, PRIVATE_FILE_MODE);
-  await writeFileAtomic(path('serverCertPem'), material.serverCertPem, PUBLIC_FILE_MODE);
+  await writeFileAtomic(path('serverKeyPem'), material.serverKeyPem, FILE_MODE);
+  await writeFileAtomic(path('serverCertPem'), material.serverCertPem, FILE_MODE);
   return { ...material, caCertPath: path('caCertPem'), created: ca === undefined ? 'ca-and-server' : 'server' };
 }
 
@@ -416,6 +417,7 @@ async function writeFileAtomic(path: string, content: string, mode: number): Pro
   try {
     const file = await open(temporary, 'wx', mode);
     try {
+      await file.chmod(mode);
       await file.writeFile(content, 'utf8');
       await file.sync();
     } finally {

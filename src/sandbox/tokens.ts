@@ -1,8 +1,10 @@
 /**
  * Bearer tokens the sandbox issues: session tokens (pod), Key Manager tokens, Datafeed 2.0 service tokens and
- * Object Store API tokens. Like Symphony's, they are JWTs (HS256 here, under a per-pod secret kept in the
- * journal, so tokens stay valid across a restart) carrying the user id, the token kind and an expiry; clients
- * treat them as opaque. Logout revokes a token until it expires.
+ * Object Store API tokens (docs/sandbox.md "Tokens"). Like Symphony's, they are JWTs (HS256 here, under a per-pod
+ * secret kept in the database, so tokens stay valid across a restart) carrying the user id, the token kind, an
+ * expiry, the time of issue and a session id: a login starts a session, and the tokens obtained with a session
+ * token (datafeed, Object Store) carry its id, so that logout can revoke them all (./store/revocations.ts). Clients
+ * treat tokens as opaque.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { fromUtf8, toBase64Url, tryFromBase64, utf8 } from '../util/bytes.js';
@@ -14,8 +16,13 @@ export type TokenKind = 'session' | 'km' | 'datafeed' | 'api';
 export interface TokenClaims {
   sub: number;
   kind: TokenKind;
+  /** Expiry, seconds since the epoch. */
   exp: number;
   jti: string;
+  /** The login session the token belongs to. */
+  sid: string;
+  /** Time of issue, milliseconds since the epoch (strictly increasing per process). */
+  iat: number;
 }
 
 const VERIFIED_CACHE_SIZE = 4096;
@@ -24,28 +31,39 @@ const HEADER = toBase64Url(utf8('{"alg":"HS256","typ":"JWT"}'));
 /** Issues and verifies tokens under one secret. */
 export class TokenIssuer {
   readonly #secret: Buffer;
-  readonly #revoked = new Map<string, number>();
-  /** Tokens whose signature verified, with their claims (bounded; expiry and revocation are still checked). */
+  /** Tokens whose signature verified, with their claims (bounded; expiry is still checked). */
   readonly #verified = new Map<string, TokenClaims>();
+  #lastIssuedAt = 0;
 
   constructor(secret: Uint8Array) {
     this.#secret = Buffer.from(secret);
   }
 
-  /** A new token for `userId`, valid for `ttlSeconds`. */
-  issue(userId: number, kind: TokenKind, ttlSeconds: number, nowMs = Date.now()): string {
-    const claims: TokenClaims = { sub: userId, kind, exp: Math.floor(nowMs / 1000) + ttlSeconds, jti: toBase64Url(randomBytes(9)) };
+  /** A new token for `userId`, valid for `ttlSeconds`, of session `sid` (default: a new session). */
+  issue(userId: number, kind: TokenKind, ttlSeconds: number, nowMs = Date.now(), sid = newSessionId()): string {
+    this.#lastIssuedAt = Math.max(nowMs, this.#lastIssuedAt + 1);
+    const claims: TokenClaims = { sub: userId, kind, exp: Math.floor(nowMs / 1000) + ttlSeconds, jti: toBase64Url(randomBytes(9)), sid, iat: this.#lastIssuedAt };
     const input = `${HEADER}.${toBase64Url(utf8(JSON.stringify(claims)))}`;
     return `${input}.${this.#sign(input)}`;
   }
 
-  /** The claims of a valid, unexpired, unrevoked token of one of `kinds`, else undefined. */
+  /**
+   * A time T such that every token issued so far has `iat` < T and every later one `iat` ≥ T (a logout revokes
+   * what was issued before it, not a token of a login right after it).
+   */
+  fence(nowMs = Date.now()): number {
+    const fence = Math.max(nowMs, this.#lastIssuedAt + 1);
+    this.#lastIssuedAt = fence - 1;
+    return fence;
+  }
+
+  /** The claims of a valid, unexpired token of one of `kinds`, else undefined (revocation is the caller's check). */
   verify(token: string | undefined, kinds: readonly TokenKind[], nowMs = Date.now()): TokenClaims | undefined {
     if (token === undefined || token.length > 2048) return undefined;
     // Tokens are presented on every request: remember the ones whose signature already verified.
     const known = this.#verified.get(token) ?? this.#checkSignature(token);
     if (known === undefined) return undefined;
-    if (!kinds.includes(known.kind) || known.exp * 1000 <= nowMs || this.#revoked.has(known.jti)) return undefined;
+    if (!kinds.includes(known.kind) || known.exp * 1000 <= nowMs) return undefined;
     return known;
   }
 
@@ -58,22 +76,22 @@ export class TokenIssuer {
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
     const payload = tryFromBase64(parts[1]!);
     if (payload === undefined) return undefined;
-    const claims = JSON.parse(fromUtf8(payload)) as TokenClaims;
+    const parsed = JSON.parse(fromUtf8(payload)) as Omit<TokenClaims, 'sid' | 'iat'> & Partial<TokenClaims>;
+    // Tokens of a wave-1 sandbox have no session id and time of issue: each is its own session, issued at 0.
+    const claims: TokenClaims = { ...parsed, sid: parsed.sid ?? parsed.jti, iat: parsed.iat ?? 0 };
     if (this.#verified.size >= VERIFIED_CACHE_SIZE) this.#verified.delete(this.#verified.keys().next().value!);
     this.#verified.set(token, claims);
     return claims;
   }
 
-  /** Revoke a valid token (logout). */
-  revoke(claims: TokenClaims): void {
-    this.#revoked.set(claims.jti, claims.exp);
-    const nowSeconds = Date.now() / 1000;
-    for (const [jti, exp] of this.#revoked) if (exp < nowSeconds) this.#revoked.delete(jti);
-  }
-
   #sign(input: string): string {
     return toBase64Url(createHmac('sha256', this.#secret).update(input).digest());
   }
+}
+
+/** A new random session id. */
+function newSessionId(): string {
+  return toBase64Url(randomBytes(12));
 }
 
 /** The unverified `sub` claim of a JWT, to find whose key must verify it. */

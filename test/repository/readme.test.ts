@@ -69,6 +69,12 @@ describe('README.md', () => {
     expect(reasons).toEqual([]);
   });
 
+  it('pins every dependency exactly (better-sqlite3 to 12.x: 13 crashes on Node 20)', () => {
+    const loose = Object.entries({ ...pkg.dependencies, ...pkg.devDependencies }).filter(([, version]) => !/^\d+\.\d+\.\d+$/.test(version));
+    expect(loose).toEqual([]);
+    expect(pkg.dependencies['better-sqlite3']).toMatch(/^12\./);
+  });
+
   it('names every command of the CLI and no flag it does not have', () => {
     const { commands, flags } = usage();
     expect(commands).toEqual(expect.arrayContaining(['demo', 'sandbox', 'send', 'bench', 'vectors']));

@@ -1,6 +1,6 @@
 /**
  * `allegro bench e2e`: the whole path of a message on loopback — encrypt and send (bot), pod, datafeed, decrypt
- * (receiver) — against a sandbox in a child process (../sandbox-process.ts; journal with fsync). Measures:
+ * (receiver) — against a sandbox in a child process (../sandbox-process.ts; a data directory, synchronous commits). Measures:
  * throughput with many sends in flight; latency percentiles at a fixed send rate; the cost of a warm content-key
  * lookup; and the share of the per-message time spent in cryptography (encode + decode of one message, measured in
  * the same process). A message counts only when the receiver decrypted exactly the text sent. Loopback only;
@@ -134,7 +134,7 @@ export async function runE2eBench(options: E2eBenchOptions = {}): Promise<BenchR
     return makeReport({
       name: 'e2e',
       title: 'send → sandbox → datafeed → decrypt on loopback',
-      method: 'A bot sends encrypted messages to a sandbox in a child process (journal with fsync); a second client receives them ' +
+      method: 'A bot sends encrypted messages to a sandbox in a child process (data directory, synchronous commits); a second client receives them ' +
         `from its datafeed and decrypts them. Everything is warmed up with ${IN_FLIGHT} messages first. Throughput: ${total} messages ` +
         `with ${IN_FLIGHT} in flight, from the first send to the last arrival. Latency: send to decrypted arrival at a fixed rate. ` +
         'Crypto per message: encode + decode of one message (4 fields, hashtags, search tokens) in this process; its share is ' +

@@ -5,7 +5,7 @@
  * Measures:
  * - object put, get by hash and get by sort key: ops/s and p50/p99 latency with a fixed number of requests in flight
  *   for a fixed time each, after a warm-up (1 KiB JSON payloads, `envelope` format: encrypt/decrypt in this process,
- *   HTTPS, sandbox journal);
+ *   HTTPS, sandbox data directory);
  * - blob upload and download MB/s (10^6 bytes) for one blob (default 256 MiB) generated on the fly (one 64 KiB
  *   random buffer repeated: constant memory), after a 4 MiB warm-up; the download is checked byte for byte against
  *   the source as it arrives (a memcmp per chunk, inside the timing);
@@ -169,7 +169,7 @@ export async function runObjectsBench(options: ObjectsBenchOptions = {}): Promis
     };
     return makeReport({
       name: 'objects',
-      title: 'Object Store on loopback: allegro-ts client in this process, sandbox (journal with fsync) in a child process',
+      title: 'Object Store on loopback: allegro-ts client in this process, sandbox (data directory, synchronous commits) in a child process',
       method: `Before timing, one object must round-trip. Object operations keep ${concurrency} requests in flight, warmed up for ` +
         `${warmUpSecondsFor(seconds).toFixed(2)} s and then timed for ${seconds} s each (${payloadBytes} B JSON payloads). Blobs: a ` +
         `${WARM_UP_MIB} MiB warm-up up and down, then a ${rssMiB} MiB upload while RSS is sampled every ${RSS_INTERVAL_MS} ms, then a ` +

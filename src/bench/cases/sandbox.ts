@@ -1,6 +1,6 @@
 /**
  * `allegro bench sandbox`: throughput of the sandbox on loopback, measured from another process. It starts
- * `allegro sandbox` as a child process (../sandbox-process.ts; journal with fsync, or in memory), logs the default
+ * `allegro sandbox` as a child process (../sandbox-process.ts; a data directory with synchronous commits, or in memory), logs the default
  * bot in with raw HTTPS requests, checks that the content key it fetches decrypts the message it will send, and then
  * keeps a fixed number of requests in flight, after a warm-up, for: message submissions
  * (`/webcontroller/ingestor/v2/MessageService`, an encrypted SocialMessage each) and content-key fetches
@@ -21,7 +21,7 @@ export interface SandboxBenchOptions {
   seconds?: number;
   /** Requests in flight (default 32). */
   concurrency?: number;
-  /** Run the sandbox in memory instead of with a journal. */
+  /** Run the sandbox in memory instead of with a data directory. */
   memory?: boolean;
   /** Progress lines. */
   progress?: (line: string) => void;
@@ -84,7 +84,7 @@ export async function runSandboxBench(options: SandboxBenchOptions = {}): Promis
     }
     return makeReport({
       name: memory ? 'sandbox-memory' : 'sandbox',
-      title: `sandbox on loopback (${memory ? 'in memory' : 'journal with fsync'}), separate client process`,
+      title: `sandbox on loopback (${memory ? 'in memory' : 'SQLite, synchronous commits'}), separate client process`,
       method: `A sandbox in a child process, driven from this process over HTTPS with ${concurrency} requests in flight: each ` +
         `operation is warmed up for ${warmUpSecondsFor(seconds).toFixed(2)} s, then timed for ${seconds} s. ops/s counts HTTP 200 answers; ` +
         'latency percentiles cover every request of the timed phase.',

@@ -107,7 +107,7 @@ export async function runDemo(out: (line: string) => void, options: DemoOptions 
       return { all, settings: settings.json<{ greeting: string }>(), versions };
     }, (r) => r.all.length === 3 && r.settings.greeting === 'hello again' && r.versions.join() === 'hello,hello again',
     (r) => `sort keys ${r.all.map((o) => o.sortKey).join(', ')}; settings versions: ${r.versions.join(' → ')}`);
-    await step('The store holds only ciphertext', async () => JSON.stringify([...sandbox.state.objects.values()].map((o) => o.body)),
+    await step('The store holds only ciphertext', async () => JSON.stringify(sandbox.store.objectVersions().map((o) => o.body)),
       (stored) => !stored.includes('hello again') && !stored.includes('Allegro Format B'));
 
     const exchanged = await step('Bot and Alice exchange encrypted messages through the datafeed', async () => {
@@ -133,7 +133,7 @@ export async function runDemo(out: (line: string) => void, options: DemoOptions 
     }, (events) => events.length >= 2 && events.every((e) => e.error === undefined),
     (events) => events.map((e) => `"${e.message!.text}"`).join(' / '));
     if (exchanged !== undefined) {
-      const stored = [...sandbox.state.messages.values()].find((m) => m.streamId === room)!.message.payload;
+      const stored = sandbox.store.messages(room)[0]!.posted;
       const t = parseTransport(transportFromBase64(String(stored.text)));
       out(`    what the pod stored: CiphertextTransport v${t.version}, rotation ${t.rotationId}, IV ${toHex(t.iv)}, ${t.ciphertext.length} bytes + tag, key id ${toHex(t.keyId!).slice(0, 16)}…`);
     }

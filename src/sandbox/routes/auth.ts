@@ -4,23 +4,26 @@
  * certificate login over mutual TLS (`/sessionauth/v1/authenticate`, `/keyauth/v1/authenticate`), logout, the
  * Object Store bearer (`/login/idm/tokens`) and the Datafeed 2.0 service token (`/settings-web/api/v1/tokens`).
  * A JWT must be RS512, name a known user in `sub`, expire at most five minutes ahead and verify with the user's
- * registered key; anything else is 401.
+ * registered key; anything else is 401. Each login starts a session; the datafeed and Object Store tokens obtained
+ * with a session token belong to its session. Logout revokes the session (every token of it) and the user's Key
+ * Manager tokens issued before it; the revocation is stored, so it survives a restart (docs/sandbox.md "Tokens").
  */
 import { RsaPublicKey, verifyJwtRs512 } from '../../crypto/index.js';
 import { AllegroError } from '../../errors.js';
 import { requireObject, requiredField } from '../body.js';
 import type { SandboxContext } from '../context.js';
-import { HttpError, type Router, type SandboxRequest, type SandboxResponse } from '../http.js';
-import type { UserState } from '../state.js';
+import { HttpError } from '../http-error.js';
+import { type Router, type SandboxRequest, type SandboxResponse } from '../http.js';
+import type { User } from '../store/users.js';
 import { authenticatedCommonName } from '../tls.js';
 import { unverifiedSubject, type TokenKind } from '../tokens.js';
 
 const SERVICE_TOKEN_TTL_SECONDS = 300;
 
-async function jwtUser(ctx: SandboxContext, req: SandboxRequest): Promise<UserState> {
+async function jwtUser(ctx: SandboxContext, req: SandboxRequest): Promise<User> {
   const token = requiredField(requireObject(req.json()), 'token', 'string');
   const username = unverifiedSubject(token);
-  const user = username === undefined ? undefined : ctx.state.usersByName.get(username.toLowerCase());
+  const user = username === undefined ? undefined : ctx.store.users.byName(username);
   if (user === undefined) throw new HttpError(401, 'Invalid user: no user has the subject of this token');
   if (user.loginPublicKeyPem === undefined) throw new HttpError(401, 'Public key not imported for this user');
   try {
@@ -32,15 +35,15 @@ async function jwtUser(ctx: SandboxContext, req: SandboxRequest): Promise<UserSt
   return user;
 }
 
-function certificateUser(ctx: SandboxContext, req: SandboxRequest): UserState {
+function certificateUser(ctx: SandboxContext, req: SandboxRequest): User {
   const name = authenticatedCommonName(req.socket);
   if (name === undefined) throw new HttpError(401, 'A client certificate issued by the sandbox CA is required');
-  const user = ctx.state.usersByName.get(name.toLowerCase());
+  const user = ctx.store.users.byName(name);
   if (user === undefined) throw new HttpError(401, 'The client certificate does not belong to a user of this pod');
   return user;
 }
 
-function tokenResponse(ctx: SandboxContext, user: UserState, kind: TokenKind): SandboxResponse {
+function tokenResponse(ctx: SandboxContext, user: User, kind: TokenKind): SandboxResponse {
   const token = ctx.tokens.issue(user.id, kind, ctx.config.sessionTtlSeconds);
   return { json: { name: kind === 'session' ? 'sessionToken' : 'keyManagerToken', token } };
 }
@@ -52,22 +55,28 @@ export function authRoutes(router: Router, ctx: SandboxContext): void {
     .add('POST', '/relay/pubkey/authenticate', async (req) => tokenResponse(ctx, await jwtUser(ctx, req), 'km'))
     .add('POST', '/sessionauth/v1/authenticate', (req) => tokenResponse(ctx, certificateUser(ctx, req), 'session'))
     .add('POST', '/keyauth/v1/authenticate', (req) => tokenResponse(ctx, certificateUser(ctx, req), 'km'))
-    .add('POST', '/sessionauth/v1/logout', (req) => {
-      const header = req.headers.sessiontoken;
-      const token = typeof header === 'string' ? header : req.cookies.get('skey');
-      const claims = ctx.tokens.verify(token, ['session']);
-      if (claims === undefined) throw new HttpError(401, 'Invalid or expired session token');
-      ctx.tokens.revoke(claims);
+    .add('POST', '/sessionauth/v1/logout', async (req) => {
+      if (typeof req.headers.sessiontoken !== 'string' && !req.cookies.has('skey')) throw new HttpError(401, 'Missing session token');
+      const { user, claims } = ctx.session(req);
+      const now = Date.now();
+      const sessionEnds = now + ctx.config.sessionTtlSeconds * 1000;
+      const fence = ctx.tokens.fence(now);
+      await ctx.store.write((tx) => {
+        ctx.store.revocations.prune(tx, now);
+        // The session's own tokens live at most sessionTtlSeconds; the service tokens of it, less.
+        ctx.store.revocations.revoke(tx, `session:${claims.sid}`, Number.MAX_SAFE_INTEGER, Math.max(claims.exp * 1000, sessionEnds));
+        ctx.store.revocations.revoke(tx, `km:${user.id}`, fence, sessionEnds);
+      });
       return { json: { format: 'TEXT', message: 'Logged out' } };
     })
     .add('POST', '/login/idm/tokens', (req) => {
-      const user = ctx.sessionUser(req);
-      const accessToken = ctx.tokens.issue(user.id, 'api', SERVICE_TOKEN_TTL_SECONDS);
+      const { user, claims } = ctx.session(req);
+      const accessToken = ctx.tokens.issue(user.id, 'api', SERVICE_TOKEN_TTL_SECONDS, Date.now(), claims.sid);
       return { json: { token_type: 'Bearer', expires_in: SERVICE_TOKEN_TTL_SECONDS, access_token: accessToken } };
     })
     .add('GET', '/settings-web/api/v1/tokens', (req) => {
-      const user = ctx.sessionUser(req);
-      const token = ctx.tokens.issue(user.id, 'datafeed', SERVICE_TOKEN_TTL_SECONDS);
+      const { user, claims } = ctx.session(req);
+      const token = ctx.tokens.issue(user.id, 'datafeed', SERVICE_TOKEN_TTL_SECONDS, Date.now(), claims.sid);
       return { json: [{ tokenContext: 'user', service: 'datafeed2', granted: true, token }] };
     });
 }

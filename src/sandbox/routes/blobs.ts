@@ -16,17 +16,19 @@
  * of `A-Z a-z 0-9 _ -`, so a random id of ≥ 96 bits is not guessable. Deleting is the owner's only.
  *
  * Durability: an upload streams to `<files>/blobs/<id>.part` (constant memory), which is fsync'd, renamed to
- * `<id>.blob`, and the directory fsync'd before the `blob` record is committed and the 201 sent; a failed or
- * interrupted upload removes its `.part` and commits nothing. A delete commits its record, then removes the file. At
- * start, {@link openBlobStore} removes `.part` files and `.blob` files no committed record names (an upload that
- * crashed before its commit, a delete that crashed before its unlink). Entitlement: every `/object/` path is refused
+ * `<id>.blob`, and the directory fsync'd before the blob's row is committed and the 201 sent; a failed or
+ * interrupted upload removes its `.part` and commits nothing. A delete commits the removal of its row, then removes
+ * the file. At start, {@link openBlobStore} removes `.part` files and `.blob` files no committed row names (an upload
+ * that crashed before its commit, a delete that crashed before its unlink). Entitlement: every `/object/` path is refused
  * with 403 when the pod lacks the Object Store entitlement (server.ts, before routing).
  */
-import { mkdir, open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { chmod, mkdir, open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SandboxContext } from '../context.js';
-import { HttpError, type Router, type SandboxRequest, type StreamingRequest, type StreamingResponse } from '../http.js';
-import type { SandboxState, UserState } from '../state.js';
+import { HttpError } from '../http-error.js';
+import type { Router, SandboxRequest, SandboxResponse, StreamingRequest } from '../http.js';
+import type { SandboxStore } from '../store/store.js';
+import type { User } from '../store/users.js';
 
 /** The magic that starts every allegro-ts blob (format version 1). */
 export const BLOB_MAGIC = Buffer.from('ATB1', 'latin1');
@@ -47,14 +49,16 @@ export interface BlobStore {
 
 /**
  * Create the blob directory if needed and clean it: remove `.part` files (uploads that never finished) and `.blob`
- * files of no committed blob. Call it after the state is recovered and before serving.
+ * files of no committed blob. Call it after the store is open and before serving.
  */
-export async function openBlobStore(dir: string, state: SandboxState, maxBytes = DEFAULT_MAX_BLOB_BYTES): Promise<BlobStore> {
+export async function openBlobStore(dir: string, store: SandboxStore, maxBytes = DEFAULT_MAX_BLOB_BYTES): Promise<BlobStore> {
   if (!Number.isSafeInteger(maxBytes) || maxBytes < BLOB_MAGIC.length) throw new RangeError(`maxBlobBytes must be an integer of at least ${BLOB_MAGIC.length}, received ${maxBytes}.`);
   await mkdir(dir, { recursive: true, mode: 0o700 });
+  await chmod(dir, 0o700);
+  const committed = store.blobs.ids();
   let removed = false;
   for (const name of await readdir(dir)) {
-    const stray = name.endsWith('.part') || (name.endsWith('.blob') && !state.blobs.has(name.slice(0, -'.blob'.length)));
+    const stray = name.endsWith('.part') || (name.endsWith('.blob') && !committed.has(name.slice(0, -'.blob'.length)));
     if (stray) {
       await unlink(join(dir, name)).catch(ignoreMissing);
       removed = true;
@@ -83,7 +87,7 @@ async function writeAll(handle: FileHandle, bytes: Buffer): Promise<void> {
 
 /** The authentication helpers read only headers and cookies; give them a request without a body. */
 function head(req: StreamingRequest): SandboxRequest {
-  return { ...req, body: Buffer.alloc(0), json: () => undefined };
+  return { ...req, body: Buffer.alloc(0), json: () => undefined, parseJson: () => undefined };
 }
 
 function blobIdOf(params: Record<string, string>): string {
@@ -114,14 +118,14 @@ export function parseRange(header: string | undefined, size: number): { start: n
 
 /** Register the blob routes (streaming). */
 export function blobRoutes(router: Router, ctx: SandboxContext, store: BlobStore): void {
-  const { state } = ctx;
-  const user = (req: SandboxRequest): UserState => ctx.bearerUser(req, ['api', 'session']);
+  const { store: db } = ctx;
+  const user = (req: SandboxRequest): User => ctx.bearerUser(req, ['api', 'session']);
   const fileOf = (id: string) => join(store.dir, `${id}.blob`);
 
-  const upload = async (req: StreamingRequest): Promise<StreamingResponse> => {
+  const upload = async (req: StreamingRequest): Promise<SandboxResponse> => {
     const owner = user(head(req));
     const id = blobIdOf(req.params);
-    if (state.blobs.has(id) || store.busy.has(id)) throw new HttpError(409, 'A blob with this id exists');
+    if (db.blobs.get(id) !== undefined || store.busy.has(id)) throw new HttpError(409, 'A blob with this id exists');
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > store.maxBytes) throw new HttpError(413, `Blob larger than ${store.maxBytes} bytes`);
     store.busy.add(id);
@@ -143,6 +147,7 @@ export function blobRoutes(router: Router, ctx: SandboxContext, store: BlobStore
         if (first.length < BLOB_MAGIC.length) continue;
         if (!first.subarray(0, BLOB_MAGIC.length).equals(BLOB_MAGIC)) throw notABlob();
         handle = await open(part, 'w', 0o600);
+        await handle.chmod(0o600);
         await writeAll(handle, first);
         first = Buffer.alloc(0);
       }
@@ -154,7 +159,7 @@ export function blobRoutes(router: Router, ctx: SandboxContext, store: BlobStore
       await rename(part, fileOf(id));
       kept = true;
       await syncDirectory(store.dir);
-      await ctx.commit({ t: 'blob', id, owner: owner.id, size, createdAt: Date.now() });
+      await db.write((tx) => db.blobs.insert(tx, { id, owner: owner.id, size, createdAt: Date.now() }));
       return { status: 201, json: { blobId: id, size } };
     } catch (err) {
       // Not committed: the bytes go (a .blob whose commit failed is also removed at the next start).
@@ -166,10 +171,10 @@ export function blobRoutes(router: Router, ctx: SandboxContext, store: BlobStore
     }
   };
 
-  const read = async (req: StreamingRequest): Promise<StreamingResponse> => {
+  const read = async (req: StreamingRequest): Promise<SandboxResponse> => {
     user(head(req));
     const id = blobIdOf(req.params);
-    const blob = state.blobs.get(id);
+    const blob = db.blobs.get(id);
     if (blob === undefined) throw new HttpError(404, 'No blob has that id');
     const common = { 'accept-ranges': 'bytes' };
     if (req.method === 'HEAD') return { stream: null, contentLength: blob.size, headers: common };
@@ -198,13 +203,13 @@ export function blobRoutes(router: Router, ctx: SandboxContext, store: BlobStore
     .add('DELETE', '/object/v1/blobs/:blobId', async (req) => {
       const caller = user(req);
       const id = blobIdOf(req.params);
-      const blob = state.blobs.get(id);
+      const blob = db.blobs.get(id);
       if (blob === undefined) throw new HttpError(404, 'No blob has that id');
       if (blob.owner !== caller.id) throw new HttpError(403, 'Only the owner of a blob may delete it');
       if (store.busy.has(id)) throw new HttpError(409, 'This blob is being deleted');
       store.busy.add(id);
       try {
-        await ctx.commit({ t: 'blob.delete', id });
+        await db.write((tx) => db.blobs.delete(tx, id));
         await unlink(fileOf(id)).catch(ignoreMissing);
       } finally {
         store.busy.delete(id);

@@ -4,7 +4,8 @@
  */
 import { canonicalId, optionalField, requireObject, requiredField } from '../body.js';
 import type { Faults } from '../faults.js';
-import { HttpError, type Router } from '../http.js';
+import { HttpError } from '../http-error.js';
+import type { Router } from '../http.js';
 import type { NewSandboxUser, SandboxAdmin } from '../admin.js';
 
 /** Register the control routes. */

@@ -11,26 +11,30 @@ import { AesKey, encryptTransport, RsaPublicKey } from '../../crypto/index.js';
 import { toBase64 } from '../../util/bytes.js';
 import { canonicalId, parseUserId, requireArray, requireQuery } from '../body.js';
 import type { SandboxContext } from '../context.js';
-import { HttpError, type Router } from '../http.js';
-import type { UserState } from '../state.js';
+import { HttpError } from '../http-error.js';
+import { type Router } from '../http.js';
+import type { User } from '../store/users.js';
 
-const accountKeys = new WeakMap<UserState, AesKey>();
+const ACCOUNT_KEY_CACHE = 1024;
 
-function accountKeyOf(user: UserState): AesKey {
-  let key = accountKeys.get(user);
-  if (key === undefined) {
-    key = new AesKey(Buffer.from(user.accountKey, 'base64'));
-    accountKeys.set(user, key);
-  }
-  return key;
+/**
+ * The account keys of one pod as AesKeys, by user id: a small cache (account keys never change). One per sandbox:
+ * two sandboxes in one process have users of the same ids with different keys.
+ */
+function accountKeyCache(): (user: User) => AesKey {
+  const keys = new Map<number, AesKey>();
+  return (user) => {
+    let key = keys.get(user.id);
+    if (key === undefined) {
+      if (keys.size >= ACCOUNT_KEY_CACHE) keys.delete(keys.keys().next().value!);
+      key = new AesKey(user.accountKey);
+      keys.set(user.id, key);
+    }
+    return key;
+  };
 }
 
-/** Wrap 32 key bytes (base64) for `user`: transport v3 under their account key, rotation 0 in the header. */
-async function wrapForUser(user: UserState, keyBase64: string): Promise<string> {
-  return toBase64(await encryptTransport(accountKeyOf(user), Buffer.from(keyBase64, 'base64'), { rotationId: 0 }));
-}
-
-function requireSelf(user: UserState, query: URLSearchParams): void {
+function requireSelf(user: User, query: URLSearchParams): void {
   if (parseUserId(requireQuery(query, 'userId'), 'userId') !== user.id) {
     throw new HttpError(403, 'Keys can only be fetched for the authenticated user');
   }
@@ -44,6 +48,9 @@ function rotationParam(query: URLSearchParams): string {
 
 /** Register the Key Manager and keystore routes. */
 export function keyRoutes(router: Router, ctx: SandboxContext): void {
+  const accountKeyOf = accountKeyCache();
+  /** Wrap 32 key bytes for `user`: transport v3 under their account key, rotation 0 in the header. */
+  const wrapForUser = async (user: User, key: Uint8Array): Promise<string> => toBase64(await encryptTransport(accountKeyOf(user), key, { rotationId: 0 }));
   router
     .add('GET', '/relay/keys/me', (req) => {
       const user = ctx.kmUser(req);
@@ -51,13 +58,13 @@ export function keyRoutes(router: Router, ctx: SandboxContext): void {
     })
     .add('GET', '/relay/keys/entityKey', async (req) => {
       const user = ctx.kmUser(req);
-      return { json: { status: 'OK', entityKey: await wrapForUser(user, ctx.state.entityKey) } };
+      return { json: { status: 'OK', entityKey: await wrapForUser(user, ctx.store.pod.require().entityKey) } };
     })
     .add('GET', '/webcontroller/keystore/wrappedAccountKeys/one', async (req) => {
       const user = ctx.sessionUser(req);
       requireSelf(user, req.query);
       if (rotationParam(req.query) !== '0') throw new HttpError(404, 'No account key of that rotation');
-      const wrapped = await new RsaPublicKey(user.kmPublicKeyPem).wrap(Buffer.from(user.accountKey, 'base64'), 'pkcs1-v1_5');
+      const wrapped = await new RsaPublicKey(user.kmPublicKeyPem).wrap(user.accountKey, 'pkcs1-v1_5');
       return { json: { data: { wrappedAccountKey: toBase64(wrapped), rotationId: 0, userId: user.id, version: 1 } } };
     })
     .add('GET', '/keystore/wrappedContentKeys/one', async (req) => {
@@ -65,8 +72,7 @@ export function keyRoutes(router: Router, ctx: SandboxContext): void {
       requireSelf(user, req.query);
       const threadId = canonicalId(requireQuery(req.query, 'threadId'), 'threadId');
       const rotationId = rotationParam(req.query);
-      const stream = ctx.state.streams.get(threadId);
-      const key = stream?.members.has(user.id) === true ? stream.rotations.get(rotationId) : undefined;
+      const key = ctx.store.streams.member(threadId, user.id) === undefined ? undefined : ctx.store.streams.contentKey(threadId, rotationId);
       if (key === undefined) throw new HttpError(404, 'No content key: not a member of this thread, or no such rotation');
       return { json: { data: { wrappedContentKey: await wrapForUser(user, key), rotationId: Number(rotationId), userId: user.id, version: 1 } } };
     })
@@ -77,9 +83,10 @@ export function keyRoutes(router: Router, ctx: SandboxContext): void {
       const data = [];
       for (const raw of ids) {
         if (typeof raw !== 'string') throw new HttpError(400, 'Every thread id must be a string');
-        const stream = ctx.state.streams.get(canonicalId(raw, 'threadId'));
-        if (stream === undefined || !stream.members.has(user.id)) continue;
-        const rotations = [...stream.rotations.keys()].map(Number);
+        const threadId = canonicalId(raw, 'threadId');
+        const stream = ctx.store.streams.get(threadId);
+        if (stream === undefined || ctx.store.streams.member(threadId, user.id) === undefined) continue;
+        const rotations = ctx.store.streams.rotations(threadId).map(Number);
         data.push({
           streamId: raw,
           cryptoRotationInfo: {

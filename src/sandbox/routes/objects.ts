@@ -1,20 +1,24 @@
 /**
  * The Object Store (`/object/v1`, docs/protocol.md §4): encrypted objects in partitions under unique sort keys,
  * immutable versions chained by `baseHash`/`prevHash` with optimistic concurrency, logical and physical deletion,
- * all-or-nothing transactions of at most 6 objects, and paging through a partition or an object's versions.
- * Authorised by the Object Store bearer token (`/login/idm/tokens`) or the session token, as Allegro falls back to.
- * The store holds only ciphertext: `encryptedPayload` must be base64 of at least 32 bytes and a clear `payload` is
- * refused. Hashes are the client's (Allegro computes them over Canon JSON); the sandbox keeps them as opaque ids.
+ * all-or-nothing transactions of at most 6 objects, and paging through a partition or an object's versions
+ * (streamed from the database). Authorised by the Object Store bearer token (`/login/idm/tokens`) or the session
+ * token, as Allegro falls back to. The store holds only ciphertext: `encryptedPayload` must be base64 of at least
+ * 32 bytes and a clear `payload` is refused. Hashes are the client's (Allegro computes them over Canon JSON); the
+ * sandbox keeps them as opaque ids. A partition that does not exist yet can be created only by its owner, the user
+ * its hash names (./store/objects.ts): by an upsert, or by the owner's first write to it; anyone else gets 403.
  * A pod without the Object Store entitlement gets 403 "This feature is disabled for your pod." on every call
  * (enforced in server.ts before routing).
  */
-import { createHash } from 'node:crypto';
 import { OBJECT_STORE_DISABLED_MESSAGE } from '../../errors.js';
 import { toBase64Url, tryFromBase64, fromUtf8, utf8 } from '../../util/bytes.js';
 import { canonicalId, intQuery, optionalField, parseUserId, requireArray, requireObject, requiredField } from '../body.js';
 import type { SandboxContext } from '../context.js';
-import { HttpError, type Router, type SandboxRequest } from '../http.js';
-import type { ObjectWrite, PartitionState, StateRecord, ObjectRecord, UserState } from '../state.js';
+import { HttpError } from '../http-error.js';
+import type { Router, SandboxRequest, SandboxResponse } from '../http.js';
+import { partitionHashOf, partitionOwnerOf, type ObjectRecord, type Partition } from '../store/objects.js';
+import type { Tx } from '../store/transaction.js';
+import type { User } from '../store/users.js';
 
 /** The message of Symphony's entitlement refusal, verbatim. */
 export const OBJECT_STORE_DISABLED = OBJECT_STORE_DISABLED_MESSAGE;
@@ -26,73 +30,137 @@ const DELETED_TYPE = 'com.symphony.s2.model.object.DeletedApplicationObject';
 const MIN_PAYLOAD_BYTES = 32;
 const MAX_SORT_KEY = 1024;
 
-function apiUser(ctx: SandboxContext, req: SandboxRequest): UserState {
+function apiUser(ctx: SandboxContext, req: SandboxRequest): User {
   return ctx.bearerUser(req, ['api', 'session']);
 }
 
-function permitted(partition: PartitionState | undefined, user: UserState, need: 'READ' | 'WRITE'): boolean {
-  if (partition === undefined || partition.owner === user.id) return true;
+/** Whether `user` may `need` in a partition; a partition nobody has created is open for reading (it is empty). */
+function permitted(partition: Partition | undefined, user: User, need: 'READ' | 'WRITE'): boolean {
+  if (partition === undefined) return need === 'READ';
+  if (partition.owner === user.id) return true;
   const granted = partition.permissions[String(user.id)] ?? [];
   return granted.includes(need) || (need === 'READ' && granted.includes('WRITE'));
 }
 
-function requirePermission(ctx: SandboxContext, user: UserState, partitionHash: string, need: 'READ' | 'WRITE'): void {
-  if (!permitted(ctx.state.partitions.get(partitionHash), user, need)) throw new HttpError(403, `No ${need} permission on this partition`);
+function requirePermission(ctx: SandboxContext, user: User, partitionHash: string, need: 'READ' | 'WRITE'): void {
+  if (!permitted(ctx.store.objects.partition(partitionHash), user, need)) throw new HttpError(403, `No ${need} permission on this partition`);
 }
 
 function objectJson(o: ObjectRecord): Record<string, unknown> {
   return { ...o.body, absoluteHash: o.absoluteHash, baseHash: o.baseHash, version: o.version, createdDate: o.createdDate, owner: o.owner };
 }
 
-/** Tracks what a transaction has written so far, so later writes in it see earlier ones. */
-class Draft {
-  readonly writes: ObjectWrite[] = [];
-  readonly partitions: PartitionState[] = [];
+/**
+ * One transaction's writes, applied in order inside one write closure: each write is checked against the database
+ * as the earlier writes of the transaction left it, and a failure rolls all of them back.
+ */
+class Transaction {
+  readonly #ctx: SandboxContext;
+  readonly #tx: Tx;
+  readonly #user: User;
+  readonly #at: number;
   readonly #touched = new Set<string>();
-  readonly #claimed = new Map<string, string>();
-  readonly #newHashes = new Set<string>();
 
-  readonly ctx: SandboxContext;
-  readonly user: UserState;
-  readonly at: number;
-
-  constructor(ctx: SandboxContext, user: UserState, at: number) {
-    this.ctx = ctx;
-    this.user = user;
-    this.at = at;
+  constructor(ctx: SandboxContext, tx: Tx, user: User, at: number) {
+    this.#ctx = ctx;
+    this.#tx = tx;
+    this.#user = user;
+    this.#at = at;
   }
 
-  touch(baseHash: string): void {
+  /** Check and apply one write; returns what it answers (the stored version; for a physical delete, its summary). */
+  apply(raw: unknown, pathHash: string | undefined): { stored: ObjectRecord } | { physical: string } {
+    const body = requireObject(raw, 'object');
+    const absoluteHash = pathHash ?? idField(body, 'absoluteHash');
+    const type = optionalField(body, '_type', 'string') ?? STORED_TYPE;
+    if (type === DELETED_TYPE) return this.#delete(body, absoluteHash);
+    if (type !== STORED_TYPE) throw new HttpError(400, `Field "_type" must be ${STORED_TYPE} or ${DELETED_TYPE}`);
+    if ('payload' in body) throw new HttpError(400, 'Field "payload" is not accepted: the Object Store holds only encryptedPayload');
+    const partitionHash = idField(body, 'partitionHash');
+    const sortKey = requiredField(body, 'sortKey', 'string');
+    if (sortKey.length === 0 || sortKey.length > MAX_SORT_KEY) throw new HttpError(400, `Field "sortKey" must be 1 to ${MAX_SORT_KEY} characters`);
+    idField(body, 'threadId');
+    const rotationId = requiredField(body, 'rotationId', 'number');
+    if (!Number.isSafeInteger(rotationId)) throw new HttpError(400, 'Field "rotationId" must be an integer');
+    const payload = tryFromBase64(requiredField(body, 'encryptedPayload', 'string'));
+    if (payload === undefined || payload.length < MIN_PAYLOAD_BYTES) throw new HttpError(400, `Field "encryptedPayload" must be base64 ciphertext of at least ${MIN_PAYLOAD_BYTES} bytes`);
+    optionalField(body, 'header', 'object');
+    this.#writable(partitionHash);
+    const { objects } = this.#ctx.store;
+    const baseField = optionalField(body, 'baseHash', 'string');
+    let baseHash = absoluteHash;
+    let version = 1;
+    if (baseField !== undefined && canonicalId(baseField, 'baseHash') !== absoluteHash) {
+      baseHash = canonicalId(baseField, 'baseHash');
+      const current = objects.current(baseHash);
+      if (current === undefined) throw new HttpError(404, 'No object has that baseHash');
+      if (current.deletionType !== undefined) throw new HttpError(410, 'That object has been deleted');
+      const prevHash = optionalField(body, 'prevHash', 'string');
+      if (prevHash === undefined || canonicalId(prevHash, 'prevHash') !== current.absoluteHash) {
+        throw new HttpError(409, 'Conflict: prevHash is not the current version of this object (optimistic concurrency)');
+      }
+      if (current.partitionHash !== partitionHash) throw new HttpError(400, 'An update cannot move an object to another partition');
+      version = current.version + 1;
+    }
+    this.#touch(baseHash);
+    this.#newHash(absoluteHash);
+    const holder = objects.liveHolder(partitionHash, sortKey);
+    if (holder !== undefined && holder !== baseHash) throw new HttpError(409, 'Another object in this partition has that sort key');
+    const stored: Record<string, unknown> = { ...body, _type: STORED_TYPE, partitionHash, baseHash };
+    delete stored.absoluteHash;
+    const object: ObjectRecord = { absoluteHash, baseHash, version, partitionHash, sortKey, owner: this.#user.id, createdDate: this.#at, body: stored };
+    objects.put(this.#tx, object);
+    return { stored: object };
+  }
+
+  #delete(body: Record<string, unknown>, absoluteHash: string): { stored: ObjectRecord } | { physical: string } {
+    const { objects } = this.#ctx.store;
+    const baseHash = idField(body, 'baseHash');
+    const deletionType = requiredField(body, 'deletionType', 'string');
+    if (deletionType !== 'LOGICAL' && deletionType !== 'PHYSICAL') throw new HttpError(400, 'Field "deletionType" must be LOGICAL or PHYSICAL');
+    const current = objects.current(baseHash);
+    if (current === undefined) throw new HttpError(404, 'No object has that baseHash');
+    if (current.deletionType !== undefined && deletionType === 'LOGICAL') throw new HttpError(410, 'That object has already been deleted');
+    const prevHash = optionalField(body, 'prevHash', 'string');
+    if (prevHash !== undefined && canonicalId(prevHash, 'prevHash') !== current.absoluteHash) {
+      throw new HttpError(409, 'Conflict: prevHash is not the current version of this object (optimistic concurrency)');
+    }
+    this.#writable(current.partitionHash);
+    this.#touch(baseHash);
+    if (deletionType === 'PHYSICAL') {
+      objects.deletePhysically(this.#tx, baseHash);
+      return { physical: baseHash };
+    }
+    this.#newHash(absoluteHash);
+    const tombstone: ObjectRecord = {
+      absoluteHash, baseHash, version: current.version + 1, partitionHash: current.partitionHash, sortKey: current.sortKey,
+      owner: this.#user.id, createdDate: this.#at, deletionType: 'LOGICAL',
+      body: { _type: DELETED_TYPE, baseHash, prevHash: current.absoluteHash, partitionHash: current.partitionHash, sortKey: current.sortKey, deletionType },
+    };
+    objects.put(this.#tx, tombstone);
+    return { stored: tombstone };
+  }
+
+  #touch(baseHash: string): void {
     if (this.#touched.has(baseHash)) throw new HttpError(400, 'A transaction may write each object only once');
     this.#touched.add(baseHash);
   }
 
-  newHash(hash: string): void {
-    if (this.ctx.state.objects.has(hash) || this.#newHashes.has(hash)) throw new HttpError(409, 'An object with this absoluteHash already exists (objects are immutable)');
-    this.#newHashes.add(hash);
+  #newHash(hash: string): void {
+    if (this.#ctx.store.objects.version(hash) !== undefined) throw new HttpError(409, 'An object with this absoluteHash already exists (objects are immutable)');
   }
 
-  claimSortKey(partitionHash: string, sortKey: string, baseHash: string): void {
-    const key = `${partitionHash}\u0000${sortKey}`;
-    const holder = this.#claimed.get(key) ?? this.ctx.state.partitionIndex.get(partitionHash)?.get(sortKey);
-    const holderObject = holder === undefined ? undefined : this.ctx.state.currentObject(holder);
-    const live = holder !== undefined && (this.#claimed.has(key) || (holderObject !== undefined && holderObject.deletionType === undefined));
-    if (live && holder !== baseHash) throw new HttpError(409, 'Another object in this partition has that sort key');
-    this.#claimed.set(key, baseHash);
-  }
-
-  writable(partitionHash: string): void {
-    const partition = this.ctx.state.partitions.get(partitionHash) ?? this.partitions.find((p) => p.hash === partitionHash);
-    if (partition === undefined) {
-      // First use of a partition: the writer owns it (as an upsert would have made it).
-      this.partitions.push({ hash: partitionHash, name: '', owner: this.user.id, permissions: {} });
+  /** WRITE permission on a partition; a partition nobody has created yet is created for its owner's first write. */
+  #writable(partitionHash: string): void {
+    const partition = this.#ctx.store.objects.partition(partitionHash);
+    if (partition !== undefined) {
+      if (!permitted(partition, this.#user, 'WRITE')) throw new HttpError(403, 'No WRITE permission on this partition');
       return;
     }
-    if (!permitted(partition, this.user, 'WRITE')) throw new HttpError(403, 'No WRITE permission on this partition');
-  }
-
-  records(): StateRecord[] {
-    return [...this.partitions.map((partition): StateRecord => ({ t: 'partition', partition })), { t: 'objects', writes: this.writes }];
+    if (partitionOwnerOf(partitionHash) !== this.#user.id) {
+      throw new HttpError(403, 'No such partition: only its owner can create it (with an upsert or a first write)');
+    }
+    this.#ctx.store.objects.setPartition(this.#tx, { hash: partitionHash, name: '', owner: this.#user.id, permissions: {} });
   }
 }
 
@@ -100,70 +168,8 @@ function idField(o: Record<string, unknown>, name: string): string {
   return canonicalId(requiredField(o, name, 'string'), name);
 }
 
-function addWrite(draft: Draft, raw: unknown, pathHash: string | undefined): void {
-  const body = requireObject(raw, 'object');
-  const absoluteHash = pathHash ?? idField(body, 'absoluteHash');
-  const type = optionalField(body, '_type', 'string') ?? STORED_TYPE;
-  if (type === DELETED_TYPE) return addDeletion(draft, body, absoluteHash);
-  if (type !== STORED_TYPE) throw new HttpError(400, `Field "_type" must be ${STORED_TYPE} or ${DELETED_TYPE}`);
-  if ('payload' in body) throw new HttpError(400, 'Field "payload" is not accepted: the Object Store holds only encryptedPayload');
-  const partitionHash = idField(body, 'partitionHash');
-  const sortKey = requiredField(body, 'sortKey', 'string');
-  if (sortKey.length === 0 || sortKey.length > MAX_SORT_KEY) throw new HttpError(400, `Field "sortKey" must be 1 to ${MAX_SORT_KEY} characters`);
-  idField(body, 'threadId');
-  const rotationId = requiredField(body, 'rotationId', 'number');
-  if (!Number.isSafeInteger(rotationId)) throw new HttpError(400, 'Field "rotationId" must be an integer');
-  const payload = tryFromBase64(requiredField(body, 'encryptedPayload', 'string'));
-  if (payload === undefined || payload.length < MIN_PAYLOAD_BYTES) throw new HttpError(400, `Field "encryptedPayload" must be base64 ciphertext of at least ${MIN_PAYLOAD_BYTES} bytes`);
-  optionalField(body, 'header', 'object');
-  draft.writable(partitionHash);
-  const baseField = optionalField(body, 'baseHash', 'string');
-  let baseHash = absoluteHash;
-  let version = 1;
-  if (baseField !== undefined && canonicalId(baseField, 'baseHash') !== absoluteHash) {
-    baseHash = canonicalId(baseField, 'baseHash');
-    const current = draft.ctx.state.currentObject(baseHash);
-    if (current === undefined) throw new HttpError(404, 'No object has that baseHash');
-    if (current.deletionType !== undefined) throw new HttpError(410, 'That object has been deleted');
-    const prevHash = optionalField(body, 'prevHash', 'string');
-    if (prevHash === undefined || canonicalId(prevHash, 'prevHash') !== current.absoluteHash) {
-      throw new HttpError(409, 'Conflict: prevHash is not the current version of this object (optimistic concurrency)');
-    }
-    if (current.partitionHash !== partitionHash) throw new HttpError(400, 'An update cannot move an object to another partition');
-    version = current.version + 1;
-  }
-  draft.touch(baseHash);
-  draft.newHash(absoluteHash);
-  draft.claimSortKey(partitionHash, sortKey, baseHash);
-  const stored = { ...body, _type: STORED_TYPE, partitionHash, baseHash };
-  delete (stored as Record<string, unknown>).absoluteHash;
-  draft.writes.push({ kind: 'put', object: { absoluteHash, baseHash, version, partitionHash, sortKey, owner: draft.user.id, createdDate: draft.at, body: stored } });
-}
-
-function addDeletion(draft: Draft, body: Record<string, unknown>, absoluteHash: string): void {
-  const baseHash = idField(body, 'baseHash');
-  const deletionType = requiredField(body, 'deletionType', 'string');
-  if (deletionType !== 'LOGICAL' && deletionType !== 'PHYSICAL') throw new HttpError(400, 'Field "deletionType" must be LOGICAL or PHYSICAL');
-  const current = draft.ctx.state.currentObject(baseHash);
-  if (current === undefined) throw new HttpError(404, 'No object has that baseHash');
-  if (current.deletionType !== undefined && deletionType === 'LOGICAL') throw new HttpError(410, 'That object has already been deleted');
-  const prevHash = optionalField(body, 'prevHash', 'string');
-  if (prevHash !== undefined && canonicalId(prevHash, 'prevHash') !== current.absoluteHash) {
-    throw new HttpError(409, 'Conflict: prevHash is not the current version of this object (optimistic concurrency)');
-  }
-  draft.writable(current.partitionHash);
-  draft.touch(baseHash);
-  if (deletionType === 'PHYSICAL') {
-    draft.writes.push({ kind: 'delete', baseHash, deletionType });
-    return;
-  }
-  draft.newHash(absoluteHash);
-  const tombstone: ObjectRecord = {
-    absoluteHash, baseHash, version: current.version + 1, partitionHash: current.partitionHash, sortKey: current.sortKey,
-    owner: draft.user.id, createdDate: draft.at, deletionType: 'LOGICAL',
-    body: { _type: DELETED_TYPE, baseHash, prevHash: current.absoluteHash, partitionHash: current.partitionHash, sortKey: current.sortKey, deletionType },
-  };
-  draft.writes.push({ kind: 'delete', baseHash, deletionType, tombstone });
+function answerOf(written: { stored: ObjectRecord } | { physical: string }): Record<string, unknown> {
+  return 'stored' in written ? objectJson(written.stored) : { baseHash: written.physical, deletionType: 'PHYSICAL' };
 }
 
 function cursor(value: string | number): string {
@@ -177,66 +183,82 @@ function fromCursor(raw: string | null): string | undefined {
   return fromUtf8(bytes);
 }
 
-function page<T>(items: T[], keyOf: (item: T) => string | number, req: SandboxRequest): { items: T[]; after?: string; before?: string } {
-  const limit = intQuery(req.query, 'limit', 100, 1, 1000);
-  const forwards = (req.query.get('scanForwards') ?? 'true') !== 'false';
-  const after = fromCursor(req.query.get('after'));
-  const ordered = forwards ? items : [...items].reverse();
-  const compare = (a: string | number, b: string) => (typeof a === 'number' ? a - Number(b) : a < b ? -1 : a > b ? 1 : 0);
-  const start = after === undefined ? 0 : ordered.findIndex((i) => (forwards ? compare(keyOf(i), after) > 0 : compare(keyOf(i), after) < 0));
-  const slice = start < 0 ? [] : ordered.slice(start, start + limit);
-  const hasMore = start >= 0 && start + limit < ordered.length;
-  const result: { items: T[]; after?: string; before?: string } = { items: slice };
-  if (hasMore && slice.length > 0) result.after = cursor(keyOf(slice.at(-1)!));
-  if (slice.length > 0 && after !== undefined) result.before = cursor(keyOf(slice[0]!));
-  return result;
+/** The paging parameters of a listing. */
+function paging(req: SandboxRequest): { limit: number; forwards: boolean; after: string | undefined } {
+  return {
+    limit: intQuery(req.query, 'limit', 100, 1, 1000),
+    forwards: (req.query.get('scanForwards') ?? 'true') !== 'false',
+    after: fromCursor(req.query.get('after')),
+  };
 }
 
-function pageJson(p: { items: ObjectRecord[]; after?: string; before?: string }): Record<string, unknown> {
-  return { pagination: { cursors: { before: p.before ?? null, after: p.after ?? null }, ...(p.after === undefined ? {} : { next: p.after }) }, data: p.items.map(objectJson) };
+/**
+ * A page streamed as `{"data":[…],"pagination":{"cursors":{"before","after"},"next"?}}`: up to `limit` items, one
+ * more read to know whether another page follows.
+ */
+function* pageStream(items: Iterable<ObjectRecord>, limit: number, keyOf: (o: ObjectRecord) => string | number, resumed: boolean): Generator<string> {
+  let first: string | number | undefined;
+  let last: string | number | undefined;
+  let count = 0;
+  let more = false;
+  for (const o of items) {
+    if (count === limit) {
+      more = true;
+      break;
+    }
+    yield `${count === 0 ? '{"data":[' : ','}${JSON.stringify(objectJson(o))}`;
+    first ??= keyOf(o);
+    last = keyOf(o);
+    count++;
+  }
+  const after = more && last !== undefined ? cursor(last) : undefined;
+  const pagination = { cursors: { before: resumed && first !== undefined ? cursor(first) : null, after: after ?? null }, ...(after === undefined ? {} : { next: after }) };
+  yield `${count === 0 ? '{"data":[' : ''}],"pagination":${JSON.stringify(pagination)}}`;
 }
 
-function partitionHashOf(name: string, userId: number): string {
-  return toBase64Url(createHash('sha256').update(`partition\u0000${userId}\u0000${name}`).digest());
+function streamed(body: Generator<string>): SandboxResponse {
+  return { stream: body, contentType: 'application/json' };
 }
 
 /** Register the Object Store routes. */
 export function objectRoutes(router: Router, ctx: SandboxContext): void {
-  const { state } = ctx;
+  const { store } = ctx;
   router
     .add('PUT', '/object/v1/objects/:hash', async (req) => {
       const user = apiUser(ctx, req);
-      const draft = new Draft(ctx, user, Date.now());
-      addWrite(draft, req.json(), canonicalId(req.params.hash!, 'hash'));
-      await ctx.commit(...draft.records());
-      const written = draft.writes[0]!;
-      return written.kind === 'put' ? { json: objectJson(written.object) } : written.deletionType === 'LOGICAL' ? { json: objectJson(written.tombstone) } : { status: 204 };
-    })
+      const hash = canonicalId(req.params.hash!, 'hash');
+      const written = await store.write((tx) => new Transaction(ctx, tx, user, Date.now()).apply(req.json(), hash));
+      return 'stored' in written ? { json: objectJson(written.stored) } : { status: 204 };
+    }, { largeFields: ['encryptedPayload'] })
     .add('POST', '/object/v1/objects/transaction', async (req) => {
       const user = apiUser(ctx, req);
       const list = requireArray(req.json());
       if (list.length === 0) throw new HttpError(400, 'A transaction needs at least one object');
       if (list.length > MAX_TRANSACTION_OBJECTS) throw new HttpError(400, `A transaction may write at most ${MAX_TRANSACTION_OBJECTS} objects; nothing was written`);
-      const draft = new Draft(ctx, user, Date.now());
-      for (const item of list) addWrite(draft, item, undefined);
-      await ctx.commit(...draft.records());
-      return { json: draft.writes.map((w) => (w.kind === 'put' ? objectJson(w.object) : w.deletionType === 'LOGICAL' ? objectJson(w.tombstone) : { baseHash: w.baseHash, deletionType: 'PHYSICAL' })) };
-    })
+      const written = await store.write((tx) => {
+        const transaction = new Transaction(ctx, tx, user, Date.now());
+        return list.map((item) => transaction.apply(item, undefined));
+      });
+      return { json: written.map(answerOf) };
+    }, { largeFields: ['encryptedPayload'] })
     .add('GET', '/object/v1/objects/:hash/versions', (req) => {
       const user = apiUser(ctx, req);
       const baseHash = canonicalId(req.params.hash!, 'hash');
-      const versions = (state.objectVersions.get(baseHash) ?? []).map((h) => state.objects.get(h)!);
-      if (versions.length === 0) throw new HttpError(404, 'No object has that baseHash');
-      requirePermission(ctx, user, versions[0]!.partitionHash, 'READ');
-      return { json: pageJson(page(versions, (o) => o.version, req)) };
+      const first = store.objects.versions(baseHash, undefined, true).next();
+      if (first.done === true) throw new HttpError(404, 'No object has that baseHash');
+      requirePermission(ctx, user, first.value.partitionHash, 'READ');
+      const { limit, forwards, after } = paging(req);
+      const from = after === undefined ? undefined : Number(after);
+      if (from !== undefined && !Number.isSafeInteger(from)) throw new HttpError(400, 'Query parameter "after" is not a cursor this store returned');
+      return streamed(pageStream(store.objects.versions(baseHash, from, forwards), limit, (o) => o.version, after !== undefined));
     })
     .add('GET', '/object/v1/objects/:hash', (req) => {
       const user = apiUser(ctx, req);
-      const found = state.objects.get(canonicalId(req.params.hash!, 'hash'));
+      const found = store.objects.version(canonicalId(req.params.hash!, 'hash'));
       if (found === undefined) throw new HttpError(404, 'No object has that hash');
       requirePermission(ctx, user, found.partitionHash, 'READ');
       const currentVersion = req.query.get('currentVersion') === 'true';
-      const object = currentVersion ? state.currentObject(found.baseHash)! : found;
+      const object = currentVersion ? store.objects.current(found.baseHash)! : found;
       if (object.deletionType !== undefined) throw new HttpError(410, 'That object has been deleted');
       return { json: objectJson(object) };
     })
@@ -248,7 +270,7 @@ export function objectRoutes(router: Router, ctx: SandboxContext): void {
       if (name.length === 0 || name.length > 256) throw new HttpError(400, 'Field "partitionId.name" must be 1 to 256 characters');
       const owner = id.userId === undefined ? user.id : parseUserId(id.userId, 'partitionId.userId');
       if (owner !== user.id) throw new HttpError(403, 'A partition id must carry the caller\'s own user id');
-      const permissions: PartitionState['permissions'] = {};
+      const permissions: Partition['permissions'] = {};
       const listed = optionalField(body, 'userPermissions', 'array');
       for (const [i, entry] of (listed ?? []).entries()) {
         const e = requireObject(entry, `userPermissions[${i}]`);
@@ -257,11 +279,17 @@ export function objectRoutes(router: Router, ctx: SandboxContext): void {
         if (granted.some((g) => g !== 'READ' && g !== 'WRITE')) throw new HttpError(400, `userPermissions[${i}].permissions may hold only READ and WRITE`);
         permissions[String(who)] = granted as Array<'READ' | 'WRITE'>;
       }
-      const hash = partitionHashOf(name, owner);
-      const existing = state.partitions.get(hash);
-      if (existing !== undefined && existing.owner !== user.id) throw new HttpError(403, 'This partition belongs to another user');
-      // Without userPermissions an upsert keeps the partition's grants; with them it replaces them.
-      await ctx.commit({ t: 'partition', partition: { hash, name, owner, permissions: listed === undefined && existing !== undefined ? existing.permissions : permissions } });
+      const hash = await store.write((tx) => {
+        // A partition migrated from a wave-1 data directory keeps the hash it had.
+        const existing = store.objects.partition(partitionHashOf(name, owner)) ?? store.objects.partitionNamed(owner, name);
+        const partition: Partition = {
+          hash: existing?.hash ?? partitionHashOf(name, owner), name, owner,
+          // Without userPermissions an upsert keeps the partition's grants; with them it replaces them.
+          permissions: listed === undefined && existing !== undefined ? existing.permissions : permissions,
+        };
+        store.objects.setPartition(tx, partition);
+        return partition.hash;
+      });
       return { json: { id: { name, userId: owner }, hash } };
     })
     .add('GET', '/object/v1/partitions/:hash/page', (req) => {
@@ -269,16 +297,12 @@ export function objectRoutes(router: Router, ctx: SandboxContext): void {
       const partitionHash = canonicalId(req.params.hash!, 'hash');
       requirePermission(ctx, user, partitionHash, 'READ');
       const prefix = req.query.get('sortKeyPrefix') ?? '';
-      const current = [...(state.partitionIndex.get(partitionHash) ?? new Map<string, string>()).entries()]
-        .filter(([sortKey]) => sortKey.startsWith(prefix))
-        .map(([, baseHash]) => state.currentObject(baseHash)!)
-        .filter((o) => o.deletionType === undefined)
-        .sort((a, b) => (a.sortKey < b.sortKey ? -1 : a.sortKey > b.sortKey ? 1 : 0));
-      return { json: pageJson(page(current, (o) => o.sortKey, req)) };
+      const { limit, forwards, after } = paging(req);
+      return streamed(pageStream(store.objects.live(partitionHash, prefix, after, forwards), limit, (o) => o.sortKey, after !== undefined));
     })
     .add('GET', '/object/v1/partitions/:hash/users', (req) => {
       const user = apiUser(ctx, req);
-      const partition = state.partitions.get(canonicalId(req.params.hash!, 'hash'));
+      const partition = store.objects.partition(canonicalId(req.params.hash!, 'hash'));
       if (partition === undefined) throw new HttpError(404, 'No such partition');
       if (!permitted(partition, user, 'READ')) throw new HttpError(403, 'No READ permission on this partition');
       const data = [{ userId: partition.owner, permissions: ['READ', 'WRITE'] }, ...Object.entries(partition.permissions).map(([id, p]) => ({ userId: Number(id), permissions: p }))];
@@ -286,7 +310,7 @@ export function objectRoutes(router: Router, ctx: SandboxContext): void {
     })
     .add('GET', '/object/v1/partitions/:hash', (req) => {
       const user = apiUser(ctx, req);
-      const partition = state.partitions.get(canonicalId(req.params.hash!, 'hash'));
+      const partition = store.objects.partition(canonicalId(req.params.hash!, 'hash'));
       if (partition === undefined) throw new HttpError(404, 'No such partition');
       if (!permitted(partition, user, 'READ')) throw new HttpError(403, 'No READ permission on this partition');
       return { json: { id: { name: partition.name, userId: partition.owner }, hash: partition.hash } };
@@ -295,8 +319,7 @@ export function objectRoutes(router: Router, ctx: SandboxContext): void {
       const user = apiUser(ctx, req);
       const partitionHash = canonicalId(req.params.hash!, 'hash');
       requirePermission(ctx, user, partitionHash, 'READ');
-      const baseHash = state.partitionIndex.get(partitionHash)?.get(req.params.sortKey!);
-      const object = baseHash === undefined ? undefined : state.currentObject(baseHash);
+      const object = store.objects.bySortKey(partitionHash, req.params.sortKey!);
       if (object === undefined) throw new HttpError(404, 'No object has that sort key in this partition');
       if (object.deletionType !== undefined) throw new HttpError(410, 'That object has been deleted');
       return { json: objectJson(object) };

@@ -1,7 +1,7 @@
 // `allegro sandbox` as a user runs it: one ready line of JSON, serving HTTPS, a clean exit on SIGTERM and SIGINT,
 // with --data a restart that keeps what was acknowledged, and --cors-origin replacing the loopback origins.
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -86,6 +86,26 @@ it('has no default config file: a chat command without --config or ALLEGRO_CONFI
   expect(code).toBe(2);
   expect(stderr).toContain('give --config FILE or set ALLEGRO_CONFIG');
 });
+
+it('creates its files and directories 0700/0600 whatever the umask (here 000)', async () => {
+  const data = join(dir, 'umask');
+  const child = spawn('/bin/sh', ['-c', `umask 000 && exec "${process.execPath}" "${CLI}" sandbox --data "${data}"`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  await new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout }).once('line', resolve);
+    child.once('exit', (code) => reject(new Error(`exited with ${code}`)));
+  });
+  expect(await stop(child, 'SIGTERM')).toBe(0);
+  const modes: Record<string, string> = {};
+  const walk = (path: string, name: string) => {
+    const mode = statSync(path).mode;
+    modes[name] = (mode & 0o777).toString(8);
+    if (statSync(path).isDirectory()) for (const entry of readdirSync(path)) walk(join(path, entry), `${name}/${entry}`);
+  };
+  walk(data, '.');
+  const wrong = Object.entries(modes).filter(([name, mode]) => mode !== (statSync(join(data, name)).isDirectory() ? '700' : '600'));
+  expect(wrong).toEqual([]);
+  expect(Object.keys(modes).length).toBeGreaterThan(8);
+}, 30_000);
 
 it('answers CORS for the loopback origins by default, and for exactly the --cors-origin ones when given', async () => {
   const origin = (o: string) => ({ origin: o });

@@ -32,7 +32,7 @@ it('echoes an encrypted message back, encrypted', async () => {
     }
     expect(echoed).toBe('echo: ping 42');
     // The pod never saw the text: every stored copy is ciphertext.
-    expect(JSON.stringify([...sandbox.state.messages.values()].map((m) => m.message.payload))).not.toContain('ping 42');
+    expect(JSON.stringify(sandbox.store.messages(room).map((m) => m.posted))).not.toContain('ping 42');
   } finally {
     await alice.close();
     child.kill('SIGINT');

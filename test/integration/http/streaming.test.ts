@@ -188,7 +188,7 @@ describe('upload failures', () => {
     const deadline = Date.now() + 5000;
     while (existsSync(join(blobDir(), `${id}.part`)) && Date.now() < deadline) await sleep(10);
     expect(existsSync(join(blobDir(), `${id}.part`))).toBe(false);
-    expect(sandbox.state.blobs.has(id)).toBe(false);
+    expect(sandbox.store.blob(id)).toBeUndefined();
   });
 
   it('a source that stalls is given up when the signal fires', async () => {
@@ -267,7 +267,7 @@ describe('upload failures', () => {
     }
     expect(await rejection(client.upload({ method: 'PUT', url: blobUrl(newId()), body: wrongType(), auth }))).toBeInstanceOf(InvalidArgumentError);
     await sleep(50);
-    expect(sandbox.state.blobs.has(id)).toBe(false);
+    expect(sandbox.store.blob(id)).toBeUndefined();
   });
 
   it('a body of another length than contentLength is InvalidArgumentError; bad arguments are refused up front', async () => {

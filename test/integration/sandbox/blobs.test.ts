@@ -13,7 +13,6 @@ import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type RunningSandbox } from '../../../src/sandbox/server.js';
-import { SandboxState } from '../../../src/sandbox/state.js';
 import { call, login, type Login } from '../../helpers/sandbox.js';
 
 const MiB = 1024 * 1024;
@@ -199,7 +198,7 @@ describe('upload and download', () => {
     }
     // Neither side buffered the blob (it would add at least 50 MiB, twice).
     expect(peak - before).toBeLessThan(64 * MiB);
-    expect(sandbox.state.blobs.get(id)).toMatchObject({ id, owner: bot.userId, size: SIZE });
+    expect(sandbox.store.blob(id)).toMatchObject({ id, owner: bot.userId, size: SIZE });
     expect(await readdir(blobDir(sandbox))).toContain(`${id}.blob`);
   });
 
@@ -247,7 +246,7 @@ describe('upload and download', () => {
     const again = await put(sandbox, agent, id, blobChunks(1024, 2), api, 1024);
     expect(again.status).toBe(409);
     expect(again.json).toEqual({ code: 409, message: 'A blob with this id exists' });
-    expect(sandbox.state.blobs.get(id)?.size).toBe(SIZE);
+    expect(sandbox.store.blob(id)?.size).toBe(SIZE);
   });
 
   it('any user of the pod may read (session token accepted), only the owner may delete', async () => {
@@ -262,7 +261,7 @@ describe('upload and download', () => {
     expect(refused.json).toEqual({ code: 403, message: 'Only the owner of a blob may delete it' });
     const deleted = await call(sandbox, 'DELETE', `/object/v1/blobs/${small}`, { headers: api });
     expect(deleted.status).toBe(204);
-    expect(sandbox.state.blobs.has(small)).toBe(false);
+    expect(sandbox.store.blob(small)).toBeUndefined();
     expect(existsSync(join(blobDir(sandbox), `${small}.blob`))).toBe(false);
     expect((await get(sandbox, agent, small, api)).status).toBe(404);
     expect((await call(sandbox, 'DELETE', `/object/v1/blobs/${small}`, { headers: api })).status).toBe(404);
@@ -279,7 +278,7 @@ describe('refusals', () => {
       const reply = await put(sandbox, agent, id, body, api);
       expect(reply.status, String(body)).toBe(400);
       expect(reply.json.message).toContain('ATB1');
-      expect(sandbox.state.blobs.has(id)).toBe(false);
+      expect(sandbox.store.blob(id)).toBeUndefined();
     }
     // A large non-blob: refused at the first bytes, the rest discarded, the connection still usable.
     const big = (function* () {
@@ -307,7 +306,7 @@ describe('refusals', () => {
     expect((await call(sandbox, 'DELETE', `/object/v1/blobs/${id}`)).json).toEqual({ code: 401, message: 'Missing bearer token' });
     // The Key Manager token is the wrong kind.
     expect((await get(sandbox, agent, id, { authorization: `Bearer ${bot.km}` })).status).toBe(401);
-    expect(sandbox.state.blobs.has(id)).toBe(false);
+    expect(sandbox.store.blob(id)).toBeUndefined();
   });
 
   it('a client that disconnects mid-upload leaves nothing', async () => {
@@ -319,7 +318,7 @@ describe('refusals', () => {
     await waitFor(() => existsSync(part));
     req.destroy();
     await waitFor(() => !existsSync(part));
-    expect(sandbox.state.blobs.has(id)).toBe(false);
+    expect(sandbox.store.blob(id)).toBeUndefined();
     expect((await get(sandbox, agent, id, api)).status).toBe(404);
     // The id was released.
     expect((await put(sandbox, agent, id, blobChunks(MiB, 5), api, MiB)).status).toBe(201);
@@ -371,7 +370,7 @@ describe('with a data directory and a small maxBlobBytes', () => {
       const streamed = newId();
       const discovered = await put(first, firstAgent, streamed, blobChunks(3 * MiB, 9), solo.headers);
       expect(discovered.status).toBe(413);
-      expect(first.state.blobs.has(streamed)).toBe(false);
+      expect(first.store.blob(streamed)).toBeUndefined();
       expect((await readdir(blobDir(first))).sort()).toEqual([`${gone}.blob`, `${kept}.blob`].sort());
       expect((await call(first, 'DELETE', `/object/v1/blobs/${gone}`, { headers: solo.headers })).status).toBe(204);
     } finally {
@@ -387,9 +386,9 @@ describe('with a data directory and a small maxBlobBytes', () => {
       const down = await get(second, agentFor(second), kept, again.headers);
       expect([down.status, down.size, down.sha256]).toEqual([200, MiB, sha256Of(blobChunks(MiB, 7))]);
       expect((await get(second, agentFor(second), gone, again.headers)).status).toBe(404);
-      expect(second.state.blobs.get(kept)).toMatchObject({ size: MiB, owner: again.userId });
-      // Compaction keeps them too: a snapshot round trip gives the same blobs.
-      expect(SandboxState.fromSnapshot(JSON.parse(JSON.stringify(second.state.toSnapshot()))).blobs).toEqual(second.state.blobs);
+      expect(second.store.blob(kept)).toMatchObject({ size: MiB, owner: again.userId });
+      // The database holds exactly the committed blobs: the deleted one's row did not come back.
+      expect(second.store.blob(gone)).toBeUndefined();
     } finally {
       await second.close();
     }

@@ -1,11 +1,12 @@
 // Datafeed 2.0 on the pod: at-least-once delivery with ackId, long polling, feed limits and expiry; and what
-// survives a restart (journal): state, tokens, acknowledged positions. Real HTTPS on 127.0.0.1.
+// survives a restart (database): state, tokens, acknowledged positions. Real HTTPS on 127.0.0.1.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AesKey } from '../../../src/crypto/aes-key.js';
 import { encryptText } from '../../../src/crypto/transport.js';
+import { partitionHashOf } from '../../../src/sandbox/store/objects.js';
 import { startSandbox, type RunningSandbox } from '../../../src/sandbox/server.js';
 import { accountKey, call, contentKey, firstStream, login, type Login } from '../../helpers/sandbox.js';
 
@@ -17,7 +18,7 @@ async function datafeedToken(sandbox: RunningSandbox, who: Login): Promise<Recor
 
 async function sendText(sandbox: RunningSandbox, who: Login, threadId: string, text: string): Promise<void> {
   const { accountKey: ak } = await accountKey(sandbox, who);
-  const rotation = sandbox.state.streams.get(threadId)!.currentRotation;
+  const rotation = sandbox.store.stream(threadId)!.currentRotation;
   const ck = await contentKey(sandbox, who, ak, threadId, rotation) as AesKey;
   const reply = await call(sandbox, 'POST', '/webcontroller/ingestor/v2/MessageService', {
     headers: who.headers,
@@ -135,19 +136,19 @@ describe('persistence across a restart', () => {
     const api = { authorization: `Bearer ${bot.session}` };
     const objectHash = Buffer.alloc(34, 7).toString('base64url');
     const stored = await call(first, 'PUT', `/object/v1/objects/${objectHash}`, {
-      headers: api, json: { partitionHash: 'cGFydGl0aW9u', sortKey: 'k', threadId: roomId, rotationId: 1, encryptedPayload: Buffer.alloc(48, 1).toString('base64') },
+      headers: api, json: { partitionHash: partitionHashOf('restart', bot.userId), sortKey: 'k', threadId: roomId, rotationId: 1, encryptedPayload: Buffer.alloc(48, 1).toString('base64') },
     });
     expect(stored.status).toBe(200);
     await first.admin.setObjectStoreEntitlement(false);
     const caBefore = first.caCertPath;
-    const stateBefore = { users: first.state.users.size, streams: first.state.streams.size, messages: first.state.messages.size, events: first.state.lastSeq };
+    const stateBefore = { ...first.store.counts(), events: first.store.lastEventSeq() };
     await first.close();
 
     const second = await startSandbox({ dataDir: dir, config: { datafeedWaitMs: 100 } });
     try {
-      expect({ users: second.state.users.size, streams: second.state.streams.size, messages: second.state.messages.size, events: second.state.lastSeq }).toEqual(stateBefore);
+      expect({ ...second.store.counts(), events: second.store.lastEventSeq() }).toEqual(stateBefore);
       expect(second.caCertPath).toBe(caBefore);
-      expect(second.state.streams.get(roomId)!.currentRotation).toBe('1');
+      expect(second.store.stream(roomId)!.currentRotation).toBe('1');
       // Tokens issued before the restart still work.
       expect((await call(second, 'GET', '/pod/v2/sessioninfo', { headers: alice.headers })).status).toBe(200);
       const history = await call(second, 'GET', `/dataquery/api/v3/messages/thread?id=${roomId}&limit=10`, { headers: alice.headers });

@@ -73,11 +73,10 @@ describe('Key Manager and keystore', () => {
     const rotation = info.json.data[0].cryptoRotationInfo.acceptedRotationId;
     const ck = await contentKey(sandbox, bot, ak, roomId, rotation);
     expect(ck).toBeInstanceOf(AesKey);
-    const stream = sandbox.state.streams.get(roomId)!;
-    expect(Buffer.from((ck as AesKey).bytes).toString('base64')).toBe(stream.rotations.get(String(rotation)));
+    expect(Buffer.from((ck as AesKey).bytes).toString('base64')).toBe(sandbox.store.contentKey(roomId, String(rotation))?.toString('base64'));
     const ek = await call(sandbox, 'GET', '/relay/keys/entityKey', { headers: bot.kmHeaders });
     const entityKey = await decryptTransport(ak, transportFromBase64(ek.json.entityKey));
-    expect(Buffer.from(entityKey).toString('base64')).toBe(sandbox.state.entityKey);
+    expect(Buffer.from(entityKey).toString('base64')).toBe(sandbox.store.pod().entityKey.toString('base64'));
   });
 
   it('refuses content keys to non-members with 404, and keys of other users with 403', async () => {

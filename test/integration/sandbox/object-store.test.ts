@@ -94,17 +94,17 @@ describe('objects and versions', () => {
   });
 
   it('writes transactions all or nothing, and refuses more than 6 objects before writing anything', async () => {
-    const before = sandbox.state.objects.size;
+    const before = sandbox.store.counts().objectVersions;
     const tx = (items: unknown[]) => call(sandbox, 'POST', '/object/v1/objects/transaction', { headers: api, json: items });
     const seven = Array.from({ length: 7 }, (_, i) => ({ absoluteHash: hash(), ...object(`tx7-${i}`) }));
     expect((await tx(seven)).status).toBe(400);
     const clash = [{ absoluteHash: hash(), ...object('tx-a') }, { absoluteHash: hash(), ...object('tx-a') }];
     expect((await tx(clash)).status).toBe(409);
-    expect(sandbox.state.objects.size).toBe(before);
+    expect(sandbox.store.counts().objectVersions).toBe(before);
     const six = Array.from({ length: 6 }, (_, i) => ({ absoluteHash: hash(), ...object(`tx6-${i}`) }));
     const ok = await tx(six);
     expect(ok.status).toBe(200);
-    expect(sandbox.state.objects.size).toBe(before + 6);
+    expect(sandbox.store.counts().objectVersions).toBe(before + 6);
   });
 
   it('holds only ciphertext and enforces partition permissions', async () => {

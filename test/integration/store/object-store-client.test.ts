@@ -65,13 +65,13 @@ describe('objects', () => {
   });
 
   it('writes transactions all or nothing; more than 6 objects fail before anything is sent', async () => {
-    const before = sandbox.state.objects.size;
+    const before = sandbox.store.counts().objectVersions;
     const ops = (n: number, prefix: string) => Array.from({ length: n }, (_, i) => ({ op: 'put' as const, partition, sortKey: `${prefix}-${i}`, threadId: room, payload: i }));
     await expect(bot.objects.transaction(ops(7, 'tx7'))).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', parameter: 'ops' });
     const existing = await bot.objects.getBySortKey(partition, 'settings');
     const stale = { ...existing, absoluteHash: existing.baseHash };
     expect(await codeOf(bot.objects.transaction([...ops(2, 'txc'), { op: 'update', current: stale, payload: 'x' }]))).toBe('CONFLICT');
-    expect(sandbox.state.objects.size).toBe(before);
+    expect(sandbox.store.counts().objectVersions).toBe(before);
     const written = await bot.objects.transaction([...ops(5, 'tx'), { op: 'update', current: existing, payload: { volume: 9 } }]);
     expect(written).toHaveLength(6);
     expect((await bot.objects.getBySortKey(partition, 'settings')).json()).toEqual({ volume: 9 });
@@ -79,7 +79,7 @@ describe('objects', () => {
 
   it('never sends plaintext to the store', async () => {
     await bot.objects.put({ partition, sortKey: 'secret', threadId: room, payload: { password: 'correct horse battery staple' } });
-    expect(JSON.stringify([...sandbox.state.objects.values()].map((o) => o.body))).not.toContain('correct horse');
+    expect(JSON.stringify(sandbox.store.objectVersions().map((o) => o.body))).not.toContain('correct horse');
   });
 });
 
@@ -143,7 +143,7 @@ describe('Allegro Format B compatibility', () => {
 
   it('writes objects the Java Allegro client can read', async () => {
     await bot.objects.put({ partition, sortKey: 'for-java', threadId: room, payload: { text: 'to Java' }, format: 'allegro' });
-    const stored = [...sandbox.state.objects.values()].find((o) => o.sortKey === 'for-java')!.body;
+    const stored = sandbox.store.objectVersions().find((o) => o.sortKey === 'for-java')!.body;
     expect(stored.cipherSuiteId).toBe('RSA2048_AES256');
     const bytes = Buffer.from(String(stored.encryptedPayload), 'base64');
     const { key } = await bot.keys.currentContentKey(room);
@@ -268,13 +268,13 @@ describe('writes whose answer was lost', () => {
   const allUsed = () => expect(sandbox.faults.list().every((r) => r.remaining === 0)).toBe(true);
 
   it('put: the retry meets its own object (409) and reports the write, stored once', async () => {
-    const before = sandbox.state.objects.size;
+    const before = sandbox.store.counts().objectVersions;
     lostAnswer();
     const ref = await bot.objects.put({ partition, sortKey: 'lost-put', threadId: room, payload: { n: 1 } });
     allUsed();
     sandbox.faults.clear();
     expect(ref).toMatchObject({ version: 1, sortKey: 'lost-put', partition });
-    expect(sandbox.state.objects.size).toBe(before + 1);
+    expect(sandbox.store.counts().objectVersions).toBe(before + 1);
     expect((await bot.objects.getBySortKey(partition, 'lost-put')).absoluteHash).toBe(ref.absoluteHash);
   });
 

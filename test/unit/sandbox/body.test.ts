@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   canonicalId, intQuery, optionalField, parseUserId, requireArray, requireObject, requireQuery, requiredField,
 } from '../../../src/sandbox/body.js';
-import { HttpError } from '../../../src/sandbox/http.js';
+import { HttpError } from '../../../src/sandbox/http-error.js';
 import { toBase64, toBase64Url } from '../../../src/util/bytes.js';
 
 /** The HttpError `f` throws (fails the test if it throws anything else, or nothing). */

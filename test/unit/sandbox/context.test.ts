@@ -1,200 +1,28 @@
 import type { TLSSocket } from 'node:tls';
-import { describe, expect, it, vi } from 'vitest';
-import { SandboxContext, type Persistence, type SandboxConfig, type SandboxUrls } from '../../../src/sandbox/context.js';
-import { HttpError, type SandboxRequest } from '../../../src/sandbox/http.js';
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_CONFIG, resolveConfig, SandboxContext, type SandboxUrls } from '../../../src/sandbox/context.js';
+import { HttpError } from '../../../src/sandbox/http-error.js';
+import type { SandboxRequest } from '../../../src/sandbox/http.js';
 import { userIdOf } from '../../../src/sandbox/ids.js';
-import { SandboxState, type StateRecord, type StateSnapshot, type UserState } from '../../../src/sandbox/state.js';
 import { TokenIssuer, type TokenKind } from '../../../src/sandbox/tokens.js';
+import { POD, storeWithUsers, U1 as ALICE, U2 as BOB } from '../../helpers/sandbox-store.js';
 
-const POD = 196;
-const SECRET = Buffer.alloc(32, 9).toString('base64');
-const ALICE = userIdOf(POD, 1000);
-const BOB = userIdOf(POD, 1001);
-
-const config: SandboxConfig = {
-  sessionTtlSeconds: 3600, datafeedWaitMs: 20_000, feedTtlMs: 1_800_000, maxFeedsPerUser: 20, maxEventsPerRead: 100, rotateOnMemberRemoval: false,
-};
+const SECRET = Buffer.alloc(32, 2); // the pod's token secret in storeWithUsers
 const urls: SandboxUrls = { podUrl: 'https://x', keyManagerUrl: 'https://x/relay', sessionAuthUrl: 'https://x/sessionauth', keyAuthUrl: 'https://x/keyauth', objectStoreUrl: 'https://x', agentUrl: 'https://x/agent' };
 
-function user(id: number, username: string): UserState {
-  return {
-    id, username, displayName: username, email: `${username}@x`, type: 'NORMAL', kmPublicKeyPem: '', kmPrivateKeyPem: '', accountKey: '', wallStreamId: `w${id}`,
-    presence: { category: 'OFFLINE', timestamp: 0 },
-  };
-}
-
-function newState(): SandboxState {
-  const state = new SandboxState();
-  state.apply({ t: 'pod', podId: POD, name: 'p', objectStore: true, entityKey: '', tokenSecret: SECRET });
-  state.apply({ t: 'user', user: user(ALICE, 'alice') });
-  state.apply({ t: 'user', user: user(BOB, 'bob') });
-  state.apply({ t: 'stream', id: 'S', type: 'IM', by: ALICE, at: 1, attributes: {}, members: [{ id: ALICE, owner: true }, { id: BOB, owner: false }], rotationId: '0', contentKey: 'k' });
-  return state;
-}
-
-function message(n: number): StateRecord {
-  return { t: 'message', streamId: 'S', message: { messageId: `m${n}`, fromUserId: ALICE, ingestionDate: n, payload: { n } } };
-}
-
-/** A persistence whose appends and compactions resolve when the test says so. */
-class FakePersistence implements Persistence {
-  readonly appended: StateRecord[] = [];
-  readonly pending: Array<{ record: StateRecord; resolve: () => void; reject: (e: unknown) => void }> = [];
-  readonly compactions: Array<{ snapshot: StateSnapshot; resolve: () => void }> = [];
-  needsCompaction = false;
-  closed = false;
-
-  append(record: StateRecord): Promise<void> {
-    this.appended.push(record);
-    return new Promise((resolve, reject) => this.pending.push({ record, resolve, reject }));
-  }
-
-  compact(snapshot: StateSnapshot): Promise<void> {
-    return new Promise((resolve) => this.compactions.push({ snapshot: JSON.parse(JSON.stringify(snapshot)) as StateSnapshot, resolve }));
-  }
-
-  async close(): Promise<void> {
-    this.closed = true;
-  }
-
-  resolveAll(): void {
-    for (const p of this.pending.splice(0)) p.resolve();
-  }
-}
-
-/** Let promise callbacks run. */
-const settle = () => new Promise((resolve) => setImmediate(resolve));
-
-function track(p: Promise<unknown>): { done: boolean; error: unknown } {
-  const t = { done: false, error: undefined as unknown };
-  p.then(() => { t.done = true; }, (e: unknown) => { t.done = true; t.error = e; });
-  return t;
-}
-
-describe('SandboxContext.commit', () => {
-  it('applies at once, appends in order, and resolves (advancing durableSeq) only once the appends resolve', async () => {
-    const persistence = new FakePersistence();
-    const ctx = new SandboxContext(newState(), config, urls, persistence);
-    expect(ctx.durableSeq).toBe(1); // the CREATE_IM event of the seeded stream
-    const records = [message(1), message(2), { t: 'presence', userId: BOB, category: 'BUSY', at: 3 } as const];
-    const commit = track(ctx.commit(...records));
-    // Visible at once, so that concurrent requests see it.
-    expect(ctx.state.messages.has('m2')).toBe(true);
-    expect(ctx.state.user(BOB).presence.category).toBe('BUSY');
-    expect(ctx.state.lastSeq).toBe(3);
-    expect(persistence.appended).toEqual(records);
-    await settle();
-    expect(commit.done).toBe(false);
-    expect(ctx.durableSeq).toBe(1);
-    persistence.pending[0]!.resolve();
-    persistence.pending[1]!.resolve();
-    await settle();
-    expect(commit.done).toBe(false);
-    expect(ctx.durableSeq).toBe(1);
-    persistence.pending[2]!.resolve();
-    await settle();
-    expect(commit.done).toBe(true);
-    expect(commit.error).toBeUndefined();
-    expect(ctx.durableSeq).toBe(3);
+describe('resolveConfig', () => {
+  it('fills in the defaults and refuses values out of range, naming them', () => {
+    expect(resolveConfig()).toEqual(DEFAULT_CONFIG);
+    expect(resolveConfig({ maxJsonDepth: 8, requestTimeoutMs: 0 })).toMatchObject({ maxJsonDepth: 8, requestTimeoutMs: 0, maxFeedsPerUser: 20 });
+    expect(() => resolveConfig({ maxJsonDepth: 0 })).toThrow('config.maxJsonDepth must be an integer of at least 1, received 0.');
+    expect(() => resolveConfig({ sendTimeoutMs: 1.5 })).toThrow('config.sendTimeoutMs must be an integer of at least 1, received 1.5.');
+    expect(() => resolveConfig({ rotateOnMemberRemoval: 'yes' as never })).toThrow('config.rotateOnMemberRemoval must be a boolean, received yes.');
+    expect(DEFAULT_CONFIG).toMatchObject({ maxJsonDepth: 64, maxBodyBytes: 1024 * 1024, sessionTtlSeconds: 3600, feedTtlMs: 30 * 60 * 1000 });
   });
 
-  it('advances durableSeq per commit as each becomes durable', async () => {
-    const persistence = new FakePersistence();
-    const ctx = new SandboxContext(newState(), config, urls, persistence);
-    const first = track(ctx.commit(message(1)));
-    const second = track(ctx.commit(message(2)));
-    expect(persistence.appended.map((r) => (r.t === 'message' ? r.message.messageId : r.t))).toEqual(['m1', 'm2']);
-    expect(ctx.state.lastSeq).toBe(3);
-    persistence.pending[0]!.resolve();
-    await settle();
-    expect([first.done, second.done, ctx.durableSeq]).toEqual([true, false, 2]);
-    persistence.pending[1]!.resolve();
-    await settle();
-    expect([second.done, ctx.durableSeq]).toEqual([true, 3]);
-  });
-
-  it('calls onCommit listeners after each durable commit until unsubscribed', async () => {
-    const persistence = new FakePersistence();
-    const ctx = new SandboxContext(newState(), config, urls, persistence);
-    const seenSeq: number[] = [];
-    const listener = vi.fn(() => { seenSeq.push(ctx.durableSeq); });
-    const other = vi.fn();
-    const unsubscribe = ctx.onCommit(listener);
-    ctx.onCommit(other);
-    const commit = ctx.commit(message(1));
-    await settle();
-    expect(listener).not.toHaveBeenCalled();
-    persistence.resolveAll();
-    await commit;
-    expect(listener).toHaveBeenCalledTimes(1);
-    expect(seenSeq).toEqual([2]); // the listener sees the event as durable
-    unsubscribe();
-    const again = ctx.commit(message(2));
-    persistence.resolveAll();
-    await again;
-    expect(listener).toHaveBeenCalledTimes(1);
-    expect(other).toHaveBeenCalledTimes(2);
-  });
-
-  it('rejects when an append fails, without calling listeners or advancing durableSeq', async () => {
-    const persistence = new FakePersistence();
-    const ctx = new SandboxContext(newState(), config, urls, persistence);
-    const listener = vi.fn();
-    ctx.onCommit(listener);
-    const commit = ctx.commit(message(1));
-    persistence.pending[0]!.reject(new Error('disk full'));
-    await expect(commit).rejects.toThrow('disk full');
-    expect(listener).not.toHaveBeenCalled();
-    expect(ctx.durableSeq).toBe(1);
-    // close does not hang on the failed write.
-    await ctx.close();
-    expect(persistence.closed).toBe(true);
-  });
-
-  it('close waits for in-flight appends before closing the persistence', async () => {
-    const persistence = new FakePersistence();
-    const ctx = new SandboxContext(newState(), config, urls, persistence);
-    const commit = ctx.commit(message(1), message(2));
-    const closing = track(ctx.close());
-    await settle();
-    expect(persistence.closed).toBe(false);
-    expect(closing.done).toBe(false);
-    persistence.pending[0]!.resolve();
-    await settle();
-    expect(persistence.closed).toBe(false);
-    persistence.pending[1]!.resolve();
-    await commit;
-    await settle();
-    expect(persistence.closed).toBe(true);
-    expect(closing.done).toBe(true);
-  });
-
-  it('compacts with a snapshot of the state once the persistence asks, one compaction at a time, and close waits for it', async () => {
-    const persistence = new FakePersistence();
-    const ctx = new SandboxContext(newState(), config, urls, persistence);
-    const c1 = ctx.commit(message(1));
-    persistence.resolveAll();
-    await c1;
-    expect(persistence.compactions).toHaveLength(0);
-    persistence.needsCompaction = true;
-    const c2 = ctx.commit(message(2));
-    persistence.resolveAll();
-    await c2;
-    expect(persistence.compactions).toHaveLength(1);
-    expect(persistence.compactions[0]!.snapshot.events.map((e) => e.seq)).toEqual([1, 2, 3]);
-    expect(persistence.compactions[0]!.snapshot).toEqual(JSON.parse(JSON.stringify(ctx.state.toSnapshot())));
-    const c3 = ctx.commit(message(3));
-    persistence.resolveAll();
-    await c3;
-    expect(persistence.compactions).toHaveLength(1); // still compacting
-    const closing = track(ctx.close());
-    await settle();
-    expect(persistence.closed).toBe(false);
-    persistence.compactions[0]!.resolve();
-    await settle();
-    await settle();
-    expect(persistence.closed).toBe(true);
-    expect(closing.done).toBe(true);
+  it('liveSince is now minus the feed TTL', async () => {
+    const ctx = new SandboxContext(await storeWithUsers(), resolveConfig({ feedTtlMs: 1000 }), urls);
+    expect(ctx.liveSince(5000)).toBe(4000);
   });
 });
 
@@ -202,13 +30,13 @@ describe('SandboxContext authentication', () => {
   function request(headers: Record<string, string> = {}, cookies: Record<string, string> = {}): SandboxRequest {
     return {
       method: 'GET', path: '/', query: new URLSearchParams(), headers, cookies: new Map(Object.entries(cookies)), params: {},
-      body: Buffer.alloc(0), socket: {} as TLSSocket, json: () => undefined,
+      body: Buffer.alloc(0), socket: {} as TLSSocket, json: () => undefined, parseJson: () => undefined, signal: new AbortController().signal,
     };
   }
 
-  const setup = () => {
-    const ctx = new SandboxContext(newState(), config, urls, new FakePersistence());
-    const issuer = new TokenIssuer(Buffer.from(SECRET, 'base64'));
+  const setup = async () => {
+    const ctx = new SandboxContext(await storeWithUsers(), DEFAULT_CONFIG, urls);
+    const issuer = new TokenIssuer(SECRET);
     const token = (kind: TokenKind, id = ALICE, nowMs?: number) => issuer.issue(id, kind, 60, nowMs);
     return { ctx, issuer, token };
   };
@@ -224,19 +52,17 @@ describe('SandboxContext authentication', () => {
     throw new Error('expected a 401');
   }
 
-  it('verifies tokens of the issuer on the state\'s secret, and follows a change of secret', () => {
-    const { ctx, token } = setup();
-    const issuer = ctx.tokens;
-    expect(ctx.tokens).toBe(issuer);
-    expect(issuer.verify(token('session'), ['session'])?.sub).toBe(ALICE);
+  it('verifies tokens on the pod\'s secret (so that they survive a restart), and no other', async () => {
+    const { ctx, token } = await setup();
+    expect(ctx.tokens.verify(token('session'), ['session'])?.sub).toBe(ALICE);
     expect(ctx.tokens.verify(ctx.tokens.issue(BOB, 'km', 60), ['km'])?.sub).toBe(BOB);
-    ctx.state.apply({ t: 'pod', podId: POD, name: 'p', objectStore: true, entityKey: '', tokenSecret: Buffer.alloc(32, 1).toString('base64') });
-    expect(ctx.tokens).not.toBe(issuer);
-    expect(ctx.tokens.verify(token('session'), ['session'])).toBeUndefined();
+    const restarted = new SandboxContext(ctx.store, DEFAULT_CONFIG, urls);
+    expect(restarted.tokens.verify(token('session'), ['session'])?.sub).toBe(ALICE);
+    expect(new TokenIssuer(Buffer.alloc(32, 1)).verify(token('session'), ['session'])).toBeUndefined();
   });
 
-  it('sessionUser accepts the sessionToken header, the skey cookie and a bearer token', () => {
-    const { ctx, token } = setup();
+  it('sessionUser accepts the sessionToken header, the skey cookie and a bearer token', async () => {
+    const { ctx, token } = await setup();
     expect(ctx.sessionUser(request({ sessiontoken: token('session') })).id).toBe(ALICE);
     expect(ctx.sessionUser(request({}, { skey: token('session', BOB) })).id).toBe(BOB);
     expect(ctx.sessionUser(request({ authorization: `Bearer ${token('session')}` })).id).toBe(ALICE);
@@ -244,27 +70,43 @@ describe('SandboxContext authentication', () => {
     expect(ctx.sessionUser(request({ sessiontoken: '' }, { skey: token('session', BOB) })).id).toBe(BOB);
   });
 
-  it('sessionUser answers 401 without a valid session token', () => {
-    const { ctx, token } = setup();
+  it('sessionUser answers 401 without a valid session token', async () => {
+    const { ctx, token } = await setup();
     expect(status401(() => ctx.sessionUser(request()))).toBe('Missing session token');
     expect(status401(() => ctx.sessionUser(request({ authorization: `Basic ${token('session')}` })))).toBe('Missing session token');
-    for (const bad of [token('km'), token('api'), token('session', userIdOf(POD, 4242)), token('session', ALICE, Date.now() - 61_000), 'junk', new TokenIssuer(Buffer.alloc(32, 2)).issue(ALICE, 'session', 60)]) {
+    for (const bad of [token('km'), token('api'), token('session', userIdOf(POD, 4242)), token('session', ALICE, Date.now() - 61_000), 'junk', new TokenIssuer(Buffer.alloc(32, 8)).issue(ALICE, 'session', 60)]) {
       expect(status401(() => ctx.sessionUser(request({ sessiontoken: bad })))).toBe('Invalid or expired session token');
     }
     // The header wins over the cookie and the bearer token.
     expect(status401(() => ctx.sessionUser(request({ sessiontoken: 'junk', authorization: `Bearer ${token('session')}` }, { skey: token('session') })))).toBe('Invalid or expired session token');
   });
 
-  it('a revoked session token is refused', () => {
-    const { ctx } = setup();
+  it('a token of a revoked session is refused, whatever its kind; other sessions are not affected', async () => {
+    const { ctx } = await setup();
     const t = ctx.tokens.issue(ALICE, 'session', 60);
+    const sid = ctx.tokens.verify(t, ['session'])!.sid;
+    const datafeed = ctx.tokens.issue(ALICE, 'datafeed', 60, Date.now(), sid);
+    const other = ctx.tokens.issue(ALICE, 'session', 60);
     expect(ctx.sessionUser(request({ sessiontoken: t })).id).toBe(ALICE);
-    ctx.tokens.revoke(ctx.tokens.verify(t, ['session'])!);
+    await ctx.store.write((tx) => ctx.store.revocations.revoke(tx, `session:${sid}`, Number.MAX_SAFE_INTEGER, Date.now() + 60_000));
     expect(status401(() => ctx.sessionUser(request({ sessiontoken: t })))).toBe('Invalid or expired session token');
+    expect(status401(() => ctx.bearerUser(request({ authorization: `Bearer ${datafeed}` }), ['datafeed']))).toBe('Invalid or expired bearer token');
+    expect(ctx.sessionUser(request({ sessiontoken: other })).id).toBe(ALICE);
   });
 
-  it('kmUser accepts the keyManagerToken header and the kmsession cookie only', () => {
-    const { ctx, token } = setup();
+  it('Key Manager tokens of a user issued before a revocation are refused; later ones are not', async () => {
+    const { ctx } = await setup();
+    const before = ctx.tokens.issue(ALICE, 'km', 60);
+    const fence = ctx.tokens.fence();
+    const after = ctx.tokens.issue(ALICE, 'km', 60);
+    await ctx.store.write((tx) => ctx.store.revocations.revoke(tx, `km:${ALICE}`, fence, Date.now() + 60_000));
+    expect(status401(() => ctx.kmUser(request({ keymanagertoken: before })))).toBe('Invalid or expired Key Manager token');
+    expect(ctx.kmUser(request({ keymanagertoken: after })).id).toBe(ALICE);
+    expect(ctx.kmUser(request({ keymanagertoken: ctx.tokens.issue(BOB, 'km', 60) })).id).toBe(BOB);
+  });
+
+  it('kmUser accepts the keyManagerToken header and the kmsession cookie only', async () => {
+    const { ctx, token } = await setup();
     expect(ctx.kmUser(request({ keymanagertoken: token('km') })).id).toBe(ALICE);
     expect(ctx.kmUser(request({}, { kmsession: token('km', BOB) })).id).toBe(BOB);
     expect(status401(() => ctx.kmUser(request({ authorization: `Bearer ${token('km')}` })))).toBe('Missing Key Manager token');
@@ -273,8 +115,8 @@ describe('SandboxContext authentication', () => {
     expect(status401(() => ctx.kmUser(request({}, { kmsession: token('session') })))).toBe('Invalid or expired Key Manager token');
   });
 
-  it('bearerUser accepts a bearer token of the given kinds, or a session token in header or cookie', () => {
-    const { ctx, token } = setup();
+  it('bearerUser accepts a bearer token of the given kinds, or a session token in header or cookie', async () => {
+    const { ctx, token } = await setup();
     expect(ctx.bearerUser(request({ authorization: `Bearer ${token('datafeed')}` }), ['datafeed']).id).toBe(ALICE);
     expect(ctx.bearerUser(request({ authorization: `bearer   ${token('api', BOB)}  ` }), ['api', 'session']).id).toBe(BOB);
     expect(ctx.bearerUser(request({ sessiontoken: token('session') }), ['session']).id).toBe(ALICE);

@@ -1,8 +1,10 @@
 import { createServer, request, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { Faults, parseFaultRule } from '../../../src/sandbox/faults.js';
-import { handleRequest, HttpError, Router } from '../../../src/sandbox/http.js';
+import fc from 'fast-check';
+import { Faults, globMatcher, parseFaultRule } from '../../../src/sandbox/faults.js';
+import { HttpError } from '../../../src/sandbox/http-error.js';
+import { handleRequest, Router } from '../../../src/sandbox/http.js';
 
 afterEach(() => {
   vi.useRealTimers();
@@ -47,7 +49,7 @@ describe('parseFaultRule', () => {
   it('keeps the known fields, upper-cases the method and drops unknown fields', () => {
     expect(parseFaultRule({ path: '/pod/', method: 'post', latencyMs: 0, status: 503, retryAfterSeconds: 0, drop: false, times: 1, other: 1 }))
       .toEqual({ path: '/pod/', method: 'POST', latencyMs: 0, status: 503, retryAfterSeconds: 0, drop: false, times: 1 });
-    expect(parseFaultRule({ path: '^/v\\d/x$' })).toEqual({ path: '^/v\\d/x$' });
+    expect(parseFaultRule({ path: '/v*/x' })).toEqual({ path: '/v*/x' });
     expect(parseFaultRule({ path: '/x', method: null, status: null })).toEqual({ path: '/x' });
   });
 
@@ -64,8 +66,9 @@ describe('parseFaultRule', () => {
     [{}, /"path" is required/],
     [{ path: '' }, /"path" is required/],
     [{ path: 5 }, /"path" must be a string/],
-    [{ path: '^(' }, /"path" is not a valid regular expression/],
-    [{ path: '^[a-' }, /"path" is not a valid regular expression/],
+    [{ path: '^(' }, /"path" must start with "\/".*regular expressions are not accepted/],
+    [{ path: '^[a-' }, /"path" must start with "\/".*regular expressions are not accepted/],
+    [{ path: `/${'a'.repeat(256)}` }, /"path" must be at most 256 characters/],
     [{ path: '/', method: 1 }, /"method" must be a string/],
     [{ path: '/', latencyMs: -1 }, /"latencyMs" must be an integer from 0 to 60000/],
     [{ path: '/', latencyMs: 60_001 }, /"latencyMs"/],
@@ -91,6 +94,27 @@ describe('parseFaultRule', () => {
   });
 });
 
+describe('globMatcher', () => {
+  /** The same glob as a regular expression (a reference for short inputs only). */
+  const reference = (glob: string) => new RegExp(`^${glob.split(/(\*\*|\*)/).map((t) => (t === '**' ? '.*' : t === '*' ? '[^/]*' : t.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))).join('')}$`, 's');
+
+  it('agrees with the regular expression of the glob (property)', () => {
+    const chars = fc.constantFrom('a', 'b', '/', '*');
+    fc.assert(fc.property(fc.string({ unit: chars, maxLength: 10 }), fc.string({ unit: fc.constantFrom('a', 'b', '/'), maxLength: 12 }), (glob, path) => {
+      expect(globMatcher(glob)(path)).toBe(reference(glob).test(path));
+    }), { numRuns: 2000 });
+  });
+
+  it('takes time linear in the path, even for patterns a backtracking matcher chokes on', () => {
+    const glob = `/${'*a'.repeat(60)}*b`;
+    const path = `/${'a'.repeat(50_000)}`;
+    const started = performance.now();
+    expect(globMatcher(glob)(path)).toBe(false);
+    // A backtracking regex (/^\/(?:[^/]*a){60}[^/]*b$/) takes astronomically long here; the automaton a few ms.
+    expect(performance.now() - started).toBeLessThan(2000);
+  });
+});
+
 describe('Faults', () => {
   it('lets every request through when no rule is installed', async () => {
     const faults = new Faults();
@@ -105,10 +129,10 @@ describe('Faults', () => {
     expect(() => faults.add({ path: '/', status: 200 })).toThrow(HttpError);
     expect(faults.list()).toEqual([]);
     expect(faults.add({ path: '/a', method: 'get', status: 500, times: 2 })).toEqual({ path: '/a', method: 'GET', status: 500, times: 2 });
-    faults.add({ path: '^/b' });
+    faults.add({ path: '/b*' });
     expect(faults.list()).toEqual([
       { path: '/a', method: 'GET', status: 500, times: 2, remaining: 2 },
-      { path: '^/b', remaining: null },
+      { path: '/b*', remaining: null },
     ]);
     faults.clear();
     expect(faults.list()).toEqual([]);
@@ -134,10 +158,11 @@ describe('Faults', () => {
     expect(faults.counts).toEqual({ delayed: 0, failed: 2, dropped: 0 });
   });
 
-  it('matches a path by prefix, or by regular expression when it starts with ^', async () => {
+  it('matches a path by prefix, or by a glob over the whole path when it has a *', async () => {
     const faults = new Faults();
     faults.add({ path: '/pod/v1/', status: 500 });
-    faults.add({ path: '^/agent/v\\d+/stream/[^/]+/message$', status: 502 });
+    faults.add({ path: '/agent/v*/stream/*/message', status: 502 });
+    faults.add({ path: '/deep/**/end', status: 503 });
     const statusOf = async (path: string) => {
       const r = fakeResponse();
       return (await faults.apply('GET', path, r.res)) === 'handled' ? r.written().status : (r.untouched(), 'continue');
@@ -148,8 +173,10 @@ describe('Faults', () => {
     expect(await statusOf('/x/pod/v1/')).toBe('continue');
     expect(await statusOf('/agent/v4/stream/abc/message')).toBe(502);
     expect(await statusOf('/agent/v4/stream/abc/message/create')).toBe('continue');
-    expect(await statusOf('/agent/v4/stream//message')).toBe('continue');
+    expect(await statusOf('/agent/v4/stream/abc/def/message')).toBe('continue'); // * stays within a segment
     expect(await statusOf('/x/agent/v4/stream/abc/message')).toBe('continue');
+    expect(await statusOf('/deep/a/b/c/end')).toBe(503); // ** does not
+    expect(await statusOf('/deep/end/more')).toBe('continue');
   });
 
   it('matches only its method when it names one', async () => {
@@ -230,7 +257,7 @@ describe('Faults', () => {
     const faults = new Faults();
     faults.add({ path: '/drop', drop: true });
     const router = new Router().add('GET', '/drop', () => ({ json: 'served' })).add('GET', '/ok', () => ({ json: 'served' }));
-    const server = createServer((req, res) => void handleRequest(router, req, res, (m, p, r) => faults.apply(m, p, r)));
+    const server = createServer((req, res) => void handleRequest(router, req, res, { before: (m, p, r) => faults.apply(m, p, r) }));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as AddressInfo;
     const get = (path: string) => new Promise<string>((resolve, reject) => {
@@ -257,7 +284,7 @@ describe('Faults', () => {
       served++;
       return { json: 'written' };
     });
-    const server = createServer((req, res) => void handleRequest(router, req, res, (m, p, r) => faults.apply(m, p, r)));
+    const server = createServer((req, res) => void handleRequest(router, req, res, { before: (m, p, r) => faults.apply(m, p, r) }));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as AddressInfo;
     const put = () => new Promise<string>((resolve, reject) => {

@@ -2,8 +2,9 @@ import { createServer, request, type IncomingHttpHeaders, type Server, type Serv
 import { connect, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
-  DEFAULT_BODY_LIMIT, handleRequest, errorResponse, HttpError, Router, writeResponse, type SandboxRequest,
+  DEFAULT_BODY_LIMIT, handleRequest, errorResponse, Router, writeResponse, type SandboxRequest,
 } from '../../../src/sandbox/http.js';
+import { HttpError } from '../../../src/sandbox/http-error.js';
 
 describe('Router.match', () => {
   const a = () => ({ json: 'a' });
@@ -97,7 +98,7 @@ describe('handleRequest over node:http', () => {
 
   beforeAll(async () => {
     server = createServer((req, res) => {
-      handleRequest(router, req, res, before, (e) => errors.push(e)).catch((e: unknown) => {
+      handleRequest(router, req, res, { ...(before === undefined ? {} : { before }), onError: (e) => errors.push(e) }).catch((e: unknown) => {
         rejections.push(e);
         res.destroy();
       });

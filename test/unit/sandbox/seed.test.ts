@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HttpError } from '../../../src/sandbox/http.js';
+import { HttpError } from '../../../src/sandbox/http-error.js';
 import { DEFAULT_SEED, parseSeed, readSeedFile, USERNAME, type Seed } from '../../../src/sandbox/seed.js';
 
 function seedError(value: unknown): HttpError {

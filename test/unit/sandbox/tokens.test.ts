@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { TokenIssuer, unverifiedSubject, type TokenKind } from '../../../src/sandbox/tokens.js';
@@ -18,13 +19,16 @@ function payloadOf(token: string): Record<string, unknown> {
 }
 
 describe('TokenIssuer', () => {
-  it('issues a JWT (HS256 header, claims sub/kind/exp/jti) that verifies for its own kind', () => {
+  it('issues a JWT (HS256 header, claims sub/kind/exp/jti/sid/iat) that verifies for its own kind', () => {
     const issuer = new TokenIssuer(SECRET);
     for (const kind of KINDS) {
       const token = issuer.issue(13469017440257, kind, 60, NOW);
       expect(JSON.parse(fromUtf8(tryFromBase64(parts(token)[0])!))).toEqual({ alg: 'HS256', typ: 'JWT' });
       const claims = issuer.verify(token, [kind], NOW);
-      expect(claims).toEqual({ sub: 13469017440257, kind, exp: NOW / 1000 + 60, jti: expect.stringMatching(/^[A-Za-z0-9_-]{12}$/) });
+      expect(claims).toEqual({
+        sub: 13469017440257, kind, exp: NOW / 1000 + 60, jti: expect.stringMatching(/^[A-Za-z0-9_-]{12}$/), sid: expect.stringMatching(/^[A-Za-z0-9_-]{16}$/),
+        iat: expect.any(Number),
+      });
       expect(payloadOf(token)).toEqual(claims);
       expect(issuer.verify(token, KINDS, NOW)).toEqual(claims);
     }
@@ -92,19 +96,35 @@ describe('TokenIssuer', () => {
     expect(issuer.verify(token, ['session'], NOW)).toBeDefined();
   });
 
-  it('rejects a revoked token until it expires, and nothing else', () => {
+  it('carries a session id (new per login, kept by the tokens of a session) and a strictly increasing time of issue', () => {
     const issuer = new TokenIssuer(SECRET);
     const now = Date.now();
-    const a = issuer.issue(1, 'session', 60, now);
-    const b = issuer.issue(1, 'session', 60, now);
-    const claims = issuer.verify(a, ['session'], now)!;
-    issuer.revoke(claims);
-    expect(issuer.verify(a, ['session'], now)).toBeUndefined();
-    expect(issuer.verify(b, ['session'], now)).toBeDefined();
-    // Revoking again (or pruning on a later revoke) keeps it revoked while it is still valid.
-    issuer.revoke(issuer.verify(b, ['session'], now)!);
-    expect(issuer.verify(a, ['session'], now)).toBeUndefined();
-    expect(issuer.verify(b, ['session'], now)).toBeUndefined();
+    const a = issuer.verify(issuer.issue(1, 'session', 60, now), ['session'], now)!;
+    const b = issuer.verify(issuer.issue(1, 'session', 60, now), ['session'], now)!;
+    const ofA = issuer.verify(issuer.issue(1, 'datafeed', 60, now, a.sid), ['datafeed'], now)!;
+    expect(a.sid).not.toBe(b.sid);
+    expect(ofA.sid).toBe(a.sid);
+    expect(a.iat).toBeGreaterThanOrEqual(now);
+    expect(b.iat).toBeGreaterThan(a.iat);
+    expect(ofA.iat).toBeGreaterThan(b.iat);
+  });
+
+  it('fence separates every token issued so far from every later one', () => {
+    const issuer = new TokenIssuer(SECRET);
+    const now = Date.now();
+    const issued = [1, 2, 3].map(() => issuer.verify(issuer.issue(1, 'km', 60, now + 1000), ['km'], now)!);
+    const fence = issuer.fence(now);
+    const later = issuer.verify(issuer.issue(1, 'km', 60, now), ['km'], now)!;
+    expect(issued.every((c) => c.iat < fence)).toBe(true);
+    expect(later.iat).toBeGreaterThanOrEqual(fence);
+  });
+
+  it('reads a wave-1 token (no session id, no time of issue) as its own session, issued at 0', () => {
+    const issuer = new TokenIssuer(SECRET);
+    const header = toBase64Url(utf8('{"alg":"HS256","typ":"JWT"}'));
+    const payload = toBase64Url(utf8(JSON.stringify({ sub: 5, kind: 'session', exp: Math.floor(Date.now() / 1000) + 60, jti: 'old-jti' })));
+    const signature = toBase64Url(createHmac('sha256', SECRET).update(`${header}.${payload}`).digest());
+    expect(issuer.verify(`${header}.${payload}.${signature}`, ['session'])).toMatchObject({ sub: 5, sid: 'old-jti', iat: 0 });
   });
 
   it('rejects undefined, empty and over-long tokens', () => {
