@@ -12,7 +12,7 @@ export type {
   IdentityConfig, KeyMaterial, ProxyConfig, ResolvedComponent, ResolvedProxy, RetryConfig, TokenRefresh,
 } from './config.js';
 export { loadConfig, resolveConfig } from './config.js';
-export type { ConfigEndpoints, ConfigIdentity } from './config-file.js';
+export type { ConfigApp, ConfigEndpoints, ConfigIdentity } from './config-file.js';
 export { clientConfigFor, toConfigYaml } from './config-file.js';
 export type { KeyCacheStats } from './keys/key-cache.js';
 export type { KeyStore } from './keys/key-store.js';

@@ -4,12 +4,13 @@
  */
 export { startSandbox } from './server.js';
 export type { NewSandboxUser, SandboxAdmin } from './admin.js';
-export type { IdentityFiles, RunningSandbox, SandboxOptions } from './server.js';
+export type { AppFiles, IdentityFiles, RunningSandbox, SandboxOptions } from './server.js';
+export type { DeliveryAttempt, DeliveryPolicy } from './partner-delivery.js';
 export type { SandboxConfig, SandboxUrls } from './context.js';
 export type { ConnectionLimits } from './connections.js';
 export type { FaultRule, Faults } from './faults.js';
 export type { RouteInfo } from './http.js';
-export type { Seed, SeedUser } from './seed.js';
+export type { Seed, SeedApp, SeedUser } from './seed.js';
 export { DEFAULT_SEED } from './seed.js';
 export type { Blob } from './store/blobs.js';
 export type { Message } from './store/messages.js';

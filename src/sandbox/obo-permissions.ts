@@ -7,7 +7,7 @@
  * `OBO_PERMISSION_DENIED`), the second names none.
  */
 import type { OboPermission } from '../errors.js';
-import { HttpError } from './http.js';
+import { HttpError } from './http-error.js';
 
 /** One row: a method, a path pattern, the permissions and whether the app needs all of them or any one. */
 interface Row {
@@ -25,6 +25,8 @@ function row(method: string, path: string, permissions: OboPermission | readonly
 
 /** The OBO-enabled endpoints (paths as the sandbox serves them: `/pod/…`, `/agent/…`). */
 const TABLE: readonly Row[] = [
+  // Logout: ends the session, whatever the app may do.
+  row('POST', '/sessionauth/v1/logout', 'ACT_AS_USER'),
   // Session and users
   row('GET', '/pod/v1/sessioninfo', 'GET_BASIC_USER_INFO'),
   row('GET', '/pod/v2/sessioninfo', 'GET_BASIC_USER_INFO'),

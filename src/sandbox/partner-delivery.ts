@@ -70,6 +70,11 @@ export class PartnerDelivery {
     return run;
   }
 
+  /** Wait until no delivery is in progress (each delivered or given up). */
+  async settled(): Promise<void> {
+    while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
+  }
+
   /** Wait for the deliveries in progress to finish their current attempt, abandoning their retries. */
   async close(): Promise<void> {
     this.#closing.abort();

@@ -172,7 +172,7 @@ describe('signatures', () => {
     expectTypeOf<root.StoredObject>().toMatchTypeOf<root.ObjectRef>();
     expectTypeOf(root.resolveConfig).toEqualTypeOf<(input: root.AllegroConfigInput, baseDir?: string) => Promise<root.AllegroConfig>>();
     expectTypeOf(root.loadConfig).toEqualTypeOf<(path: string, env?: Record<string, string | undefined>) => Promise<root.AllegroConfig>>();
-    expectTypeOf(root.clientConfigFor).toEqualTypeOf<(endpoints: root.ConfigEndpoints, identity?: root.ConfigIdentity, options?: { trustStorePath?: string }) => root.AllegroConfigInput>();
+    expectTypeOf(root.clientConfigFor).toEqualTypeOf<(endpoints: root.ConfigEndpoints, identity?: root.ConfigIdentity, options?: { trustStorePath?: string; app?: root.ConfigApp }) => root.AllegroConfigInput>();
     expectTypeOf(root.toConfigYaml).toEqualTypeOf<(config: root.AllegroConfigInput) => string>();
     expectTypeOf<root.AllegroConfig['app']>().toEqualTypeOf<root.AppIdentity | undefined>();
   });

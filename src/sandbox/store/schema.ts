@@ -6,7 +6,8 @@
  * Tables by concern: `pod` (one row), `users` (with their Key Manager keys and presence), `connections`;
  * `streams`, `members`, `rotations` (content keys); `messages`, `attachments` + `attachment_chunks`; the event log
  * `events` + `event_recipients` and `feeds`; the Object Store's `partitions`, `objects` (one row per object: its
- * current version, partition and sort key) and `versions`; `blobs` (metadata; the bytes are files); `revocations`.
+ * current version, partition and sort key) and `versions`; `blobs` (metadata; the bytes are files); `revocations`;
+ * OBO `apps` and `app_installs`, `pod_policies`, `user_entitlements`.
  */
 import type { Db } from './sqlite.js';
 
@@ -165,6 +166,33 @@ const MIGRATIONS: readonly string[] = [
     subject TEXT PRIMARY KEY,
     issued_before INTEGER NOT NULL,
     expires INTEGER NOT NULL
+  );
+  `,
+  // OBO apps, their installations, the pod's policies and the users' entitlements (./apps.ts, ./policies.ts).
+  `
+  CREATE TABLE apps (
+    app_id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    public_key TEXT,
+    permissions TEXT NOT NULL,
+    enabled INTEGER NOT NULL,
+    callback_url TEXT,
+    callback_api_key TEXT,
+    created_at INTEGER NOT NULL
+  );
+  CREATE TABLE app_installs (
+    app_id TEXT NOT NULL,
+    user_id INTEGER NOT NULL,
+    PRIMARY KEY (app_id, user_id)
+  ) WITHOUT ROWID;
+  CREATE TABLE pod_policies (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    im_requires_connection INTEGER NOT NULL,
+    agent_url TEXT
+  );
+  CREATE TABLE user_entitlements (
+    user_id INTEGER PRIMARY KEY,
+    can_send_files INTEGER NOT NULL
   );
   `,
 ];

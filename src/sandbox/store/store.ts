@@ -1,16 +1,18 @@
 /**
  * The sandbox's storage (docs/sandbox.md "Persistence"): one SQLite database (`<data dir>/sandbox.db`, or in
  * memory), its tables by concern (./pod.ts, ./users.ts, ./streams.ts, ./messages.ts, ./events.ts, ./objects.ts,
- * ./blobs.ts, ./revocations.ts), and the one way to change it, {@link SandboxStore.write} (group commit,
+ * ./blobs.ts, ./revocations.ts, ./apps.ts, ./policies.ts), and the one way to change it, {@link SandboxStore.write} (group commit,
  * ./transaction.ts). Reads run directly against the database and see only committed data: every write runs
  * synchronously inside one flush, so no read interleaves with an open transaction. Nothing is cached in memory:
  * the process's memory does not grow with what is stored.
  */
+import { AppTable } from './apps.js';
 import { BlobTable, type Blob } from './blobs.js';
 import { EventLog } from './events.js';
 import { MessageTable, type Message } from './messages.js';
 import { ObjectTable, type ObjectRecord } from './objects.js';
 import { PodTable, type Pod } from './pod.js';
+import { PolicyTable } from './policies.js';
 import { RevocationTable } from './revocations.js';
 import { migrate } from './schema.js';
 import { openDatabase, type Db } from './sqlite.js';
@@ -81,6 +83,8 @@ export class SandboxStore {
   readonly objects: ObjectTable;
   readonly blobs: BlobTable;
   readonly revocations: RevocationTable;
+  readonly apps: AppTable;
+  readonly policies: PolicyTable;
   readonly #queue: WriteQueue;
   #closed = false;
 
@@ -94,6 +98,8 @@ export class SandboxStore {
     this.objects = new ObjectTable(db);
     this.blobs = new BlobTable(db);
     this.revocations = new RevocationTable(db);
+    this.apps = new AppTable(db);
+    this.policies = new PolicyTable(db);
     this.#queue = new WriteQueue(db, onError);
   }
 
