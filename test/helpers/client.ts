@@ -18,3 +18,24 @@ export function identityConfig(sandbox: RunningSandbox, username: string, overri
     ...rest,
   };
 }
+
+/**
+ * An OBO app configuration for a seeded app, without a bot: its generated RSA key, or (`useCertificate`) its client
+ * certificate (CN = app id) as the PEM file of certificate and key the Python BDK takes.
+ */
+export function appConfig(sandbox: RunningSandbox, appId: string, overrides: Partial<AllegroConfigInput> & { useCertificate?: boolean } = {}): AllegroConfigInput {
+  const files = sandbox.apps.get(appId);
+  if (files === undefined) throw new Error(`no app ${appId}`);
+  const { useCertificate, ...rest } = overrides;
+  const app: NonNullable<AllegroConfigInput['app']> = useCertificate === true
+    ? { appId, certificate: { certPath: files.certificatePath!, keyPath: files.certificateKeyPath! } }
+    : { appId, privateKey: { path: files.privateKeyPath! } };
+  return {
+    host: '127.0.0.1', port: sandbox.port,
+    ssl: { trustStore: { path: sandbox.caCertPath } },
+    app,
+    retry: { maxAttempts: 3, initialIntervalMillis: 20, maxIntervalMillis: 200 },
+    allegro: { auth: { minRefreshIntervalMs: 0 } },
+    ...rest,
+  };
+}

@@ -1,0 +1,127 @@
+// OBO authentication against the sandbox over HTTPS on 127.0.0.1 (docs/symphony-apis.md §1.7): the app with its RSA
+// key and with its certificate, the app token cached across users, users by id and by name, the app not installed,
+// the app disabled or its key not the registered one, and the renewal of both tokens after a 401 or an expiry.
+import { generateRsaKeyPair } from '../../../src/crypto/rsa.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { AppNotInstalledError, AuthenticationError } from '../../../src/errors.js';
+import { OboApp } from '../../../src/obo/app.js';
+import { startSandbox, type RunningSandbox } from '../../../src/sandbox/server.js';
+import { appConfig } from '../../helpers/client.js';
+import { rejection } from '../../helpers/errors.js';
+
+const APP = 'sandbox-crm';
+let sandbox: RunningSandbox;
+const apps: OboApp[] = [];
+const open = async (config: Parameters<typeof OboApp.create>[0]) => {
+  const app = await OboApp.create(config);
+  apps.push(app);
+  return app;
+};
+
+beforeAll(async () => {
+  sandbox = await startSandbox();
+});
+afterAll(async () => {
+  await Promise.all(apps.map((a) => a.close()));
+  await sandbox?.close();
+});
+
+describe('OBO app and user authentication', () => {
+  it('authenticates the app once (RSA) and acts for users by name and by id with its cached token', async () => {
+    const app = await open(appConfig(sandbox, APP));
+    const alice = await app.user('alice');
+    expect(await alice.me()).toMatchObject({ username: 'alice' });
+    const bobId = sandbox.identities.get('bob')!.userId;
+    const bob = await app.user(bobId);
+    expect(bob.user).toBe(bobId);
+    expect((await bob.me()).id).toBe(bobId);
+    expect(app.stats).toEqual({ appLogins: 1, userLogins: 2 });
+    expect([alice.logins, bob.logins]).toEqual([1, 1]);
+  });
+
+  it('authenticates the app with its certificate (CN = app id) and reads the certificate variant\'s sessionToken', async () => {
+    const app = await open(appConfig(sandbox, APP, { useCertificate: true }));
+    const alice = await app.user('alice');
+    expect((await alice.me()).username).toBe('alice');
+    const byId = await app.user(sandbox.identities.get('bob')!.userId);
+    expect((await byId.me()).username).toBe('bob');
+    expect(app.stats).toEqual({ appLogins: 1, userLogins: 2 });
+  });
+
+  it('refuses a user the app is not installed for, or who does not exist, as APP_NOT_INSTALLED, with either credential', async () => {
+    for (const useCertificate of [false, true]) {
+      // A refused user may mean an expired app token: the app token is renewed then, at most once per
+      // auth.minRefreshIntervalMs (here the default, 1 s), so refusals do not become app authentications.
+      const app = await open(appConfig(sandbox, APP, { useCertificate, allegro: { auth: { minRefreshIntervalMs: 1000 } } }));
+      const bot = await rejection(app.user('sandbox-bot'));
+      expect(bot).toBeInstanceOf(AppNotInstalledError);
+      expect(bot).toMatchObject({ code: 'APP_NOT_INSTALLED', appId: APP, user: 'sandbox-bot' });
+      expect(await rejection(app.user(sandbox.identities.get('sandbox-bot')!.userId))).toMatchObject({ code: 'APP_NOT_INSTALLED' });
+      // An unknown user: 401 with RSA, 404 with a certificate (authenticator-api-public-deprecated.yaml).
+      const unknown = await rejection(app.user('nobody-here'));
+      expect((unknown as { code: string }).code).toBe(useCertificate ? 'NOT_FOUND' : 'APP_NOT_INSTALLED');
+      // The app itself was accepted: one app authentication only.
+      expect(app.stats.appLogins).toBe(1);
+    }
+  });
+
+  it('refuses an app whose key is not the registered one, an unknown app, and a disabled app (AUTHENTICATION_FAILED, target app)', async () => {
+    const other = await generateRsaKeyPair();
+    const keyFile = join(tmpdir(), `allegro-obo-wrong-key-${process.pid}.pem`);
+    await writeFile(keyFile, other.privateKeyPem, { mode: 0o600 });
+    const wrongKey = await open({ ...appConfig(sandbox, APP), app: { appId: APP, privateKey: { path: keyFile } } });
+    const refused = await rejection(wrongKey.authenticate());
+    expect(refused).toBeInstanceOf(AuthenticationError);
+    expect(refused).toMatchObject({ code: 'AUTHENTICATION_FAILED', target: 'app', reason: 'bad-signature' });
+    const unknown = await open({ ...appConfig(sandbox, APP), app: { appId: 'no-such-app', privateKey: { path: keyFile } } });
+    expect(await rejection(unknown.user('alice'))).toMatchObject({ code: 'AUTHENTICATION_FAILED', target: 'app' });
+
+    const app = await open(appConfig(sandbox, APP));
+    const alice = await app.user('alice');
+    await sandbox.admin.disableApp(APP);
+    try {
+      expect(await rejection((await open(appConfig(sandbox, APP))).authenticate())).toMatchObject({ code: 'AUTHENTICATION_FAILED', target: 'app', reason: 'refused' });
+      expect(await rejection(open(appConfig(sandbox, APP, { useCertificate: true })).then((a) => a.authenticate()))).toMatchObject({ target: 'app', reason: 'certificate-refused' });
+      // The session it opened is refused too; renewing it needs the app, which the pod refuses.
+      expect(await rejection(alice.me())).toMatchObject({ code: 'AUTHENTICATION_FAILED', target: 'app' });
+    } finally {
+      await sandbox.admin.enableApp(APP);
+    }
+    expect((await alice.me()).username).toBe('alice');
+  });
+
+  it('renews a refused user token with the cached app token, and the app token only when it is refused too', async () => {
+    const app = await open(appConfig(sandbox, APP));
+    const alice = await app.user('alice');
+    sandbox.faults.add({ path: '/pod/v2/user/presence', method: 'GET', status: 401, times: 1 });
+    expect((await alice.presence()).userId).toBe(sandbox.identities.get('alice')!.userId);
+    expect(app.stats).toEqual({ appLogins: 1, userLogins: 2 });
+    expect(alice.logins).toBe(2);
+    // The app token refused at the user's renewal: the app authenticates again, once.
+    sandbox.faults.add({ path: '/pod/v2/user/presence', method: 'GET', status: 401, times: 1 });
+    sandbox.faults.add({ path: '/login/pubkey/app/username/**', method: 'POST', status: 401, times: 1 });
+    await alice.presence();
+    expect(app.stats).toEqual({ appLogins: 2, userLogins: 3 });
+  });
+
+  it('renews both tokens once for many concurrent calls after they expired', async () => {
+    const short = await startSandbox({ config: { sessionTtlSeconds: 1 } });
+    try {
+      const app = await OboApp.create(appConfig(short, APP));
+      try {
+        const alice = await app.user('alice');
+        await new Promise((r) => setTimeout(r, 1_100));
+        const answers = await Promise.all(Array.from({ length: 8 }, () => alice.presence()));
+        expect(answers).toHaveLength(8);
+        expect(app.stats).toEqual({ appLogins: 2, userLogins: 2 });
+      } finally {
+        await app.close();
+      }
+    } finally {
+      await short.close();
+    }
+  });
+});
