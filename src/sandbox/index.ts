@@ -12,6 +12,7 @@ export type { FaultRule, Faults } from './faults.js';
 export type { RouteInfo } from './http.js';
 export type { Seed, SeedApp, SeedUser } from './seed.js';
 export { DEFAULT_SEED } from './seed.js';
+export type { App } from './store/apps.js';
 export type { Blob } from './store/blobs.js';
 export type { Message } from './store/messages.js';
 export type { ObjectRecord } from './store/objects.js';

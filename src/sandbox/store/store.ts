@@ -6,7 +6,7 @@
  * synchronously inside one flush, so no read interleaves with an open transaction. Nothing is cached in memory:
  * the process's memory does not grow with what is stored.
  */
-import { AppTable } from './apps.js';
+import { AppTable, type App } from './apps.js';
 import { BlobTable, type Blob } from './blobs.js';
 import { EventLog } from './events.js';
 import { MessageTable, type Message } from './messages.js';
@@ -54,6 +54,8 @@ export interface SandboxStoreView {
   contentKey(streamId: string, rotationId: string): Buffer | undefined;
   /** Sequence number of the newest event logged. */
   lastEventSeq(): number;
+  /** An OBO app, with the users it is installed for. */
+  app(appId: string): (App & { installedFor: number[] }) | undefined;
   /** What is inconsistent (SQLite's integrity check, rows that name a missing row); empty when all is well. */
   check(): string[];
 }
@@ -70,6 +72,8 @@ const DANGLING: ReadonlyArray<[string, string]> = [
   ['events of a missing message', 'SELECT count(*) AS n FROM events WHERE message_seq IS NOT NULL AND message_seq NOT IN (SELECT seq FROM messages)'],
   ['objects whose current version is missing', 'SELECT count(*) AS n FROM objects WHERE current NOT IN (SELECT id FROM versions)'],
   ['objects in a missing partition', 'SELECT count(*) AS n FROM objects WHERE partition_hash NOT IN (SELECT hash FROM partitions)'],
+  ['installations of a missing app', 'SELECT count(*) AS n FROM app_installs WHERE app_id NOT IN (SELECT app_id FROM apps)'],
+  ['installations for a missing user', 'SELECT count(*) AS n FROM app_installs WHERE user_id NOT IN (SELECT id FROM users)'],
 ];
 
 /** The open storage of a sandbox. */
@@ -158,6 +162,10 @@ export class SandboxStore {
       objectVersions: () => this.objects.allVersions(),
       contentKey: (streamId, rotationId) => this.streams.contentKey(streamId, rotationId),
       lastEventSeq: () => this.events.lastSeq(),
+      app: (appId) => {
+        const a = this.apps.get(appId);
+        return a === undefined ? undefined : { ...a, installedFor: this.apps.installedFor(appId) };
+      },
       check: () => this.check(),
     };
   }

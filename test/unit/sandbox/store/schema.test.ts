@@ -12,8 +12,8 @@ describe('migrate', () => {
     migrate(db);
     expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
     expect(tables(db)).toEqual([
-      'attachment_chunks', 'attachments', 'blobs', 'connections', 'event_recipients', 'events', 'feeds', 'members', 'messages', 'objects',
-      'partitions', 'pod', 'revocations', 'rotations', 'streams', 'users', 'versions',
+      'app_installs', 'apps', 'attachment_chunks', 'attachments', 'blobs', 'connections', 'event_recipients', 'events', 'feeds', 'members',
+      'messages', 'objects', 'partitions', 'pod', 'pod_policies', 'revocations', 'rotations', 'streams', 'user_entitlements', 'users', 'versions',
     ]);
     // The event log keeps the facts an Agent API reader needs as columns.
     expect(db.prepare<[], { name: string }>("SELECT name FROM pragma_table_info('events')").all().map((c) => c.name))
@@ -35,6 +35,19 @@ describe('migrate', () => {
     db.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
     expect(() => migrate(db)).toThrow(`The sandbox database has schema version ${SCHEMA_VERSION + 1}, newer than this allegro-ts (${SCHEMA_VERSION}); use a newer allegro-ts`);
     expect(tables(db)).toEqual([]);
+    db.close();
+  });
+
+  it('takes a database of the previous version to the current one, keeping what it holds', () => {
+    const db = openDatabase(undefined);
+    migrate(db);
+    db.exec('DROP TABLE apps; DROP TABLE app_installs; DROP TABLE pod_policies; DROP TABLE user_entitlements');
+    db.pragma(`user_version = ${SCHEMA_VERSION - 1}`);
+    db.exec("INSERT INTO blobs (id, owner, size, created_at) VALUES ('b', 1, 2, 3)");
+    migrate(db);
+    expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    expect(tables(db)).toContain('apps');
+    expect(db.prepare('SELECT count(*) AS n FROM blobs').get()).toEqual({ n: 1 });
     db.close();
   });
 });
