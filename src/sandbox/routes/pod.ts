@@ -1,6 +1,7 @@
 /**
  * The pod's public REST API that needs no encryption (pod-api-public.yaml): session info, user lookup, IM/MIM
- * and room creation, room info and update, membership, stream lists, presence and connections; plus the two
+ * and room creation (IMs needing connections where the pod says so), room info, search and update, membership,
+ * stream lists, presence and presence interest, connections and their removal, the allowed file types; plus the two
  * web-controller calls Allegro makes at start-up (`/webcontroller/public/podInfo`, `/webcontroller/maestro/Account`,
  * docs/protocol.md §2.1). Creating a stream generates its first content key; the pod keeps only what the Key
  * Manager needs and never sees plaintext. Every check a change depends on (ownership, membership, an existing IM,
