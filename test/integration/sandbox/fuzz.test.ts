@@ -19,7 +19,7 @@ import { accountKey, call, contentKey, login, type Login } from '../../helpers/s
 // ---------------------------------------------------------------------------------------------------------------
 // The routes
 
-type Auth = 'none' | 'session' | 'km' | 'datafeed' | 'api' | 'logout';
+type Auth = 'none' | 'session' | 'km' | 'datafeed' | 'api' | 'logout' | 'app';
 type Ids = Record<string, string>;
 
 interface RouteCase {
@@ -51,6 +51,13 @@ const ROUTES: RouteCase[] = [
   { method: 'POST', pattern: '/sessionauth/v1/logout', path: '/sessionauth/v1/logout', auth: 'logout' },
   { method: 'POST', pattern: '/login/idm/tokens', path: '/login/idm/tokens', auth: 'session' },
   { method: 'GET', pattern: '/settings-web/api/v1/tokens', path: '/settings-web/api/v1/tokens', auth: 'session' },
+  // obo.ts
+  { method: 'POST', pattern: '/login/pubkey/app/authenticate', path: '/login/pubkey/app/authenticate', auth: 'none', valid: (ids) => ({ token: ids.appJwt }) },
+  { method: 'POST', pattern: '/sessionauth/v1/app/authenticate', path: '/sessionauth/v1/app/authenticate', auth: 'none' },
+  { method: 'POST', pattern: '/login/pubkey/app/user/:uid/authenticate', path: '/login/pubkey/app/user/{alice}/authenticate', auth: 'app' },
+  { method: 'POST', pattern: '/login/pubkey/app/username/:username/authenticate', path: '/login/pubkey/app/username/alice/authenticate', auth: 'app' },
+  { method: 'POST', pattern: '/sessionauth/v1/app/user/:uid/authenticate', path: '/sessionauth/v1/app/user/{alice}/authenticate', auth: 'app' },
+  { method: 'POST', pattern: '/sessionauth/v1/app/username/:username/authenticate', path: '/sessionauth/v1/app/username/bob/authenticate', auth: 'app' },
   // datafeed.ts
   { method: 'POST', pattern: '/datafeed2/api/v1/feeds', path: '/datafeed2/api/v1/feeds', auth: 'datafeed' },
   { method: 'GET', pattern: '/datafeed2/api/v1/feeds', path: '/datafeed2/api/v1/feeds', auth: 'datafeed' },
@@ -128,6 +135,10 @@ const ROUTES: RouteCase[] = [
   { method: 'GET', pattern: '/pod/v3/user/:uid/presence', path: '/pod/v3/user/{alice}/presence', auth: 'session' },
   { method: 'GET', pattern: '/pod/v1/connection/list', path: '/pod/v1/connection/list', auth: 'session', query: { status: 'ALL' } },
   { method: 'GET', pattern: '/pod/v1/connection/user/:userId/info', path: '/pod/v1/connection/user/{alice}/info', auth: 'session' },
+  { method: 'POST', pattern: '/pod/v1/connection/user/:uid/remove', path: '/pod/v1/connection/user/{alice}/remove', auth: 'session' },
+  { method: 'POST', pattern: '/pod/v1/user/presence/register', path: '/pod/v1/user/presence/register', auth: 'session', valid: (ids) => [uid(ids, 'alice')] },
+  { method: 'GET', pattern: '/pod/v1/files/allowedTypes', path: '/pod/v1/files/allowedTypes', auth: 'session' },
+  { method: 'POST', pattern: '/pod/v3/room/search', path: '/pod/v3/room/search', auth: 'session', query: { skip: '0', limit: '10' }, valid: () => ({ query: 'fuzz', active: true }) },
   { method: 'POST', pattern: '/pod/v1/connection/create', path: '/pod/v1/connection/create', auth: 'session', valid: (ids) => ({ userId: uid(ids, 'bob') }) },
   ...['accept', 'reject'].map((action): RouteCase => ({
     method: 'POST', pattern: `/pod/v1/connection/${action}`, path: `/pod/v1/connection/${action}`, auth: 'session', valid: (ids) => ({ userId: uid(ids, 'alice') }),
@@ -145,6 +156,20 @@ const CONTROL_ROUTES: RouteCase[] = [
   { method: 'POST', pattern: '/sandbox/v1/streams/:id/rotate', path: '/sandbox/v1/streams/{room}/rotate', auth: 'none' },
   { method: 'PUT', pattern: '/sandbox/v1/entitlements', path: '/sandbox/v1/entitlements', auth: 'none', valid: () => ({ objectStore: true }) },
   { method: 'POST', pattern: '/sandbox/v1/users', path: '/sandbox/v1/users', auth: 'none', valid: () => ({ username: 'fuzz-user', displayName: 'Fuzz User', type: 'NORMAL' }) },
+  { method: 'PUT', pattern: '/sandbox/v1/policies', path: '/sandbox/v1/policies', auth: 'none', valid: () => ({ imRequiresConnection: false }) },
+  { method: 'PUT', pattern: '/sandbox/v1/users/:uid/entitlements', path: '/sandbox/v1/users/{bob}/entitlements', auth: 'none', valid: () => ({ canSendFiles: true }) },
+  { method: 'POST', pattern: '/sandbox/v1/apps/:appId/disable', path: '/sandbox/v1/apps/sandbox-crm/disable', auth: 'none' },
+  { method: 'POST', pattern: '/sandbox/v1/apps/:appId/enable', path: '/sandbox/v1/apps/sandbox-crm/enable', auth: 'none' },
+  {
+    method: 'PUT', pattern: '/sandbox/v1/apps/:appId/permissions', path: '/sandbox/v1/apps/sandbox-crm/permissions', auth: 'none',
+    valid: () => ({ permissions: ['SEND_MESSAGES', 'GET_PRESENCE'] }),
+  },
+  { method: 'PUT', pattern: '/sandbox/v1/apps/:appId/callback', path: '/sandbox/v1/apps/sandbox-crm/callback', auth: 'none', valid: () => ({ url: 'http://127.0.0.1:9/cb', apiKey: 'k' }) },
+  { method: 'DELETE', pattern: '/sandbox/v1/apps/:appId/callback', path: '/sandbox/v1/apps/sandbox-crm/callback', auth: 'none' },
+  { method: 'POST', pattern: '/sandbox/v1/apps/:appId/uninstall', path: '/sandbox/v1/apps/sandbox-crm/uninstall', auth: 'none', valid: (ids) => ({ userIds: [uid(ids, 'bob')] }) },
+  { method: 'POST', pattern: '/sandbox/v1/apps/:appId/install', path: '/sandbox/v1/apps/sandbox-crm/install', auth: 'none', valid: (ids) => ({ userIds: [uid(ids, 'bob')] }) },
+  { method: 'POST', pattern: '/sandbox/v1/agent/register', path: '/sandbox/v1/agent/register', auth: 'none', valid: () => ({ url: 'https://agent.example/agent' }) },
+  { method: 'GET', pattern: '/sandbox/v1/callbacks', path: '/sandbox/v1/callbacks', auth: 'none' },
 ];
 
 function storedObject(ids: Ids): Record<string, unknown> {
@@ -157,7 +182,8 @@ const FIELDS = [
   'multiLateralRoom', 'id', 'userId', 'streamTypes', 'type', 'includeInactiveStreams', 'category', 'ackId', 'path', 'method', 'latencyMs',
   'status', 'retryAfterSeconds', 'drop', 'times', 'objectStore', 'username', 'displayName', 'publicKeyPem', 'version', 'threadId', 'text',
   'presentationML', 'entityJSON', 'msgFeatures', 'absoluteHash', 'partitionHash', 'baseHash', 'prevHash', 'sortKey', 'rotationId',
-  'encryptedPayload', 'header', '_type', 'deletionType', 'partitionId', 'userPermissions', 'permissions', '__proto__', 'constructor',
+  'encryptedPayload', 'header', '_type', 'deletionType', 'partitionId', 'userPermissions', 'permissions', 'url', 'apiKey', 'userIds',
+  'imRequiresConnection', 'canSendFiles', 'query', 'active', '__proto__', 'constructor',
 ];
 
 /** JSON values of every type, for whole bodies and single fields. */
@@ -264,6 +290,7 @@ function authHeaders(route: RouteCase): Record<string, string> {
     case 'datafeed': return { authorization: `Bearer ${ids.datafeedToken}` };
     case 'api': return { authorization: `Bearer ${ids.apiToken}` };
     case 'logout': return { sessionToken: ids.logoutSession! };
+    case 'app': return { sessionToken: ids.appToken! };
   }
 }
 
@@ -427,6 +454,8 @@ beforeAll(async () => {
   Object.assign(ids, { bot: String(bot.userId), alice: String(alice.userId), bob: String(bob.userId) });
   ids.jwt = await signJwtRs512(new RsaPrivateKey(readFileSync(sandbox.identities.get('alice')!.privateKeyPath!, 'utf8')), { sub: 'alice' });
   ids.logoutSession = (await login(sandbox, 'bob')).session;
+  ids.appJwt = await signJwtRs512(new RsaPrivateKey(readFileSync(sandbox.apps.get('sandbox-crm')!.privateKeyPath!, 'utf8')), { sub: 'sandbox-crm' });
+  ids.appToken = (await call(sandbox, 'POST', '/login/pubkey/app/authenticate', { json: { token: ids.appJwt } })).json.token;
 
   const streams = await call(sandbox, 'POST', '/pod/v1/streams/list', { headers: bot.headers, json: {} });
   ids.seedRoom = streams.json.find((s: { streamType: { type: string } }) => s.streamType.type === 'ROOM').id;
