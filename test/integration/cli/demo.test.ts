@@ -12,7 +12,10 @@ it('runs every demo step successfully on the embedded sandbox', async () => {
   const { stdout } = await run(process.execPath, [CLI, 'demo', '--small'], { timeout: 120_000 });
   expect(stdout).toMatch(/Summary: (\d+)\/\1 steps succeeded/);
   expect(stdout).not.toContain('✘');
-  for (const claim of ['encrypted objects', 'exchange encrypted messages', 'blob through the Object Store', 'same SHA-256', 'CONTENT_KEY_UNAVAILABLE', 'ENTITLEMENT_DISABLED']) {
+  for (const claim of [
+    'encrypted objects', 'exchange encrypted messages', 'blob through the Object Store', 'same SHA-256', 'CONTENT_KEY_UNAVAILABLE', 'ENTITLEMENT_DISABLED',
+    'cached app token', 'https://open.symphony.com/?streamId=', 'OBO_PERMISSION_DENIED', 'APP_NOT_INSTALLED', 'partner callback',
+  ]) {
     expect(stdout).toContain(claim);
   }
 }, 150_000);

@@ -419,7 +419,7 @@ async function fuzzRoute(route: RouteCase): Promise<void> {
     // A token of another kind does not open the route.
     const wrongKind: Record<Auth, Record<string, string>> = {
       none: {}, logout: bot.kmHeaders, session: { sessionToken: bot.km }, km: { keyManagerToken: bot.session },
-      datafeed: { authorization: `Bearer ${bot.km}` }, api: { authorization: `Bearer ${ids.datafeedToken}` },
+      datafeed: { authorization: `Bearer ${bot.km}` }, api: { authorization: `Bearer ${ids.datafeedToken}` }, app: { sessionToken: bot.session },
     };
     await refused(wrongKind[route.auth]);
   }
