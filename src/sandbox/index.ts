@@ -5,7 +5,8 @@
 export { startSandbox } from './server.js';
 export type { NewSandboxUser, SandboxAdmin } from './admin.js';
 export type { AppFiles, IdentityFiles, RunningSandbox, SandboxOptions } from './server.js';
-export type { DeliveryAttempt, DeliveryPolicy } from './partner-delivery.js';
+export type { DeliveryAttempt, DeliveryPolicy, PartnerCallbackBody } from './partner-delivery.js';
+export type { OboPermission } from '../errors.js';
 export type { SandboxConfig, SandboxUrls } from './context.js';
 export type { ConnectionLimits } from './connections.js';
 export type { FaultRule, Faults } from './faults.js';
