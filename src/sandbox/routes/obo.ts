@@ -9,39 +9,15 @@
  * not installed for the user. The user's token is an ordinary session token carrying the app's id: no Key Manager
  * token comes with it, and context.ts lets it through only on the OBO-enabled endpoints the app has permissions for.
  */
-import { RsaPublicKey, verifyJwtRs512 } from '../../crypto/index.js';
-import { AllegroError } from '../../errors.js';
-import { parseUserId, requireObject, requiredField } from '../body.js';
+import { parseUserId } from '../body.js';
 import type { SandboxContext } from '../context.js';
 import { HttpError } from '../http-error.js';
 import type { Router, SandboxRequest, SandboxResponse } from '../http.js';
 import type { App } from '../store/apps.js';
-import { authenticatedCommonName } from '../tls.js';
-import { unverifiedSubject } from '../tokens.js';
+import { certificateHolder, jwtHolder } from './auth.js';
 
-/** The app of an app-authentication JWT, verified with its registered key. */
-async function jwtApp(ctx: SandboxContext, req: SandboxRequest): Promise<App> {
-  const token = requiredField(requireObject(req.json()), 'token', 'string');
-  const appId = unverifiedSubject(token);
-  const app = appId === undefined ? undefined : ctx.store.apps.get(appId);
-  if (app === undefined) throw new HttpError(401, 'Invalid app: no app has the subject of this token');
-  if (!app.enabled) throw new HttpError(401, 'The app is not enabled for this pod');
-  if (app.publicKeyPem === undefined) throw new HttpError(401, 'Public key not imported for this app');
-  try {
-    await verifyJwtRs512(new RsaPublicKey(app.publicKeyPem), token);
-  } catch (err) {
-    if (err instanceof AllegroError) throw new HttpError(401, `Authentication failed: ${err.message}`);
-    throw err;
-  }
-  return app;
-}
-
-/** The app of the client certificate (CN = app id, issued by the sandbox CA). */
-function certificateApp(ctx: SandboxContext, req: SandboxRequest): App {
-  const name = authenticatedCommonName(req.socket);
-  if (name === undefined) throw new HttpError(401, 'A client certificate issued by the sandbox CA is required');
-  const app = ctx.store.apps.get(name);
-  if (app === undefined) throw new HttpError(401, 'The client certificate does not belong to an app of this pod');
+/** The app an app-authentication JWT or client certificate proves, if it is enabled; 401 otherwise. */
+function enabled(app: App): App {
   if (!app.enabled) throw new HttpError(401, 'The app is not enabled for this pod');
   return app;
 }
@@ -65,8 +41,8 @@ function delegated(ctx: SandboxContext, req: SandboxRequest, by: 'id' | 'name', 
 /** Register the OBO authentication routes. */
 export function oboRoutes(router: Router, ctx: SandboxContext): void {
   router
-    .add('POST', '/login/pubkey/app/authenticate', async (req) => appToken(ctx, await jwtApp(ctx, req)))
-    .add('POST', '/sessionauth/v1/app/authenticate', (req) => appToken(ctx, certificateApp(ctx, req)))
+    .add('POST', '/login/pubkey/app/authenticate', async (req) => appToken(ctx, enabled(await jwtHolder(req, 'app', (sub) => ctx.store.apps.get(sub), (a) => a.publicKeyPem))))
+    .add('POST', '/sessionauth/v1/app/authenticate', (req) => appToken(ctx, enabled(certificateHolder(req, 'app', (cn) => ctx.store.apps.get(cn)))))
     .add('POST', '/login/pubkey/app/user/:uid/authenticate', (req) => ({ json: { name: 'sessionToken', token: delegated(ctx, req, 'id', 401) } }))
     .add('POST', '/login/pubkey/app/username/:username/authenticate', (req) => ({ json: { name: 'sessionToken', token: delegated(ctx, req, 'name', 401) } }))
     .add('POST', '/sessionauth/v1/app/user/:uid/authenticate', (req) => ({ json: { sessionToken: delegated(ctx, req, 'id', 404) } }))
