@@ -1,11 +1,13 @@
 // OBO authentication against the sandbox over HTTPS on 127.0.0.1 (docs/symphony-apis.md §1.7): the app with its RSA
 // key and with its certificate, the app token cached across users, users by id and by name, the app not installed,
 // the app disabled or its key not the registered one, and the renewal of both tokens after a 401 or an expiry.
-import { generateRsaKeyPair } from '../../../src/crypto/rsa.js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { inspect } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateRsaKeyPair } from '../../../src/crypto/rsa.js';
 import { AppNotInstalledError, AuthenticationError } from '../../../src/errors.js';
 import { OboApp } from '../../../src/obo/app.js';
 import { startSandbox, type RunningSandbox } from '../../../src/sandbox/server.js';
@@ -105,6 +107,19 @@ describe('OBO app and user authentication', () => {
     sandbox.faults.add({ path: '/login/pubkey/app/username/**', method: 'POST', status: 401, times: 1 });
     await alice.presence();
     expect(app.stats).toEqual({ appLogins: 2, userLogins: 3 });
+  });
+
+  it('shows no token or key in what prints or serializes: the app, its sessions, its configuration, its errors', async () => {
+    const app = await open(appConfig(sandbox, APP));
+    const alice = await app.user('alice');
+    await alice.me();
+    const refused = await rejection(app.user('sandbox-bot'));
+    const key = readFileSync(sandbox.apps.get(APP)!.privateKeyPath!, 'utf8');
+    const printed = [inspect(app, { depth: 8, showHidden: true }), inspect(alice, { depth: 8, showHidden: true }), JSON.stringify(app.config), String(refused), inspect(refused, { depth: 8 })].join('\n');
+    expect(printed).not.toContain(key.split('\n')[1]!);
+    // No JWT-shaped token (header.payload.signature) anywhere.
+    expect(printed).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\./);
+    expect(printed).toContain('[redacted private key]');
   });
 
   it('renews both tokens once for many concurrent calls after they expired', async () => {
