@@ -183,13 +183,14 @@ export function createFetchTransport(options: FetchTransportOptions = {}): Trans
 
 /**
  * A streamed body collected into a Blob (which a browser may keep outside the JavaScript heap); stops on abort. Each
- * chunk is copied, since a source may reuse its buffer once the next chunk is asked for.
+ * chunk is copied, since a source may reuse its buffer once the next chunk is asked for (with `new Uint8Array(chunk)`:
+ * a Node Buffer's `slice()` is a view, not a copy).
  */
 async function collect(source: AsyncIterable<Uint8Array>, signal: AbortSignal, route: string): Promise<Blob> {
   const parts: BlobPart[] = [];
   for await (const chunk of source) {
     if (signal.aborted) throw new AbortedError(route);
-    parts.push(chunk.slice());
+    parts.push(new Uint8Array(chunk));
   }
   return new Blob(parts);
 }
