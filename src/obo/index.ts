@@ -7,7 +7,7 @@
  */
 export { OboApp } from './app.js';
 export type { OboAppConfig, OboAppStats } from './app.js';
-export type { Attachment, BlastResult, OboSession, SendOptions, UpdateOptions } from './session.js';
+export type { Attachment, BlastResult, OboSession, SendOptions, Signal, SignalDefinition, SignalSubscriber, SignalSubscription, UpdateOptions } from './session.js';
 export { loadAppConfig, resolveAppConfig } from '../config.js';
 export type {
   AllegroConfig, AllegroConfigInput, AllegroSettings, AppConfig, AppIdentity, BdkRetryConfig, CertificateConfig, ComponentConfig, Credentials,

@@ -147,7 +147,8 @@ function oneUserId(parameter: string, id: number): number {
   return userIdList(parameter, [id])[0]!;
 }
 
-function pageQuery(options: { skip?: number; limit?: number }, maxLimit: number): string {
+/** `skip=…&limit=…` of a page (default 0 and 50), checked; `maxLimit` is the largest limit the endpoint takes. */
+export function pageQuery(options: { skip?: number; limit?: number }, maxLimit: number): string {
   const skip = options.skip ?? 0;
   const limit = options.limit ?? 50;
   if (!Number.isSafeInteger(skip) || skip < 0) throw new InvalidArgumentError('options.skip', 'a non-negative integer', describeValue(skip));

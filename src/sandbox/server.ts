@@ -36,6 +36,7 @@ import { messageRoutes } from './routes/messages.js';
 import { OBJECT_STORE_DISABLED, objectRoutes } from './routes/objects.js';
 import { oboRoutes } from './routes/obo.js';
 import { podRoutes } from './routes/pod.js';
+import { signalRoutes } from './routes/signals.js';
 import { PartnerDelivery, type DeliveryPolicy, type PartnerCallbackBody } from './partner-delivery.js';
 import { DEFAULT_SEED, isCallbackUrl, parseSeed, readSeedFile, USERNAME, type Seed, type SeedApp } from './seed.js';
 import { migrateJournal } from './store/migrate-journal.js';
@@ -469,6 +470,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
   keyRoutes(router, sandboxCtx);
   podRoutes(router, sandboxCtx);
   oboRoutes(router, sandboxCtx);
+  signalRoutes(router, sandboxCtx);
   messageRoutes(router, sandboxCtx);
   datafeedRoutes(router, sandboxCtx);
   objectRoutes(router, sandboxCtx);

@@ -7,7 +7,7 @@
  * `streams`, `members`, `rotations` (content keys); `messages`, `attachments` + `attachment_chunks`; the event log
  * `events` + `event_recipients` and `feeds`; the Object Store's `partitions`, `objects` (one row per object: its
  * current version, partition and sort key) and `versions`; `blobs` (metadata; the bytes are files); `revocations`;
- * OBO `apps` and `app_installs`, `pod_policies`, `user_entitlements`.
+ * OBO `apps` and `app_installs`, `pod_policies`, `user_entitlements`; `signals` and `signal_subscribers`.
  */
 import type { Db } from './sqlite.js';
 
@@ -168,7 +168,8 @@ const MIGRATIONS: readonly string[] = [
     expires INTEGER NOT NULL
   );
   `,
-  // OBO apps, their installations, the pod's policies and the users' entitlements (./apps.ts, ./policies.ts).
+  // OBO apps, their installations, the pod's policies and the users' entitlements (./apps.ts, ./policies.ts);
+  // signals and their subscribers (./signals.ts).
   `
   CREATE TABLE apps (
     app_id TEXT PRIMARY KEY,
@@ -194,6 +195,24 @@ const MIGRATIONS: readonly string[] = [
     user_id INTEGER PRIMARY KEY,
     can_send_files INTEGER NOT NULL
   );
+  CREATE TABLE signals (
+    id TEXT PRIMARY KEY,
+    owner INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    query TEXT NOT NULL,
+    visible_on_profile INTEGER NOT NULL,
+    company_wide INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+  );
+  CREATE INDEX signals_by_owner ON signals (owner);
+  CREATE TABLE signal_subscribers (
+    signal_id TEXT NOT NULL,
+    user_id INTEGER NOT NULL,
+    pushed INTEGER NOT NULL,
+    subscribed_at INTEGER NOT NULL,
+    PRIMARY KEY (signal_id, user_id)
+  ) WITHOUT ROWID;
+  CREATE INDEX signal_subscribers_by_user ON signal_subscribers (user_id);
   `,
 ];
 

@@ -1,7 +1,7 @@
 /**
  * The sandbox's storage (docs/sandbox.md "Persistence"): one SQLite database (`<data dir>/sandbox.db`, or in
  * memory), its tables by concern (./pod.ts, ./users.ts, ./streams.ts, ./messages.ts, ./events.ts, ./objects.ts,
- * ./blobs.ts, ./revocations.ts, ./apps.ts, ./policies.ts), and the one way to change it, {@link SandboxStore.write} (group commit,
+ * ./blobs.ts, ./revocations.ts, ./apps.ts, ./policies.ts, ./signals.ts), and the one way to change it, {@link SandboxStore.write} (group commit,
  * ./transaction.ts). Reads run directly against the database and see only committed data: every write runs
  * synchronously inside one flush, so no read interleaves with an open transaction. Nothing is cached in memory:
  * the process's memory does not grow with what is stored.
@@ -14,6 +14,7 @@ import { ObjectTable, type ObjectRecord } from './objects.js';
 import { PodTable, type Pod } from './pod.js';
 import { PolicyTable } from './policies.js';
 import { RevocationTable } from './revocations.js';
+import { SignalTable } from './signals.js';
 import { migrate } from './schema.js';
 import { openDatabase, type Db } from './sqlite.js';
 import { StreamTable, type Member, type Stream } from './streams.js';
@@ -74,6 +75,7 @@ const DANGLING: ReadonlyArray<[string, string]> = [
   ['objects in a missing partition', 'SELECT count(*) AS n FROM objects WHERE partition_hash NOT IN (SELECT hash FROM partitions)'],
   ['installations of a missing app', 'SELECT count(*) AS n FROM app_installs WHERE app_id NOT IN (SELECT app_id FROM apps)'],
   ['installations for a missing user', 'SELECT count(*) AS n FROM app_installs WHERE user_id NOT IN (SELECT id FROM users)'],
+  ['subscribers of a missing signal', 'SELECT count(*) AS n FROM signal_subscribers WHERE signal_id NOT IN (SELECT id FROM signals)'],
 ];
 
 /** The open storage of a sandbox. */
@@ -89,6 +91,7 @@ export class SandboxStore {
   readonly revocations: RevocationTable;
   readonly apps: AppTable;
   readonly policies: PolicyTable;
+  readonly signals: SignalTable;
   readonly #queue: WriteQueue;
   #closed = false;
 
@@ -104,6 +107,7 @@ export class SandboxStore {
     this.revocations = new RevocationTable(db);
     this.apps = new AppTable(db);
     this.policies = new PolicyTable(db);
+    this.signals = new SignalTable(db);
     this.#queue = new WriteQueue(db, onError);
   }
 

@@ -51,6 +51,15 @@ const ROUTES: RouteCase[] = [
   { method: 'POST', pattern: '/sessionauth/v1/logout', path: '/sessionauth/v1/logout', auth: 'logout' },
   { method: 'POST', pattern: '/login/idm/tokens', path: '/login/idm/tokens', auth: 'session' },
   { method: 'GET', pattern: '/settings-web/api/v1/tokens', path: '/settings-web/api/v1/tokens', auth: 'session' },
+  // signals.ts
+  { method: 'GET', pattern: '/agent/v1/signals/list', path: '/agent/v1/signals/list', auth: 'session', query: { skip: '0', limit: '10' } },
+  { method: 'GET', pattern: '/agent/v1/signals/:id/get', path: '/agent/v1/signals/{signal}/get', auth: 'session' },
+  { method: 'POST', pattern: '/agent/v1/signals/create', path: '/agent/v1/signals/create', auth: 'session', valid: () => ({ name: 'fuzz', query: 'hashtag:fuzz', companyWide: false }) },
+  { method: 'POST', pattern: '/agent/v1/signals/:id/update', path: '/agent/v1/signals/{signal}/update', auth: 'session', valid: () => ({ name: 'fuzz 2', query: 'cashtag:FZZ OR hashtag:f' }) },
+  { method: 'POST', pattern: '/agent/v1/signals/:id/delete', path: '/agent/v1/signals/{doomedSignal}/delete', auth: 'session' },
+  { method: 'POST', pattern: '/agent/v1/signals/:id/subscribe', path: '/agent/v1/signals/{signal}/subscribe', auth: 'session', query: { pushed: 'true' }, valid: (ids) => [uid(ids, 'alice')] },
+  { method: 'POST', pattern: '/agent/v1/signals/:id/unsubscribe', path: '/agent/v1/signals/{signal}/unsubscribe', auth: 'session', valid: (ids) => [uid(ids, 'alice')] },
+  { method: 'GET', pattern: '/agent/v1/signals/:id/subscribers', path: '/agent/v1/signals/{signal}/subscribers', auth: 'session', query: { skip: '0', limit: '10' } },
   // obo.ts
   { method: 'POST', pattern: '/login/pubkey/app/authenticate', path: '/login/pubkey/app/authenticate', auth: 'none', valid: (ids) => ({ token: ids.appJwt }) },
   { method: 'POST', pattern: '/sessionauth/v1/app/authenticate', path: '/sessionauth/v1/app/authenticate', auth: 'none' },
@@ -183,7 +192,7 @@ const FIELDS = [
   'status', 'retryAfterSeconds', 'drop', 'times', 'objectStore', 'username', 'displayName', 'publicKeyPem', 'version', 'threadId', 'text',
   'presentationML', 'entityJSON', 'msgFeatures', 'absoluteHash', 'partitionHash', 'baseHash', 'prevHash', 'sortKey', 'rotationId',
   'encryptedPayload', 'header', '_type', 'deletionType', 'partitionId', 'userPermissions', 'permissions', 'url', 'apiKey', 'userIds',
-  'imRequiresConnection', 'canSendFiles', 'query', 'active', '__proto__', 'constructor',
+  'imRequiresConnection', 'canSendFiles', 'query', 'active', 'visibleOnProfile', 'companyWide', '__proto__', 'constructor',
 ];
 
 /** JSON values of every type, for whole bodies and single fields. */
@@ -464,6 +473,8 @@ beforeAll(async () => {
   ids.room = room.json.roomSystemInfo.id;
   await call(sandbox, 'POST', `/pod/v1/room/${ids.room}/membership/add`, { headers: bot.headers, json: { id: alice.userId } });
 
+  ids.signal = (await call(sandbox, 'POST', '/agent/v1/signals/create', { headers: bot.headers, json: { name: 'fuzz', query: 'hashtag:fuzz' } })).json.id;
+  ids.doomedSignal = (await call(sandbox, 'POST', '/agent/v1/signals/create', { headers: bot.headers, json: { name: 'doomed', query: 'hashtag:doomed' } })).json.id;
   const tokens = await call(sandbox, 'GET', '/settings-web/api/v1/tokens', { headers: bot.headers });
   ids.datafeedToken = tokens.json.find((t: { service: string }) => t.service === 'datafeed2').token;
   ids.apiToken = (await call(sandbox, 'POST', '/login/idm/tokens', { headers: bot.headers })).json.access_token;
