@@ -1,7 +1,7 @@
 /**
  * The pod's public REST API that needs no key (pod-api-public.yaml; docs/symphony-apis.md §2.2): who am I, users and
  * user search, IMs, MIMs and rooms (create, info, search, update, activation, membership), stream info and lists,
- * presence, connections, message suppression and the allowed file types. The bot's {@link PodClient} (which adds
+ * presence, connections, following, message suppression and the allowed file types. The bot's {@link PodClient} (which adds
  * encrypted messages) and an OBO user's session (obo/session.ts, which adds the Agent's messages) both extend it,
  * so an operation has one shape whoever calls it. Stream ids are accepted in standard and URL-safe base64 and sent
  * URL-safe; every call authenticates with the hook it is given.
@@ -349,6 +349,22 @@ export class PodApi {
   /** Remove an accepted connection (POST /pod/v1/connection/user/{uid}/remove; OBO: REQUEST_USER_CONNECTIONS). */
   async removeConnection(userId: number): Promise<void> {
     await this.call('POST', `/pod/v1/connection/user/${oneUserId('userId', userId)}/remove`, { idempotent: true });
+  }
+
+  /** Make `followers` follow a user (POST /pod/v1/user/{uid}/follow; OBO: MANAGE_USER_FOLLOWING, the session's user among them). */
+  async follow(userId: number, followers: readonly number[]): Promise<void> {
+    await this.call('POST', `/pod/v1/user/${oneUserId('userId', userId)}/follow`, { json: { followers: userIdList('followers', followers) }, idempotent: true });
+  }
+
+  /** Make `followers` stop following a user (POST /pod/v1/user/{uid}/unfollow; OBO: MANAGE_USER_FOLLOWING). */
+  async unfollow(userId: number, followers: readonly number[]): Promise<void> {
+    await this.call('POST', `/pod/v1/user/${oneUserId('userId', userId)}/unfollow`, { json: { followers: userIdList('followers', followers) }, idempotent: true });
+  }
+
+  /** The followers of a user (GET /pod/v1/user/{uid}/followers; not OBO-enabled). */
+  async followers(userId: number): Promise<number[]> {
+    const reply = await this.call<{ followers?: number[] } | undefined>('GET', `/pod/v1/user/${oneUserId('userId', userId)}/followers`);
+    return reply?.followers ?? [];
   }
 
   /** Suppress a message (POST /pod/v1/admin/messagesuppression/{id}/suppress; OBO: SUPPRESS_MESSAGES). */

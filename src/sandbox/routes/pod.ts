@@ -1,7 +1,7 @@
 /**
  * The pod's public REST API that needs no encryption (pod-api-public.yaml): session info, user lookup, IM/MIM
  * and room creation (IMs needing connections where the pod says so), room info, search and update, membership,
- * stream lists, presence and presence interest, connections and their removal, the allowed file types; plus the two
+ * stream lists, presence and presence interest, connections and their removal, following, the allowed file types; plus the two
  * web-controller calls Allegro makes at start-up (`/webcontroller/public/podInfo`, `/webcontroller/maestro/Account`,
  * docs/protocol.md §2.1). Creating a stream generates its first content key; the pod keeps only what the Key
  * Manager needs and never sees plaintext. Every check a change depends on (ownership, membership, an existing IM,
@@ -263,6 +263,11 @@ export function podRoutes(router: Router, ctx: SandboxContext): void {
       if (target === undefined) throw new HttpError(404, 'User not found');
       return { json: { category: target.presence.category, userId: target.id, timestamp: target.presence.timestamp } };
     })
+    .add('GET', '/pod/v1/user/:uid/followers', (req) => {
+      ctx.sessionUser(req);
+      const followers = store.follows.followers(knownUser(ctx, parseUserId(req.params.uid, 'uid')).id);
+      return { json: { count: followers.length, followers } };
+    })
     .add('POST', '/pod/v1/user/presence/register', (req) => {
       ctx.sessionUser(req);
       for (const id of requireArray(req.json()).map((v) => parseUserId(v, 'user id'))) knownUser(ctx, id);
@@ -318,6 +323,21 @@ export function podRoutes(router: Router, ctx: SandboxContext): void {
       });
       return { json: connectionJson(connection, user.id) };
     });
+
+  for (const action of ['follow', 'unfollow'] as const) {
+    router.add('POST', `/pod/v1/user/:uid/${action}`, async (req) => {
+      ctx.sessionUser(req);
+      const followed = knownUser(ctx, parseUserId(req.params.uid, 'uid')).id;
+      const followers = requireArray(requiredField(requireObject(req.json()), 'followers', 'array'), 'followers').map((v) => knownUser(ctx, parseUserId(v, 'follower id')).id);
+      await store.write((tx) => {
+        for (const f of followers) {
+          if (action === 'unfollow') store.follows.unfollow(tx, followed, f);
+          else if (f !== followed) store.follows.follow(tx, followed, f, Date.now());
+        }
+      });
+      return { json: { format: 'TEXT', message: action === 'follow' ? 'Followers added' : 'Followers removed' } };
+    });
+  }
 
   for (const action of ['accept', 'reject'] as const) {
     router.add('POST', `/pod/v1/connection/${action}`, async (req) => {

@@ -7,7 +7,7 @@
  * `streams`, `members`, `rotations` (content keys); `messages`, `attachments` + `attachment_chunks`; the event log
  * `events` + `event_recipients` and `feeds`; the Object Store's `partitions`, `objects` (one row per object: its
  * current version, partition and sort key) and `versions`; `blobs` (metadata; the bytes are files); `revocations`;
- * OBO `apps` and `app_installs`, `pod_policies`, `user_entitlements`; `signals` and `signal_subscribers`.
+ * OBO `apps` and `app_installs`, `pod_policies`, `user_entitlements`; `signals` and `signal_subscribers`; `follows`.
  */
 import type { Db } from './sqlite.js';
 
@@ -169,7 +169,7 @@ const MIGRATIONS: readonly string[] = [
   );
   `,
   // OBO apps, their installations, the pod's policies and the users' entitlements (./apps.ts, ./policies.ts);
-  // signals and their subscribers (./signals.ts).
+  // signals and their subscribers (./signals.ts); who follows whom (./follows.ts).
   `
   CREATE TABLE apps (
     app_id TEXT PRIMARY KEY,
@@ -213,6 +213,12 @@ const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (signal_id, user_id)
   ) WITHOUT ROWID;
   CREATE INDEX signal_subscribers_by_user ON signal_subscribers (user_id);
+  CREATE TABLE follows (
+    user_id INTEGER NOT NULL,
+    follower_id INTEGER NOT NULL,
+    followed_at INTEGER NOT NULL,
+    PRIMARY KEY (user_id, follower_id)
+  ) WITHOUT ROWID;
   `,
 ];
 

@@ -1,7 +1,7 @@
 /**
  * The sandbox's storage (docs/sandbox.md "Persistence"): one SQLite database (`<data dir>/sandbox.db`, or in
  * memory), its tables by concern (./pod.ts, ./users.ts, ./streams.ts, ./messages.ts, ./events.ts, ./objects.ts,
- * ./blobs.ts, ./revocations.ts, ./apps.ts, ./policies.ts, ./signals.ts), and the one way to change it, {@link SandboxStore.write} (group commit,
+ * ./blobs.ts, ./revocations.ts, ./apps.ts, ./policies.ts, ./signals.ts, ./follows.ts), and the one way to change it, {@link SandboxStore.write} (group commit,
  * ./transaction.ts). Reads run directly against the database and see only committed data: every write runs
  * synchronously inside one flush, so no read interleaves with an open transaction. Nothing is cached in memory:
  * the process's memory does not grow with what is stored.
@@ -9,6 +9,7 @@
 import { AppTable, type App } from './apps.js';
 import { BlobTable, type Blob } from './blobs.js';
 import { EventLog } from './events.js';
+import { FollowTable } from './follows.js';
 import { MessageTable, type Message } from './messages.js';
 import { ObjectTable, type ObjectRecord } from './objects.js';
 import { PodTable, type Pod } from './pod.js';
@@ -92,6 +93,7 @@ export class SandboxStore {
   readonly apps: AppTable;
   readonly policies: PolicyTable;
   readonly signals: SignalTable;
+  readonly follows: FollowTable;
   readonly #queue: WriteQueue;
   #closed = false;
 
@@ -108,6 +110,7 @@ export class SandboxStore {
     this.apps = new AppTable(db);
     this.policies = new PolicyTable(db);
     this.signals = new SignalTable(db);
+    this.follows = new FollowTable(db);
     this.#queue = new WriteQueue(db, onError);
   }
 

@@ -13,7 +13,7 @@ import type { OboSession } from '../../../src/obo/session.js';
 import { startSandbox, type RunningSandbox } from '../../../src/sandbox/server.js';
 import { appConfig } from '../../helpers/client.js';
 import { rejection } from '../../helpers/errors.js';
-import { call } from '../../helpers/sandbox.js';
+import { call, login } from '../../helpers/sandbox.js';
 
 const APP = 'sandbox-crm';
 const GRANTABLE = OBO_PERMISSIONS.filter((p) => p !== 'ACT_AS_USER');
@@ -57,6 +57,8 @@ const FAMILIES: Array<[string, OboPermission, () => Promise<unknown>]> = [
   ['room update', 'MANAGE_ROOMS', () => alice.updateRoom(roomId, { description: 'by the CRM' })],
   ['room activation', 'MANAGE_ROOMS', () => alice.setRoomActive(roomId, true)],
   ['room membership', 'MANAGE_ROOMS', () => alice.addMember(roomId, bobId)],
+  ['following', 'MANAGE_USER_FOLLOWING', () => alice.follow(bobId, [sandbox.identities.get('alice')!.userId])],
+  ['unfollowing', 'MANAGE_USER_FOLLOWING', () => alice.unfollow(bobId, [sandbox.identities.get('alice')!.userId])],
 ];
 
 describe('OBO permissions', () => {
@@ -93,6 +95,18 @@ describe('OBO permissions', () => {
     } finally {
       await sandbox.admin.setAppPermissions(APP, GRANTABLE);
     }
+  });
+});
+
+describe('following on behalf of a user', () => {
+  it('makes the user follow another, which the pod lists (followers are not OBO-enabled: the bot reads them)', async () => {
+    const aliceId = sandbox.identities.get('alice')!.userId;
+    await alice.follow(bobId, [aliceId]);
+    const bot = await login(sandbox, 'sandbox-bot');
+    expect((await call(sandbox, 'GET', `/pod/v1/user/${bobId}/followers`, { headers: bot.headers })).json).toEqual({ count: 1, followers: [aliceId] });
+    expect(await rejection(alice.followers(bobId))).toMatchObject({ code: 'FORBIDDEN' });
+    await alice.unfollow(bobId, [aliceId]);
+    expect((await call(sandbox, 'GET', `/pod/v1/user/${bobId}/followers`, { headers: bot.headers })).json.count).toBe(0);
   });
 });
 

@@ -147,6 +147,10 @@ const ROUTES: RouteCase[] = [
   { method: 'POST', pattern: '/pod/v1/connection/user/:uid/remove', path: '/pod/v1/connection/user/{alice}/remove', auth: 'session' },
   { method: 'POST', pattern: '/pod/v1/user/presence/register', path: '/pod/v1/user/presence/register', auth: 'session', valid: (ids) => [uid(ids, 'alice')] },
   { method: 'GET', pattern: '/pod/v1/files/allowedTypes', path: '/pod/v1/files/allowedTypes', auth: 'session' },
+  { method: 'GET', pattern: '/pod/v1/user/:uid/followers', path: '/pod/v1/user/{bob}/followers', auth: 'session' },
+  ...['follow', 'unfollow'].map((action): RouteCase => ({
+    method: 'POST', pattern: `/pod/v1/user/:uid/${action}`, path: `/pod/v1/user/{bob}/${action}`, auth: 'session', valid: (ids) => ({ followers: [uid(ids, 'alice')] }),
+  })),
   { method: 'POST', pattern: '/pod/v3/room/search', path: '/pod/v3/room/search', auth: 'session', query: { skip: '0', limit: '10' }, valid: () => ({ query: 'fuzz', active: true }) },
   { method: 'POST', pattern: '/pod/v1/connection/create', path: '/pod/v1/connection/create', auth: 'session', valid: (ids) => ({ userId: uid(ids, 'bob') }) },
   ...['accept', 'reject'].map((action): RouteCase => ({
@@ -192,7 +196,7 @@ const FIELDS = [
   'status', 'retryAfterSeconds', 'drop', 'times', 'objectStore', 'username', 'displayName', 'publicKeyPem', 'version', 'threadId', 'text',
   'presentationML', 'entityJSON', 'msgFeatures', 'absoluteHash', 'partitionHash', 'baseHash', 'prevHash', 'sortKey', 'rotationId',
   'encryptedPayload', 'header', '_type', 'deletionType', 'partitionId', 'userPermissions', 'permissions', 'url', 'apiKey', 'userIds',
-  'imRequiresConnection', 'canSendFiles', 'query', 'active', 'visibleOnProfile', 'companyWide', '__proto__', 'constructor',
+  'imRequiresConnection', 'canSendFiles', 'query', 'active', 'visibleOnProfile', 'companyWide', 'followers', '__proto__', 'constructor',
 ];
 
 /** JSON values of every type, for whole bodies and single fields. */

@@ -483,6 +483,15 @@ describe('presence (pod-api-public.yaml)', () => {
   });
 });
 
+describe('following (pod-api-public.yaml)', () => {
+  it('POST /pod/v1/user/{uid}/follow and /unfollow answer a SuccessResponse; GET /followers a FollowersListResponse', async () => {
+    await api('POST', `/pod/v1/user/${bob.userId}/follow`, { headers: alice.headers, json: { followers: [alice.userId] } });
+    expect((await api('GET', `/pod/v1/user/${bob.userId}/followers`, { headers: alice.headers })).json).toEqual({ count: 1, followers: [alice.userId] });
+    await api('POST', `/pod/v1/user/${bob.userId}/unfollow`, { headers: alice.headers, json: { followers: [alice.userId] } });
+    await api('POST', `/pod/v1/user/${bob.userId}/follow`, { headers: alice.headers, json: { followers: [12345] }, status: 400 });
+  });
+});
+
 describe('files (pod-api-public.yaml)', () => {
   it('GET /pod/v1/files/allowedTypes answers a StringList', async () => {
     expect((await api('GET', '/pod/v1/files/allowedTypes', { headers: bob.headers })).json).toContain('.pdf');

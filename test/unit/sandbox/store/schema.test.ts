@@ -12,7 +12,7 @@ describe('migrate', () => {
     migrate(db);
     expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
     expect(tables(db)).toEqual([
-      'app_installs', 'apps', 'attachment_chunks', 'attachments', 'blobs', 'connections', 'event_recipients', 'events', 'feeds', 'members',
+      'app_installs', 'apps', 'attachment_chunks', 'attachments', 'blobs', 'connections', 'event_recipients', 'events', 'feeds', 'follows', 'members',
       'messages', 'objects', 'partitions', 'pod', 'pod_policies', 'revocations', 'rotations', 'signal_subscribers', 'signals', 'streams',
       'user_entitlements', 'users', 'versions',
     ]);
@@ -42,7 +42,7 @@ describe('migrate', () => {
   it('takes a database of the previous version to the current one, keeping what it holds', () => {
     const db = openDatabase(undefined);
     migrate(db);
-    db.exec('DROP TABLE apps; DROP TABLE app_installs; DROP TABLE pod_policies; DROP TABLE user_entitlements; DROP TABLE signals; DROP TABLE signal_subscribers');
+    db.exec('DROP TABLE apps; DROP TABLE app_installs; DROP TABLE pod_policies; DROP TABLE user_entitlements; DROP TABLE signals; DROP TABLE signal_subscribers; DROP TABLE follows');
     db.pragma(`user_version = ${SCHEMA_VERSION - 1}`);
     db.exec("INSERT INTO blobs (id, owner, size, created_at) VALUES ('b', 1, 2, 3)");
     migrate(db);
