@@ -2,7 +2,7 @@
  * allegro-ts: end-to-end encryption for Symphony bots and extension apps, in-process, without an API Agent.
  * The package root re-exports the client (`AllegroClient`), its configuration (reading and writing BDK
  * `config.yaml`), the types of everything the client hands out (session, keys, pod, datafeed, Object Store), the
- * crypto core (`allegro-ts/crypto`) and the error model (`allegro-ts/errors`). Re-exports only; test/package/public-types.test.ts checks that every type a public member
+ * MessageML reader and the SocialMessage codec (what the native path posts and reads), the crypto core (`allegro-ts/crypto`) and the error model (`allegro-ts/errors`). Re-exports only; test/package/public-types.test.ts checks that every type a public member
  * refers to is exported here.
  */
 export { AllegroClient } from './client.js';
@@ -18,7 +18,8 @@ export type { KeyCacheStats } from './keys/key-cache.js';
 export type { KeyStore } from './keys/key-store.js';
 export { Secret } from './util/secret.js';
 export type { Datafeed, DatafeedEvent, DatafeedOptions } from './pod/datafeed.js';
-export type { DecodedMessage, HistoryMessage } from './pod/message-codec.js';
+export type { DecodedMessage, EncodeContext, HistoryMessage } from './pod/message-codec.js';
+export { decodeMessage, encodeMessage } from './pod/message-codec.js';
 export type { MentionedUser, MessageEntity, ParseMessageMlOptions, RenderedMessage } from './pod/messageml.js';
 export { InvalidMessageMlError, isMessageMlDocument, MAX_MESSAGEML_DEPTH, MAX_MESSAGEML_LENGTH, parseMessageMl } from './pod/messageml.js';
 export type { PodClient } from './pod/pod-client.js';

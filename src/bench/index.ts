@@ -7,12 +7,13 @@ import type { AeadBackendName } from '../crypto/aead.js';
 import { runBlobBench } from './cases/blob.js';
 import { runBrowserBench } from './cases/browser.js';
 import { runCryptoBench } from './cases/crypto.js';
-import { runE2eBench } from './cases/e2e.js';
+import { runE2eBench, type E2ePath } from './cases/e2e.js';
 import { runObjectsBench } from './cases/objects.js';
 import { runOboBench } from './cases/obo.js';
 import { runSandboxBench } from './cases/sandbox.js';
 import type { BenchReport } from './report.js';
 
+export { E2E_PATHS, type E2ePath } from './cases/e2e.js';
 export { toHtml } from './html.js';
 export { REPORT_SCHEMA, saveReport, toJson, toMarkdown, type BenchReport } from './report.js';
 
@@ -46,6 +47,8 @@ export interface BenchOptions {
   messages?: number;
   /** obo: users the app acts for. */
   users?: number;
+  /** e2e: the paths measured (native, agent or both; default native). */
+  path?: E2ePath;
   /** Progress lines (the CLI prints them on stderr). */
   progress?: (line: string) => void;
 }
@@ -58,7 +61,7 @@ export function runBench(name: BenchName, o: BenchOptions = {}): Promise<BenchRe
   switch (name) {
     case 'crypto': return runCryptoBench(pick('sizes', 'backends', 'rounds', 'roundMs', 'limit', 'progress'));
     case 'sandbox': return runSandboxBench(pick('seconds', 'concurrency', 'memory', 'progress'));
-    case 'e2e': return runE2eBench(pick('messages', 'seconds', 'progress'));
+    case 'e2e': return runE2eBench(pick('messages', 'seconds', 'path', 'progress'));
     case 'blob': return runBlobBench({ ...pick('rounds', 'limit', 'progress'), ...rssMiB, ...(o.mib === undefined ? {} : { totalMiB: o.mib }) });
     case 'objects': return runObjectsBench({ ...pick('seconds', 'concurrency', 'progress'), ...rssMiB, ...(o.mib === undefined ? {} : { blobMiB: o.mib }) });
     case 'browser': return runBrowserBench(pick('rounds', 'roundMs', 'mib', 'progress'));

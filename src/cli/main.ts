@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { AllegroError } from '../errors.js';
 import type { AeadBackendName } from '../crypto/aead.js';
 import { aeadBackendNames } from '../crypto/backends.js';
-import { BENCH_NAMES, runBench, saveReport, toHtml, toJson, toMarkdown, type BenchName, type BenchOptions, type BenchReport } from '../bench/index.js';
+import { BENCH_NAMES, E2E_PATHS, runBench, saveReport, toHtml, toJson, toMarkdown, type BenchName, type BenchOptions, type BenchReport } from '../bench/index.js';
 import { listenCommand, readCommand, sendCommand, streamsCommand } from './commands/chat.js';
 import { runDemo } from './commands/demo.js';
 import { blobGet, blobPut, objectsGet, objectsList, objectsPut, objectsRemove, objectsVersions } from './commands/objects.js';
@@ -47,8 +47,9 @@ Commands:
                                     CiphertextTransport throughput per backend vs raw node:crypto and OpenSSL
       sandbox [--memory] [--seconds N] [--concurrency N]
                                     sandbox message submissions/s and content-key fetches/s on loopback
-      e2e [--messages N] [--seconds N]
-                                    send → datafeed → decrypt: messages/s, p50/p99 latency, crypto share
+      e2e [--messages N] [--seconds N] [--path native|agent|both]
+                                    send → datafeed → read, natively and/or through the Agent: messages/s,
+                                    p50/p99 latency, native ÷ agent, crypto share
       blob [--mib N] [--rounds N] [--no-limit]
                                     blob v1 MB/s vs raw node:crypto and OpenSSL, RSS for 4 × N MiB
       objects [--mib N] [--seconds N] [--concurrency N]
@@ -88,7 +89,7 @@ async function benchCommand(args: string[]): Promise<number> {
       json: { type: 'boolean' }, save: { type: 'string' }, html: { type: 'string' },
       backend: { type: 'string', multiple: true }, size: { type: 'string', multiple: true }, rounds: { type: 'string' },
       'round-ms': { type: 'string' }, 'no-limit': { type: 'boolean' }, memory: { type: 'boolean' }, seconds: { type: 'string' },
-      concurrency: { type: 'string' }, mib: { type: 'string' }, messages: { type: 'string' }, users: { type: 'string' },
+      concurrency: { type: 'string' }, mib: { type: 'string' }, messages: { type: 'string' }, path: { type: 'string' }, users: { type: 'string' },
     },
   });
   const names = positionals.length === 1 && positionals[0] === 'all' ? [...BENCH_NAMES] : positionals;
@@ -112,6 +113,7 @@ async function benchCommand(args: string[]): Promise<number> {
     ...(values.mib === undefined ? {} : { mib: integerOption('--mib', values.mib, 1, 4096) }),
     ...(values.messages === undefined ? {} : { messages: integerOption('--messages', values.messages, 1, 100_000) }),
     ...(values.users === undefined ? {} : { users: integerOption('--users', values.users, 1, 1000) }),
+    ...(values.path === undefined ? {} : { path: choiceOption('--path', values.path, E2E_PATHS) }),
     ...(values.json === true ? {} : { progress: (line: string) => { process.stderr.write(`  ${line}\n`); } }),
   };
   const reports: BenchReport[] = [];
@@ -126,6 +128,12 @@ async function benchCommand(args: string[]): Promise<number> {
     await writeFile(values.html, toHtml(reports));
   }
   return 0;
+}
+
+/** A flag value that must be one of `choices`. */
+function choiceOption<T extends string>(flag: string, value: string, choices: readonly T[]): T {
+  if (!(choices as readonly string[]).includes(value)) throw new UsageError(`${flag} must be one of ${choices.join(', ')}, not ${JSON.stringify(value)}`);
+  return value as T;
 }
 
 /** An integer flag value from `min` to `max`. */

@@ -29,7 +29,7 @@ export class AesKey {
    */
   constructor(bytes: Uint8Array) {
     requireBytes('key', bytes, AES_KEY_LENGTH);
-    this.#bytes = bytes.slice();
+    this.#bytes = new Uint8Array(bytes); // a copy; Buffer#slice would be a view of the caller's memory
   }
 
   /** The raw key. Do not keep references to it: it is zeroed by `wipe()`. */

@@ -13,7 +13,7 @@ import { encryptEntityV1, encryptEntityV2 } from '../crypto/entity.js';
 import { tokenize } from '../crypto/search-tokens.js';
 import { decryptText, encryptText, parseTransport, transportFromBase64, type TransportKey } from '../crypto/transport.js';
 import { AllegroError, MalformedCiphertextError } from '../errors.js';
-import { parseMessageMl } from './messageml.js';
+import { parseMessageMl, type ParseMessageMlOptions } from './messageml.js';
 
 /** Keys and ids needed to encode one message. */
 export interface EncodeContext {
@@ -27,14 +27,22 @@ export interface EncodeContext {
   clientVersion: string;
   /** Entity JSON sent with the message (the targets of its `data-entity-id` attributes). */
   data?: Record<string, unknown>;
+  /** Looks up the users of `<mention>` elements (see {@link ParseMessageMlOptions.resolveMention}). */
+  resolveMention?: ParseMessageMlOptions['resolveMention'];
 }
 
 /**
  * Encode a message as the SocialMessage a native client posts: every content field encrypted, hashtags and
- * cashtags encrypted with the entity key, search tokens computed. The result is what the pod receives.
+ * cashtags encrypted with the entity key, search tokens computed. The result is what the pod receives. The client
+ * sends with it (`pod.send`); a server-side encryptor (the sandbox's Agent) uses it to write exactly the same
+ * messages.
+ * @throws InvalidMessageMlError (`INVALID_ARGUMENT`) when the MessageML does not parse or follow the schema.
  */
 export async function encodeMessage(messageMl: string, ctx: EncodeContext): Promise<Record<string, unknown>> {
-  const { presentationML, text, entityJSON, entities } = parseMessageMl(messageMl, ctx.data === undefined ? {} : { data: ctx.data });
+  const { presentationML, text, entityJSON, entities } = parseMessageMl(messageMl, {
+    ...(ctx.data === undefined ? {} : { data: ctx.data }),
+    ...(ctx.resolveMention === undefined ? {} : { resolveMention: ctx.resolveMention }),
+  });
   const seal = (plain: string) => encryptText(ctx.contentKey, plain, { rotationId: ctx.rotationId });
   const clearEntities = {
     hashtags: entities.flatMap((e) => (e.kind === 'hashtag' || e.kind === 'cashtag' ? [`${e.kind === 'hashtag' ? '#' : '$'}${e.value}`] : []))
@@ -127,6 +135,7 @@ export function rotationOf(field: string): bigint {
 /**
  * Decrypt a SocialMessage as stored by the pod. `key` resolves the content key of the rotation named in each
  * field's header, so history written under older rotations decrypts too.
+ * @throws DecryptionFailedError, MalformedCiphertextError and the other transport errors of `decryptText`.
  */
 export async function decodeMessage(payload: Record<string, unknown>, key: TransportKey): Promise<DecodedMessage> {
   const field = (name: string): string | undefined => (typeof payload[name] === 'string' ? (payload[name] as string) : undefined);

@@ -4,6 +4,7 @@
  */
 import type { OboPermission } from '../errors.js';
 import type { DeliveryAttempt } from './partner-delivery.js';
+import type { Profile } from './store/profiles.js';
 
 /** A user to add with {@link SandboxAdmin.createUser}. */
 export interface NewSandboxUser {
@@ -12,6 +13,22 @@ export interface NewSandboxUser {
   type?: 'NORMAL' | 'SYSTEM';
   /** SPKI PEM of the user's login key; absent: the sandbox generates a key pair and returns the private key. */
   publicKeyPem?: string;
+  /** Directory fields (title, department, location, …). */
+  profile?: Profile;
+}
+
+/** A Symphony Elements form submitted by a user, for {@link SandboxAdmin.submitForm}. */
+export interface FormSubmission {
+  /** The stream the form was posted in. */
+  streamId: string;
+  /** The user who submitted it (a member of the stream). */
+  userId: number;
+  /** The message that carries the form. */
+  formMessageId: string;
+  /** The form's id (its `<form id>`). */
+  formId: string;
+  /** What the user entered, by field name. */
+  formValues: Record<string, unknown>;
 }
 
 /** Administrative actions on a running sandbox. */
@@ -47,4 +64,9 @@ export interface SandboxAdmin {
   setImRequiresConnection(required: boolean): Promise<void>;
   /** Whether a user may send files (attachments). */
   setCanSendFiles(userId: number, allowed: boolean): Promise<void>;
+  /**
+   * A user submits a Symphony Elements form: raises SYMPHONYELEMENTSACTION for the sender of the form's message (the
+   * sandbox renders no forms; this stands in for a person clicking).
+   */
+  submitForm(action: FormSubmission): Promise<void>;
 }

@@ -101,12 +101,16 @@ export class SandboxContext {
   readonly config: SandboxConfig;
   readonly urls: SandboxUrls;
   readonly tokens: TokenIssuer;
+  /** The pod's secret of Datafeed 2.0 `ackId`s (../routes/datafeed.ts). */
+  readonly feedSecret: Uint8Array;
 
   constructor(store: SandboxStore, config: SandboxConfig, urls: SandboxUrls) {
     this.store = store;
     this.config = config;
     this.urls = urls;
-    this.tokens = new TokenIssuer(store.pod.require().tokenSecret);
+    const pod = store.pod.require();
+    this.tokens = new TokenIssuer(pod.tokenSecret);
+    this.feedSecret = pod.feedSecret;
   }
 
   /** The oldest last-read time of a feed still live at `now`. */

@@ -1,11 +1,11 @@
 /**
  * Conversations as the routes, the seed and the admin change them (docs/sandbox.md "Semantics worth knowing"): creating a
  * stream with its first content key, rotating its key, and logging the MAESTRO event of a change, each inside a
- * write closure; and the membership checks every stream route makes (404 for an unknown stream, 403 for a
- * non-member).
+ * write closure; the membership checks every stream route makes (404 for an unknown stream, 403 for a
+ * non-member); and the room attributes a create, an update or a seed gives.
  */
 import { randomBytes } from 'node:crypto';
-import { canonicalId } from './body.js';
+import { canonicalId, optionalField, requireObject, requiredField } from './body.js';
 import type { SandboxContext } from './context.js';
 import { HttpError } from './http-error.js';
 import { newId } from './ids.js';
@@ -64,4 +64,33 @@ export function memberStream(ctx: SandboxContext, user: User, rawId: string, nam
   if (stream === undefined) throw new HttpError(404, 'Stream not found');
   if (ctx.store.streams.member(id, user.id) === undefined) throw new HttpError(403, 'The user is not a member of this stream');
   return stream;
+}
+
+/** The boolean flags of V3RoomAttributes. */
+export const ROOM_FLAGS = ['membersCanInvite', 'discoverable', 'public', 'readOnly', 'copyProtected', 'crossPod', 'viewHistory', 'multiLateralRoom', 'scheduledMeeting', 'groupChat'] as const;
+
+/**
+ * The V3RoomAttributes of a create or update body besides the name: description, `keywords` (`[{key, value}]`),
+ * `subType`, `pinnedMessageId` and, at creation, the boolean flags.
+ */
+export function roomFields(body: Record<string, unknown>, flags: boolean): Record<string, unknown> {
+  const attributes: Record<string, unknown> = {};
+  for (const field of ['description', 'subType', 'pinnedMessageId'] as const) {
+    const v = optionalField(body, field, 'string');
+    if (v !== undefined) attributes[field] = v;
+  }
+  const keywords = optionalField(body, 'keywords', 'array');
+  if (keywords !== undefined) {
+    attributes.keywords = keywords.map((k, i) => {
+      const pair = requireObject(k, `keywords[${i}]`);
+      return { key: requiredField(pair, 'key', 'string'), value: requiredField(pair, 'value', 'string') };
+    });
+  }
+  if (flags) {
+    for (const flag of ROOM_FLAGS) {
+      const v = optionalField(body, flag, 'boolean');
+      if (v !== undefined) attributes[flag] = v;
+    }
+  }
+  return attributes;
 }

@@ -277,9 +277,9 @@ async function* inPieces(stream: Iterable<Uint8Array | string> | AsyncIterable<U
   }
 }
 
-/** The JSON error response for `status`. */
-export function errorResponse(status: number, message: string, headers: Record<string, string> = {}): SandboxResponse & { json: unknown } {
-  return { status, json: { code: status, message }, headers };
+/** The JSON error response for `status`: `{code, message}`, with `details` when given. */
+export function errorResponse(status: number, message: string, headers: Record<string, string> = {}, details?: Record<string, unknown>): SandboxResponse & { json: unknown } {
+  return { status, json: details === undefined ? { code: status, message } : { code: status, message, details }, headers };
 }
 
 /** How {@link handleRequest} serves. */
@@ -348,7 +348,7 @@ export async function handleRequest(router: Router, req: IncomingMessage, res: S
       res.destroy();
       return;
     }
-    if (err instanceof HttpError) writeResponse(res, errorResponse(err.status, err.message, err.headers));
+    if (err instanceof HttpError) writeResponse(res, errorResponse(err.status, err.message, err.headers, err.details));
     else writeResponse(res, errorResponse(500, 'Internal sandbox error'));
   } finally {
     if (streaming) linger(req);

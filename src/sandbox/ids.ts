@@ -28,3 +28,8 @@ export function newId(bytes = 24): string {
 export function standardBase64Id(id: string): string {
   return toBase64(tryFromBase64(id) ?? new Uint8Array(0));
 }
+
+/** The URL-safe form (no padding) of a standard or URL-safe base64 id, as public API answers carry ids. */
+export function urlSafeBase64Id(id: string): string {
+  return toBase64Url(tryFromBase64(id) ?? new Uint8Array(0));
+}

@@ -1,15 +1,18 @@
 /**
  * Seed files: the identities and conversations a new sandbox starts with (JSON; format in docs/sandbox.md).
  * A seed names the pod, its entitlements and policies, users and bots (with an RSA public key for JWT login, or none
- * to have the sandbox generate a key pair and write the private key next to the data), rooms with owners and
- * members, IMs, and OBO apps (their keys or certificates, permissions, the users they are installed for, their
- * partner callback). Seeding runs once, on the first start of a data directory; later starts read the database instead.
+ * to have the sandbox generate a key pair and write the private key next to the data; and their directory fields),
+ * rooms with owners, members and attributes, IMs, and OBO apps (their keys or certificates, permissions, the users
+ * they are installed for, their partner callback). Seeding runs once, on the first start of a data directory; later
+ * starts read the database instead.
  */
 import { readFile } from 'node:fs/promises';
 import type { OboPermission } from '../errors.js';
 import { isOboPermission, OBO_PERMISSIONS } from '../obo/index.js';
 import { HttpError } from './http-error.js';
 import { optionalField, requireArray, requireObject, requiredField } from './body.js';
+import { roomFields } from './conversations.js';
+import { PROFILE_FIELDS, type Profile } from './store/profiles.js';
 
 /** One seeded user or bot. */
 export interface SeedUser {
@@ -24,6 +27,18 @@ export interface SeedUser {
   certificate?: boolean;
   /** Whether the user may send files (attachments). Default true. */
   canSendFiles?: boolean;
+  /** Directory fields (UserV2 `title`, `department`, `location`, …; docs/sandbox.md "Seed file"). */
+  profile?: Profile;
+}
+
+/** A seeded room. */
+export interface SeedRoom {
+  name: string;
+  description?: string;
+  owner: string;
+  members?: string[];
+  /** More V3RoomAttributes: `keywords`, `subType`, `pinnedMessageId` and the boolean flags. */
+  attributes?: Record<string, unknown>;
 }
 
 /** One seeded OBO app (docs/sandbox.md "OBO apps"). */
@@ -54,7 +69,7 @@ export interface Seed {
   users: SeedUser[];
   /** Username of the bot the generated config file is for. Default: the first SYSTEM user. */
   bot?: string;
-  rooms?: Array<{ name: string; description?: string; owner: string; members?: string[] }>;
+  rooms?: SeedRoom[];
   ims?: string[][];
   apps?: SeedApp[];
 }
@@ -71,8 +86,8 @@ export const DEFAULT_SEED: Seed = {
   entitlements: { objectStore: true },
   users: [
     { username: 'sandbox-bot', displayName: 'Sandbox Bot', type: 'SYSTEM' },
-    { username: 'alice', displayName: 'Alice Archer' },
-    { username: 'bob', displayName: 'Bob Baker' },
+    { username: 'alice', displayName: 'Alice Archer', profile: { title: 'Sales Trader', department: 'Equities', location: 'London', jobFunction: 'Trader' } },
+    { username: 'bob', displayName: 'Bob Baker', profile: { title: 'Research Analyst', department: 'Research', location: 'New York', jobFunction: 'Analyst' } },
   ],
   bot: 'sandbox-bot',
   rooms: [{ name: 'Sandbox room', description: 'Everyone in the sandbox', owner: 'sandbox-bot', members: ['alice', 'bob'] }],
@@ -88,6 +103,19 @@ export const USERNAME = /^[A-Za-z0-9._@-]{1,64}$/;
 
 function fail(message: string): never {
   throw new HttpError(400, `Invalid seed: ${message}`);
+}
+
+/** Directory fields: strings, of {@link PROFILE_FIELDS} only. */
+export function parseProfile(o: Record<string, unknown>): Profile {
+  const profile: Profile = {};
+  for (const key of Object.keys(o)) {
+    if (!(PROFILE_FIELDS as readonly string[]).includes(key)) throw new HttpError(400, `Field "${key}" is not one of ${PROFILE_FIELDS.join(', ')}`);
+  }
+  for (const f of PROFILE_FIELDS) {
+    const v = optionalField(o, f, 'string');
+    if (v !== undefined) profile[f] = v;
+  }
+  return profile;
 }
 
 /** Check a parsed seed; throws with a message naming the bad entry. */
@@ -144,6 +172,8 @@ export function parseSeed(value: unknown): Seed {
     if (certificate !== undefined) user.certificate = certificate;
     const canSendFiles = wrap(`users[${i}]`, () => optionalField(u, 'canSendFiles', 'boolean'));
     if (canSendFiles !== undefined) user.canSendFiles = canSendFiles;
+    const profile = wrap(`users[${i}]`, () => optionalField(u, 'profile', 'object'));
+    if (profile !== undefined) user.profile = wrap(`users[${i}].profile`, () => parseProfile(profile));
     seed.users.push(user);
   }
   const known = (name: unknown, where: string): string => {
@@ -160,7 +190,11 @@ export function parseSeed(value: unknown): Seed {
       const description = wrap(`rooms[${i}]`, () => optionalField(r, 'description', 'string'));
       const owner = known(r.owner, `rooms[${i}].owner`);
       const members = (wrap(`rooms[${i}]`, () => optionalField(r, 'members', 'array')) ?? []).map((m, j) => known(m, `rooms[${i}].members[${j}]`));
-      return { name, owner, members, ...(description === undefined ? {} : { description }) };
+      const attributes = wrap(`rooms[${i}]`, () => optionalField(r, 'attributes', 'object'));
+      return {
+        name, owner, members, ...(description === undefined ? {} : { description }),
+        ...(attributes === undefined ? {} : { attributes: wrap(`rooms[${i}].attributes`, () => roomFields(attributes, true)) }),
+      };
     });
   }
   const ims = wrap('ims', () => optionalField(o, 'ims', 'array'));

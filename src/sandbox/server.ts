@@ -1,5 +1,5 @@
 /**
- * `startSandbox`: a local HTTPS server that behaves like a Symphony pod, Key Manager and Object Store, for
+ * `startSandbox`: a local HTTPS server that behaves like a Symphony pod, Key Manager, Agent and Object Store, for
  * development and tests with no account anywhere (docs/sandbox.md). One port serves every component under
  * Symphony's context paths (`/pod`, `/login`, `/relay`, `/sessionauth`, `/keyauth`, `/webcontroller`, `/keystore`,
  * `/datafeed2`, `/object`, `/agent`); certificate login needs mutual TLS, every other route works without a client
@@ -21,12 +21,17 @@ import type { OboPermission } from '../errors.js';
 import type { NewSandboxUser, SandboxAdmin } from './admin.js';
 import { guardConnections, serverOptions } from './connections.js';
 import { resolveConfig, SandboxContext, type SandboxConfig, type SandboxUrls } from './context.js';
-import { createStream, newContentKey, rotateStream } from './conversations.js';
+import { canonicalId } from './body.js';
+import { createStream, memberStream, newContentKey, rotateStream } from './conversations.js';
 import { corsPolicy } from './cors.js';
 import { Faults, type FaultRule } from './faults.js';
 import { HttpError } from './http-error.js';
 import { errorResponse, handleRequest, Router, writeResponse, type RouteInfo } from './http.js';
-import { newId, userIdOf } from './ids.js';
+import { newId, standardBase64Id, userIdOf } from './ids.js';
+import { SandboxAgent } from './agent/agent.js';
+import { agentRoutes } from './routes/agent.js';
+import { agentDatafeedRoutes } from './routes/agent-datafeed.js';
+import { agentMessageRoutes } from './routes/agent-messages.js';
 import { authRoutes } from './routes/auth.js';
 import { blobRoutes, openBlobStore } from './routes/blobs.js';
 import { controlRoutes } from './routes/control.js';
@@ -41,6 +46,7 @@ import { PartnerDelivery, type DeliveryPolicy, type PartnerCallbackBody } from '
 import { DEFAULT_SEED, isCallbackUrl, parseSeed, readSeedFile, USERNAME, type Seed, type SeedApp } from './seed.js';
 import { migrateJournal } from './store/migrate-journal.js';
 import { SandboxStore, type SandboxStoreView } from './store/store.js';
+import type { Profile } from './store/profiles.js';
 import type { Tx } from './store/transaction.js';
 import type { User } from './store/users.js';
 import { issueClientCertificate, loadOrCreateTls, toPkcs12, type CertificateAuthority } from './tls.js';
@@ -121,7 +127,7 @@ export interface RunningSandbox extends SandboxUrls {
 }
 
 const PKCS12_PASSWORD = 'changeit';
-/** How often expired feeds and events no feed can deliver are swept. */
+/** How often expired feeds and events no feed can deliver are swept (more often with a feed TTL under 20 s). */
 const SWEEP_INTERVAL_MS = 10_000;
 /** When a sweep stopped at its budget, the next one runs after this. */
 const SWEEP_AGAIN_MS = 100;
@@ -184,8 +190,9 @@ async function newUser(user: { username: string; displayName?: string; email?: s
 }
 
 /** Store a user and their wall stream. */
-function insertUser(ctx: SandboxContext, tx: Tx, user: User, userNumber: number): void {
+function insertUser(ctx: SandboxContext, tx: Tx, user: User, userNumber: number, profile?: Profile): void {
   ctx.store.users.insert(tx, user);
+  if (profile !== undefined) ctx.store.profiles.set(tx, user.id, profile);
   ctx.store.pod.useUserNumber(tx, userNumber);
   createStream(ctx, tx, { id: user.wallStreamId, type: 'POST', by: user.id, at: user.presence.timestamp, attributes: {}, members: [{ userId: user.id, owner: true }] });
 }
@@ -241,7 +248,7 @@ async function seedStore(store: SandboxStore, ctxOf: () => SandboxContext, seed:
       await writePrivate(files.certificateKeyPath, cert.keyPem);
       await writePrivate(files.pkcs12Path, toPkcs12(cert.certPem, cert.keyPem, PKCS12_PASSWORD, ca.caCertPem));
     }
-    return { files, user: await newUser({ ...u, loginPublicKeyPem }, files.userId), number: 1000 + index };
+    return { files, user: await newUser({ ...u, loginPublicKeyPem }, files.userId), number: 1000 + index, profile: u.profile };
   }));
   const apps = await Promise.all((seed.apps ?? []).map(async (app) => ({ app, ...(await prepareApp(app, filesDir, ca)) })));
   await store.write((tx) => {
@@ -253,12 +260,12 @@ async function seedStore(store: SandboxStore, ctxOf: () => SandboxContext, seed:
   const ctx = ctxOf();
   const at = Date.now();
   await store.write((tx) => {
-    for (const { user, number } of prepared) insertUser(ctx, tx, user, number);
+    for (const { user, number, profile } of prepared) insertUser(ctx, tx, user, number, profile);
     const idOf = (name: string) => store.users.byName(name)!.id;
     for (const room of seed.rooms ?? []) {
       const owner = idOf(room.owner);
       const members = [{ userId: owner, owner: true }, ...[...new Set((room.members ?? []).map(idOf))].filter((m) => m !== owner).map((userId) => ({ userId, owner: false }))];
-      createStream(ctx, tx, { type: 'ROOM', by: owner, at, members, attributes: { name: room.name, ...(room.description === undefined ? {} : { description: room.description }) } });
+      createStream(ctx, tx, { type: 'ROOM', by: owner, at, members, attributes: { ...room.attributes, name: room.name, ...(room.description === undefined ? {} : { description: room.description }) } });
     }
     for (const im of seed.ims ?? []) {
       const members = [...new Set(im.map(idOf))];
@@ -411,7 +418,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
         if (store.users.byName(user.username) !== undefined) throw new HttpError(409, 'A user with that username exists');
         const pod = store.pod.require();
         const id = userIdOf(pod.podId, pod.nextUserNumber);
-        insertUser(sandboxCtx, tx, { ...prepared, id }, pod.nextUserNumber);
+        insertUser(sandboxCtx, tx, { ...prepared, id }, pod.nextUserNumber, user.profile);
         return id;
       });
       return { userId, ...(privateKeyPem === undefined ? {} : { privateKeyPem }) };
@@ -463,6 +470,21 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
       knownUsers([userId]);
       await store.write((tx) => store.policies.setCanSendFiles(tx, userId, allowed));
     },
+    async submitForm(action) {
+      await store.write((tx) => {
+        const user = store.users.get(action.userId);
+        if (user === undefined) throw new HttpError(400, `User ${action.userId} does not exist`);
+        const stream = memberStream(sandboxCtx, user, action.streamId);
+        const form = store.messages.get(canonicalId(action.formMessageId, 'formMessageId'));
+        if (form === undefined || form.streamId !== stream.id) throw new HttpError(404, 'No such message in this stream');
+        const at = Date.now();
+        // The event goes to the form's sender, as Symphony sends a form's answers to the bot that posted it.
+        store.events.append(tx, {
+          kind: 'ELEMENTS_ACTION', initiator: user.id, timestamp: at, streamId: stream.id,
+          payload: { formMessageId: standardBase64Id(form.messageId), formId: action.formId, formValues: action.formValues },
+        }, sandboxCtx.liveSince(at), [form.fromUserId]);
+      });
+    },
   };
 
   const router = new Router(config.maxBodyBytes);
@@ -475,6 +497,10 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
   datafeedRoutes(router, sandboxCtx);
   objectRoutes(router, sandboxCtx);
   blobRoutes(router, sandboxCtx, blobStore);
+  const agent = new SandboxAgent(sandboxCtx);
+  agentRoutes(router, sandboxCtx);
+  agentMessageRoutes(router, sandboxCtx, agent);
+  agentDatafeedRoutes(router, sandboxCtx, agent);
   if (options.control === true) controlRoutes(router, faults, admin);
 
   const server: Server = createServer({
@@ -500,20 +526,21 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
   const stopGuard = guardConnections(server, config, sockets);
 
   // Expired feeds and events no feed can deliver any more go in the background, a bounded amount at a time.
+  const sweepEvery = Math.max(SWEEP_AGAIN_MS, Math.min(SWEEP_INTERVAL_MS, Math.floor(config.feedTtlMs / 2)));
   let sweepTimer: NodeJS.Timeout | undefined;
   const sweep = (delay: number) => {
     sweepTimer = setTimeout(() => {
       store.write((tx) => {
         store.revocations.prune(tx, Date.now());
         return store.events.sweep(tx, sandboxCtx.liveSince());
-      }).then((more) => sweep(more ? SWEEP_AGAIN_MS : SWEEP_INTERVAL_MS), (err: unknown) => {
+      }).then((more) => sweep(more ? SWEEP_AGAIN_MS : sweepEvery), (err: unknown) => {
         if (!closed) onError(err);
       });
     }, delay);
     sweepTimer.unref();
   };
   let closed = false;
-  sweep(SWEEP_INTERVAL_MS);
+  sweep(sweepEvery);
 
   try {
     await new Promise<void>((resolveListen, reject) => {
@@ -557,6 +584,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
         await stopped;
         await delivery.close();
         stopGuard();
+        agent.close();
         store.close();
         if (dataDir === undefined) await rm(filesDir, { recursive: true, force: true });
       })();

@@ -1,5 +1,7 @@
 // What an operation fails with, for assertions on typed errors: the rejection itself, or its code.
+import { expect } from 'vitest';
 import { AllegroError } from '../../src/errors.js';
+import { HttpError } from '../../src/sandbox/http-error.js';
 
 /**
  * The `code` of the AllegroError that `operation` (a promise, or a function run now) fails with, or 'no error'.
@@ -23,4 +25,15 @@ export async function rejection(promise: Promise<unknown>): Promise<unknown> {
     return err;
   }
   throw new Error('expected a rejection');
+}
+
+/** The sandbox HttpError `f` throws (fails the test if it throws anything else, or nothing). */
+export function httpError(f: () => unknown): HttpError {
+  try {
+    f();
+  } catch (err) {
+    expect(err).toBeInstanceOf(HttpError);
+    return err as HttpError;
+  }
+  throw new Error('expected an HttpError, nothing was thrown');
 }

@@ -13,8 +13,18 @@ export interface Reply {
   json: any;
 }
 
+/** One field of a multipart/form-data body: text, or a file (bytes with a file name). */
+export interface FormField {
+  name: string;
+  value: string | Uint8Array;
+  filename?: string;
+  contentType?: string;
+}
+
 export interface RequestOptions {
   json?: unknown;
+  /** A multipart/form-data body, as the Agent's message routes take it. */
+  multipart?: readonly FormField[];
   form?: Record<string, string>;
   bytes?: Uint8Array;
   raw?: string;
@@ -25,6 +35,19 @@ export interface RequestOptions {
 }
 
 const agents = new Map<string, Agent>();
+
+/** A multipart/form-data body (RFC 7578) of `fields`, as HTTP clients write it. */
+export function multipartBody(fields: readonly FormField[], boundary: string): Buffer {
+  const parts: Buffer[] = [];
+  for (const f of fields) {
+    const file = f.filename === undefined ? '' : `; filename="${f.filename.replace(/["\\]/g, '\\$&')}"`;
+    const type = f.contentType ?? (typeof f.value === 'string' ? undefined : 'application/octet-stream');
+    parts.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${f.name}"${file}\r\n${type === undefined ? '' : `Content-Type: ${type}\r\n`}\r\n`));
+    parts.push(typeof f.value === 'string' ? Buffer.from(f.value) : Buffer.from(f.value), Buffer.from('\r\n'));
+  }
+  parts.push(Buffer.from(`--${boundary}--\r\n`));
+  return Buffer.concat(parts);
+}
 
 /** One HTTPS request to the sandbox, trusting only its CA. */
 export function call(sandbox: RunningSandbox, method: string, path: string, options: RequestOptions = {}): Promise<Reply> {
@@ -45,6 +68,10 @@ export function call(sandbox: RunningSandbox, method: string, path: string, opti
   } else if (options.bytes !== undefined) {
     body = Buffer.from(options.bytes);
     headers['content-type'] = 'application/octet-stream';
+  } else if (options.multipart !== undefined) {
+    const boundary = `----allegro-test-${Math.random().toString(36).slice(2)}`;
+    body = multipartBody(options.multipart, boundary);
+    headers['content-type'] = `multipart/form-data; boundary=${boundary}`;
   } else if (options.raw !== undefined) {
     body = Buffer.from(options.raw);
   }

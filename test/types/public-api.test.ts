@@ -63,9 +63,10 @@ describe('entry point values', () => {
     expect(sorted(Object.keys(crypto))).toEqual(sorted(CRYPTO_VALUES));
   });
 
-  it('allegro-ts: the client, its configuration, Secret, MessageML, the crypto core and the errors', () => {
+  it('allegro-ts: the client, its configuration, Secret, MessageML, the SocialMessage codec, the crypto core and the errors', () => {
     const messageMl = ['InvalidMessageMlError', 'isMessageMlDocument', 'MAX_MESSAGEML_DEPTH', 'MAX_MESSAGEML_LENGTH', 'parseMessageMl'];
-    expect(sorted(Object.keys(root))).toEqual(sorted(['AllegroClient', 'loadConfig', 'resolveConfig', 'clientConfigFor', 'toConfigYaml', 'Secret', ...messageMl, ...CRYPTO_VALUES, ...ERROR_CLASSES, ...ERROR_VALUES]));
+    const codec = ['encodeMessage', 'decodeMessage'];
+    expect(sorted(Object.keys(root))).toEqual(sorted(['AllegroClient', 'loadConfig', 'resolveConfig', 'clientConfigFor', 'toConfigYaml', 'Secret', ...messageMl, ...codec, ...CRYPTO_VALUES, ...ERROR_CLASSES, ...ERROR_VALUES]));
   });
 
   it('allegro-ts/obo: the app, its configuration, the partner callback and its registry, click-to-chat links, the permissions', () => {
@@ -175,6 +176,9 @@ describe('signatures', () => {
     expectTypeOf(root.clientConfigFor).toEqualTypeOf<(endpoints: root.ConfigEndpoints, identity?: root.ConfigIdentity, options?: { trustStorePath?: string; app?: root.ConfigApp }) => root.AllegroConfigInput>();
     expectTypeOf(root.toConfigYaml).toEqualTypeOf<(config: root.AllegroConfigInput) => string>();
     expectTypeOf<root.AllegroConfig['app']>().toEqualTypeOf<root.AppIdentity | undefined>();
+    expectTypeOf(root.encodeMessage).toEqualTypeOf<(messageMl: string, ctx: root.EncodeContext) => Promise<Record<string, unknown>>>();
+    expectTypeOf(root.decodeMessage).toEqualTypeOf<(payload: Record<string, unknown>, key: root.TransportKey) => Promise<root.DecodedMessage>>();
+    expectTypeOf<root.EncodeContext['resolveMention']>().toEqualTypeOf<root.ParseMessageMlOptions['resolveMention']>();
   });
 
   it('for browsers: caller-supplied tokens with a refresh callback, blobs from and to web streams', () => {

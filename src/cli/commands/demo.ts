@@ -1,13 +1,16 @@
 /**
  * `allegro demo` (`npm run demo`, the README's first command): the whole library on one machine with no account
  * anywhere. It starts the sandbox in-process, connects a bot and a second identity, creates a room, stores the
- * bot's state as encrypted objects and reads it back, exchanges encrypted messages through the datafeed, streams a
+ * bot's state as encrypted objects and reads it back, exchanges encrypted messages through the datafeed, has a
+ * plain-REST bot with no crypto of its own talk to Alice through the sandbox's Agent, streams a
  * 100 MiB blob through the Object Store with a progress bar, shows that a non-member and a pod without the Object
  * Store entitlement are refused with clear errors, runs an OBO app for two users (./demo-obo.ts), and ends with a
  * summary of timings and throughput. Every step
  * checks what it claims; the exit code is 0 only if all of them did.
  */
 import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { presentationText, RestBot } from '../../bench/rest-bot.js';
 import { AllegroClient } from '../../client.js';
 import { AllegroError } from '../../errors.js';
 import { parseTransport, transportFromBase64 } from '../../crypto/transport.js';
@@ -77,7 +80,7 @@ export async function runDemo(out: (line: string) => void, options: DemoOptions 
   const sandbox = await startSandbox({ config: { datafeedWaitMs: 1000 } });
   const clients: AllegroClient[] = [];
   try {
-    out(`Sandbox (pod + Key Manager + Object Store) on ${sandbox.podUrl}; nothing leaves this machine.\n`);
+    out(`Sandbox (pod + Key Manager + Agent + Object Store) on ${sandbox.podUrl}; nothing leaves this machine.\n`);
     const bot = await step('Bot connects: RSA JWT login, pod info, account', () => AllegroClient.create(identity(sandbox, 'sandbox-bot')), (c) => c.userId > 0,
       (c) => `${c.username}, user id ${c.userId}, pod ${c.podId}`);
     const alice = await step('Alice connects', () => AllegroClient.create(identity(sandbox, 'alice')), (c) => c.userId > 0);
@@ -139,6 +142,35 @@ export async function runDemo(out: (line: string) => void, options: DemoOptions 
       const t = parseTransport(transportFromBase64(String(stored.text)));
       out(`    what the pod stored: CiphertextTransport v${t.version}, rotation ${t.rotationId}, IV ${toHex(t.iv)}, ${t.ciphertext.length} bytes + tag, key id ${toHex(t.keyId!).slice(0, 16)}…`);
     }
+
+    await step('A plain-REST bot with no crypto of its own sends through the Agent; Alice decrypts it natively, and back', async () => {
+      const account = await sandbox.admin.createUser({ username: 'rest-bot', displayName: 'REST Bot', type: 'SYSTEM' });
+      await bot.pod.addMember(room, account.userId);
+      const rest = await RestBot.login({ baseUrl: sandbox.podUrl, caPem: await readFile(sandbox.caCertPath, 'utf8'), username: 'rest-bot', privateKeyPem: account.privateKeyPem! });
+      const stop = new AbortController();
+      try {
+        let resolveHeard: (text: string) => void = () => undefined;
+        const heard = new Promise<string>((resolve) => { resolveHeard = resolve; });
+        await rest.listen((e) => {
+          const m = e.payload.messageSent?.message;
+          if (m !== undefined && m.user.userId === alice.userId) resolveHeard(presentationText(m.message));
+        }, stop.signal);
+        const sent = await rest.send(room, '<messageML>Hello Alice, the <i>Agent</i> encrypted this for me</messageML>');
+        const read = await alice.pod.message(sent.messageId);
+        await alice.pod.send(room, '<messageML>Hello REST bot, the Agent decrypts this for you</messageML>');
+        let timer: NodeJS.Timeout | undefined;
+        try {
+          const answer = await Promise.race([heard, new Promise<string>((_, reject) => { timer = setTimeout(() => reject(new Error('no answer within 10 s')), 10_000); })]);
+          return { read: read.text, answer };
+        } finally {
+          clearTimeout(timer);
+        }
+      } finally {
+        stop.abort();
+        rest.close();
+      }
+    }, (r) => r.read === 'Hello Alice, the Agent encrypted this for me' && r.answer === 'Hello REST bot, the Agent decrypts this for you',
+    (r) => `Alice read "${r.read}"; the REST bot's Agent datafeed read "${r.answer}"`);
 
     const hash = createHash('sha256');
     const blob = await step(`Bot streams a ${formatBytes(blobBytes)} blob through the Object Store (64 KiB frames)`, async () => {

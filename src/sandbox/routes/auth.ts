@@ -52,9 +52,21 @@ export function certificateHolder<T>(req: SandboxRequest, what: 'user' | 'app', 
 const jwtUser = (ctx: SandboxContext, req: SandboxRequest): Promise<User> => jwtHolder(req, 'user', (sub) => ctx.store.users.byName(sub), (u) => u.loginPublicKeyPem);
 const certificateUser = (ctx: SandboxContext, req: SandboxRequest): User => certificateHolder(req, 'user', (cn) => ctx.store.users.byName(cn));
 
+/** Lifetime of a login's `authorizationToken`, seconds. */
+const AUTHORIZATION_TOKEN_TTL_SECONDS = 300;
+
+/**
+ * A login's answer (`Token`): the token, and for a pod session an `authorizationToken` — a short-lived token of the
+ * same session (login-api-public.yaml: "short lived access token built from a user session"), accepted wherever
+ * the session token is (as `Authorization: Bearer` too) and revoked with it by a logout.
+ */
 function tokenResponse(ctx: SandboxContext, user: User, kind: TokenKind): SandboxResponse {
-  const token = ctx.tokens.issue(user.id, kind, ctx.config.sessionTtlSeconds);
-  return { json: { name: kind === 'session' ? 'sessionToken' : 'keyManagerToken', token } };
+  const now = Date.now();
+  const token = ctx.tokens.issue(user.id, kind, ctx.config.sessionTtlSeconds, now);
+  if (kind !== 'session') return { json: { name: 'keyManagerToken', token } };
+  const sid = ctx.tokens.verify(token, ['session'], now)!.sid;
+  const authorizationToken = ctx.tokens.issue(user.id, 'session', Math.min(AUTHORIZATION_TOKEN_TTL_SECONDS, ctx.config.sessionTtlSeconds), now, sid);
+  return { json: { name: 'sessionToken', token, authorizationToken } };
 }
 
 /** Register the authentication routes. */

@@ -1,8 +1,8 @@
 /**
  * The sandbox's control API under `/sandbox/v1` (served only with `control: true`): fault rules, key rotation,
- * the Object Store entitlement, new users, the pod's policies and users' entitlements, and OBO apps (enable, disable,
- * permissions, partner callback, installations, the registered Agent, the callback deliveries). Sandbox-specific; not
- * part of Symphony's API.
+ * the Object Store entitlement, new users, Symphony Elements forms submitted as a user would, the pod's policies and
+ * users' entitlements, and OBO apps (enable, disable, permissions, partner callback, installations, the registered
+ * Agent, the callback deliveries). Sandbox-specific; not part of Symphony's API.
  */
 import type { OboPermission } from '../../errors.js';
 import { canonicalId, optionalField, parseUserId, requireArray, requireObject, requiredField } from '../body.js';
@@ -10,6 +10,7 @@ import type { Faults } from '../faults.js';
 import { HttpError } from '../http-error.js';
 import type { Router } from '../http.js';
 import type { NewSandboxUser, SandboxAdmin } from '../admin.js';
+import { parseProfile } from '../seed.js';
 
 /** Register the control routes. */
 export function controlRoutes(router: Router, faults: Faults, admin: SandboxAdmin): void {
@@ -36,6 +37,8 @@ export function controlRoutes(router: Router, faults: Faults, admin: SandboxAdmi
       if (type !== undefined) user.type = type;
       const publicKeyPem = optionalField(body, 'publicKeyPem', 'string');
       if (publicKeyPem !== undefined) user.publicKeyPem = publicKeyPem;
+      const profile = optionalField(body, 'profile', 'object');
+      if (profile !== undefined) user.profile = parseProfile(profile);
       return { status: 201, json: await admin.createUser(user) };
     })
     .add('PUT', '/sandbox/v1/policies', async (req) => {
@@ -68,6 +71,14 @@ export function controlRoutes(router: Router, faults: Faults, admin: SandboxAdmi
     })
     .add('DELETE', '/sandbox/v1/apps/:appId/callback', async (req) => {
       await admin.setAppCallback(req.params.appId!, undefined);
+      return { status: 204 };
+    })
+    .add('POST', '/sandbox/v1/streams/:id/forms', async (req) => {
+      const body = requireObject(req.json());
+      await admin.submitForm({
+        streamId: req.params.id!, userId: parseUserId(body.userId, 'userId'), formMessageId: requiredField(body, 'formMessageId', 'string'),
+        formId: requiredField(body, 'formId', 'string'), formValues: optionalField(body, 'formValues', 'object') ?? {},
+      });
       return { status: 204 };
     });
   for (const action of ['install', 'uninstall'] as const) {

@@ -23,6 +23,7 @@ import type { Router, SandboxRequest } from '../http.js';
 import { newId, standardBase64Id } from '../ids.js';
 import type { Feed, LoggedEvent } from '../store/events.js';
 import { socialMessage } from '../store/messages.js';
+import type { Tx } from '../store/transaction.js';
 import type { User } from '../store/users.js';
 
 const ACK_MAC_BYTES = 16;
@@ -52,11 +53,82 @@ function feedUser(ctx: SandboxContext, req: SandboxRequest): User {
   return ctx.bearerUser(req, ['datafeed', 'session']);
 }
 
-function ownFeed(ctx: SandboxContext, user: User, id: string): Feed {
+/** The live feed `id` of `user` (a feed the user reads as its recipient); 400 when it is gone or someone else's. */
+export function ownFeed(ctx: SandboxContext, user: User, id: string): Feed {
   const feed = ctx.store.events.feed(id);
   if (feed === undefined || feed.userId !== user.id) throw new HttpError(400, 'This feed no longer exists (deleted, expired, or never created); create a new feed');
+  return liveFeed(ctx, feed);
+}
+
+/** `feed`, if it has not expired; 400 otherwise. */
+export function liveFeed(ctx: SandboxContext, feed: Feed): Feed {
   if (feed.lastReadAt < ctx.liveSince()) throw new HttpError(400, `This feed expired after ${Math.round(ctx.config.feedTtlMs / 1000)} s without reads; create a new feed`);
   return feed;
+}
+
+/**
+ * A new feed of `user`, starting after the newest event; 403 beyond `maxFeedsPerUser` live feeds (every kind
+ * counts). `mark` sets its Agent columns in the same write (../store/agent-feeds.ts).
+ */
+export function createUserFeed(ctx: SandboxContext, user: User, mark?: (tx: Tx, feed: Feed) => void): Promise<Feed> {
+  const { store, config } = ctx;
+  return store.write((tx) => {
+    const now = Date.now();
+    if (store.events.liveFeeds(user.id, ctx.liveSince(now)).length >= config.maxFeedsPerUser) {
+      throw new HttpError(403, `Too many feeds: a user may have at most ${config.maxFeedsPerUser} active feeds`);
+    }
+    const feed = store.events.createFeed(tx, `${newId(16)}_f`, user.id, now);
+    mark?.(tx, feed);
+    return feed;
+  });
+}
+
+/** The position an `ackId` of `feed` names (an empty one: the feed's acknowledged position); 400 for any other. */
+export function feedCursor(ctx: SandboxContext, feed: Feed, ackId: string): number {
+  const cursor = ackId === '' ? feed.ackSeq : parseAckId(ctx.feedSecret, feed.id, ackId);
+  if (cursor === undefined) throw new HttpError(400, 'The ackId is not one this feed returned');
+  return cursor;
+}
+
+/** The `ackId` that names position `seq` of `feed`. */
+export function feedAckId(ctx: SandboxContext, feed: Feed, seq: number): string {
+  return ackIdOf(ctx.feedSecret, feed.id, seq);
+}
+
+/**
+ * Acknowledge `feed` up to `cursor` — and note the read often enough that a feed being read does not expire.
+ * `always` notes the read in any case (a read that acknowledges what it returns).
+ */
+export async function acknowledgeFeed(ctx: SandboxContext, feed: Feed, cursor: number, always = false): Promise<void> {
+  const { store, config } = ctx;
+  const now = Date.now();
+  if (always || cursor > feed.ackSeq || now - feed.lastReadAt > Math.min(60_000, config.feedTtlMs / 4)) {
+    await store.write((tx) => {
+      if (store.events.feed(feed.id) !== undefined) store.events.acknowledge(tx, feed, cursor, now, ctx.liveSince(now));
+    });
+  }
+}
+
+/**
+ * The events of `feed` after `cursor` (at most `maxEventsPerRead` read), waiting up to `datafeedWaitMs` for one
+ * (woken by an event for the feed's recipient) unless the client goes away or the feed is deleted. `accept` keeps
+ * some of them (a datahose's event types); `last` is the position of the last event read, kept or not.
+ */
+export async function feedEvents(ctx: SandboxContext, feed: Feed, cursor: number, signal: AbortSignal, accept: (e: LoggedEvent) => boolean = () => true): Promise<{ events: LoggedEvent[]; last: number }> {
+  const { store, config } = ctx;
+  const deadline = Date.now() + config.datafeedWaitMs;
+  let last = cursor;
+  for (;;) {
+    const read = store.events.forUser(feed.userId, last, config.maxEventsPerRead);
+    last = read.at(-1)?.seq ?? last;
+    const events = read.filter(accept);
+    if (events.length > 0 || Date.now() >= deadline || signal.aborted || store.events.feed(feed.id) === undefined) return { events, last };
+    if (read.length === 0) {
+      await store.events.waitFor(feed.userId, deadline - Date.now(), signal);
+      // A reader that went away (or a server closing) reads nothing more.
+      if (signal.aborted) return { events: [], last };
+    }
+  }
 }
 
 /** The LiveCurrentMessage an event is delivered as (the `payload` of a datafeed event). */
@@ -75,18 +147,10 @@ function eventJson(e: LoggedEvent): Record<string, unknown> {
 
 /** Register the Datafeed 2.0 routes. */
 export function datafeedRoutes(router: Router, ctx: SandboxContext): void {
-  const { store, config } = ctx;
-  const secret = store.pod.require().feedSecret;
+  const { store } = ctx;
   router
     .add('POST', '/datafeed2/api/v1/feeds', async (req) => {
-      const user = feedUser(ctx, req);
-      const feed = await store.write((tx) => {
-        const now = Date.now();
-        if (store.events.liveFeeds(user.id, ctx.liveSince(now)).length >= config.maxFeedsPerUser) {
-          throw new HttpError(403, `Too many feeds: a user may have at most ${config.maxFeedsPerUser} active feeds`);
-        }
-        return store.events.createFeed(tx, `${newId(16)}_f`, user.id, now);
-      });
+      const feed = await createUserFeed(ctx, feedUser(ctx, req));
       return { status: 201, json: { id: feed.id, createdAt: feed.createdAt } };
     })
     .add('GET', '/datafeed2/api/v1/feeds', (req) => ({
@@ -109,25 +173,9 @@ export function datafeedRoutes(router: Router, ctx: SandboxContext): void {
       const user = feedUser(ctx, req);
       const feed = ownFeed(ctx, user, req.params.feedId!);
       const body = req.body.length === 0 ? {} : requireObject(req.json());
-      const ackId = optionalField(body, 'ackId', 'string') ?? '';
-      const cursor = ackId === '' ? feed.ackSeq : parseAckId(secret, feed.id, ackId);
-      if (cursor === undefined) throw new HttpError(400, 'The ackId is not one this feed returned');
-      const now = Date.now();
-      // Acknowledge, and note the read often enough that a feed being read does not expire.
-      if (cursor > feed.ackSeq || now - feed.lastReadAt > Math.min(60_000, config.feedTtlMs / 4)) {
-        await store.write((tx) => {
-          if (store.events.feed(feed.id) !== undefined) store.events.acknowledge(tx, feed, cursor, now, ctx.liveSince(now));
-        });
-      }
-      const deadline = now + config.datafeedWaitMs;
-      let events = store.events.forUser(user.id, cursor, config.maxEventsPerRead);
-      while (events.length === 0 && Date.now() < deadline && !req.signal.aborted && store.events.feed(feed.id) !== undefined) {
-        await store.events.waitFor(user.id, deadline - Date.now(), req.signal);
-        // A reader that went away (or a server closing) reads nothing more.
-        if (req.signal.aborted) break;
-        events = store.events.forUser(user.id, cursor, config.maxEventsPerRead);
-      }
-      const last = events.at(-1)?.seq ?? cursor;
-      return { json: { ackId: ackIdOf(secret, feed.id, last), events: events.map(eventJson) } };
+      const cursor = feedCursor(ctx, feed, optionalField(body, 'ackId', 'string') ?? '');
+      await acknowledgeFeed(ctx, feed, cursor);
+      const { events, last } = await feedEvents(ctx, feed, cursor, req.signal);
+      return { json: { ackId: feedAckId(ctx, feed, last), events: events.map(eventJson) } };
     });
 }

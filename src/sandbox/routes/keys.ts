@@ -34,6 +34,22 @@ function accountKeyCache(): (user: User) => AesKey {
   };
 }
 
+/**
+ * The content key of a stream's rotation (the current one when `rotationId` is absent) as the Key Manager gives it
+ * to `userId`: only to a member of the stream. The key routes and the Agent's encryptor (../agent/agent.ts) both
+ * fetch keys through this rule.
+ */
+export function contentKeyFor(ctx: SandboxContext, userId: number, streamId: string, rotationId?: string): { rotationId: string; key: Buffer } | undefined {
+  return ctx.store.streams.member(streamId, userId) === undefined ? undefined : streamContentKey(ctx, streamId, rotationId);
+}
+
+/** The content key of a stream's rotation (the current one when `rotationId` is absent), whoever asks. */
+export function streamContentKey(ctx: SandboxContext, streamId: string, rotationId?: string): { rotationId: string; key: Buffer } | undefined {
+  const rotation = rotationId ?? ctx.store.streams.get(streamId)?.currentRotation;
+  const key = rotation === undefined ? undefined : ctx.store.streams.contentKey(streamId, rotation);
+  return key === undefined ? undefined : { rotationId: rotation!, key };
+}
+
 function requireSelf(user: User, query: URLSearchParams): void {
   if (parseUserId(requireQuery(query, 'userId'), 'userId') !== user.id) {
     throw new HttpError(403, 'Keys can only be fetched for the authenticated user');
@@ -72,9 +88,9 @@ export function keyRoutes(router: Router, ctx: SandboxContext): void {
       requireSelf(user, req.query);
       const threadId = canonicalId(requireQuery(req.query, 'threadId'), 'threadId');
       const rotationId = rotationParam(req.query);
-      const key = ctx.store.streams.member(threadId, user.id) === undefined ? undefined : ctx.store.streams.contentKey(threadId, rotationId);
-      if (key === undefined) throw new HttpError(404, 'No content key: not a member of this thread, or no such rotation');
-      return { json: { data: { wrappedContentKey: await wrapForUser(user, key), rotationId: Number(rotationId), userId: user.id, version: 1 } } };
+      const found = contentKeyFor(ctx, user.id, threadId, rotationId);
+      if (found === undefined) throw new HttpError(404, 'No content key: not a member of this thread, or no such rotation');
+      return { json: { data: { wrappedContentKey: await wrapForUser(user, found.key), rotationId: Number(rotationId), userId: user.id, version: 1 } } };
     })
     .add('POST', '/keystore/cryptoRotationInfo/multiple', (req) => {
       const user = ctx.sessionUser(req);

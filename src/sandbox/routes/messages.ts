@@ -17,6 +17,7 @@ import { jsonArray, type Router } from '../http.js';
 import { newId } from '../ids.js';
 import { socialMessage, type Message } from '../store/messages.js';
 import type { Stream } from '../store/streams.js';
+import type { Tx } from '../store/transaction.js';
 import type { User } from '../store/users.js';
 
 /** SocialMessage fields that carry content and must be ciphertext. */
@@ -31,18 +32,56 @@ function requireCiphertext(value: string, field: string): void {
   }
 }
 
-function writableStream(ctx: SandboxContext, user: User, threadId: string): Stream {
+/** The stream `threadId` if `user` may post in it: a member, the stream active, an owner of a read-only room. */
+export function writableStream(ctx: SandboxContext, user: User, threadId: string): Stream {
   const stream = memberStream(ctx, user, threadId, 'threadId');
   if (!stream.active) throw new HttpError(403, 'This stream is deactivated');
   if (stream.attributes.readOnly === true && ctx.store.streams.member(stream.id, user.id)?.owner !== true) throw new HttpError(403, 'Only owners can post in this read-only room');
   return stream;
 }
 
-function readableMessage(ctx: SandboxContext, user: User, rawId: string): Message {
+/** The message `rawId` if `user` may read it: 404 if unknown, 403 if not a member of its stream. */
+export function readableMessage(ctx: SandboxContext, user: User, rawId: string): Message {
   const found = ctx.store.messages.get(canonicalId(rawId, 'messageId'));
   if (found === undefined) throw new HttpError(404, 'Message not found');
   if (ctx.store.streams.member(found.streamId, user.id) === undefined) throw new HttpError(403, 'The user is not a member of this message\'s stream');
   return found;
+}
+
+/** An attachment stored with the message that names it. */
+export interface NewAttachment {
+  id: string;
+  /** Its bytes: a CiphertextTransport. */
+  data: Buffer;
+}
+
+/** What {@link ingest} writes with a message. */
+export interface IngestOptions {
+  /** Attachments the message names, stored in the same write. */
+  attachments?: readonly NewAttachment[];
+  /** More writes of the same transaction, once the message is stored (an update notes what it replaces). */
+  also?: (tx: Tx, message: Message) => void;
+}
+
+/**
+ * Store the SocialMessage `user` posts to `threadId` (with what `options` adds, in the same write), and log its
+ * SOCIALMESSAGE event; the checks of {@link writableStream} run again inside the write. Both ways of sending use it:
+ * the native ingestor and the Agent (./agent-messages.ts). Resolves to the stored message once it is durable.
+ */
+export function ingest(ctx: SandboxContext, user: User, threadId: string, posted: Record<string, unknown>, options: IngestOptions = {}): Promise<Message> {
+  const { store } = ctx;
+  const messageId = newId();
+  return store.write((tx) => {
+    const stream = writableStream(ctx, user, threadId);
+    const ingestionDate = Math.max(Date.now(), stream.lastMessageDate + 1);
+    for (const a of options.attachments ?? []) store.messages.insertAttachment(tx, { id: a.id, streamId: stream.id, by: user.id }, a.data);
+    const seq = store.messages.insert(tx, { messageId, streamId: stream.id, fromUserId: user.id, ingestionDate, posted });
+    store.streams.setLastMessageDate(tx, stream.id, ingestionDate);
+    store.events.append(tx, { kind: 'SOCIALMESSAGE', initiator: user.id, timestamp: ingestionDate, streamId: stream.id, messageSeq: seq }, ctx.liveSince(ingestionDate));
+    const message: Message = { seq, messageId, streamId: stream.id, fromUserId: user.id, ingestionDate, posted };
+    options.also?.(tx, message);
+    return message;
+  });
 }
 
 function withoutFields(payload: Record<string, unknown>, exclude: string[]): Record<string, unknown> {
@@ -70,14 +109,7 @@ export function messageRoutes(router: Router, ctx: SandboxContext): void {
       }
       const features = optionalField(payload, 'msgFeatures', 'number');
       if (features !== undefined && (features & 1) === 0) throw new HttpError(400, 'Field "msgFeatures" must have the encryption bit (1) set');
-      const messageId = newId();
-      await store.write((tx) => {
-        const stream = writableStream(ctx, user, threadId);
-        const ingestionDate = Math.max(Date.now(), stream.lastMessageDate + 1);
-        const seq = store.messages.insert(tx, { messageId, streamId: stream.id, fromUserId: user.id, ingestionDate, posted: payload });
-        store.streams.setLastMessageDate(tx, stream.id, ingestionDate);
-        store.events.append(tx, { kind: 'SOCIALMESSAGE', initiator: user.id, timestamp: ingestionDate, streamId: stream.id, messageSeq: seq }, ctx.liveSince(ingestionDate));
-      });
+      const { messageId } = await ingest(ctx, user, threadId, payload);
       return { json: { objectHash: messageId, messageId, status: 'OK' } };
     }, { bodyLimit: config.maxMessageBytes, largeFields: ENCRYPTED_FIELDS })
     .add('GET', '/dataquery/api/v3/messages/thread', (req) => {

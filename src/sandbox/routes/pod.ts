@@ -1,7 +1,8 @@
 /**
- * The pod's public REST API that needs no encryption (pod-api-public.yaml): session info, user lookup, IM/MIM
- * and room creation (IMs needing connections where the pod says so), room info, search and update, membership,
- * stream lists, presence and presence interest, connections and their removal, following, the allowed file types; plus the two
+ * The pod's public REST API that needs no encryption (pod-api-public.yaml): session info, user lookup and search,
+ * IM/MIM and room creation (IMs needing connections where the pod says so), room info, search and update,
+ * membership, stream lists, presence and presence interest, connections and their removal, following, the allowed
+ * file types and message suppression; plus the two
  * web-controller calls Allegro makes at start-up (`/webcontroller/public/podInfo`, `/webcontroller/maestro/Account`,
  * docs/protocol.md §2.1). Creating a stream generates its first content key; the pod keeps only what the Key
  * Manager needs and never sees plaintext. Every check a change depends on (ownership, membership, an existing IM,
@@ -9,25 +10,25 @@
  */
 import { intQuery, optionalField, parseUserId, requireArray, requireObject, requiredField } from '../body.js';
 import type { SandboxContext } from '../context.js';
-import { createStream, logStreamEvent, memberStream, rotateStream } from '../conversations.js';
+import { createStream, logStreamEvent, memberStream, roomFields, rotateStream } from '../conversations.js';
 import { HttpError } from '../http-error.js';
 import type { Router, SandboxRequest } from '../http.js';
 import { standardBase64Id } from '../ids.js';
 import { conversationKey, type Member, type Stream } from '../store/streams.js';
+import { profileOf, USER_FIELDS } from '../store/profiles.js';
+import { readableMessage } from './messages.js';
 import type { Connection, User } from '../store/users.js';
 
-/** UserV2 of a user. */
-export function userJson(u: User): Record<string, unknown> {
-  const [firstName, ...rest] = u.displayName.split(' ');
-  return {
-    id: u.id, emailAddress: u.email, firstName: firstName ?? '', lastName: rest.join(' '), displayName: u.displayName,
-    company: 'Sandbox', username: u.username, accountType: u.type, avatars: [], roles: ['INDIVIDUAL'],
-  };
+/** UserV2 of a user, with the directory fields of its profile (../store/profiles.ts). */
+export function userJson(ctx: SandboxContext, u: User): Record<string, unknown> {
+  const profile = profileOf(u.displayName, ctx.store.profiles.get(u.id));
+  const fields = Object.fromEntries(USER_FIELDS.flatMap((f) => (profile[f] === undefined ? [] : [[f, profile[f]]])));
+  return { id: u.id, emailAddress: u.email, ...fields, displayName: u.displayName, username: u.username, accountType: u.type, avatars: [], roles: ['INDIVIDUAL'] };
 }
 
 function roomAttributes(s: Stream): Record<string, unknown> {
-  return { name: '', description: '', membersCanInvite: true, discoverable: true, public: false, readOnly: false, copyProtected: false,
-    crossPod: false, viewHistory: false, multiLateralRoom: false, ...s.attributes };
+  return { name: '', keywords: [], description: '', membersCanInvite: true, discoverable: true, public: false, readOnly: false, copyProtected: false,
+    crossPod: false, viewHistory: false, multiLateralRoom: false, scheduledMeeting: false, groupChat: false, ...s.attributes };
 }
 
 function roomDetail(s: Stream): Record<string, unknown> {
@@ -85,6 +86,39 @@ function lookupUsers(ctx: SandboxContext, req: SandboxRequest): { users: User[];
   return { users, errors };
 }
 
+/** `UserSearchFilter` fields and the profile fields they match (`function` is the job function). */
+const SEARCH_FILTERS = {
+  title: 'title', company: 'company', location: 'location', marketCoverage: 'marketCoverage', responsibility: 'responsibility',
+  function: 'jobFunction', instrument: 'instrument',
+} as const;
+
+/**
+ * The users `/pod/v1/user/search` finds, by id: every word of `query` starts a word of the user's display name,
+ * first or last name, username or e-mail address (case-insensitive; an empty or absent query matches everyone), and every
+ * filter matches its field exactly (case-insensitive); `accountTypes` lists the account types allowed.
+ */
+function searchUsers(ctx: SandboxContext, query: string, filters: Record<string, unknown>): User[] {
+  const wanted: Array<[keyof typeof SEARCH_FILTERS, string]> = [];
+  for (const name of Object.keys(SEARCH_FILTERS) as Array<keyof typeof SEARCH_FILTERS>) {
+    const v = optionalField(filters, name, 'string');
+    if (v !== undefined) wanted.push([name, v.toLowerCase()]);
+  }
+  const typesRaw = optionalField(filters, 'accountTypes', 'array');
+  const types = typesRaw?.map((t) => {
+    if (t !== 'NORMAL' && t !== 'SYSTEM') throw new HttpError(400, 'Field "filters.accountTypes" must list NORMAL or SYSTEM');
+    return t;
+  });
+  const words = query.toLowerCase().split(/\s+/).filter(Boolean);
+  const profiles = ctx.store.profiles.all();
+  return ctx.store.users.all().filter((u) => {
+    const profile = profileOf(u.displayName, profiles.get(u.id));
+    if (types !== undefined && types.length > 0 && !types.includes(u.type)) return false;
+    if (!wanted.every(([name, v]) => profile[SEARCH_FILTERS[name]]?.toLowerCase() === v)) return false;
+    const names = [u.displayName, profile.firstName, profile.lastName, u.username, u.email].join(' ').toLowerCase().split(/[\s@.]+/);
+    return words.every((w) => names.some((n) => n.startsWith(w)));
+  });
+}
+
 function connectionJson(c: Connection, viewer: number): Record<string, unknown> {
   const incoming = c.to === viewer;
   const status = c.status === 'PENDING' ? (incoming ? 'PENDING_INCOMING' : 'PENDING_OUTGOING') : c.status;
@@ -99,8 +133,6 @@ function connectionBetween(ctx: SandboxContext, a: number, b: number): Connectio
 const ALLOWED_FILE_TYPES = ['.bmp', '.csv', '.doc', '.docx', '.gif', '.jpeg', '.jpg', '.json', '.log', '.md', '.pdf', '.png', '.ppt', '.pptx', '.txt', '.xls', '.xlsx', '.zip'];
 
 const PRESENCE = ['AVAILABLE', 'BUSY', 'AWAY', 'ON_THE_PHONE', 'BE_RIGHT_BACK', 'IN_A_MEETING', 'OUT_OF_OFFICE', 'OFF_WORK', 'OFFLINE'];
-const ROOM_FLAGS = ['membersCanInvite', 'discoverable', 'public', 'readOnly', 'copyProtected', 'crossPod', 'viewHistory', 'multiLateralRoom'] as const;
-
 /** Register the pod routes. */
 export function podRoutes(router: Router, ctx: SandboxContext): void {
   const { store } = ctx;
@@ -113,17 +145,51 @@ export function podRoutes(router: Router, ctx: SandboxContext): void {
       const user = ctx.sessionUser(req);
       return { json: { userName: user.id, myCurrentThreadId: standardBase64Id(user.wallStreamId), prettyName: user.displayName } };
     })
-    .add('GET', '/pod/v2/sessioninfo', (req) => ({ json: userJson(ctx.sessionUser(req)) }))
+    .add('GET', '/pod/v2/sessioninfo', (req) => ({ json: userJson(ctx, ctx.sessionUser(req)) }))
     .add('GET', '/pod/v3/users', (req) => {
       ctx.sessionUser(req);
       const { users, errors } = lookupUsers(ctx, req);
-      return { json: { users: users.map(userJson), errors } };
+      return { json: { users: users.map((u) => userJson(ctx, u)), errors } };
     })
     .add('GET', '/pod/v2/user', (req) => {
       ctx.sessionUser(req);
       const { users } = lookupUsers(ctx, req);
       if (users.length !== 1) throw new HttpError(404, 'User not found');
-      return { json: userJson(users[0]!) };
+      return { json: userJson(ctx, users[0]!) };
+    })
+    .add('POST', '/pod/v1/user/search', (req) => {
+      ctx.sessionUser(req);
+      const skip = intQuery(req.query, 'skip', 0, 0, 1_000_000);
+      const limit = intQuery(req.query, 'limit', 50, 1, 1000);
+      const local = req.query.get('local');
+      if (local !== null && local !== 'true' && local !== 'false') throw new HttpError(400, 'Query parameter "local" must be true or false');
+      const body = requireObject(req.json());
+      const query = optionalField(body, 'query', 'string') ?? '';
+      const filters = optionalField(body, 'filters', 'object') ?? {};
+      const matching = searchUsers(ctx, query, filters);
+      if (matching.length === 0) return { status: 204 };
+      return {
+        json: {
+          count: matching.length, skip, limit, searchQuery: { ...(body.query === undefined ? {} : { query }), ...(body.filters === undefined ? {} : { filters }) },
+          users: matching.slice(skip, skip + limit).map((u) => userJson(ctx, u)),
+        },
+      };
+    })
+    .add('POST', '/pod/v1/admin/messagesuppression/:id/suppress', async (req) => {
+      const user = ctx.sessionUser(req);
+      const message = readableMessage(ctx, user, req.params.id!);
+      if (user.type !== 'SYSTEM' && message.fromUserId !== user.id) throw new HttpError(403, 'Only the sender or a service account may suppress a message');
+      const suppression = await store.write((tx) => {
+        const earlier = store.edits.suppression(message.messageId);
+        if (earlier !== undefined) return earlier;
+        const s = { messageId: message.messageId, by: user.id, at: Date.now() };
+        store.edits.suppress(tx, s);
+        store.events.append(tx, {
+          kind: 'MESSAGE_SUPPRESSED', initiator: user.id, timestamp: s.at, streamId: message.streamId, payload: { messageId: standardBase64Id(message.messageId) },
+        }, ctx.liveSince(s.at));
+        return s;
+      });
+      return { json: { messageId: message.messageId, suppressed: true, suppressionDate: suppression.at } };
     })
     .add('POST', '/pod/v1/im/create', async (req) => {
       const user = ctx.sessionUser(req);
@@ -146,13 +212,7 @@ export function podRoutes(router: Router, ctx: SandboxContext): void {
       const body = requireObject(req.json());
       const name = requiredField(body, 'name', 'string');
       if (name.trim().length === 0 || name.length > 500) throw new HttpError(400, 'Field "name" must be 1 to 500 characters');
-      const attributes: Record<string, unknown> = { name };
-      const description = optionalField(body, 'description', 'string');
-      if (description !== undefined) attributes.description = description;
-      for (const flag of ROOM_FLAGS) {
-        const v = optionalField(body, flag, 'boolean');
-        if (v !== undefined) attributes[flag] = v;
-      }
+      const attributes: Record<string, unknown> = { name, ...roomFields(body, true) };
       const stream = await store.write((tx) => createStream(ctx, tx, { type: 'ROOM', by: user.id, at: Date.now(), attributes, members: [{ userId: user.id, owner: true }] }));
       return { json: roomDetail(stream) };
     })
@@ -165,10 +225,10 @@ export function podRoutes(router: Router, ctx: SandboxContext): void {
       const user = ctx.sessionUser(req);
       const body = requireObject(req.json());
       const name = optionalField(body, 'name', 'string');
-      const description = optionalField(body, 'description', 'string');
+      const changes = roomFields(body, false);
       const stream = await store.write((tx) => {
         const room = ownedRoom(ctx, user, req.params.id!);
-        const attributes = { ...room.attributes, ...(name === undefined ? {} : { name }), ...(description === undefined ? {} : { description }) };
+        const attributes = { ...room.attributes, ...(name === undefined ? {} : { name }), ...changes };
         store.streams.update(tx, room.id, { attributes });
         logStreamEvent(ctx, tx, 'UPDATE_ROOM', room.id, user.id, Date.now());
         return { ...room, attributes };
@@ -318,7 +378,10 @@ export function podRoutes(router: Router, ctx: SandboxContext): void {
       const connection = await store.write((tx) => {
         const existing = connectionBetween(ctx, user.id, target);
         if (existing?.status === 'ACCEPTED') return existing;
-        store.users.setConnection(tx, user.id, target, 'PENDING', Date.now());
+        const at = Date.now();
+        store.users.setConnection(tx, user.id, target, 'PENDING', at);
+        // CONNECTIONREQUESTED (docs/sandbox.md "Agent API"): for both users, naming the one asked.
+        store.events.append(tx, { kind: 'CONNECTION_REQUESTED', initiator: user.id, timestamp: at, affectedUserId: target }, ctx.liveSince(at), [user.id, target]);
         return store.users.connection(user.id, target)!;
       });
       return { json: connectionJson(connection, user.id) };
@@ -346,7 +409,10 @@ export function podRoutes(router: Router, ctx: SandboxContext): void {
       const connection = await store.write((tx) => {
         const pending = store.users.connection(from, user.id);
         if (pending === undefined || pending.status !== 'PENDING') throw new HttpError(400, 'No pending connection request from that user');
-        store.users.setConnection(tx, from, user.id, action === 'accept' ? 'ACCEPTED' : 'REJECTED', Date.now());
+        const at = Date.now();
+        store.users.setConnection(tx, from, user.id, action === 'accept' ? 'ACCEPTED' : 'REJECTED', at);
+        // CONNECTIONACCEPTED: for both users, naming the one who asked; a rejection raises no event.
+        if (action === 'accept') store.events.append(tx, { kind: 'CONNECTION_ACCEPTED', initiator: user.id, timestamp: at, affectedUserId: from }, ctx.liveSince(at), [from, user.id]);
         return store.users.connection(from, user.id)!;
       });
       return { json: connectionJson(connection, user.id) };

@@ -7,8 +7,9 @@
  *
  * What is kept: an event is addressed only to the recipients that have a live feed when it is logged (a new feed
  * starts at "now", as Symphony's does, so a user with no feed needs nothing kept); a recipient's rows go once every
- * live feed of theirs has acknowledged them (or the feeds were deleted or expired), and an event goes once no live
- * feed can deliver it. Pruning is bounded per call ({@link PRUNE_BATCH} rows) and finished by {@link EventLog.sweep}.
+ * live feed of theirs has acknowledged them (or the feeds were deleted or expired), and an event goes with its last
+ * recipient row, whatever other users' feeds still hold. Pruning is bounded per call ({@link PRUNE_BATCH} rows) and
+ * finished by {@link EventLog.sweep}.
  *
  * Long polls wait per user ({@link EventLog.waitFor}) and are woken only after a commit that logged an event for
  * their user.
@@ -22,10 +23,17 @@ export type MaestroKind =
   | 'CREATE_ROOM' | 'CREATE_IM' | 'UPDATE_ROOM' | 'DEACTIVATE_ROOM' | 'REACTIVATE_ROOM' | 'JOIN_ROOM' | 'LEAVE_ROOM' | 'PROMOTE_OWNER' | 'DEMOTE_OWNER';
 
 /**
- * What happened: a message was sent, or a MAESTRO event. Readers of other kinds of events (the Agent API's) may add
- * kinds: the log stores any kind, with its stream, affected user and a small payload as columns.
+ * Events the Agent API's datafeed names that are not about a stream's membership or attributes: connection
+ * requests and their acceptance (no stream; addressed to the two users), a message's suppression, and a Symphony
+ * Elements form submitted (docs/sandbox.md "Agent API").
  */
-export type EventKind = 'SOCIALMESSAGE' | MaestroKind;
+export type OtherEventKind = 'CONNECTION_REQUESTED' | 'CONNECTION_ACCEPTED' | 'MESSAGE_SUPPRESSED' | 'ELEMENTS_ACTION';
+
+/**
+ * What happened: a message was sent, a MAESTRO event, or one of the others. The log stores any kind, with its
+ * stream, affected user and a small payload as columns.
+ */
+export type EventKind = 'SOCIALMESSAGE' | MaestroKind | OtherEventKind;
 
 /** One logged event. */
 export interface LoggedEvent {
@@ -42,6 +50,12 @@ export interface LoggedEvent {
   /** What else the event carries that its columns do not say, as small JSON. */
   payload?: Record<string, unknown>;
 }
+
+/**
+ * The recipient the log addresses every event to while a datahose feed is live (./agent-feeds.ts, the Agent's
+ * `/v5/events/read`): no user has id 0.
+ */
+export const POD_WIDE = 0;
 
 /** An event to log: a {@link LoggedEvent} without its number, naming its message by row number. */
 export type NewEvent = Omit<LoggedEvent, 'seq' | 'message'> & { messageSeq?: number };
@@ -119,11 +133,10 @@ export class EventLog {
   readonly #deleteFeed;
   readonly #ack;
   readonly #minLiveAck;
-  readonly #minLiveAckAll;
   readonly #pruneUser;
   readonly #expired;
   readonly #recipientUsers;
-  readonly #pruneEvents;
+  readonly #dropIfOrphan;
   readonly #hasFeed;
   readonly #restoreEvent;
   readonly #setSequence;
@@ -149,16 +162,15 @@ export class EventLog {
     this.#deleteFeed = db.prepare('DELETE FROM feeds WHERE id = ?');
     this.#ack = db.prepare('UPDATE feeds SET ack_seq = max(ack_seq, ?), last_read_at = ? WHERE id = ?');
     this.#minLiveAck = db.prepare<[number, number], { seq: number | null }>('SELECT min(ack_seq) AS seq FROM feeds WHERE user_id = ? AND last_read_at >= ?');
-    this.#minLiveAckAll = db.prepare<[number], { seq: number | null }>('SELECT min(ack_seq) AS seq FROM feeds WHERE last_read_at >= ?');
-    this.#pruneUser = db.prepare<{ user: number; upTo: number; budget: number }>(`DELETE FROM event_recipients WHERE user_id = @user AND seq IN
-      (SELECT seq FROM event_recipients WHERE user_id = @user AND seq <= @upTo ORDER BY seq LIMIT @budget)`);
+    this.#pruneUser = db.prepare<{ user: number; upTo: number; budget: number }, { seq: number }>(`DELETE FROM event_recipients WHERE user_id = @user AND seq IN
+      (SELECT seq FROM event_recipients WHERE user_id = @user AND seq <= @upTo ORDER BY seq LIMIT @budget) RETURNING seq`);
+    this.#dropIfOrphan = db.prepare<[number, number]>('DELETE FROM events WHERE seq = ? AND NOT EXISTS (SELECT 1 FROM event_recipients WHERE seq = ?)');
     this.#expired = db.prepare<[number], FeedRow>('SELECT * FROM feeds WHERE last_read_at < ?');
     // Distinct recipients without reading every row: a skip scan over the primary key.
     this.#recipientUsers = db.prepare<[], { id: number }>(`WITH RECURSIVE u(id) AS (
       SELECT min(user_id) FROM event_recipients
       UNION ALL SELECT (SELECT min(user_id) FROM event_recipients WHERE user_id > u.id) FROM u WHERE u.id IS NOT NULL)
       SELECT id FROM u WHERE id IS NOT NULL`);
-    this.#pruneEvents = db.prepare('DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE seq <= ? ORDER BY seq LIMIT ?)');
     this.#hasFeed = db.prepare<[number], { id: string }>('SELECT id FROM feeds WHERE user_id = ? LIMIT 1');
     this.#restoreEvent = db.prepare('INSERT INTO events (seq, kind, initiator, ts, stream_id, affected_user, message_seq, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
     this.#setSequence = db.prepare("UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = 'events'");
@@ -180,6 +192,8 @@ export class EventLog {
     const recipients = to === undefined
       ? (e.streamId === undefined ? [] : this.#recipients.all(e.streamId, liveSince).map((r) => r.user_id))
       : [...new Set(to)].filter((id) => this.#withLiveFeed.get(id, liveSince) !== undefined);
+    // While a datahose feed is live, every event is also addressed to the pod-wide recipient.
+    if (this.#withLiveFeed.get(POD_WIDE, liveSince) !== undefined) recipients.push(POD_WIDE);
     if (recipients.length === 0) return undefined;
     const seq = Number(this.#insertEvent.run(e.kind, e.initiator, e.timestamp, e.streamId ?? null, e.affectedUserId ?? null, e.messageSeq ?? null,
       e.payload === undefined ? null : JSON.stringify(e.payload)).lastInsertRowid);
@@ -234,18 +248,20 @@ export class EventLog {
   }
 
   /**
-   * Delete up to {@link PRUNE_BATCH} of a user's rows that no live feed of theirs can deliver any more; returns how
-   * many went.
+   * Delete up to {@link PRUNE_BATCH} of a user's rows that no live feed of theirs can deliver any more, and the
+   * events that no one is left to receive; returns how many rows went.
    */
   pruneUser(tx: Tx, userId: number, liveSince: number, budget = PRUNE_BATCH): number {
     Tx.check(tx);
     const upTo = this.#minLiveAck.get(userId, liveSince)?.seq ?? this.lastSeq();
-    return this.#pruneUser.run({ user: userId, upTo, budget }).changes;
+    const pruned = this.#pruneUser.all({ user: userId, upTo, budget });
+    for (const { seq } of pruned) this.#dropIfOrphan.run(seq, seq);
+    return pruned.length;
   }
 
   /**
-   * Delete feeds not read since `liveSince`, then up to {@link PRUNE_BATCH} rows no live feed can deliver. Returns
-   * true when it stopped at the budget (call again soon).
+   * Delete feeds not read since `liveSince`, then up to {@link PRUNE_BATCH} rows no live feed can deliver (and the
+   * events they leave without a recipient). Returns true when it stopped at the budget (call again soon).
    */
   sweep(tx: Tx, liveSince: number): boolean {
     Tx.check(tx);
@@ -255,8 +271,7 @@ export class EventLog {
       budget -= this.pruneUser(tx, id, liveSince, budget);
       if (budget <= 0) return true;
     }
-    const lowWater = this.#minLiveAckAll.get(liveSince)?.seq ?? this.lastSeq();
-    return this.#pruneEvents.run(lowWater, budget).changes >= budget;
+    return false;
   }
 
   /** True when the user has a feed row (migration: every feed counts). */

@@ -124,6 +124,20 @@ export class MessageTable {
     }
   }
 
+  /**
+   * Every message of a stream ingested in [`from`, `before`), oldest first, read in small batches as the caller
+   * iterates (the Agent's history and search read it from a point onwards).
+   */
+  *between(streamId: string, from: number, before: number): Generator<Message> {
+    let [date, seq] = [from, 0];
+    for (;;) {
+      const rows = this.#batch.all(streamId, date, seq, before, PAGE_BATCH);
+      for (const r of rows) yield message(r);
+      if (rows.length < PAGE_BATCH) return;
+      [date, seq] = [rows.at(-1)!.ingestion_date, rows.at(-1)!.seq];
+    }
+  }
+
   /** Store an attachment's bytes in chunks. */
   insertAttachment(tx: Tx, a: Omit<Attachment, 'size'>, data: Buffer): void {
     Tx.check(tx);

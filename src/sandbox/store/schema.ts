@@ -5,7 +5,8 @@
  *
  * Tables by concern: `pod` (one row), `users` (with their Key Manager keys and presence), `connections`;
  * `streams`, `members`, `rotations` (content keys); `messages`, `attachments` + `attachment_chunks`; the event log
- * `events` + `event_recipients` and `feeds`; the Object Store's `partitions`, `objects` (one row per object: its
+ * `events` + `event_recipients` and `feeds` (with the Agent's kinds of feed); `message_replacements` and
+ * `message_suppressions`; `user_profiles`; the Object Store's `partitions`, `objects` (one row per object: its
  * current version, partition and sort key) and `versions`; `blobs` (metadata; the bytes are files); `revocations`;
  * OBO `apps` and `app_installs`, `pod_policies`, `user_entitlements`; `signals` and `signal_subscribers`; `follows`.
  */
@@ -116,6 +117,7 @@ const MIGRATIONS: readonly string[] = [
     seq INTEGER NOT NULL,
     PRIMARY KEY (user_id, seq)
   ) WITHOUT ROWID;
+  CREATE INDEX event_recipients_by_seq ON event_recipients (seq);
   CREATE TABLE feeds (
     id TEXT PRIMARY KEY,
     user_id INTEGER NOT NULL,
@@ -168,7 +170,28 @@ const MIGRATIONS: readonly string[] = [
     expires INTEGER NOT NULL
   );
   `,
-  // OBO apps, their installations, the pod's policies and the users' entitlements (./apps.ts, ./policies.ts);
+  // 2: the Agent API's state (./agent-feeds.ts, ./message-edits.ts) and the users' directory fields (./profiles.ts).
+  `
+  ALTER TABLE feeds ADD COLUMN kind TEXT NOT NULL DEFAULT 'datafeed';
+  ALTER TABLE feeds ADD COLUMN tag TEXT;
+  ALTER TABLE feeds ADD COLUMN owner INTEGER;
+  ALTER TABLE feeds ADD COLUMN filter TEXT;
+  CREATE INDEX feeds_by_owner ON feeds (owner, tag) WHERE owner IS NOT NULL;
+  CREATE TABLE message_replacements (
+    original TEXT PRIMARY KEY,
+    replacement TEXT NOT NULL
+  ) WITHOUT ROWID;
+  CREATE TABLE message_suppressions (
+    message_id TEXT PRIMARY KEY,
+    by_user INTEGER NOT NULL,
+    at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE TABLE user_profiles (
+    user_id INTEGER PRIMARY KEY,
+    profile TEXT NOT NULL
+  );
+  `,
+  // 3: OBO apps, their installations, the pod's policies and the users' entitlements (./apps.ts, ./policies.ts);
   // signals and their subscribers (./signals.ts); who follows whom (./follows.ts).
   `
   CREATE TABLE apps (

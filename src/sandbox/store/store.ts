@@ -1,19 +1,23 @@
 /**
  * The sandbox's storage (docs/sandbox.md "Persistence"): one SQLite database (`<data dir>/sandbox.db`, or in
- * memory), its tables by concern (./pod.ts, ./users.ts, ./streams.ts, ./messages.ts, ./events.ts, ./objects.ts,
- * ./blobs.ts, ./revocations.ts, ./apps.ts, ./policies.ts, ./signals.ts, ./follows.ts), and the one way to change it, {@link SandboxStore.write} (group commit,
- * ./transaction.ts). Reads run directly against the database and see only committed data: every write runs
+ * memory), its tables by concern (./pod.ts, ./users.ts, ./profiles.ts, ./streams.ts, ./messages.ts,
+ * ./message-edits.ts, ./events.ts, ./agent-feeds.ts, ./objects.ts, ./blobs.ts, ./revocations.ts, ./apps.ts,
+ * ./policies.ts, ./signals.ts, ./follows.ts), and the one way
+ * to change it, {@link SandboxStore.write} (group commit, ./transaction.ts). Reads run directly against the database and see only committed data: every write runs
  * synchronously inside one flush, so no read interleaves with an open transaction. Nothing is cached in memory:
  * the process's memory does not grow with what is stored.
  */
+import { AgentFeedTable } from './agent-feeds.js';
 import { AppTable, type App } from './apps.js';
 import { BlobTable, type Blob } from './blobs.js';
-import { EventLog } from './events.js';
+import { EventLog, POD_WIDE } from './events.js';
 import { FollowTable } from './follows.js';
+import { MessageEditTable } from './message-edits.js';
 import { MessageTable, type Message } from './messages.js';
 import { ObjectTable, type ObjectRecord } from './objects.js';
 import { PodTable, type Pod } from './pod.js';
 import { PolicyTable } from './policies.js';
+import { ProfileTable } from './profiles.js';
 import { RevocationTable } from './revocations.js';
 import { SignalTable } from './signals.js';
 import { migrate } from './schema.js';
@@ -69,7 +73,8 @@ const DANGLING: ReadonlyArray<[string, string]> = [
   ['streams without a content key', 'SELECT count(*) AS n FROM streams s WHERE NOT EXISTS (SELECT 1 FROM rotations r WHERE r.stream_id = s.id AND r.rotation_id = s.current_rotation)'],
   ['messages of a missing stream', 'SELECT count(*) AS n FROM messages WHERE stream_id NOT IN (SELECT id FROM streams)'],
   ['attachments of a missing stream', 'SELECT count(*) AS n FROM attachments WHERE stream_id NOT IN (SELECT id FROM streams)'],
-  ['feeds of a missing user', 'SELECT count(*) AS n FROM feeds WHERE user_id NOT IN (SELECT id FROM users)'],
+  // A datahose feed is the pod-wide recipient's (./agent-feeds.ts), and must name the user who reads it.
+  ['feeds of a missing user', `SELECT count(*) AS n FROM feeds WHERE user_id NOT IN (SELECT id FROM users) AND (user_id <> ${POD_WIDE} OR owner NOT IN (SELECT id FROM users))`],
   ['event recipients of a missing event', 'SELECT count(*) AS n FROM event_recipients WHERE seq NOT IN (SELECT seq FROM events)'],
   ['events of a missing message', 'SELECT count(*) AS n FROM events WHERE message_seq IS NOT NULL AND message_seq NOT IN (SELECT seq FROM messages)'],
   ['objects whose current version is missing', 'SELECT count(*) AS n FROM objects WHERE current NOT IN (SELECT id FROM versions)'],
@@ -87,6 +92,9 @@ export class SandboxStore {
   readonly streams: StreamTable;
   readonly messages: MessageTable;
   readonly events: EventLog;
+  readonly agentFeeds: AgentFeedTable;
+  readonly edits: MessageEditTable;
+  readonly profiles: ProfileTable;
   readonly objects: ObjectTable;
   readonly blobs: BlobTable;
   readonly revocations: RevocationTable;
@@ -104,6 +112,9 @@ export class SandboxStore {
     this.streams = new StreamTable(db);
     this.messages = new MessageTable(db);
     this.events = new EventLog(db);
+    this.agentFeeds = new AgentFeedTable(db);
+    this.edits = new MessageEditTable(db);
+    this.profiles = new ProfileTable(db);
     this.objects = new ObjectTable(db);
     this.blobs = new BlobTable(db);
     this.revocations = new RevocationTable(db);

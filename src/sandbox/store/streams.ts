@@ -72,7 +72,7 @@ export class StreamTable {
     this.#get = db.prepare<[string], StreamRow>('SELECT * FROM streams WHERE id = ?');
     this.#byConversation = db.prepare<[string], StreamRow>('SELECT * FROM streams WHERE conversation_key = ? ORDER BY created_at LIMIT 1');
     this.#count = db.prepare<[], { n: number }>('SELECT count(*) AS n FROM streams');
-    this.#ofUser = db.prepare<[number], StreamRow>('SELECT s.* FROM members m JOIN streams s ON s.id = m.stream_id WHERE m.user_id = ? ORDER BY s.last_message_date DESC, s.id');
+    this.#ofUser = db.prepare<[number], StreamRow>('SELECT s.* FROM members m JOIN streams s ON s.id = m.stream_id WHERE m.user_id = ? ORDER BY s.created_at, s.id');
     this.#insert = db.prepare(`INSERT INTO streams (id, type, created_by, created_at, active, attributes, current_rotation, last_message_date, conversation_key)
       VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?)`);
     this.#update = db.prepare('UPDATE streams SET attributes = coalesce(?, attributes), active = coalesce(?, active) WHERE id = ?');
@@ -103,7 +103,7 @@ export class StreamTable {
     return this.#count.get()!.n;
   }
 
-  /** The streams a user is a member of, most recently active first. */
+  /** The streams a user is a member of, oldest first (`/pod/v1/streams/list` pages in creation order). */
   ofUser(userId: number): Stream[] {
     return this.#ofUser.all(userId).map(stream);
   }

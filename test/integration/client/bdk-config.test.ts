@@ -9,6 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AllegroClient } from '../../../src/client.js';
 import { loadConfig } from '../../../src/config.js';
 import { startSandbox, type RunningSandbox } from '../../../src/sandbox/server.js';
+import { parseDocumentText } from '../../../src/util/yaml.js';
+import { bdkProblems, bdkUrls } from '../../helpers/bdk-rules.js';
 
 let sandbox: RunningSandbox;
 let dir: string;
@@ -30,6 +32,17 @@ async function roundTrip(bot: AllegroClient, text: string): Promise<void> {
 }
 
 describe('a bot configured by a BDK config.yaml', () => {
+  it('the config.yaml the sandbox writes loads in the Java and Python BDKs: no certificate password, no doubled context path', async () => {
+    const doc = parseDocumentText(await readFile(join(dirname(sandbox.configPath), 'config.yaml'), 'utf8')) as Record<string, unknown>;
+    expect(bdkProblems(doc)).toEqual([]);
+    expect(JSON.stringify(doc)).not.toContain('password');
+    // Every URL a BDK builds from it is one the sandbox serves, each component's own path once.
+    expect(bdkUrls(doc)).toEqual({
+      login: `${sandbox.podUrl}/login`, pod: `${sandbox.podUrl}/pod`, relay: sandbox.keyManagerUrl, keyauth: sandbox.keyAuthUrl,
+      sessionauth: sandbox.sessionAuthUrl, agent: sandbox.agentUrl,
+    });
+  });
+
   it('connects with the config.yaml the sandbox writes, unchanged', async () => {
     const bot = await AllegroClient.create(join(dirname(sandbox.configPath), 'config.yaml'));
     try {

@@ -3,7 +3,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { AesKey } from '../../../src/crypto/aes-key.js';
 import { encryptText } from '../../../src/crypto/transport.js';
 import { partitionHashOf } from '../../../src/sandbox/store/objects.js';
@@ -107,6 +107,93 @@ describe('Datafeed 2.0', () => {
     expect((await call(sandbox, 'GET', '/datafeed2/api/v1/feeds', { headers: feedHeaders })).json).toEqual([]);
     const feed = await call(sandbox, 'POST', '/datafeed2/api/v1/feeds', { headers: feedHeaders });
     expect(feed.status).toBe(201);
+  });
+});
+
+describe('at scale: what is kept, and ackIds (issue 9, defect 5)', () => {
+  let sandbox: RunningSandbox;
+  let bot: Login;
+  let alice: Login;
+  let bob: Login;
+  let roomId: string;
+  const errors: unknown[] = [];
+
+  beforeAll(async () => {
+    sandbox = await startSandbox({ config: { datafeedWaitMs: 100, feedTtlMs: 1200 }, onError: (e) => errors.push(e) });
+    [bot, alice, bob] = await Promise.all([login(sandbox, 'sandbox-bot'), login(sandbox, 'alice'), login(sandbox, 'bob')]);
+    roomId = (await call(sandbox, 'POST', '/pod/v3/room/create', { headers: bot.headers, json: { name: 'busy' } })).json.roomSystemInfo.id;
+    await call(sandbox, 'POST', `/pod/v1/room/${roomId}/membership/add`, { headers: bot.headers, json: { id: alice.userId } });
+  });
+  afterAll(() => sandbox.close());
+
+  const feedOf = async (who: Login) => {
+    const headers = await datafeedToken(sandbox, who);
+    const id = (await call(sandbox, 'POST', '/datafeed2/api/v1/feeds', { headers })).json.id as string;
+    const read = async (ackId?: string) => call(sandbox, 'POST', `/datafeed2/api/v1/feeds/${id}/events`, { headers, json: ackId === undefined ? {} : { ackId } });
+    return { id, headers, read };
+  };
+  const kept = () => ({ events: sandbox.store.counts().events, recipients: sandbox.store.counts().eventRecipients });
+
+  it('keeps nothing for users without a live feed, and prunes what every feed of the user acknowledged', async () => {
+    for (let i = 0; i < 5; i++) await sendText(sandbox, bot, roomId, `unseen ${i}`);
+    expect(kept()).toEqual({ events: 0, recipients: 0 });
+    const first = await feedOf(alice);
+    for (let i = 0; i < 3; i++) await sendText(sandbox, bot, roomId, `seen ${i}`);
+    expect(kept()).toEqual({ events: 3, recipients: 3 });
+    const read = await first.read();
+    expect(read.json.events).toHaveLength(3);
+    await first.read(read.json.ackId);
+    expect(kept()).toEqual({ events: 0, recipients: 0 });
+    // A second feed of the same user that has not read holds them; deleting it lets them go.
+    const second = await feedOf(alice);
+    for (let i = 0; i < 2; i++) await sendText(sandbox, bot, roomId, `twice ${i}`);
+    const again = await first.read(read.json.ackId);
+    await first.read(again.json.ackId);
+    expect(kept()).toEqual({ events: 2, recipients: 2 });
+    expect((await call(sandbox, 'DELETE', `/datafeed2/api/v1/feeds/${second.id}`, { headers: second.headers })).status).toBe(204);
+    expect(kept()).toEqual({ events: 0, recipients: 0 });
+    expect(errors).toEqual([]);
+  });
+
+  it('drops what only an expired feed could deliver, at the next sweep', async () => {
+    const idle = await feedOf(alice);
+    await sendText(sandbox, bot, roomId, 'for the idle feed');
+    expect(kept().recipients).toBeGreaterThan(0);
+    // feedTtlMs 1.2 s: the sweep runs every 600 ms.
+    await vi.waitFor(() => expect(kept()).toEqual({ events: 0, recipients: 0 }), { timeout: 5000, interval: 100 });
+    expect((await idle.read()).status).toBe(400);
+  });
+
+  it('a new feed starts at "now": it never delivers what was logged before it, even what another feed still holds', async () => {
+    const older = await feedOf(alice);
+    await sendText(sandbox, bot, roomId, 'before the new feed');
+    const newer = await feedOf(alice);
+    expect((await newer.read()).json.events).toEqual([]);
+    const held = await older.read();
+    expect(held.json.events).toHaveLength(1);
+    // The older feed's ackId names a position of that feed only.
+    expect((await newer.read(held.json.ackId)).status).toBe(400);
+    await sendText(sandbox, bot, roomId, 'after');
+    expect((await newer.read()).json.events.map((e: { payload: { text: string } }) => e.payload.text)).toHaveLength(1);
+  });
+
+  it('refuses a made-up, altered or wave-1-style ackId with 400 and replays nothing', async () => {
+    const feed = await feedOf(bob);
+    const real = (await feed.read()).json.ackId as string;
+    const bytes = Buffer.from(real, 'base64url');
+    const altered = Buffer.from(bytes);
+    altered[7]! ^= 1; // another position, same MAC
+    const remac = Buffer.from(bytes);
+    remac[bytes.length - 1]! ^= 1;
+    for (const ackId of [
+      altered.toString('base64url'), remac.toString('base64url'), Buffer.from(`${feed.id}:0`).toString('base64url'), Buffer.from(`${feed.id}:5`).toString('base64url'),
+      Buffer.concat([Buffer.alloc(8), bytes.subarray(8)]).toString('base64url'), real.slice(0, -2), `${real}AA`, 'A'.repeat(2000),
+    ]) {
+      const reply = await feed.read(ackId);
+      expect(reply.status, ackId).toBe(400);
+      expect(reply.json).toEqual({ code: 400, message: 'The ackId is not one this feed returned' });
+    }
+    expect((await feed.read(real)).status).toBe(200);
   });
 });
 

@@ -14,12 +14,12 @@ import { AesKey } from '../../../src/crypto/aes-key.js';
 import { RsaPrivateKey, signJwtRs512 } from '../../../src/crypto/rsa.js';
 import { encryptText, encryptTransport } from '../../../src/crypto/transport.js';
 import { startSandbox, type RunningSandbox } from '../../../src/sandbox/server.js';
-import { accountKey, call, contentKey, login, type Login } from '../../helpers/sandbox.js';
+import { accountKey, call, contentKey, login, multipartBody, type Login } from '../../helpers/sandbox.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // The routes
 
-type Auth = 'none' | 'session' | 'km' | 'datafeed' | 'api' | 'logout' | 'app';
+type Auth = 'none' | 'session' | 'km' | 'datafeed' | 'api' | 'logout' | 'agent' | 'app';
 type Ids = Record<string, string>;
 
 interface RouteCase {
@@ -31,15 +31,16 @@ interface RouteCase {
   auth: Auth;
   /** Valid query parameters (values may hold placeholders). */
   query?: Record<string, string>;
-  /** A valid body: JSON, or for `form` the messagepayload JSON, or for `bytes` the raw bytes. */
+  /** A valid body: JSON, or for `form` the messagepayload JSON, or for `bytes` the raw bytes, or for `multipart` the fields. */
   valid?: (ids: Ids) => unknown;
-  body?: 'json' | 'form' | 'bytes';
+  body?: 'json' | 'form' | 'bytes' | 'multipart';
   /** Body limit when not the default 1 MiB. */
   limit?: number;
 }
 
 const MESSAGE_LIMIT = 2 * 1024 * 1024;
 const ATTACHMENT_LIMIT = 25 * 1024 * 1024;
+const AGENT_SEND_LIMIT = MESSAGE_LIMIT + ATTACHMENT_LIMIT;
 const uid = (ids: Ids, name: string) => Number(ids[name]);
 
 const ROUTES: RouteCase[] = [
@@ -156,6 +157,37 @@ const ROUTES: RouteCase[] = [
   ...['accept', 'reject'].map((action): RouteCase => ({
     method: 'POST', pattern: `/pod/v1/connection/${action}`, path: `/pod/v1/connection/${action}`, auth: 'session', valid: (ids) => ({ userId: uid(ids, 'alice') }),
   })),
+  { method: 'POST', pattern: '/pod/v1/user/search', path: '/pod/v1/user/search', auth: 'session', query: { skip: '0', limit: '5', local: 'true' }, valid: () => ({ query: 'ali', filters: { title: 'Sales Trader', accountTypes: ['NORMAL'] } }) },
+  { method: 'POST', pattern: '/pod/v1/admin/messagesuppression/:id/suppress', path: '/pod/v1/admin/messagesuppression/{doomedMessage}/suppress', auth: 'session' },
+  // agent.ts, agent-messages.ts, agent-datafeed.ts
+  { method: 'GET', pattern: '/agent/v3/health', path: '/agent/v3/health', auth: 'none' },
+  { method: 'GET', pattern: '/agent/v3/health/extended', path: '/agent/v3/health/extended', auth: 'none' },
+  { method: 'GET', pattern: '/agent/v1/info', path: '/agent/v1/info', auth: 'none' },
+  { method: 'POST', pattern: '/agent/v1/util/echo', path: '/agent/v1/util/echo', auth: 'session', valid: () => ({ message: 'echo' }) },
+  {
+    method: 'POST', pattern: '/agent/v4/stream/:sid/message/create', path: '/agent/v4/stream/{seedRoom}/message/create', auth: 'agent', body: 'multipart',
+    limit: AGENT_SEND_LIMIT, valid: () => ({ message: '<messageML>fuzz <b>me</b></messageML>', data: '{}', version: '2.0' }),
+  },
+  {
+    method: 'POST', pattern: '/agent/v4/message/blast', path: '/agent/v4/message/blast', auth: 'agent', body: 'multipart', limit: AGENT_SEND_LIMIT,
+    valid: (ids) => ({ sids: ids.seedRoom, message: '<messageML>blast</messageML>' }),
+  },
+  {
+    method: 'POST', pattern: '/agent/v4/stream/:sid/message/:mid/update', path: '/agent/v4/stream/{seedRoom}/message/{message}/update', auth: 'agent',
+    body: 'multipart', limit: AGENT_SEND_LIMIT, valid: () => ({ message: '<messageML>updated</messageML>', silent: 'true' }),
+  },
+  { method: 'GET', pattern: '/agent/v4/stream/:sid/message', path: '/agent/v4/stream/{seedRoom}/message', auth: 'session', query: { since: '0', skip: '0', limit: '10' } },
+  { method: 'GET', pattern: '/agent/v1/message/:id', path: '/agent/v1/message/{message}', auth: 'session' },
+  { method: 'GET', pattern: '/agent/v1/stream/:sid/attachment', path: '/agent/v1/stream/{seedRoom}/attachment', auth: 'session', query: { fileId: '{agentFile}', messageId: '{agentMessage}' } },
+  { method: 'POST', pattern: '/agent/v1/message/search', path: '/agent/v1/message/search', auth: 'session', query: { limit: '5', sortDir: 'ASC' }, valid: (ids) => ({ text: 'known', streamId: ids.seedRoom }) },
+  { method: 'GET', pattern: '/agent/v1/message/search', path: '/agent/v1/message/search', auth: 'session', query: { query: 'text:known AND streamId:{seedRoom}' } },
+  { method: 'GET', pattern: '/agent/v5/datafeeds', path: '/agent/v5/datafeeds', auth: 'session', query: { tag: 'fuzz' } },
+  { method: 'POST', pattern: '/agent/v5/datafeeds', path: '/agent/v5/datafeeds', auth: 'session', valid: () => ({ tag: 'fuzz', includeInvisible: false }) },
+  { method: 'DELETE', pattern: '/agent/v5/datafeeds/:id', path: '/agent/v5/datafeeds/{doomedV5}', auth: 'session' },
+  { method: 'POST', pattern: '/agent/v5/datafeeds/:id/read', path: '/agent/v5/datafeeds/{v5}/read', auth: 'session', valid: () => ({ ackId: '', updatePresence: false }) },
+  { method: 'POST', pattern: '/agent/v5/events/read', path: '/agent/v5/events/read', auth: 'session', valid: () => ({ type: 'datahose', tag: 'fuzz', eventTypes: ['MESSAGESENT'], ackId: '' }) },
+  { method: 'POST', pattern: '/agent/v4/datafeed/create', path: '/agent/v4/datafeed/create', auth: 'session' },
+  { method: 'GET', pattern: '/agent/v4/datafeed/:id/read', path: '/agent/v4/datafeed/{legacy}/read', auth: 'session' },
 ];
 
 /** The control API (control.ts): run alone, one request at a time, with fault rules cleared after each answer. */
@@ -168,7 +200,11 @@ const CONTROL_ROUTES: RouteCase[] = [
   { method: 'DELETE', pattern: '/sandbox/v1/faults', path: '/sandbox/v1/faults', auth: 'none' },
   { method: 'POST', pattern: '/sandbox/v1/streams/:id/rotate', path: '/sandbox/v1/streams/{room}/rotate', auth: 'none' },
   { method: 'PUT', pattern: '/sandbox/v1/entitlements', path: '/sandbox/v1/entitlements', auth: 'none', valid: () => ({ objectStore: true }) },
-  { method: 'POST', pattern: '/sandbox/v1/users', path: '/sandbox/v1/users', auth: 'none', valid: () => ({ username: 'fuzz-user', displayName: 'Fuzz User', type: 'NORMAL' }) },
+  { method: 'POST', pattern: '/sandbox/v1/users', path: '/sandbox/v1/users', auth: 'none', valid: () => ({ username: 'fuzz-user', displayName: 'Fuzz User', type: 'NORMAL', profile: { title: 'Tester' } }) },
+  {
+    method: 'POST', pattern: '/sandbox/v1/streams/:id/forms', path: '/sandbox/v1/streams/{seedRoom}/forms', auth: 'none',
+    valid: (ids) => ({ userId: uid(ids, 'alice'), formMessageId: ids.message, formId: 'f', formValues: { choice: 'a' } }),
+  },
   { method: 'PUT', pattern: '/sandbox/v1/policies', path: '/sandbox/v1/policies', auth: 'none', valid: () => ({ imRequiresConnection: false }) },
   { method: 'PUT', pattern: '/sandbox/v1/users/:uid/entitlements', path: '/sandbox/v1/users/{bob}/entitlements', auth: 'none', valid: () => ({ canSendFiles: true }) },
   { method: 'POST', pattern: '/sandbox/v1/apps/:appId/disable', path: '/sandbox/v1/apps/sandbox-crm/disable', auth: 'none' },
@@ -195,8 +231,10 @@ const FIELDS = [
   'multiLateralRoom', 'id', 'userId', 'streamTypes', 'type', 'includeInactiveStreams', 'category', 'ackId', 'path', 'method', 'latencyMs',
   'status', 'retryAfterSeconds', 'drop', 'times', 'objectStore', 'username', 'displayName', 'publicKeyPem', 'version', 'threadId', 'text',
   'presentationML', 'entityJSON', 'msgFeatures', 'absoluteHash', 'partitionHash', 'baseHash', 'prevHash', 'sortKey', 'rotationId',
-  'encryptedPayload', 'header', '_type', 'deletionType', 'partitionId', 'userPermissions', 'permissions', 'url', 'apiKey', 'userIds',
-  'imRequiresConnection', 'canSendFiles', 'query', 'active', 'visibleOnProfile', 'companyWide', 'followers', '__proto__', 'constructor',
+  'encryptedPayload', 'header', '_type', 'deletionType', 'partitionId', 'userPermissions', 'permissions', 'message', 'data', 'sids', 'silent',
+  'attachment', 'preview', 'query', 'filters', 'tag', 'eventTypes', 'updatePresence', 'includeInvisible', 'streamId', 'hashtag', 'author',
+  'formMessageId', 'formId', 'formValues', 'profile', 'url', 'apiKey', 'userIds', 'imRequiresConnection', 'canSendFiles', 'active', 'visibleOnProfile',
+  'companyWide', 'followers', '__proto__', 'constructor',
 ];
 
 /** JSON values of every type, for whole bodies and single fields. */
@@ -264,7 +302,10 @@ function check(route: RouteCase | undefined, s: Send, a: Answer): void {
   if (a.status < 400 || a.status >= 500) throw new Error(`${what}: status ${a.status}: ${text.slice(0, 300)}`);
   if (!String(a.headers['content-type']).startsWith('application/json')) throw new Error(`${what}: ${a.status} without a JSON body`);
   const json = JSON.parse(text) as Record<string, unknown>;
-  if (json.code !== a.status || typeof json.message !== 'string' || json.message.length === 0 || Object.keys(json).length !== 2) {
+  // The Agent's V2Error may add details (the position of a MessageML error).
+  const extra = Object.keys(json).filter((k) => k !== 'code' && k !== 'message');
+  const detailsOk = extra.length === 0 || (extra.length === 1 && extra[0] === 'details' && typeof json.details === 'object' && json.details !== null);
+  if (json.code !== a.status || typeof json.message !== 'string' || json.message.length === 0 || !detailsOk) {
     throw new Error(`${what}: ${a.status} body is not {code, message}: ${text.slice(0, 300)}`);
   }
 }
@@ -303,6 +344,7 @@ function authHeaders(route: RouteCase): Record<string, string> {
     case 'datafeed': return { authorization: `Bearer ${ids.datafeedToken}` };
     case 'api': return { authorization: `Bearer ${ids.apiToken}` };
     case 'logout': return { sessionToken: ids.logoutSession! };
+    case 'agent': return { ...bot.headers, ...bot.kmHeaders };
     case 'app': return { sessionToken: ids.appToken! };
   }
 }
@@ -311,6 +353,11 @@ function authHeaders(route: RouteCase): Record<string, string> {
 function encode(route: RouteCase, value: unknown): { body: Buffer; contentType: string } {
   if (route.body === 'form') return { body: Buffer.from(new URLSearchParams({ messagepayload: JSON.stringify(value) }).toString()), contentType: 'application/x-www-form-urlencoded' };
   if (route.body === 'bytes' && Buffer.isBuffer(value)) return { body: value, contentType: 'application/octet-stream' };
+  if (route.body === 'multipart' && typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    // Each key a field: strings as they are, other values as JSON.
+    const fields = Object.entries(value).map(([name, v]) => ({ name, value: typeof v === 'string' ? v : JSON.stringify(v) ?? 'null' }));
+    return { body: multipartBody(fields, 'fuzz-boundary'), contentType: 'multipart/form-data; boundary=fuzz-boundary' };
+  }
   return { body: Buffer.from(JSON.stringify(value) ?? 'null'), contentType: 'application/json' };
 }
 
@@ -335,13 +382,15 @@ function replaceAt(value: unknown, path: Array<string | number>, replacement: un
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Time box for the random phase: about 7 s in all, shared by the routes as they run.
+// Time box for the random phase: about 10 s in all, shared by the routes as they run; a route always gets at least
+// 500 ms, time for at least one random body even on a loaded machine (fast-check fails a property it could not run
+// once).
 
-const RANDOM_BUDGET_MS = 7000;
+const RANDOM_BUDGET_MS = 10_000;
 let randomStarted: number | undefined;
 function randomTimeLimit(): number {
   randomStarted ??= Date.now();
-  return Math.max(150, Math.min(1500, randomStarted + RANDOM_BUDGET_MS - Date.now()));
+  return Math.max(500, Math.min(1500, randomStarted + RANDOM_BUDGET_MS - Date.now()));
 }
 
 function bodyArbitrary(route: RouteCase): fc.Arbitrary<{ body: Buffer; contentType?: string }> {
@@ -432,7 +481,9 @@ async function fuzzRoute(route: RouteCase): Promise<void> {
     // A token of another kind does not open the route.
     const wrongKind: Record<Auth, Record<string, string>> = {
       none: {}, logout: bot.kmHeaders, session: { sessionToken: bot.km }, km: { keyManagerToken: bot.session },
-      datafeed: { authorization: `Bearer ${bot.km}` }, api: { authorization: `Bearer ${ids.datafeedToken}` }, app: { sessionToken: bot.session },
+      datafeed: { authorization: `Bearer ${bot.km}` }, api: { authorization: `Bearer ${ids.datafeedToken}` },
+      agent: { sessionToken: bot.km, keyManagerToken: bot.session },
+      app: { sessionToken: bot.session },
     };
     await refused(wrongKind[route.auth]);
   }
@@ -496,6 +547,18 @@ beforeAll(async () => {
   ids.message = sent.json.messageId;
   ids.attachment = Buffer.from(await encryptTransport(ck, new Uint8Array(64).fill(1), { rotationId: 0 })).toString('base64');
   ids.file = (await call(sandbox, 'POST', `/webcontroller/ingestor/v1/attachments?threadId=${ids.seedRoom}`, { headers: bot.headers, bytes: Buffer.from(ids.attachment, 'base64') })).json.fileId;
+
+  // The Agent: a message with an attachment, a message to suppress, v5 feeds to read and delete, a legacy feed.
+  const agentHeaders = { ...bot.headers, ...bot.kmHeaders };
+  const agentSent = await call(sandbox, 'POST', `/agent/v4/stream/${ids.seedRoom}/message/create`, {
+    headers: agentHeaders, multipart: [{ name: 'message', value: '<messageML>known agent message</messageML>' }, { name: 'attachment', value: Buffer.from('file'), filename: 'f.txt' }],
+  });
+  ids.agentMessage = agentSent.json.messageId;
+  ids.agentFile = agentSent.json.attachments[0].id;
+  ids.doomedMessage = (await call(sandbox, 'POST', `/agent/v4/stream/${ids.seedRoom}/message/create`, { headers: agentHeaders, multipart: [{ name: 'message', value: '<messageML>doomed</messageML>' }] })).json.messageId;
+  ids.v5 = (await call(sandbox, 'POST', '/agent/v5/datafeeds', { headers: bot.headers, json: {} })).json.id;
+  ids.doomedV5 = (await call(sandbox, 'POST', '/agent/v5/datafeeds', { headers: bot.headers, json: {} })).json.id;
+  ids.legacy = (await call(sandbox, 'POST', '/agent/v4/datafeed/create', { headers: bot.headers })).json.id;
 
   // Object Store: a partition and an object in it.
   const api = { authorization: `Bearer ${ids.apiToken}` };
@@ -578,7 +641,7 @@ describe('wrong methods and unknown paths', () => {
     const paths = [
       '/', '/pod', '/pod/', '/pod/v9/sessioninfo', '/pod/v2/sessioninfo/extra', '/POD/v2/sessioninfo', '/pod/v3/room/%E0%A4%A/info',
       '/pod/v3/room//info', '/%', '/..', '/pod/../etc/passwd', `/pod/${'x'.repeat(8000)}`, '/sandbox/v1', '/datafeed2/api/v1/feeds/a/b/c',
-      '/object/v1/partitions/a/b/c', '/relay/keys', '/agent/v5/datafeeds',
+      '/object/v1/partitions/a/b/c', '/relay/keys', '/agent/v6/datafeeds', '/agent/v5/datafeeds/a/b/c',
     ];
     for (const path of paths) {
       for (const method of ['GET', 'POST', 'DELETE']) {
@@ -632,10 +695,20 @@ describe('afterwards', () => {
     const after = counts();
     const createdUsers = ok('POST /sandbox/v1/users');
     expect(after.users).toBe(before.users + createdUsers);
-    expect(after.messages).toBe(before.messages + ok('POST /webcontroller/ingestor/v2/MessageService'));
+    // Messages: native posts, Agent creates and updates one each, a blast at most one (its only valid stream is the room).
+    const sent = ok('POST /webcontroller/ingestor/v2/MessageService') + ok('POST /agent/v4/stream/:sid/message/create') + ok('POST /agent/v4/stream/:sid/message/:mid/update');
+    expect(after.messages).toBeGreaterThanOrEqual(before.messages + sent);
+    expect(after.messages).toBeLessThanOrEqual(before.messages + sent + ok('POST /agent/v4/message/blast'));
     expect(after.attachments).toBe(before.attachments + ok('POST /webcontroller/ingestor/v1/attachments'));
-    expect(after.feeds).toBe(before.feeds + ok('POST /datafeed2/api/v1/feeds') - ok('DELETE /datafeed2/api/v1/feeds/:feedId'));
+    // Feeds: a v5 create with a live feed's tag and a datahose read of a live feed create none.
+    const deleted = ok('DELETE /datafeed2/api/v1/feeds/:feedId') + ok('DELETE /agent/v5/datafeeds/:id');
+    const created = ok('POST /datafeed2/api/v1/feeds') + ok('POST /agent/v4/datafeed/create');
+    expect(after.feeds).toBeGreaterThanOrEqual(before.feeds + created - deleted);
+    expect(after.feeds).toBeLessThanOrEqual(before.feeds + created - deleted + ok('POST /agent/v5/datafeeds') + ok('POST /agent/v5/events/read'));
     expect(ok('DELETE /datafeed2/api/v1/feeds/:feedId')).toBeLessThanOrEqual(1);
+    expect(ok('DELETE /agent/v5/datafeeds/:id')).toBeLessThanOrEqual(1);
+    // The known Agent message still reads, decrypted.
+    expect((await call(sandbox, 'GET', `/agent/v1/message/${ids.agentMessage}`, { headers: again.headers })).json.message).toContain('known agent message');
     expect(after.streams).toBeGreaterThanOrEqual(before.streams + createdUsers + ok('POST /pod/v3/room/create'));
     expect(after.streams).toBeLessThanOrEqual(before.streams + createdUsers + ok('POST /pod/v3/room/create') + ok('POST /pod/v1/im/create'));
 

@@ -19,6 +19,18 @@ describe('AesKey', () => {
     expect(key.bytes).toEqual(new Uint8Array(32).fill(1));
   });
 
+  it('copies a Node Buffer too (Buffer#slice is a view), so wiping the key never zeroes the caller\'s bytes', () => {
+    // Regression: the constructor used bytes.slice(), which for a Buffer shares memory with the caller (and, for
+    // small Buffers, with Node's allocation pool): wipe() zeroed the caller's buffer.
+    const bytes = Buffer.alloc(32, 7);
+    const key = new AesKey(bytes);
+    bytes.fill(2);
+    expect(key.bytes).toEqual(new Uint8Array(32).fill(7));
+    bytes.fill(7);
+    key.wipe();
+    expect(bytes).toEqual(Buffer.alloc(32, 7));
+  });
+
   it('wipes its bytes and handles, after which use throws INVALID_ARGUMENT', () => {
     const key = new AesKey(new Uint8Array(32).fill(9));
     const view = key.bytes;

@@ -5,17 +5,7 @@ import {
 } from '../../../src/sandbox/body.js';
 import { HttpError } from '../../../src/sandbox/http-error.js';
 import { toBase64, toBase64Url } from '../../../src/util/bytes.js';
-
-/** The HttpError `f` throws (fails the test if it throws anything else, or nothing). */
-function httpError(f: () => unknown): HttpError {
-  try {
-    f();
-  } catch (err) {
-    expect(err).toBeInstanceOf(HttpError);
-    return err as HttpError;
-  }
-  throw new Error('expected an HttpError, nothing was thrown');
-}
+import { httpError } from '../../helpers/errors.js';
 
 describe('requireObject / requireArray', () => {
   it('accept their type and return the same value', () => {

@@ -65,6 +65,8 @@ describe('Router.match', () => {
 describe('errorResponse / writeResponse', () => {
   it('errorResponse has Symphony\'s {code, message} shape', () => {
     expect(errorResponse(404, 'gone', { x: 'y' })).toEqual({ status: 404, json: { code: 404, message: 'gone' }, headers: { x: 'y' } });
+    // With structured facts, the Agent API's V2Error: details beside code and message.
+    expect(errorResponse(400, 'bad', {}, { line: 1, column: 2 }).json).toEqual({ code: 400, message: 'bad', details: { line: 1, column: 2 } });
   });
 
   it('writeResponse writes JSON, bytes and 204 with the right headers', () => {

@@ -78,6 +78,15 @@ describe('parseSeed', () => {
     expect(DEFAULT_SEED.apps![0]!.permissions).not.toContain('SUPPRESS_MESSAGES');
   });
 
+  it('keeps directory fields and room attributes, in their canonical form', () => {
+    const seed = parseSeed({
+      users: [{ username: 'alice', profile: { title: 'T', location: 'L', marketCoverage: 'EMEA' } }],
+      rooms: [{ name: 'r', owner: 'alice', attributes: { keywords: [{ key: 'k', value: 'v', extra: 1 }], readOnly: true, subType: 'EMAIL', unknown: 1 } }],
+    });
+    expect(seed.users[0]!.profile).toEqual({ title: 'T', location: 'L', marketCoverage: 'EMEA' });
+    expect(seed.rooms![0]!.attributes).toEqual({ keywords: [{ key: 'k', value: 'v' }], readOnly: true, subType: 'EMAIL' });
+  });
+
   it('accepts the pod id bounds 1 and 131071 and a seed with users only', () => {
     expect(parseSeed({ ...base(), pod: { podId: 1 } }).pod).toEqual({ podId: 1 });
     expect(parseSeed({ ...base(), pod: {} }).pod).toEqual({});
@@ -115,6 +124,11 @@ describe('parseSeed', () => {
     [{ users: [{ username: 'a', type: 'system' }] }, /users\[0\]\.type must be NORMAL or SYSTEM/],
     [{ users: [{ username: 'a', publicKeyPem: [] }] }, /users\[0\]: Field "publicKeyPem" must be a string/],
     [{ users: [{ username: 'a', certificate: 'true' }] }, /users\[0\]: Field "certificate" must be a boolean/],
+    [{ users: [{ username: 'a', profile: 'x' }] }, /users\[0\]: Field "profile" must be an object/],
+    [{ users: [{ username: 'a', profile: { title: 1 } }] }, /users\[0\]\.profile: Field "title" must be a string/],
+    [{ users: [{ username: 'a', profile: { mood: 'x' } }] }, /users\[0\]\.profile: Field "mood" is not one of firstName/],
+    [{ ...base(), rooms: [{ name: 'r', owner: 'alice', attributes: { keywords: [{ key: 'k' }] } }] }, /rooms\[0\]\.attributes: Field "value" is required/],
+    [{ ...base(), rooms: [{ name: 'r', owner: 'alice', attributes: { readOnly: 'yes' } }] }, /rooms\[0\]\.attributes: Field "readOnly" must be a boolean/],
     [{ ...base(), bot: 'carol' }, /bot names an unknown user/],
     [{ ...base(), bot: 1 }, /bot: Field "bot" must be a string/],
     [{ ...base(), rooms: {} }, /rooms: Field "rooms" must be an array/],

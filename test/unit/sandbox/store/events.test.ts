@@ -150,10 +150,24 @@ describe('feeds', () => {
     expect(seqs(store.events.forUser(U1, 0, 10))).toEqual([3, 4, 5]);
     await store.write((tx) => store.events.deleteFeed(tx, store.events.feed('second')!, LIVE));
     expect(seqs(store.events.forUser(U1, 0, 10))).toEqual([5]);
-    // The events themselves go at the next sweep, once no live feed can deliver them.
-    expect(store.events.count()).toEqual({ events: 5, recipients: 1 });
+    // The events go with their last recipient row.
+    expect(store.events.count()).toEqual({ events: 1, recipients: 1 });
     expect(await store.write((tx) => store.events.sweep(tx, LIVE))).toBe(false);
     expect(store.events.count()).toEqual({ events: 1, recipients: 1 });
+  });
+
+  it('an event goes as soon as its last recipient row goes, even while another user\'s feed lags far behind', async () => {
+    // U3's feed (stream 2) never acknowledges anything; U1 reads and acknowledges stream 1's events as they come.
+    const store = await withFeeds([U1, U3]);
+    const u1 = store.events.feed(`feed-${U1}`)!;
+    await store.write((tx) => store.events.append(tx, { kind: 'CREATE_IM', initiator: U3, timestamp: T0, streamId: sid(2) }, LIVE));
+    for (let round = 0; round < 3; round++) {
+      const seq = await store.write((tx) => store.events.append(tx, { kind: 'UPDATE_ROOM', initiator: U1, timestamp: T0, streamId: sid(1) }, LIVE));
+      await store.write((tx) => store.events.acknowledge(tx, u1, seq!, T0 + 1, LIVE));
+    }
+    // Only U3's unacknowledged event is left: the log does not grow with what every recipient has read.
+    expect(store.events.count()).toEqual({ events: 1, recipients: 1 });
+    expect(seqs(store.events.forUser(U3, 0, 10))).toEqual([1]);
   });
 
   it('a sweep deletes expired feeds and what only they could deliver', async () => {

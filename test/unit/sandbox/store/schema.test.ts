@@ -12,13 +12,16 @@ describe('migrate', () => {
     migrate(db);
     expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
     expect(tables(db)).toEqual([
-      'app_installs', 'apps', 'attachment_chunks', 'attachments', 'blobs', 'connections', 'event_recipients', 'events', 'feeds', 'follows', 'members',
-      'messages', 'objects', 'partitions', 'pod', 'pod_policies', 'revocations', 'rotations', 'signal_subscribers', 'signals', 'streams',
-      'user_entitlements', 'users', 'versions',
+      'app_installs', 'apps', 'attachment_chunks', 'attachments', 'blobs', 'connections', 'event_recipients', 'events', 'feeds', 'follows',
+      'members', 'message_replacements', 'message_suppressions', 'messages', 'objects', 'partitions', 'pod', 'pod_policies', 'revocations',
+      'rotations', 'signal_subscribers', 'signals', 'streams', 'user_entitlements', 'user_profiles', 'users', 'versions',
     ]);
     // The event log keeps the facts an Agent API reader needs as columns.
     expect(db.prepare<[], { name: string }>("SELECT name FROM pragma_table_info('events')").all().map((c) => c.name))
       .toEqual(['seq', 'kind', 'initiator', 'ts', 'stream_id', 'affected_user', 'message_seq', 'payload']);
+    // The Agent's kinds of feed are columns of the feeds (migration 2).
+    expect(db.prepare<[], { name: string }>("SELECT name FROM pragma_table_info('feeds')").all().map((c) => c.name))
+      .toEqual(['id', 'user_id', 'created_at', 'ack_seq', 'last_read_at', 'kind', 'tag', 'owner', 'filter']);
     db.close();
   });
 
