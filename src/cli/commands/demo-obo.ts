@@ -1,6 +1,7 @@
 /**
  * The OBO part of `allegro demo` (docs/cli.md "Demo"): a CRM-style app authenticates once and acts for Alice and Bob
- * (presence, a connection request and its acceptance, an IM with a click-to-chat link), is refused with typed errors
+ * (presence, a connection request and its acceptance, an IM with a click-to-chat link, a message with an attachment
+ * through the Agent that Alice's own native client decrypts), is refused with typed errors
  * where it lacks a permission and for the bot it is not installed for, and receives the partner callback, which a
  * tenant registry records; the app is then rebuilt for that tenant from the registry alone.
  */
@@ -9,6 +10,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { AllegroClient } from '../../client.js';
 import { AllegroError } from '../../errors.js';
 import { OboApp } from '../../obo/app.js';
 import { createPartnerCallbackHandler } from '../../obo/partner-callback.js';
@@ -26,8 +28,11 @@ export type DemoStep = <T>(name: string, run: () => Promise<T>, check: (value: T
 const refusal = (promise: Promise<unknown>) => promise.then(() => 'accepted', (err: unknown) => err);
 const hasCode = (err: unknown, code: string) => err instanceof AllegroError && err.code === code;
 
-/** Run the OBO steps against `sandbox` (the seeded app `sandbox-crm`, installed for alice and bob). */
-export async function oboSteps(sandbox: RunningSandbox, step: DemoStep): Promise<void> {
+/**
+ * Run the OBO steps against `sandbox` (the seeded app `sandbox-crm`, installed for alice and bob); `connect` opens a
+ * user's own native client.
+ */
+export async function oboSteps(sandbox: RunningSandbox, step: DemoStep, connect: (username: string) => Promise<AllegroClient>): Promise<void> {
   const crm = await step('A CRM app (OBO) authenticates once and acts for Alice and Bob with its cached app token', async () => {
     const app = await OboApp.create(sandbox.configPath);
     return { app, alice: await app.user('alice'), bob: await app.user('bob') };
@@ -49,10 +54,26 @@ export async function oboSteps(sandbox: RunningSandbox, step: DemoStep): Promise
       await bob.acceptConnection(aliceId);
       return alice.connection(bobId);
     }, (c) => c.status === 'ACCEPTED');
-    await step('The app creates the IM of Alice and Bob, and hands Alice a click-to-chat link', async () => {
+    const im = await step('The app creates the IM of Alice and Bob, and hands Alice a click-to-chat link', async () => {
       const streamId = await alice.createIm([bobId]);
       return { streamId, link: symphonyUri({ streamId, streamType: 'im' }), members: (await bob.streamInfo(streamId)).members };
-    }, (im) => im.members.includes(aliceId) && im.members.includes(bobId), (im) => im.link);
+    }, (c) => c.members.includes(aliceId) && c.members.includes(bobId), (c) => c.link);
+    if (im !== undefined) {
+      await step('The app sends a message with an attachment for Alice, through the Agent; Alice\'s own client decrypts it natively', async () => {
+        const messageId = await alice.send(im.streamId, '<messageML>Your <b>statement</b> is attached</messageML>', {
+          attachments: [{ name: 'statement.txt', content: new TextEncoder().encode('balance: 1,000,000'), contentType: 'text/plain' }],
+        });
+        const native = await connect('alice');
+        try {
+          const read = await native.pod.message(messageId);
+          const fileId = (sandbox.store.message(messageId)!.posted.attachments as Array<{ fileId: string }>)[0]!.fileId;
+          return { read, file: new TextDecoder().decode(await native.pod.downloadAttachment(im.streamId, fileId)), aliceId: native.userId };
+        } finally {
+          await native.close();
+        }
+      }, (r) => r.read.fromUserId === r.aliceId && r.read.text.includes('statement is attached') && r.file === 'balance: 1,000,000',
+      (r) => `"${r.read.text}" from ${r.read.fromUserId}, attachment "${r.file}"`);
+    }
     await step('Without GET_PRESENCE the app is refused, typed: OBO_PERMISSION_DENIED naming it', async () => {
       const granted = sandbox.store.app(app.appId)!.permissions;
       await sandbox.admin.setAppPermissions(app.appId, granted.filter((p) => p !== 'GET_PRESENCE'));

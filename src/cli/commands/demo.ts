@@ -213,7 +213,7 @@ export async function runDemo(out: (line: string) => void, options: DemoOptions 
       }
     }, (err) => err instanceof AllegroError && err.code === 'ENTITLEMENT_DISABLED', (err) => (err as Error).message);
 
-    await oboSteps(sandbox, step);
+    await oboSteps(sandbox, step, (username) => AllegroClient.create(identity(sandbox, username)));
   } finally {
     await Promise.all(clients.map((c) => c.close()));
     await sandbox.close();

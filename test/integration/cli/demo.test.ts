@@ -15,7 +15,7 @@ it('runs every demo step successfully on the embedded sandbox', async () => {
   for (const claim of [
     'encrypted objects', 'exchange encrypted messages', 'through the Agent; Alice decrypts it natively', 'blob through the Object Store', 'same SHA-256',
     'CONTENT_KEY_UNAVAILABLE', 'ENTITLEMENT_DISABLED', 'cached app token', 'https://open.symphony.com/?streamId=', 'OBO_PERMISSION_DENIED',
-    'APP_NOT_INSTALLED', 'partner callback',
+    'APP_NOT_INSTALLED', 'partner callback', 'Alice\'s own client decrypts it natively',
   ]) {
     expect(stdout).toContain(claim);
   }

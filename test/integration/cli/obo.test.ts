@@ -2,10 +2,11 @@
 // file as the bot's), acting for alice and bob by username or id; the bot, for whom the app is not installed, is
 // refused with APP_NOT_INSTALLED (exit 3); a missing --as is a usage error (exit 2).
 import { execFile } from 'node:child_process';
-import { join } from 'node:path';
+import { writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connections, im, presence, userArgument, whoami, withOboSession } from '../../../src/cli/commands/obo.js';
+import { connections, im, presence, send, userArgument, whoami, withOboSession } from '../../../src/cli/commands/obo.js';
 import { startSandbox, type RunningSandbox } from '../../../src/sandbox/server.js';
 import { rejection } from '../../helpers/errors.js';
 
@@ -40,6 +41,12 @@ describe('allegro obo', () => {
     const [streamId, link] = lines[3]!.split('\t');
     expect(link).toBe(`https://open.symphony.com/?streamId=${streamId}&streamType=im`);
     expect(await as('alice', (s) => connections(s, 'ALL', print))).toBe(0);
+    const file = join(dirname(sandbox.configPath), 'note.txt');
+    await writeFile(file, 'attached by the CLI');
+    expect(await as('alice', (s) => send(s, streamId!, 'hello from the CLI', [file], print))).toBe(0);
+    const messageId = lines.at(-1)!;
+    const posted = sandbox.store.message(messageId)!.posted as { attachments: Array<{ name: string }> };
+    expect(posted.attachments.map((a) => a.name)).toEqual(['note.txt']);
     expect(warnings).toEqual([]);
     expect(await rejection(as('alice', (s) => im(s, ['nobody'], print)))).toMatchObject({ code: 'INVALID_ARGUMENT' });
   });
