@@ -58,7 +58,7 @@ function withPath(url: string, path: string): string {
 
 /** The configuration for a tenant: its pod, session-auth and Agent URLs in place of the configured ones. */
 function forTenantConfig(config: AppConfig, tenant: Tenant): AppConfig {
-  // The pod's URL in the callback ends with /pod; the client appends /pod and /login itself (§B.4: base = podUrl − /pod).
+  // The pod's URL in the callback ends with /pod; the client appends /pod and /login itself (docs/symphony-apis.md §1.11: base = podUrl without /pod).
   const base = tenant.baseUrl ?? tenant.podUrl.replace(/\/pod$/, '');
   return {
     ...config,

@@ -37,10 +37,10 @@ function definition(req: SandboxRequest): Pick<Signal, 'name' | 'query' | 'visib
 /** Register the signal routes. */
 export function signalRoutes(router: Router, ctx: SandboxContext): void {
   const { store } = ctx;
-  /** The signal of the path, if the user may see it (owner, subscriber, or company-wide); 404 otherwise. */
+  /** The signal of the path, if the user may see it (owner, subscriber, or company-wide); 400 otherwise (the spec declares no 404 here). */
   const visible = (user: User, req: SandboxRequest): Signal => {
     const s = store.signals.get(canonicalId(req.params.id!, 'id'));
-    if (s === undefined || (s.owner !== user.id && !s.companyWide && store.signals.subscriber(s.id, user.id) === undefined)) throw new HttpError(404, 'Signal not found');
+    if (s === undefined || (s.owner !== user.id && !s.companyWide && store.signals.subscriber(s.id, user.id) === undefined)) throw new HttpError(400, 'Signal not found');
     return s;
   };
   /** The signal of the path, if the user owns it; 403 when they may only see it. */

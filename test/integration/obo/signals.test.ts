@@ -37,7 +37,7 @@ describe('signals on behalf of users', () => {
     expect(updated).toMatchObject({ id: created.id, name: 'FX and rates', visibleOnProfile: false, timestamp: created.timestamp });
 
     // Bob cannot see it until subscribed (by the owner, pushed); then he cannot leave it, nor change it.
-    expect(await rejection(bob.signal(created.id))).toMatchObject({ code: 'NOT_FOUND' });
+    expect(await rejection(bob.signal(created.id))).toMatchObject({ code: 'BAD_REQUEST', status: 400 }); // the spec declares no 404 here
     expect(await alice.subscribeSignal(created.id, { userIds: [bobId, 12345], pushed: true })).toEqual({
       requested: 2, succeeded: 1, failed: [{ userId: 12345, code: 'user.notfound', message: 'No such user' }],
     });
@@ -52,7 +52,7 @@ describe('signals on behalf of users', () => {
     expect(await bob.signals()).toEqual([]);
     await alice.deleteSignal(created.id);
     expect(await alice.signals()).toEqual([]);
-    expect(await rejection(alice.signal(created.id))).toMatchObject({ code: 'NOT_FOUND' });
+    expect(await rejection(alice.signal(created.id))).toMatchObject({ code: 'BAD_REQUEST', status: 400 });
   });
 
   it('a company-wide signal is visible to all; a user may subscribe himself', async () => {
