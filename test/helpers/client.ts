@@ -2,6 +2,11 @@
 import type { AllegroConfigInput } from '../../src/config.js';
 import type { RunningSandbox } from '../../src/sandbox/server.js';
 
+/** Where the sandbox listens, and its CA to trust. */
+function sandboxPod(sandbox: RunningSandbox): Pick<AllegroConfigInput, 'host' | 'port' | 'ssl'> {
+  return { host: '127.0.0.1', port: sandbox.port, ssl: { trustStore: { path: sandbox.caCertPath } } };
+}
+
 /** A client configuration for a seeded identity, logging in with its generated RSA key (or its certificate). */
 export function identityConfig(sandbox: RunningSandbox, username: string, overrides: Partial<AllegroConfigInput> & { useCertificate?: boolean } = {}): AllegroConfigInput {
   const files = sandbox.identities.get(username);
@@ -11,8 +16,7 @@ export function identityConfig(sandbox: RunningSandbox, username: string, overri
     ? { username, certificate: { path: files.pkcs12Path!, password: files.pkcs12Password! } }
     : { username, privateKey: { path: files.privateKeyPath! } };
   return {
-    host: '127.0.0.1', port: sandbox.port,
-    ssl: { trustStore: { path: sandbox.caCertPath } },
+    ...sandboxPod(sandbox),
     bot,
     retry: { maxAttempts: 6, initialIntervalMillis: 50, maxIntervalMillis: 1000 },
     ...rest,
@@ -31,8 +35,7 @@ export function appConfig(sandbox: RunningSandbox, appId: string, overrides: Par
     ? { appId, certificate: { certPath: files.certificatePath!, keyPath: files.certificateKeyPath! } }
     : { appId, privateKey: { path: files.privateKeyPath! } };
   return {
-    host: '127.0.0.1', port: sandbox.port,
-    ssl: { trustStore: { path: sandbox.caCertPath } },
+    ...sandboxPod(sandbox),
     app,
     retry: { maxAttempts: 3, initialIntervalMillis: 20, maxIntervalMillis: 200 },
     allegro: { auth: { minRefreshIntervalMs: 0 } },
