@@ -36,7 +36,8 @@ export default defineConfig({
           name: 'portable',
           include: [
             'test/unit/crypto/**/*.test.ts',
-            'test/unit/store/{allegro-payload,blob-format,envelope}.test.ts',
+            'test/unit/store/{allegro-payload,blob-format,envelope,record}.test.ts',
+            'test/unit/util/canonical-json.test.ts',
             'test/unit/pod/message-codec.test.ts',
             'test/property/**/*.test.ts',
           ],

@@ -3,7 +3,8 @@
  * together: configuration (config.ts), pooled HTTPS connections per component proxy (pools.ts; components with the
  * same proxy and TLS needs share a pool), the session with refresh on
  * 401 (auth/session.ts), the key caches (keys/key-store.ts), the pod (pod/pod-client.ts) and the datafeed
- * (pod/datafeed.ts), and the Object Store (store/object-store-client.ts). Start-up follows Allegro's sequence (docs/protocol.md §2.1): authenticate, read pod info
+ * (pod/datafeed.ts), the Object Store (store/object-store-client.ts) and encrypted records for the bot's own database
+ * (store/record.ts). Start-up follows Allegro's sequence (docs/protocol.md §2.1): authenticate, read pod info
  * and the account (user id and wall thread), then fetch keys lazily on first use.
  *
  * @example
@@ -16,14 +17,16 @@
  */
 import { loadConfig, resolveConfig, type AllegroConfig, type AllegroConfigInput } from './config.js';
 import { Session } from './auth/session.js';
-import { MalformedResponseError } from './errors.js';
+import { InvalidArgumentError, MalformedResponseError } from './errors.js';
 import type { HttpClient } from './http/http-client.js';
 import { KeyStore } from './keys/key-store.js';
 import { Datafeed, type DatafeedOptions } from './pod/datafeed.js';
 import { PodClient } from './pod/pod-client.js';
 import { openPools, type Component, type Pools } from './pools.js';
-import { ObjectStoreClient } from './store/object-store-client.js';
+import { ObjectStoreClient, payloadBytes } from './store/object-store-client.js';
+import { openRecord, readRecord, sealRecord, type DecryptedRecord, type EncryptedRecord, type RecordInput } from './store/record.js';
 import { toBase64Url, tryFromBase64 } from './util/bytes.js';
+import { describeValue } from './util/validate.js';
 import { VERSION } from './version.js';
 
 /** The client type reported to the pod (Account `clienttype`, message `clientVersionInfo`). */
@@ -139,9 +142,52 @@ export class AllegroClient {
     return feed;
   }
 
-  /** Stop datafeeds, wipe keys, close connections. */
+  /**
+   * Encrypt a record for the bot's own database (docs/wire-formats.md "Encrypted record v1"): the payload under the
+   * current content key of `threadId`, so every member of that thread can decrypt it; the header stays readable (and
+   * indexable) but is bound to the ciphertext.
+   *
+   * @example
+   * ```ts
+   * const record = await bot.encryptRecord({ threadId: room, header: { customer: 42 }, payload: { notes: 'VIP' }, associatedData: 'orders/17' });
+   * db.prepare('INSERT INTO orders (id, record) VALUES (?, ?)').run(17, JSON.stringify(record));
+   * ```
+   * @throws InvalidArgumentError (`INVALID_ARGUMENT`) naming the field; ContentKeyUnavailableError
+   *   (`CONTENT_KEY_UNAVAILABLE`) when the bot is not a member of the thread.
+   */
+  async encryptRecord(input: RecordInput, options: { signal?: AbortSignal } = {}): Promise<EncryptedRecord> {
+    if (typeof input !== 'object' || input === null) throw new InvalidArgumentError('input', 'a RecordInput', describeValue(input));
+    const { key, rotationId } = await this.keys.currentContentKey(input.threadId, options.signal);
+    return sealRecord(key, { podId: this.podId, threadId: input.threadId, rotationId }, {
+      plaintext: payloadBytes(input.payload),
+      ...(input.header === undefined ? {} : { header: input.header }),
+      ...(input.recordType === undefined ? {} : { recordType: input.recordType }),
+      ...(input.associatedData === undefined ? {} : { associatedData: input.associatedData }),
+    });
+  }
+
+  /**
+   * Decrypt a record made by {@link encryptRecord} (the object, or its JSON text), with the content key of the
+   * record's thread and rotation.
+   * @param options.associatedData the string the record was encrypted with, if any.
+   * @throws DecryptionFailedError (`DECRYPTION_FAILED`) for any change to the record or other associated data;
+   *   MalformedCiphertextError (`MALFORMED_CIPHERTEXT`) for something that is not a record;
+   *   UnsupportedVersionError (`UNSUPPORTED_VERSION`); ContentKeyUnavailableError (`CONTENT_KEY_UNAVAILABLE`) when
+   *   the bot is not a member of the thread or the rotation does not exist.
+   */
+  async decryptRecord(record: EncryptedRecord | string, options: { associatedData?: string; signal?: AbortSignal } = {}): Promise<DecryptedRecord> {
+    const parsed = readRecord(record);
+    const key = await this.keys.contentKey(parsed.threadId, parsed.rotationId, options.signal);
+    return openRecord(key, this.podId, parsed, options.associatedData);
+  }
+
+  /**
+   * Stop datafeeds and Object Store feed consumers (waiting for their running handlers and last acknowledgements),
+   * wipe keys, close connections.
+   */
   async close(): Promise<void> {
     for (const feed of this.#datafeeds) feed.stop();
+    await this.objects.stopFeeds();
     this.keys.close();
     await this.#pools.close();
   }

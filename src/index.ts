@@ -24,7 +24,12 @@ export type { MentionedUser, MessageEntity, ParseMessageMlOptions, RenderedMessa
 export { InvalidMessageMlError, isMessageMlDocument, MAX_MESSAGEML_DEPTH, MAX_MESSAGEML_LENGTH, parseMessageMl } from './pod/messageml.js';
 export type { PodClient } from './pod/pod-client.js';
 export type { Connection, PodApi, PodUser, Presence, RoomAttributes, RoomInfo, RoomSearch, SearchPage, StreamInfo, Suppression, UserSearch } from './pod/pod-api.js';
-export type { BlobContent, BlobRef, ObjectRef, ObjectStoreClient, PayloadFormat, PutObject, StoredObject, TransactionOp } from './store/object-store-client.js';
+export type {
+  BlobContent, BlobRef, FeedChange, ObjectDeletion, ObjectFeed, ObjectRef, ObjectStoreClient, PartitionInfo, PayloadFormat, Permission, PutObject, StoredObject,
+  TransactionOp, UpsertFeed, UserPermissions,
+} from './store/object-store-client.js';
+export type { Feed, FeedErrorInfo, FeedInfo, FeedItem, FeedOptions, FeedPartition, FeedStats } from './store/feed.js';
+export type { DecryptedRecord, EncryptedRecord, JsonValue, RecordHeader, RecordInput } from './store/record.js';
 export type { ByteSource } from './util/web-streams.js';
 export * from './crypto/index.js';
 export * from './errors.js';

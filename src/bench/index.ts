@@ -39,8 +39,14 @@ export interface BenchOptions {
   seconds?: number;
   /** sandbox, objects, obo: requests in flight. */
   concurrency?: number;
-  /** sandbox: in memory instead of with a data directory. */
+  /** sandbox: in memory instead of with a data directory (no scale measurements then). */
   memory?: boolean;
+  /** sandbox: levels of stored messages of the scale measurements; `[]` skips them. */
+  stored?: readonly number[];
+  /** sandbox: feeds long-polling in the scale measurements. */
+  idleFeeds?: number;
+  /** sandbox: stalled readers, and as many slowloris connections, in the scale measurements. */
+  stalled?: number;
   /** blob, objects: MiB of the timed blob transfers (the RSS case streams four times as much); browser: MiB of the blob. */
   mib?: number;
   /** e2e: messages of the throughput phase. */
@@ -60,7 +66,7 @@ export function runBench(name: BenchName, o: BenchOptions = {}): Promise<BenchRe
   const rssMiB = o.mib === undefined ? {} : { rssMiB: 4 * o.mib };
   switch (name) {
     case 'crypto': return runCryptoBench(pick('sizes', 'backends', 'rounds', 'roundMs', 'limit', 'progress'));
-    case 'sandbox': return runSandboxBench(pick('seconds', 'concurrency', 'memory', 'progress'));
+    case 'sandbox': return runSandboxBench(pick('seconds', 'concurrency', 'memory', 'stored', 'idleFeeds', 'stalled', 'progress'));
     case 'e2e': return runE2eBench(pick('messages', 'seconds', 'path', 'progress'));
     case 'blob': return runBlobBench({ ...pick('rounds', 'limit', 'progress'), ...rssMiB, ...(o.mib === undefined ? {} : { totalMiB: o.mib }) });
     case 'objects': return runObjectsBench({ ...pick('seconds', 'concurrency', 'progress'), ...rssMiB, ...(o.mib === undefined ? {} : { blobMiB: o.mib }) });

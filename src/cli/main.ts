@@ -45,8 +45,9 @@ Commands:
                                     benchmarks; NAME is one or more of (or all):
       crypto [--backend NAME]... [--size BYTES]... [--rounds N] [--round-ms N] [--no-limit]
                                     CiphertextTransport throughput per backend vs raw node:crypto and OpenSSL
-      sandbox [--memory] [--seconds N] [--concurrency N]
-                                    sandbox message submissions/s and content-key fetches/s on loopback
+      sandbox [--memory] [--seconds N] [--concurrency N] [--stored N,N,...] [--idle-feeds N] [--stalled N]
+                                    sandbox message submissions/s and content-key fetches/s on loopback; at scale:
+                                    by stored messages and idle feeds, restart, disk and RSS, stalled clients
       e2e [--messages N] [--seconds N] [--path native|agent|both]
                                     send → datafeed → read, natively and/or through the Agent: messages/s,
                                     p50/p99 latency, native ÷ agent, crypto share
@@ -90,6 +91,7 @@ async function benchCommand(args: string[]): Promise<number> {
       backend: { type: 'string', multiple: true }, size: { type: 'string', multiple: true }, rounds: { type: 'string' },
       'round-ms': { type: 'string' }, 'no-limit': { type: 'boolean' }, memory: { type: 'boolean' }, seconds: { type: 'string' },
       concurrency: { type: 'string' }, mib: { type: 'string' }, messages: { type: 'string' }, path: { type: 'string' }, users: { type: 'string' },
+      stored: { type: 'string' }, 'idle-feeds': { type: 'string' }, stalled: { type: 'string' },
     },
   });
   const names = positionals.length === 1 && positionals[0] === 'all' ? [...BENCH_NAMES] : positionals;
@@ -114,6 +116,9 @@ async function benchCommand(args: string[]): Promise<number> {
     ...(values.messages === undefined ? {} : { messages: integerOption('--messages', values.messages, 1, 100_000) }),
     ...(values.users === undefined ? {} : { users: integerOption('--users', values.users, 1, 1000) }),
     ...(values.path === undefined ? {} : { path: choiceOption('--path', values.path, E2E_PATHS) }),
+    ...(values.stored === undefined ? {} : { stored: storedOption(values.stored) }),
+    ...(values['idle-feeds'] === undefined ? {} : { idleFeeds: integerOption('--idle-feeds', values['idle-feeds'], 0, 20) }),
+    ...(values.stalled === undefined ? {} : { stalled: integerOption('--stalled', values.stalled, 0, 5000) }),
     ...(values.json === true ? {} : { progress: (line: string) => { process.stderr.write(`  ${line}\n`); } }),
   };
   const reports: BenchReport[] = [];
@@ -141,6 +146,13 @@ function integerOption(flag: string, value: string, min: number, max: number): n
   const n = Number(value);
   if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`${flag} must be an integer from ${min} to ${max}, not ${JSON.stringify(value)}`);
   return n;
+}
+
+/** --stored: ascending levels of stored messages, comma-separated, each from 0 to 10,000,000; empty: none. */
+function storedOption(value: string): number[] {
+  const levels = value === '' ? [] : value.split(',').map((v) => integerOption('--stored', v.trim(), 0, 10_000_000));
+  if (levels.some((n, i) => i > 0 && n <= levels[i - 1]!)) throw new UsageError(`--stored must list ascending levels, not ${JSON.stringify(value)}`);
+  return levels;
 }
 
 /** --seconds of the load benchmarks: more than 0, at most 60. */

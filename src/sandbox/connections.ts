@@ -2,8 +2,8 @@
  * What the sandbox's HTTPS server allows one connection (docs/sandbox.md "Limits"), so that no client can hold the
  * server's memory or sockets: a bound on concurrent connections, a TLS handshake timeout (a TCP connection that
  * never says hello is closed), a timeout for the request head and one for the whole request, a keep-alive idle
- * timeout, and a send timeout: a connection whose pending output has made no progress for `sendTimeoutMs` (a reader
- * that stopped reading) is destroyed, which frees what was buffered for it. Parser-level failures (a malformed request,
+ * timeout, and a send timeout: a connection whose writes are held back and make no progress for `sendTimeoutMs` (a
+ * reader that stopped reading) is destroyed, which frees what was buffered for it. Parser-level failures (a malformed request,
  * a header block over `maxHeaderBytes`, a request timeout) are answered with the usual `{code, message}` JSON
  * before the connection is closed.
  */
@@ -63,11 +63,15 @@ export function guardConnections(server: HttpsServer, limits: ConnectionLimits, 
   });
   // The send timeout watches the TLS sockets: the TCP socket under one has no JS-level output queue of its own.
   const secure = new Set<TLSSocket>();
-  const lastProgress = new WeakMap<TLSSocket, { pending: number; at: number }>();
+  /** Per socket: pending output at the last look, whether a 'drain' came since, and for how long nothing moved. */
+  const progress = new WeakMap<TLSSocket, { pending: number; drained: boolean; stalledMs: number }>();
   server.on('secureConnection', (socket: TLSSocket) => {
     secure.add(socket);
     socket.on('close', () => secure.delete(socket));
-    socket.on('drain', () => lastProgress.set(socket, { pending: socket.writableLength, at: Date.now() }));
+    socket.on('drain', () => {
+      const p = progress.get(socket);
+      if (p !== undefined) p.drained = true;
+    });
   });
   server.on('tlsClientError', (_err, socket) => socket.destroy());
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
@@ -79,23 +83,31 @@ export function guardConnections(server: HttpsServer, limits: ConnectionLimits, 
     const body = JSON.stringify({ code: status, message });
     socket.end(`HTTP/1.1 ${status} ${REASONS[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
   });
-  // The send-timeout sweep: a socket with pending output that made no progress for sendTimeoutMs is destroyed.
-  // Progress is a 'drain' (the reader took everything buffered), an empty buffer, or a buffer smaller than at the
-  // last look (a large write being taken): a slow reader that keeps reading is never dropped, a stalled one is.
+  // The send-timeout sweep: a socket whose writes are held back (a write returned false: more than its high-water
+  // mark is buffered) and that made no progress for sendTimeoutMs is destroyed. Progress is a 'drain' (the reader
+  // took everything buffered) or a buffer smaller than at the last look (a large write being taken): a slow reader
+  // that keeps reading is never dropped, a stalled one is, and a few bytes waiting a while (TLS can hold a small
+  // record back for seconds under load) cost nothing and drop no one. Only time the server was free to write counts:
+  // a look that comes late (the event loop was busy, and write completions wait behind the timer) adds at most two
+  // intervals, so a busy server does not blame its readers.
+  const interval = Math.max(50, Math.min(1000, limits.sendTimeoutMs / 4));
+  let lastLook = Date.now();
   const sweep = setInterval(() => {
     const now = Date.now();
+    const elapsed = Math.min(now - lastLook, 2 * interval);
+    lastLook = now;
     for (const socket of secure) {
       const pending = socket.writableLength;
-      const last = lastProgress.get(socket);
-      if (pending === 0 || last === undefined || pending < last.pending) {
-        lastProgress.set(socket, { pending, at: now });
-      } else if (now - last.at >= limits.sendTimeoutMs) {
-        socket.destroy();
-      } else {
-        last.pending = pending;
+      const p = progress.get(socket);
+      if (p === undefined || !socket.writableNeedDrain || p.drained || pending < p.pending) {
+        progress.set(socket, { pending, drained: false, stalledMs: 0 });
+        continue;
       }
+      p.pending = pending;
+      p.stalledMs += elapsed;
+      if (p.stalledMs >= limits.sendTimeoutMs) socket.destroy();
     }
-  }, Math.max(50, Math.min(1000, limits.sendTimeoutMs / 4)));
+  }, interval);
   sweep.unref();
   return () => clearInterval(sweep);
 }

@@ -29,6 +29,8 @@ export interface SandboxConfig extends ConnectionLimits {
   maxEventsPerRead: number;
   /** Rotate a room's content key when a member is removed. Default false. */
   rotateOnMemberRemoval: boolean;
+  /** How long an Object Store feed message is invisible after it is read (unless extended), seconds. Default 30. */
+  objectFeedVisibilitySeconds: number;
   /** Deepest nesting of a JSON body (and of a message's `messagepayload`). Default 64. */
   maxJsonDepth: number;
   /** Longest JSON string of a request, in characters, except ciphertext fields. Default 65,536. */
@@ -49,6 +51,7 @@ export const DEFAULT_CONFIG: Readonly<SandboxConfig> = {
   maxFeedsPerUser: 20,
   maxEventsPerRead: 100,
   rotateOnMemberRemoval: false,
+  objectFeedVisibilitySeconds: 30,
   maxJsonDepth: DEFAULT_JSON_LIMITS.maxDepth,
   maxJsonFieldLength: DEFAULT_JSON_LIMITS.maxFieldLength,
   maxBodyBytes: DEFAULT_BODY_LIMIT,

@@ -8,8 +8,14 @@
  * A rule names requests by path prefix, or by a glob over the whole path (`*` within a segment, `**` across
  * segments), matched in time linear in the path for a pattern of bounded length: the control API takes no regular
  * expression, so no rule can make matching backtrack catastrophically.
+ *
+ * A rule with `feedAction` applies only to Object Store feed requests (`POST /object/v1/feeds/{hash}/objects`) that
+ * carry that action — a read (`receive`), acknowledgements (`delete`) or visibility changes (`extend`) — and is
+ * checked by the feed route once it has read the body ({@link Faults.applyToFeed}); such a rule may also `ignore`
+ * the action: answer as if it was done, without doing it (an acknowledgement or a renewal lost inside the store).
  */
 import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { HttpError } from './http-error.js';
 import { writeResponse, errorResponse } from './http.js';
 import { optionalField, requireObject } from './body.js';
@@ -38,7 +44,19 @@ export interface FaultRule {
   dropAfter?: boolean;
   /** How many matching requests the rule affects; default unlimited. */
   times?: number;
+  /** Only feed requests that carry this action (see the module comment); checked after the body is read. */
+  feedAction?: FeedAction;
+  /** With `feedAction` `delete` or `extend`: answer as usual but leave that list undone. Not with `drop` or `status`. */
+  ignore?: boolean;
 }
+
+/** What an Object Store feed request does: read messages, delete (acknowledge) them, or change their visibility. */
+export type FeedAction = 'receive' | 'delete' | 'extend';
+
+/** What the feed route must do about a fault: `drop` (nothing more), or serve with `ignore` and `dropAfter`. */
+export type FeedFault = { drop: true } | { drop: false; ignore: ReadonlySet<FeedAction>; dropAfter: boolean };
+
+const FEED_ACTIONS: readonly FeedAction[] = ['receive', 'delete', 'extend'];
 
 /** Longest `path` of a rule. */
 const MAX_PATTERN = 256;
@@ -120,6 +138,17 @@ export function parseFaultRule(value: unknown): FaultRule {
     if (dropAfter && (drop === true || status !== undefined)) throw new HttpError(400, 'Field "dropAfter" cannot be combined with "drop" or "status"');
     rule.dropAfter = dropAfter;
   }
+  const feedAction = optionalField(o, 'feedAction', 'string');
+  if (feedAction !== undefined) {
+    if (!(FEED_ACTIONS as readonly string[]).includes(feedAction)) throw new HttpError(400, 'Field "feedAction" must be receive, delete or extend');
+    rule.feedAction = feedAction as FeedAction;
+  }
+  const ignore = optionalField(o, 'ignore', 'boolean');
+  if (ignore !== undefined) {
+    if (ignore && (rule.feedAction === undefined || rule.feedAction === 'receive')) throw new HttpError(400, 'Field "ignore" needs "feedAction" delete or extend');
+    if (ignore && (drop === true || status !== undefined)) throw new HttpError(400, 'Field "ignore" cannot be combined with "drop" or "status"');
+    rule.ignore = ignore;
+  }
   const times = optionalField(o, 'times', 'number');
   if (times !== undefined) {
     if (!Number.isInteger(times) || times < 1) throw new HttpError(400, 'Field "times" must be a positive integer');
@@ -131,8 +160,11 @@ export function parseFaultRule(value: unknown): FaultRule {
 /** The installed fault rules. */
 export class Faults {
   #rules: ActiveRule[] = [];
-  /** How many requests each fault kind has affected, for tests (`dropped` counts `drop` and `dropAfter`). */
-  readonly counts = { delayed: 0, failed: 0, dropped: 0 };
+  /**
+   * How many requests each fault kind has affected, for tests (`dropped` counts `drop` and `dropAfter`, `ignored`
+   * the feed actions left undone).
+   */
+  readonly counts = { delayed: 0, failed: 0, dropped: 0, ignored: 0 };
 
   /** Install a rule; returns it as parsed. */
   add(rule: FaultRule): FaultRule {
@@ -160,13 +192,9 @@ export class Faults {
    * it through with its answer replaced by a destroyed connection.
    */
   async apply(method: string, path: string, res: ServerResponse): Promise<'continue' | 'handled'> {
-    const rule = this.#rules.find((r) => r.remaining > 0 && (r.method === undefined || r.method === method) && r.matcher(path));
+    const rule = this.#take(method, path, (r) => r.feedAction === undefined);
     if (rule === undefined) return 'continue';
-    rule.remaining--;
-    if (rule.latencyMs !== undefined && rule.latencyMs > 0) {
-      this.counts.delayed++;
-      await new Promise((resolve) => setTimeout(resolve, rule.latencyMs));
-    }
+    await this.#delay(rule);
     if (rule.drop === true) {
       this.counts.dropped++;
       res.socket?.destroy();
@@ -174,8 +202,8 @@ export class Faults {
     }
     if (rule.status !== undefined) {
       this.counts.failed++;
-      const headers: Record<string, string> = rule.retryAfterSeconds === undefined ? {} : { 'retry-after': String(rule.retryAfterSeconds) };
-      writeResponse(res, errorResponse(rule.status, rule.status === 429 ? 'Too many requests (injected fault)' : rule.status === 401 ? 'Invalid or expired session token (injected fault)' : 'Server error (injected fault)', headers));
+      const failure = failureOf(rule, rule.status);
+      writeResponse(res, errorResponse(failure.status, failure.message, failure.headers));
       return 'handled';
     }
     if (rule.dropAfter === true) {
@@ -184,6 +212,50 @@ export class Faults {
     }
     return 'continue';
   }
+
+  /**
+   * Apply the first matching rule whose `feedAction` is one of `actions` to a feed request whose body has been read:
+   * delay it, fail it (throws the HttpError to answer), drop it (the connection is destroyed: the route does nothing
+   * more), or let it through with actions to `ignore` and, for `dropAfter`, the connection to destroy after acting.
+   */
+  async applyToFeed(method: string, path: string, actions: readonly FeedAction[], socket: Socket): Promise<FeedFault> {
+    const rule = this.#take(method, path, (r) => r.feedAction !== undefined && actions.includes(r.feedAction));
+    const none: FeedFault = { drop: false, ignore: new Set(), dropAfter: false };
+    if (rule === undefined) return none;
+    await this.#delay(rule);
+    if (rule.drop === true) {
+      this.counts.dropped++;
+      socket.destroy();
+      return { drop: true };
+    }
+    if (rule.status !== undefined) {
+      this.counts.failed++;
+      throw failureOf(rule, rule.status);
+    }
+    if (rule.ignore === true) this.counts.ignored++;
+    if (rule.dropAfter === true) this.counts.dropped++;
+    return { drop: false, ignore: new Set(rule.ignore === true ? [rule.feedAction!] : []), dropAfter: rule.dropAfter === true };
+  }
+
+  /** The first rule for `method` and `path` that `eligible` admits and has uses left, with one use taken. */
+  #take(method: string, path: string, eligible: (rule: ActiveRule) => boolean): ActiveRule | undefined {
+    const rule = this.#rules.find((r) => r.remaining > 0 && (r.method === undefined || r.method === method) && r.matcher(path) && eligible(r));
+    if (rule !== undefined) rule.remaining--;
+    return rule;
+  }
+
+  async #delay(rule: ActiveRule): Promise<void> {
+    if (rule.latencyMs === undefined || rule.latencyMs === 0) return;
+    this.counts.delayed++;
+    await new Promise((resolve) => setTimeout(resolve, rule.latencyMs));
+  }
+}
+
+/** The answer of a rule with `status`. */
+function failureOf(rule: FaultRule, status: number): HttpError {
+  const headers: Record<string, string> = rule.retryAfterSeconds === undefined ? {} : { 'retry-after': String(rule.retryAfterSeconds) };
+  const message = status === 429 ? 'Too many requests (injected fault)' : status === 401 ? 'Invalid or expired session token (injected fault)' : 'Server error (injected fault)';
+  return new HttpError(status, message, headers);
 }
 
 /** Make the first attempt to answer on `res` destroy the connection instead, so the route runs but its answer is lost. */

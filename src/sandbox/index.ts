@@ -9,12 +9,13 @@ export type { DeliveryAttempt, DeliveryPolicy, PartnerCallbackBody } from './par
 export type { OboPermission } from '../errors.js';
 export type { SandboxConfig, SandboxUrls } from './context.js';
 export type { ConnectionLimits } from './connections.js';
-export type { FaultRule, Faults } from './faults.js';
+export type { FaultRule, Faults, FeedAction, FeedFault } from './faults.js';
 export type { RouteInfo } from './http.js';
 export type { Seed, SeedApp, SeedRoom, SeedUser } from './seed.js';
 export { DEFAULT_SEED } from './seed.js';
 export type { App } from './store/apps.js';
 export type { Blob } from './store/blobs.js';
+export type { FeedSelection, ObjectFeed } from './store/feeds.js';
 export type { Message } from './store/messages.js';
 export type { ObjectRecord } from './store/objects.js';
 export type { Pod } from './store/pod.js';

@@ -36,6 +36,7 @@ import { authRoutes } from './routes/auth.js';
 import { blobRoutes, openBlobStore } from './routes/blobs.js';
 import { controlRoutes } from './routes/control.js';
 import { datafeedRoutes } from './routes/datafeed.js';
+import { feedRoutes, queueFeedMessages } from './routes/feeds.js';
 import { keyRoutes } from './routes/keys.js';
 import { messageRoutes } from './routes/messages.js';
 import { OBJECT_STORE_DISABLED, objectRoutes } from './routes/objects.js';
@@ -495,7 +496,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
   signalRoutes(router, sandboxCtx);
   messageRoutes(router, sandboxCtx);
   datafeedRoutes(router, sandboxCtx);
-  objectRoutes(router, sandboxCtx);
+  objectRoutes(router, sandboxCtx, queueFeedMessages(sandboxCtx));
+  feedRoutes(router, sandboxCtx, faults);
   blobRoutes(router, sandboxCtx, blobStore);
   const agent = new SandboxAgent(sandboxCtx);
   agentRoutes(router, sandboxCtx);

@@ -11,13 +11,17 @@
  * - `allegro` (`RSA2048_AES256`): Allegro's Format B, so objects written by the Java client can be read and
  *   written (store/allegro-payload.ts).
  *
+ * Partitions: made (or found) with `partition`, described with `getPartition`, their users and permissions paged
+ * with `partitionUsers`, changed with `grant` and `revoke`. Feeds (store/feed.ts): `upsertFeed` subscribes a feed to
+ * partitions, `deleteFeed` removes it; a {@link Feed} is read with `listen` or `for await`.
+ *
  * Errors: a pod without the entitlement → {@link EntitlementError} (`ENTITLEMENT_DISABLED`) on every call; other
  * 403 → `FORBIDDEN`; 404 → `NOT_FOUND`; 410 → `GONE`; 409/412 → `CONFLICT`; a caller who is not a member of the
  * object's thread → `CONTENT_KEY_UNAVAILABLE` naming the thread.
  */
 import { platform } from '#platform';
 import { randomBytes } from '../crypto/random.js';
-import { EntitlementError, HttpStatusError, InvalidArgumentError, MalformedCiphertextError, MalformedResponseError, OBJECT_STORE_DISABLED_MESSAGE } from '../errors.js';
+import { AllegroError, EntitlementError, HttpStatusError, InvalidArgumentError, MalformedCiphertextError, MalformedResponseError, OBJECT_STORE_DISABLED_MESSAGE } from '../errors.js';
 import type { AuthHook, HttpClient } from '../http/http-client.js';
 import { canonicalThreadId, type KeyStore } from '../keys/key-store.js';
 import { fromUtf8, toBase64, toBase64Url, tryFromBase64, utf8 } from '../util/bytes.js';
@@ -26,6 +30,13 @@ import { openSource, toReadableStream, type ByteSource } from '../util/web-strea
 import { ALLEGRO_CIPHER_SUITE_ID, openAllegroPayload, sealAllegroPayload } from './allegro-payload.js';
 import { ciphertextSize, decryptBlob, decryptRange, encryptBlob, type BlobContext } from './blob-format.js';
 import { ENVELOPE_CIPHER_SUITE_ID, openObject, readObjectHeader, sealObject, type ObjectContext } from './envelope.js';
+import { Feed, feedObjects, type FeedInfo, type FeedPartition, type FeedRequest } from './feed.js';
+
+function requireNonEmpty(parameter: string, value: unknown): string {
+  requireString(parameter, value);
+  if (value.length === 0) throw new InvalidArgumentError(parameter, 'a non-empty string', 'an empty string');
+  return value;
+}
 
 /** Most objects one transaction may write (the store's limit). */
 export const MAX_TRANSACTION_OBJECTS = 6;
@@ -131,6 +142,64 @@ export function parseBlobRef(text: string): BlobRef {
   throw new InvalidArgumentError('blobRef', 'a blob reference printed by `allegro blob put` (blobRefToString)', describeValue(text));
 }
 
+/** An Object Store permission: READ (fetch, list, feeds), WRITE (store, update, delete; implies READ). */
+export type Permission = 'READ' | 'WRITE';
+
+/** A partition as the store describes it. */
+export interface PartitionInfo {
+  hash: string;
+  name: string;
+  /** The partition's owner, who alone changes its grants. */
+  owner: number;
+}
+
+/** What one user may do in a partition. */
+export interface UserPermissions {
+  userId: number;
+  permissions: Permission[];
+}
+
+/** What {@link ObjectStoreClient.upsertFeed} makes or finds. */
+export interface UpsertFeed {
+  /** The feed's name, 1–256 characters; with the owner (the bot) it names the feed. */
+  name: string;
+  /** The partitions to subscribe to: hashes, or hashes with a sort-key prefix. At least one. */
+  partitions: ReadonlyArray<string | FeedPartition>;
+  /** A feed unread for this long is deleted by the store: 60 s to 5 days (432,000 s). Default 5 days. */
+  expirySeconds?: number;
+}
+
+/** What a feed saw happen to an object that was deleted. */
+export interface ObjectDeletion {
+  baseHash: string;
+  /** The tombstone's hash (LOGICAL deletions). */
+  absoluteHash?: string;
+  partition: string;
+  sortKey: string;
+  deletionType: 'LOGICAL' | 'PHYSICAL';
+}
+
+/** What an Object Store feed message says happened: an object (or a version) written, or an object deleted. */
+export type FeedChange =
+  | {
+    change: 'put';
+    /** The object's clear fields. */
+    ref: ObjectRef;
+    /** The object, decrypted; absent when it cannot be (then `error` says why). */
+    object?: StoredObject;
+    /** Why the object cannot be decrypted (DECRYPTION_FAILED, CONTENT_KEY_UNAVAILABLE not-a-member, …). */
+    error?: AllegroError;
+  }
+  | { change: 'delete'; deletion: ObjectDeletion };
+
+/** An Object Store feed. */
+export type ObjectFeed = Feed<FeedChange>;
+
+/** Shortest feed expiry, in seconds. */
+export const MIN_FEED_EXPIRY_SECONDS = 60;
+/** Longest feed expiry, in seconds (5 days), and the default. */
+export const MAX_FEED_EXPIRY_SECONDS = 5 * 24 * 3600;
+
 /** What the client needs. */
 export interface ObjectStoreClientOptions {
   http: HttpClient;
@@ -142,10 +211,17 @@ export interface ObjectStoreClientOptions {
   userId: number;
 }
 
-function payloadBytes(payload: unknown): Uint8Array {
+/** A payload as bytes: given as bytes, or any JSON value encoded as UTF-8 JSON (objects and records). */
+export function payloadBytes(payload: unknown): Uint8Array {
   if (payload instanceof Uint8Array) return payload;
-  if (payload === undefined) throw new InvalidArgumentError('payload', 'bytes or a JSON value', 'undefined');
-  return utf8(JSON.stringify(payload));
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(payload) as string | undefined;
+  } catch {
+    // A bigint or a cycle somewhere inside: refused below like undefined.
+  }
+  if (text === undefined) throw new InvalidArgumentError('payload', 'bytes or a JSON value', describeValue(payload));
+  return utf8(text);
 }
 
 function newHash(body: Record<string, unknown>): string {
@@ -168,14 +244,42 @@ interface RawObject {
   createdDate: number;
 }
 
-interface Page {
+interface Page<T = RawObject> {
   pagination?: { cursors?: { after?: string | null } };
-  data?: RawObject[];
+  data?: T[];
+}
+
+interface RawPartition {
+  id?: { name?: unknown; userId?: unknown };
+  hash?: unknown;
+}
+
+interface RawFeed {
+  id?: { name?: unknown; userId?: unknown };
+  hash?: unknown;
+  partitionSelections?: Array<{ partitionHash?: unknown; sortKeyPrefix?: unknown }>;
+  expiryTime?: unknown;
+}
+
+const PERMISSIONS: readonly Permission[] = ['READ', 'WRITE'];
+
+function requirePermissions(parameter: string, value: unknown): Permission[] {
+  const list = typeof value === 'string' ? [value] : value;
+  if (!Array.isArray(list) || list.length === 0 || list.some((p) => !PERMISSIONS.includes(p as Permission))) {
+    throw new InvalidArgumentError(parameter, '"READ", "WRITE" or a non-empty array of them', describeValue(value));
+  }
+  return list as Permission[];
+}
+
+function requireUserId(parameter: string, value: unknown): number {
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value > 0) return value;
+  throw new InvalidArgumentError(parameter, 'a user id (a positive integer)', describeValue(value));
 }
 
 /** The Object Store of one bot. */
 export class ObjectStoreClient {
   readonly #o: ObjectStoreClientOptions;
+  readonly #consuming = new Set<ObjectFeed>();
 
   /** @internal Made by AllegroClient. */
   constructor(options: ObjectStoreClientOptions) {
@@ -333,12 +437,197 @@ export class ObjectStoreClient {
   }
 
   async *#pages(base: string, route: string): AsyncGenerator<StoredObject> {
+    for await (const raw of this.#pageItems<RawObject>(base, route)) yield await this.#decrypt(raw);
+  }
+
+  /** The items of every page of `base` (which has a query string), following the `after` cursors. */
+  async *#pageItems<T>(base: string, route: string): AsyncGenerator<T> {
     let after: string | undefined;
     do {
-      const page = await this.#call<Page>('GET', after === undefined ? base : `${base}&after=${encodeURIComponent(after)}`, route);
-      for (const raw of page.data ?? []) yield await this.#decrypt(raw);
+      const page = await this.#call<Page<T>>('GET', after === undefined ? base : `${base}&after=${encodeURIComponent(after)}`, route);
+      yield* page.data ?? [];
       after = page.pagination?.cursors?.after ?? undefined;
     } while (after !== undefined);
+  }
+
+  /**
+   * A partition's name and owner.
+   * @throws HttpStatusError `NOT_FOUND` for no such partition, `FORBIDDEN` without READ permission on it.
+   */
+  async getPartition(hash: string): Promise<PartitionInfo> {
+    const route = '/object/v1/partitions/{hash}';
+    const raw = await this.#call<RawPartition>('GET', `/object/v1/partitions/${encodeURIComponent(requireNonEmpty('hash', hash))}`, route);
+    const owner = raw.id?.userId;
+    if (typeof raw.hash !== 'string' || typeof raw.id?.name !== 'string' || typeof owner !== 'number') throw new MalformedResponseError(`GET ${route}`, 'a partition without hash, id.name or id.userId');
+    return { hash: raw.hash, name: raw.id.name, owner };
+  }
+
+  /** Who may use a partition, page by page: its owner first (READ and WRITE), then every user granted something. */
+  async *partitionUsers(hash: string, options: { pageSize?: number } = {}): AsyncGenerator<UserPermissions> {
+    const base = `/object/v1/partitions/${encodeURIComponent(requireNonEmpty('hash', hash))}/users?limit=${options.pageSize ?? 100}`;
+    for await (const raw of this.#pageItems<{ userId?: unknown; permissions?: unknown }>(base, '/object/v1/partitions/{hash}/users')) {
+      const userId = Number(raw.userId);
+      if (!Number.isSafeInteger(userId) || !Array.isArray(raw.permissions)) throw new MalformedResponseError('GET /object/v1/partitions/{hash}/users', 'an entry without userId or permissions');
+      yield { userId, permissions: raw.permissions.filter((p): p is Permission => PERMISSIONS.includes(p as Permission)) };
+    }
+  }
+
+  /**
+   * Give `userId` permissions on a partition the bot owns (WRITE includes READ); what the user had is kept.
+   *
+   * The Object Store changes grants only by replacing them all (`POST /object/v1/partitions/upsert`), so this reads
+   * the partition's users and writes them back with the change: two changes to one partition's grants made at the
+   * same time (by two processes of the owner) can lose one. Make them from one place.
+   * @throws InvalidArgumentError (`INVALID_ARGUMENT`) for a partition another user owns (`partition`), bad
+   *   permissions or user id; HttpStatusError as {@link getPartition}.
+   */
+  async grant(partition: string, userId: number, permissions: Permission | readonly Permission[]): Promise<void> {
+    const adding = requirePermissions('permissions', permissions);
+    await this.#changeGrants(partition, requireUserId('userId', userId), (had) => new Set([...had, ...adding, ...(adding.includes('WRITE') ? ['READ' as const] : [])]));
+  }
+
+  /**
+   * Take permissions away from `userId` on a partition the bot owns; by default both. Taking READ takes WRITE too
+   * (there is no writing without reading). Same caveat as {@link grant}.
+   */
+  async revoke(partition: string, userId: number, permissions: Permission | readonly Permission[] = PERMISSIONS): Promise<void> {
+    const removing = requirePermissions('permissions', permissions);
+    await this.#changeGrants(partition, requireUserId('userId', userId), (had) => {
+      const left = new Set(had);
+      for (const p of removing) left.delete(p);
+      if (removing.includes('READ')) left.delete('WRITE');
+      return left;
+    });
+  }
+
+  async #changeGrants(partition: string, userId: number, change: (had: ReadonlySet<Permission>) => Set<Permission>): Promise<void> {
+    const info = await this.getPartition(partition);
+    if (info.owner !== this.#o.userId) {
+      throw new InvalidArgumentError('partition', 'a partition this bot owns (only the owner changes grants)', `a partition of user ${info.owner}`);
+    }
+    if (userId === info.owner) throw new InvalidArgumentError('userId', 'a user other than the partition\'s owner, who always has READ and WRITE', `the owner ${userId}`);
+    const grants = new Map<number, Set<Permission>>();
+    for await (const u of this.partitionUsers(info.hash)) if (u.userId !== info.owner) grants.set(u.userId, new Set(u.permissions));
+    const next = change(grants.get(userId) ?? new Set());
+    if (next.size === 0) grants.delete(userId);
+    else grants.set(userId, next);
+    const userPermissions = [...grants].map(([id, p]) => ({ userId: id, permissions: PERMISSIONS.filter((x) => p.has(x)) }));
+    await this.#call('POST', '/object/v1/partitions/upsert', '/object/v1/partitions/upsert', {
+      json: { partitionId: { name: info.name, userId: info.owner }, userPermissions }, idempotent: true,
+    });
+  }
+
+  /**
+   * Create a feed owned by the bot, or find it and set its subscriptions and expiry (idempotent): from now on it
+   * receives a message for every object created, updated or deleted in `partitions` (the bot needs READ on each).
+   * Read it with `listen` or `for await`; a feed left unread for `expirySeconds` is deleted by the store.
+   * @throws InvalidArgumentError (`INVALID_ARGUMENT`) naming the field; HttpStatusError `FORBIDDEN` without READ on
+   *   a partition.
+   */
+  async upsertFeed(spec: UpsertFeed): Promise<ObjectFeed> {
+    if (typeof spec !== 'object' || spec === null) throw new InvalidArgumentError('spec', 'an UpsertFeed', describeValue(spec));
+    requireNonEmpty('name', spec.name);
+    if (spec.name.length > 256) throw new InvalidArgumentError('name', 'at most 256 characters', describeValue(spec.name));
+    if (!Array.isArray(spec.partitions) || spec.partitions.length === 0) throw new InvalidArgumentError('partitions', 'a non-empty array of partition hashes or { partition, sortKeyPrefix }', describeValue(spec.partitions));
+    const partitionSelections = (spec.partitions as ReadonlyArray<unknown>).map((p, i) => {
+      const selection = typeof p === 'string' ? { partition: p } : p as FeedPartition;
+      if (typeof selection !== 'object' || selection === null) throw new InvalidArgumentError(`partitions[${i}]`, 'a partition hash or { partition, sortKeyPrefix }', describeValue(p));
+      requireNonEmpty(`partitions[${i}].partition`, selection.partition);
+      if (selection.sortKeyPrefix !== undefined) requireString(`partitions[${i}].sortKeyPrefix`, selection.sortKeyPrefix);
+      return { partitionHash: selection.partition, ...(selection.sortKeyPrefix === undefined || selection.sortKeyPrefix === '' ? {} : { sortKeyPrefix: selection.sortKeyPrefix }) };
+    });
+    const expirySeconds = spec.expirySeconds ?? MAX_FEED_EXPIRY_SECONDS;
+    if (!Number.isInteger(expirySeconds) || expirySeconds < MIN_FEED_EXPIRY_SECONDS || expirySeconds > MAX_FEED_EXPIRY_SECONDS) {
+      throw new InvalidArgumentError('expirySeconds', `an integer from ${MIN_FEED_EXPIRY_SECONDS} to ${MAX_FEED_EXPIRY_SECONDS}`, describeValue(spec.expirySeconds));
+    }
+    const route = '/object/v1/feeds/upsert';
+    // Allegro sends the expiry as a duration in milliseconds (docs/protocol.md §4.6).
+    const raw = await this.#call<RawFeed>('POST', route, route, {
+      json: { feedId: { name: spec.name, userId: this.#o.userId }, partitionSelections, expiryTime: expirySeconds * 1000 }, idempotent: true,
+    });
+    return this.#feed(this.#feedInfo(`POST ${route}`, raw));
+  }
+
+  #feedInfo(route: string, raw: RawFeed): FeedInfo {
+    const owner = raw.id?.userId;
+    if (typeof raw.hash !== 'string' || typeof raw.id?.name !== 'string' || typeof owner !== 'number' || !Array.isArray(raw.partitionSelections) || typeof raw.expiryTime !== 'number') {
+      throw new MalformedResponseError(route, 'a feed without hash, id, partitionSelections or expiryTime');
+    }
+    const partitions = raw.partitionSelections.map((p) => ({
+      partition: String(p.partitionHash), ...(typeof p.sortKeyPrefix === 'string' && p.sortKeyPrefix !== '' ? { sortKeyPrefix: p.sortKeyPrefix } : {}),
+    }));
+    return { hash: raw.hash, name: raw.id.name, owner, partitions, expirySeconds: Math.round(raw.expiryTime / 1000) };
+  }
+
+  #feed(info: FeedInfo): ObjectFeed {
+    const route = 'POST /object/v1/feeds/{hash}/objects';
+    return new Feed<FeedChange>({
+      info,
+      request: async (body: FeedRequest, signal, timeoutMs) => feedObjects(route, await this.#mapEntitlement(route, () => this.#o.http.request<unknown>({
+        method: 'POST', url: `${this.#o.baseUrl}/object/v1/feeds/${encodeURIComponent(info.hash)}/objects`, route, auth: this.#o.auth, json: body,
+        // A read repeated after a lost answer leaves its messages invisible until their timeout, then they come back;
+        // deletes and extends of a receipt handle are idempotent.
+        idempotent: true, timeoutMs, ...(signal === undefined ? {} : { signal }),
+      }))),
+      decode: (payload, signal) => this.#feedChange(payload, signal),
+      onRunning: (feed, running) => {
+        if (running) this.#consuming.add(feed);
+        else this.#consuming.delete(feed);
+      },
+    });
+  }
+
+  /** The object (decrypted) or deletion a feed message carries. Throws for what may pass (retried), or is no object. */
+  async #feedChange(payload: unknown, signal: AbortSignal): Promise<FeedChange> {
+    let raw = payload;
+    if (typeof raw === 'string') {
+      try {
+        raw = JSON.parse(raw) as unknown;
+      } catch {
+        raw = undefined;
+      }
+    }
+    const route = 'POST /object/v1/feeds/{hash}/objects';
+    if (typeof raw !== 'object' || raw === null) throw new MalformedResponseError(route, 'a feed message whose payload is not an object');
+    const o = raw as Record<string, unknown>;
+    if (o._type === DELETED_TYPE) {
+      const deletionType = o.deletionType === 'PHYSICAL' ? 'PHYSICAL' : 'LOGICAL';
+      const deletion: ObjectDeletion = { baseHash: String(o.baseHash), partition: String(o.partitionHash), sortKey: String(o.sortKey), deletionType };
+      if (typeof o.absoluteHash === 'string') deletion.absoluteHash = o.absoluteHash;
+      return { change: 'delete', deletion };
+    }
+    if (typeof o.absoluteHash !== 'string' || typeof o.partitionHash !== 'string' || typeof o.threadId !== 'string') {
+      throw new MalformedResponseError(route, 'a feed message whose payload is neither an object nor a deletion');
+    }
+    const object = o as unknown as RawObject;
+    const ref = this.#ref(object);
+    try {
+      return { change: 'put', ref, object: await this.#decrypt(object, signal) };
+    } catch (err) {
+      // A failure that may pass (a Key Manager outage) is retried; one that will not reaches the handler.
+      if (err instanceof AllegroError && !err.retryable) return { change: 'put', ref, error: err };
+      throw err;
+    }
+  }
+
+  /**
+   * Delete a feed (by its {@link Feed} or hash): its messages go with it, and its consumers end with `NOT_FOUND`.
+   * A retry after a lost answer that finds the feed gone reports success.
+   * @throws HttpStatusError `NOT_FOUND` for no such feed.
+   */
+  async deleteFeed(feed: ObjectFeed | string): Promise<void> {
+    const hash = typeof feed === 'string' ? requireNonEmpty('feed', feed) : feed instanceof Feed ? feed.hash : requireNonEmpty('feed', feed);
+    let retried = false;
+    try {
+      await this.#call('DELETE', `/object/v1/feeds/${encodeURIComponent(hash)}`, '/object/v1/feeds/{hash}', { onRetry: () => { retried = true; } });
+    } catch (err) {
+      if (!(retried && err instanceof HttpStatusError && err.status === 404)) throw err;
+    }
+  }
+
+  /** @internal Stop every feed consumer of this client and wait for them to end (AllegroClient.close). */
+  async stopFeeds(): Promise<void> {
+    await Promise.all([...this.#consuming].map((feed) => feed.stop()));
   }
 
   /**
@@ -478,20 +767,20 @@ export class ObjectStoreClient {
     await this.#call('DELETE', this.#blobPath(blob.blobId), '/object/v1/blobs/{id}', { idempotent: true });
   }
 
-  async #decrypt(raw: RawObject): Promise<StoredObject> {
+  async #decrypt(raw: RawObject, signal?: AbortSignal): Promise<StoredObject> {
     const ref = this.#ref(raw);
     const sealed = tryFromBase64(raw.encryptedPayload ?? '');
     if (sealed === undefined) throw new MalformedCiphertextError('object payload', 'encryptedPayload is not base64');
     let payload: Uint8Array;
     if (raw.cipherSuiteId === ENVELOPE_CIPHER_SUITE_ID) {
       const header = readObjectHeader(sealed);
-      const key = await this.#o.keys.contentKey(ref.threadId, header.rotationId);
+      const key = await this.#o.keys.contentKey(ref.threadId, header.rotationId, signal);
       payload = await openObject(key, {
         podId: this.#o.podId, threadId: canonicalThreadId(ref.threadId), rotationId: ref.rotationId, partition: ref.partition, sortKey: ref.sortKey, objectType: ref.objectType,
       }, sealed);
     } else {
       // Allegro's Format B (cipherSuiteId RSA2048_AES256, or absent as in older objects): the key of (thread, rotation).
-      payload = await openAllegroPayload(await this.#o.keys.contentKey(ref.threadId, ref.rotationId), sealed);
+      payload = await openAllegroPayload(await this.#o.keys.contentKey(ref.threadId, ref.rotationId, signal), sealed);
     }
     return { ...ref, payload, owner: raw.owner, createdDate: raw.createdDate, json: <T>() => JSON.parse(fromUtf8(payload)) as T };
   }

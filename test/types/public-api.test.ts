@@ -216,11 +216,58 @@ describe('signatures', () => {
     expect(obo.OboSession).toBeUndefined();
   });
 
+  it('of encrypted records for the bot\'s own database', () => {
+    expectTypeOf<root.AllegroClient['encryptRecord']>().toEqualTypeOf<(input: root.RecordInput, options?: { signal?: AbortSignal }) => Promise<root.EncryptedRecord>>();
+    expectTypeOf<root.AllegroClient['decryptRecord']>().toEqualTypeOf<(record: root.EncryptedRecord | string, options?: { associatedData?: string; signal?: AbortSignal }) => Promise<root.DecryptedRecord>>();
+    expectTypeOf<root.EncryptedRecord>().toEqualTypeOf<{
+      format: 'allegro-ts.record'; version: 1; threadId: string; rotationId: string; recordType: string; header: root.RecordHeader; encryptedPayload: string;
+    }>();
+    expectTypeOf<root.RecordInput>().toEqualTypeOf<{ threadId: string; payload: unknown; header?: root.RecordHeader; recordType?: string; associatedData?: string }>();
+    expectTypeOf<root.DecryptedRecord['rotationId']>().toEqualTypeOf<bigint>();
+    expectTypeOf<root.DecryptedRecord['payload']>().toEqualTypeOf<Uint8Array>();
+    expectTypeOf<root.RecordHeader>().toEqualTypeOf<{ [name: string]: root.JsonValue }>();
+    // @ts-expect-error A header value must be JSON.
+    const notJson: root.RecordHeader = { at: new Date() };
+    expect(notJson).toBeDefined();
+  });
+
+  it('of Object Store feeds and partition permissions', () => {
+    expectTypeOf<root.ObjectStoreClient['upsertFeed']>().toEqualTypeOf<(spec: root.UpsertFeed) => Promise<root.ObjectFeed>>();
+    expectTypeOf<root.ObjectStoreClient['deleteFeed']>().toEqualTypeOf<(feed: root.ObjectFeed | string) => Promise<void>>();
+    expectTypeOf<root.ObjectFeed>().toEqualTypeOf<root.Feed<root.FeedChange>>();
+    expectTypeOf<root.UpsertFeed>().toEqualTypeOf<{ name: string; partitions: ReadonlyArray<string | root.FeedPartition>; expirySeconds?: number }>();
+    expectTypeOf<root.FeedPartition>().toEqualTypeOf<{ partition: string; sortKeyPrefix?: string }>();
+    expectTypeOf<root.ObjectFeed['listen']>().toEqualTypeOf<(handler: (item: root.FeedItem<root.FeedChange>) => void | Promise<void>, options?: root.FeedOptions) => Promise<void>>();
+    expectTypeOf<root.ObjectFeed['items']>().returns.toEqualTypeOf<AsyncGenerator<root.FeedItem<root.FeedChange>, void, undefined>>();
+    expectTypeOf<root.ObjectFeed['stop']>().toEqualTypeOf<() => Promise<void>>();
+    expectTypeOf<root.FeedItem<root.FeedChange>['ack']>().toEqualTypeOf<() => void>();
+    expectTypeOf<root.FeedItem<root.FeedChange>['retry']>().toEqualTypeOf<(delaySeconds?: number) => void>();
+    const describe = (item: root.FeedItem<root.FeedChange>): string => {
+      switch (item.change) {
+        case 'put':
+          expectTypeOf(item.ref).toEqualTypeOf<root.ObjectRef>();
+          expectTypeOf(item.object).toEqualTypeOf<root.StoredObject | undefined>();
+          return item.ref.sortKey;
+        case 'delete':
+          expectTypeOf(item.deletion).toEqualTypeOf<root.ObjectDeletion>();
+          return item.deletion.deletionType;
+      }
+    };
+    expect(describe).toBeTypeOf('function');
+    expectTypeOf<root.ObjectStoreClient['getPartition']>().toEqualTypeOf<(hash: string) => Promise<root.PartitionInfo>>();
+    expectTypeOf<root.ObjectStoreClient['partitionUsers']>().returns.toEqualTypeOf<AsyncGenerator<root.UserPermissions>>();
+    expectTypeOf<root.ObjectStoreClient['grant']>().toEqualTypeOf<(partition: string, userId: number, permissions: root.Permission | readonly root.Permission[]) => Promise<void>>();
+    expectTypeOf<root.ObjectStoreClient['revoke']>().toEqualTypeOf<(partition: string, userId: number, permissions?: root.Permission | readonly root.Permission[]) => Promise<void>>();
+    expectTypeOf<root.Permission>().toEqualTypeOf<'READ' | 'WRITE'>();
+  });
+
   it('keeps the wiring private: objects the client makes cannot be constructed or exported as values', () => {
     // @ts-expect-error Session is exported as a type only.
     expect(root.Session).toBeUndefined();
     // @ts-expect-error ObjectStoreClient is exported as a type only.
     expect(root.ObjectStoreClient).toBeUndefined();
+    // @ts-expect-error Feed is exported as a type only: feeds come from objects.upsertFeed().
+    expect(root.Feed).toBeUndefined();
     // @ts-expect-error AllegroClient is made by AllegroClient.create().
     expect(() => new root.AllegroClient()).toThrow();
   });

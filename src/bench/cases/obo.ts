@@ -33,7 +33,7 @@ export async function runOboBench(options: OboBenchOptions = {}): Promise<BenchR
   const seconds = options.seconds ?? 3;
   const concurrency = options.concurrency ?? 8;
   const progress = options.progress ?? (() => undefined);
-  const sandbox = await spawnSandbox(true, ['--control']);
+  const sandbox = await spawnSandbox(true, undefined, ['--control']);
   const config = await loadAppConfig(sandbox.configPath);
   const pools = openPools(config, ['pod', 'sessionAuth'], config.app.key);
   const app = await OboApp.create(config);

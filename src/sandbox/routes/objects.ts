@@ -26,7 +26,8 @@ export const OBJECT_STORE_DISABLED = OBJECT_STORE_DISABLED_MESSAGE;
 export const MAX_TRANSACTION_OBJECTS = 6;
 
 const STORED_TYPE = 'com.symphony.s2.model.object.StoredApplicationObject';
-const DELETED_TYPE = 'com.symphony.s2.model.object.DeletedApplicationObject';
+/** `_type` of a deletion (a logical tombstone, or a physical deletion's feed message). */
+export const DELETED_TYPE = 'com.symphony.s2.model.object.DeletedApplicationObject';
 const MIN_PAYLOAD_BYTES = 32;
 const MAX_SORT_KEY = 1024;
 
@@ -34,21 +35,34 @@ function apiUser(ctx: SandboxContext, req: SandboxRequest): User {
   return ctx.bearerUser(req, ['api', 'session']);
 }
 
-/** Whether `user` may `need` in a partition; a partition nobody has created is open for reading (it is empty). */
-function permitted(partition: Partition | undefined, user: User, need: 'READ' | 'WRITE'): boolean {
+/**
+ * Whether `userId` may `need` in a partition (WRITE includes READ); a partition nobody has created is open for
+ * reading (it is empty).
+ */
+export function permitted(partition: Partition | undefined, userId: number, need: 'READ' | 'WRITE'): boolean {
   if (partition === undefined) return need === 'READ';
-  if (partition.owner === user.id) return true;
-  const granted = partition.permissions[String(user.id)] ?? [];
+  if (partition.owner === userId) return true;
+  const granted = partition.permissions[String(userId)] ?? [];
   return granted.includes(need) || (need === 'READ' && granted.includes('WRITE'));
 }
 
 function requirePermission(ctx: SandboxContext, user: User, partitionHash: string, need: 'READ' | 'WRITE'): void {
-  if (!permitted(ctx.store.objects.partition(partitionHash), user, need)) throw new HttpError(403, `No ${need} permission on this partition`);
+  if (!permitted(ctx.store.objects.partition(partitionHash), user.id, need)) throw new HttpError(403, `No ${need} permission on this partition`);
 }
 
-function objectJson(o: ObjectRecord): Record<string, unknown> {
+/** An object version as the Object Store answers it: the stored body plus the server's fields. */
+export function objectJson(o: ObjectRecord): Record<string, unknown> {
   return { ...o.body, absoluteHash: o.absoluteHash, baseHash: o.baseHash, version: o.version, createdDate: o.createdDate, owner: o.owner };
 }
+
+/** A write as other parts of the store see it: a version stored (a tombstone too), or an object purged. */
+export type ObjectWrite = { kind: 'put'; object: ObjectRecord } | { kind: 'purge'; baseHash: string; partitionHash: string; sortKey: string };
+
+/**
+ * What else a write does in its transaction (routes/feeds.ts queues a message in every feed that subscribes to the
+ * written partition). Runs inside the write closure, after the write.
+ */
+export type WriteHook = (tx: Tx, write: ObjectWrite, at: number) => void;
 
 /**
  * One transaction's writes, applied in order inside one write closure: each write is checked against the database
@@ -60,12 +74,14 @@ class Transaction {
   readonly #user: User;
   readonly #at: number;
   readonly #touched = new Set<string>();
+  readonly #onWrite: WriteHook;
 
-  constructor(ctx: SandboxContext, tx: Tx, user: User, at: number) {
+  constructor(ctx: SandboxContext, tx: Tx, user: User, at: number, onWrite: WriteHook) {
     this.#ctx = ctx;
     this.#tx = tx;
     this.#user = user;
     this.#at = at;
+    this.#onWrite = onWrite;
   }
 
   /** Check and apply one write; returns what it answers (the stored version; for a physical delete, its summary). */
@@ -110,6 +126,7 @@ class Transaction {
     delete stored.absoluteHash;
     const object: ObjectRecord = { absoluteHash, baseHash, version, partitionHash, sortKey, owner: this.#user.id, createdDate: this.#at, body: stored };
     objects.put(this.#tx, object);
+    this.#onWrite(this.#tx, { kind: 'put', object }, this.#at);
     return { stored: object };
   }
 
@@ -129,6 +146,7 @@ class Transaction {
     this.#touch(baseHash);
     if (deletionType === 'PHYSICAL') {
       objects.deletePhysically(this.#tx, baseHash);
+      this.#onWrite(this.#tx, { kind: 'purge', baseHash, partitionHash: current.partitionHash, sortKey: current.sortKey }, this.#at);
       return { physical: baseHash };
     }
     this.#newHash(absoluteHash);
@@ -138,6 +156,7 @@ class Transaction {
       body: { _type: DELETED_TYPE, baseHash, prevHash: current.absoluteHash, partitionHash: current.partitionHash, sortKey: current.sortKey, deletionType },
     };
     objects.put(this.#tx, tombstone);
+    this.#onWrite(this.#tx, { kind: 'put', object: tombstone }, this.#at);
     return { stored: tombstone };
   }
 
@@ -154,7 +173,7 @@ class Transaction {
   #writable(partitionHash: string): void {
     const partition = this.#ctx.store.objects.partition(partitionHash);
     if (partition !== undefined) {
-      if (!permitted(partition, this.#user, 'WRITE')) throw new HttpError(403, 'No WRITE permission on this partition');
+      if (!permitted(partition, this.#user.id, 'WRITE')) throw new HttpError(403, 'No WRITE permission on this partition');
       return;
     }
     if (partitionOwnerOf(partitionHash) !== this.#user.id) {
@@ -162,6 +181,19 @@ class Transaction {
     }
     this.#ctx.store.objects.setPartition(this.#tx, { hash: partitionHash, name: '', owner: this.#user.id, permissions: {} });
   }
+}
+
+/**
+ * The `NamedUserIdObject` in `body[field]` (a partition's or a feed's id, docs/protocol.md §4.3): `name` of 1 to
+ * 256 characters and `userId`, which defaults to the caller and must be the caller (403 otherwise: no squatting).
+ */
+export function callersNamedId(body: Record<string, unknown>, field: string, user: User): { name: string; owner: number } {
+  const id = requireObject(requiredField(body, field, 'object'), field);
+  const name = requiredField(id, 'name', 'string');
+  if (name.length === 0 || name.length > 256) throw new HttpError(400, `Field "${field}.name" must be 1 to 256 characters`);
+  const owner = id.userId === undefined ? user.id : parseUserId(id.userId, `${field}.userId`);
+  if (owner !== user.id) throw new HttpError(403, `A ${field} must carry the caller's own user id`);
+  return { name, owner };
 }
 
 function idField(o: Record<string, unknown>, name: string): string {
@@ -220,14 +252,14 @@ function streamed(body: Generator<string>): SandboxResponse {
   return { stream: body, contentType: 'application/json' };
 }
 
-/** Register the Object Store routes. */
-export function objectRoutes(router: Router, ctx: SandboxContext): void {
+/** Register the Object Store routes; `onWrite` runs in the transaction of every write. */
+export function objectRoutes(router: Router, ctx: SandboxContext, onWrite: WriteHook = () => {}): void {
   const { store } = ctx;
   router
     .add('PUT', '/object/v1/objects/:hash', async (req) => {
       const user = apiUser(ctx, req);
       const hash = canonicalId(req.params.hash!, 'hash');
-      const written = await store.write((tx) => new Transaction(ctx, tx, user, Date.now()).apply(req.json(), hash));
+      const written = await store.write((tx) => new Transaction(ctx, tx, user, Date.now(), onWrite).apply(req.json(), hash));
       return 'stored' in written ? { json: objectJson(written.stored) } : { status: 204 };
     }, { largeFields: ['encryptedPayload'] })
     .add('POST', '/object/v1/objects/transaction', async (req) => {
@@ -236,7 +268,7 @@ export function objectRoutes(router: Router, ctx: SandboxContext): void {
       if (list.length === 0) throw new HttpError(400, 'A transaction needs at least one object');
       if (list.length > MAX_TRANSACTION_OBJECTS) throw new HttpError(400, `A transaction may write at most ${MAX_TRANSACTION_OBJECTS} objects; nothing was written`);
       const written = await store.write((tx) => {
-        const transaction = new Transaction(ctx, tx, user, Date.now());
+        const transaction = new Transaction(ctx, tx, user, Date.now(), onWrite);
         return list.map((item) => transaction.apply(item, undefined));
       });
       return { json: written.map(answerOf) };
@@ -265,11 +297,7 @@ export function objectRoutes(router: Router, ctx: SandboxContext): void {
     .add('POST', '/object/v1/partitions/upsert', async (req) => {
       const user = apiUser(ctx, req);
       const body = requireObject(req.json());
-      const id = requireObject(requiredField(body, 'partitionId', 'object'), 'partitionId');
-      const name = requiredField(id, 'name', 'string');
-      if (name.length === 0 || name.length > 256) throw new HttpError(400, 'Field "partitionId.name" must be 1 to 256 characters');
-      const owner = id.userId === undefined ? user.id : parseUserId(id.userId, 'partitionId.userId');
-      if (owner !== user.id) throw new HttpError(403, 'A partition id must carry the caller\'s own user id');
+      const { name, owner } = callersNamedId(body, 'partitionId', user);
       const permissions: Partition['permissions'] = {};
       const listed = optionalField(body, 'userPermissions', 'array');
       for (const [i, entry] of (listed ?? []).entries()) {
@@ -304,15 +332,23 @@ export function objectRoutes(router: Router, ctx: SandboxContext): void {
       const user = apiUser(ctx, req);
       const partition = store.objects.partition(canonicalId(req.params.hash!, 'hash'));
       if (partition === undefined) throw new HttpError(404, 'No such partition');
-      if (!permitted(partition, user, 'READ')) throw new HttpError(403, 'No READ permission on this partition');
-      const data = [{ userId: partition.owner, permissions: ['READ', 'WRITE'] }, ...Object.entries(partition.permissions).map(([id, p]) => ({ userId: Number(id), permissions: p }))];
-      return { json: { data } };
+      if (!permitted(partition, user.id, 'READ')) throw new HttpError(403, 'No READ permission on this partition');
+      // The owner first, then the others by user id; the cursor is a position in that list.
+      const others = Object.entries(partition.permissions).map(([id, p]) => ({ userId: Number(id), permissions: p }))
+        .filter((u) => u.userId !== partition.owner && u.permissions.length > 0).sort((a, b) => a.userId - b.userId);
+      const users = [{ userId: partition.owner, permissions: ['READ', 'WRITE'] }, ...others];
+      const { limit, after } = paging(req);
+      const start = after === undefined ? 0 : Number(after);
+      if (!Number.isSafeInteger(start) || start < 0) throw new HttpError(400, 'Query parameter "after" is not a cursor this store returned');
+      const data = users.slice(start, start + limit);
+      const next = start + limit < users.length ? cursor(start + limit) : undefined;
+      return { json: { data, pagination: { cursors: { before: start > 0 ? cursor(start) : null, after: next ?? null }, ...(next === undefined ? {} : { next }) } } };
     })
     .add('GET', '/object/v1/partitions/:hash', (req) => {
       const user = apiUser(ctx, req);
       const partition = store.objects.partition(canonicalId(req.params.hash!, 'hash'));
       if (partition === undefined) throw new HttpError(404, 'No such partition');
-      if (!permitted(partition, user, 'READ')) throw new HttpError(403, 'No READ permission on this partition');
+      if (!permitted(partition, user.id, 'READ')) throw new HttpError(403, 'No READ permission on this partition');
       return { json: { id: { name: partition.name, userId: partition.owner }, hash: partition.hash } };
     })
     .add('GET', '/object/v1/partitions/:hash/:sortKey', (req) => {

@@ -15,6 +15,7 @@
  * their user.
  */
 import { Tx } from './transaction.js';
+import { Waiters } from './waiters.js';
 import type { Db } from './sqlite.js';
 import type { Message } from './messages.js';
 
@@ -117,7 +118,7 @@ function event(r: EventRow): LoggedEvent {
 
 /** The `events`, `event_recipients` and `feeds` tables, and the long polls waiting on them. */
 export class EventLog {
-  readonly #waiters = new Map<number, Set<() => void>>();
+  readonly #waiters = new Waiters<number>();
   readonly #lastSeq;
   readonly #recipients;
   readonly #insertEvent;
@@ -198,7 +199,7 @@ export class EventLog {
     const seq = Number(this.#insertEvent.run(e.kind, e.initiator, e.timestamp, e.streamId ?? null, e.affectedUserId ?? null, e.messageSeq ?? null,
       e.payload === undefined ? null : JSON.stringify(e.payload)).lastInsertRowid);
     for (const userId of recipients) this.#insertRecipient.run(userId, seq);
-    tx.afterCommit(() => this.#wake(recipients));
+    tx.afterCommit(() => this.#waiters.wake(recipients));
     return seq;
   }
 
@@ -304,38 +305,11 @@ export class EventLog {
    * this user wake it.
    */
   waitFor(userId: number, ms: number, signal: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      if (signal.aborted) {
-        resolve();
-        return;
-      }
-      let set = this.#waiters.get(userId);
-      if (set === undefined) {
-        set = new Set();
-        this.#waiters.set(userId, set);
-      }
-      const waiters = set;
-      const done = () => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', done);
-        waiters.delete(done);
-        if (waiters.size === 0 && this.#waiters.get(userId) === waiters) this.#waiters.delete(userId);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      signal.addEventListener('abort', done, { once: true });
-      waiters.add(done);
-    });
+    return this.#waiters.wait(userId, ms, signal);
   }
 
   /** How many long polls wait (inspection). */
   waiting(): number {
-    let n = 0;
-    for (const set of this.#waiters.values()) n += set.size;
-    return n;
-  }
-
-  #wake(userIds: readonly number[]): void {
-    for (const id of userIds) for (const done of [...(this.#waiters.get(id) ?? [])]) done();
+    return this.#waiters.count();
   }
 }

@@ -8,7 +8,8 @@
  * `events` + `event_recipients` and `feeds` (with the Agent's kinds of feed); `message_replacements` and
  * `message_suppressions`; `user_profiles`; the Object Store's `partitions`, `objects` (one row per object: its
  * current version, partition and sort key) and `versions`; `blobs` (metadata; the bytes are files); `revocations`;
- * OBO `apps` and `app_installs`, `pod_policies`, `user_entitlements`; `signals` and `signal_subscribers`; `follows`.
+ * the Object Store feeds `object_feeds` and their queues `object_feed_messages` (version 3); OBO `apps` and
+ * `app_installs`, `pod_policies`, `user_entitlements`, `signals` and `signal_subscribers`, `follows` (version 4).
  */
 import type { Db } from './sqlite.js';
 
@@ -191,7 +192,27 @@ const MIGRATIONS: readonly string[] = [
     profile TEXT NOT NULL
   );
   `,
-  // 3: OBO apps, their installations, the pod's policies and the users' entitlements (./apps.ts, ./policies.ts);
+  // 3: the Object Store's feeds and their queues (./feeds.ts).
+  `
+  CREATE TABLE object_feeds (
+    hash TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    owner INTEGER NOT NULL,
+    selections TEXT NOT NULL,
+    expiry_ms INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    last_used_at INTEGER NOT NULL
+  );
+  CREATE TABLE object_feed_messages (
+    seq INTEGER PRIMARY KEY,
+    feed_hash TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    payload TEXT NOT NULL
+  );
+  CREATE UNIQUE INDEX object_feed_messages_by_id ON object_feed_messages (feed_hash, message_id);
+  CREATE INDEX object_feed_messages_by_feed ON object_feed_messages (feed_hash, seq);
+  `,
+  // 4: OBO apps, their installations, the pod's policies and the users' entitlements (./apps.ts, ./policies.ts);
   // signals and their subscribers (./signals.ts); who follows whom (./follows.ts).
   `
   CREATE TABLE apps (

@@ -1,10 +1,10 @@
 /**
  * The sandbox's storage (docs/sandbox.md "Persistence"): one SQLite database (`<data dir>/sandbox.db`, or in
  * memory), its tables by concern (./pod.ts, ./users.ts, ./profiles.ts, ./streams.ts, ./messages.ts,
- * ./message-edits.ts, ./events.ts, ./agent-feeds.ts, ./objects.ts, ./blobs.ts, ./revocations.ts, ./apps.ts,
- * ./policies.ts, ./signals.ts, ./follows.ts), and the one way
- * to change it, {@link SandboxStore.write} (group commit, ./transaction.ts). Reads run directly against the database and see only committed data: every write runs
- * synchronously inside one flush, so no read interleaves with an open transaction. Nothing is cached in memory:
+ * ./message-edits.ts, ./events.ts, ./agent-feeds.ts, ./objects.ts, ./blobs.ts, ./revocations.ts, ./feeds.ts,
+ * ./apps.ts, ./policies.ts, ./signals.ts, ./follows.ts), and the one way to change it, {@link SandboxStore.write}
+ * (group commit, ./transaction.ts). Reads run directly against the database and see only committed data: every
+ * write runs synchronously inside one flush, so no read interleaves with an open transaction. Nothing is cached in memory:
  * the process's memory does not grow with what is stored.
  */
 import { AgentFeedTable } from './agent-feeds.js';
@@ -12,6 +12,7 @@ import { AppTable, type App } from './apps.js';
 import { BlobTable, type Blob } from './blobs.js';
 import { EventLog, POD_WIDE } from './events.js';
 import { FollowTable } from './follows.js';
+import { ObjectFeedTable } from './feeds.js';
 import { MessageEditTable } from './message-edits.js';
 import { MessageTable, type Message } from './messages.js';
 import { ObjectTable, type ObjectRecord } from './objects.js';
@@ -40,6 +41,9 @@ export interface StoreCounts {
   /** Object versions (tombstones included). */
   objectVersions: number;
   partitions: number;
+  /** Object Store feeds, and the messages queued in them. */
+  objectFeeds: number;
+  objectFeedMessages: number;
 }
 
 /** A read-only view of a sandbox's storage, for tests and tools (`RunningSandbox.store`). */
@@ -62,6 +66,8 @@ export interface SandboxStoreView {
   lastEventSeq(): number;
   /** An OBO app, with the users it is installed for. */
   app(appId: string): (App & { installedFor: number[] }) | undefined;
+  /** How many messages an Object Store feed holds (0 for no such feed). */
+  queuedFeedMessages(feedHash: string): number;
   /** What is inconsistent (SQLite's integrity check, rows that name a missing row); empty when all is well. */
   check(): string[];
 }
@@ -82,6 +88,7 @@ const DANGLING: ReadonlyArray<[string, string]> = [
   ['installations of a missing app', 'SELECT count(*) AS n FROM app_installs WHERE app_id NOT IN (SELECT app_id FROM apps)'],
   ['installations for a missing user', 'SELECT count(*) AS n FROM app_installs WHERE user_id NOT IN (SELECT id FROM users)'],
   ['subscribers of a missing signal', 'SELECT count(*) AS n FROM signal_subscribers WHERE signal_id NOT IN (SELECT id FROM signals)'],
+  ['feed messages of a missing feed', 'SELECT count(*) AS n FROM object_feed_messages WHERE feed_hash NOT IN (SELECT hash FROM object_feeds)'],
 ];
 
 /** The open storage of a sandbox. */
@@ -102,6 +109,7 @@ export class SandboxStore {
   readonly policies: PolicyTable;
   readonly signals: SignalTable;
   readonly follows: FollowTable;
+  readonly objectFeeds: ObjectFeedTable;
   readonly #queue: WriteQueue;
   #closed = false;
 
@@ -122,6 +130,7 @@ export class SandboxStore {
     this.policies = new PolicyTable(db);
     this.signals = new SignalTable(db);
     this.follows = new FollowTable(db);
+    this.objectFeeds = new ObjectFeedTable(db);
     this.#queue = new WriteQueue(db, onError);
   }
 
@@ -150,7 +159,7 @@ export class SandboxStore {
     return {
       users: this.users.count(), streams: this.streams.count(), messages: this.messages.count(), attachments: this.messages.countAttachments(),
       feeds: this.events.feedCount(), events: events.events, eventRecipients: events.recipients, objectVersions: this.objects.countVersions(),
-      partitions: this.objects.countPartitions(),
+      partitions: this.objects.countPartitions(), objectFeeds: this.objectFeeds.count(), objectFeedMessages: this.objectFeeds.queuedAll(),
     };
   }
 
@@ -184,6 +193,7 @@ export class SandboxStore {
         const a = this.apps.get(appId);
         return a === undefined ? undefined : { ...a, installedFor: this.apps.installedFor(appId) };
       },
+      queuedFeedMessages: (feedHash) => this.objectFeeds.queued(feedHash),
       check: () => this.check(),
     };
   }

@@ -1,8 +1,10 @@
-// Bad input never crashes or corrupts the sandbox. Every route (a fixed list, checked below against the routes the
-// server's router registered) gets, with valid credentials: malformed JSON, JSON of every wrong type, valid bodies with one
+// Bad input never crashes or corrupts the sandbox. Every route the server's router registered (`sandbox.routes`, the
+// same registration the server serves; blob routes included) gets, with valid credentials: malformed JSON, JSON of every wrong type, valid bodies with one
 // field at a time replaced by a wrong type, huge strings, random bodies and bytes (fast-check, time-boxed), wrong
-// query values, unknown and malformed ids, missing and forged credentials, and (on 1 MiB routes) a 1.1 MiB body;
-// plus wrong methods and unknown paths. Every answer must be a 2xx (random input can be valid) or a 4xx with a JSON
+// query values, unknown and malformed ids, missing and forged credentials, and (on 1 MiB routes) a 1.1 MiB body:
+// at least 50 requests per route, at least 1,000 with ALLEGRO_SLOW=1 (`npm run test:slow`); plus wrong methods and
+// unknown paths. A table of hints per route (how to authenticate, a valid body, ids for its path) makes the cases
+// meaningful; a registered route without hints fails the test. Every answer must be a 2xx (random input can be valid) or a 4xx with a JSON
 // {code, message} body, in time; afterwards the server still serves, its data is intact, and `onError` saw nothing.
 import { randomBytes } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
@@ -13,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AesKey } from '../../../src/crypto/aes-key.js';
 import { RsaPrivateKey, signJwtRs512 } from '../../../src/crypto/rsa.js';
 import { encryptText, encryptTransport } from '../../../src/crypto/transport.js';
+import type { RouteInfo } from '../../../src/sandbox/http.js';
 import { startSandbox, type RunningSandbox } from '../../../src/sandbox/server.js';
 import { accountKey, call, contentKey, login, multipartBody, type Login } from '../../helpers/sandbox.js';
 
@@ -41,6 +44,10 @@ interface RouteCase {
 const MESSAGE_LIMIT = 2 * 1024 * 1024;
 const ATTACHMENT_LIMIT = 25 * 1024 * 1024;
 const AGENT_SEND_LIMIT = MESSAGE_LIMIT + ATTACHMENT_LIMIT;
+const BLOB_LIMIT = 4 * 1024 ** 3;
+const SLOW = process.env.ALLEGRO_SLOW === '1';
+/** Requests each route gets at least; the random phase makes up what the fixed cases leave. */
+const CASES_PER_ROUTE = SLOW ? 1000 : 50;
 const uid = (ids: Ids, name: string) => Number(ids[name]);
 
 const ROUTES: RouteCase[] = [
@@ -120,6 +127,16 @@ const ROUTES: RouteCase[] = [
   { method: 'GET', pattern: '/object/v1/partitions/:hash/users', path: '/object/v1/partitions/{partition}/users', auth: 'api' },
   { method: 'GET', pattern: '/object/v1/partitions/:hash', path: '/object/v1/partitions/{partition}', auth: 'api' },
   { method: 'GET', pattern: '/object/v1/partitions/:hash/:sortKey', path: '/object/v1/partitions/{partition}/key-1', auth: 'api' },
+  // feeds.ts
+  {
+    method: 'POST', pattern: '/object/v1/feeds/upsert', path: '/object/v1/feeds/upsert', auth: 'api',
+    valid: (ids) => ({ feedId: { name: 'fuzz-feed', userId: uid(ids, 'bot') }, partitionSelections: [{ partitionHash: ids.partition, sortKeyPrefix: 'k' }], expiryTime: 600_000 }),
+  },
+  { method: 'DELETE', pattern: '/object/v1/feeds/:hash', path: '/object/v1/feeds/{doomedObjectFeed}', auth: 'api' },
+  {
+    method: 'POST', pattern: '/object/v1/feeds/:hash/objects', path: '/object/v1/feeds/{objectFeed}/objects', auth: 'api',
+    valid: () => ({ maxItems: 1, waitTimeSeconds: 0, delete: [{ receiptHandle: 'x' }], extend: [{ receiptHandle: 'y', visibilityTimeout: 1 }] }),
+  },
   // pod.ts
   { method: 'GET', pattern: '/webcontroller/public/podInfo', path: '/webcontroller/public/podInfo', auth: 'none' },
   { method: 'GET', pattern: '/webcontroller/maestro/Account', path: '/webcontroller/maestro/Account', auth: 'session' },
@@ -188,6 +205,14 @@ const ROUTES: RouteCase[] = [
   { method: 'POST', pattern: '/agent/v5/events/read', path: '/agent/v5/events/read', auth: 'session', valid: () => ({ type: 'datahose', tag: 'fuzz', eventTypes: ['MESSAGESENT'], ackId: '' }) },
   { method: 'POST', pattern: '/agent/v4/datafeed/create', path: '/agent/v4/datafeed/create', auth: 'session' },
   { method: 'GET', pattern: '/agent/v4/datafeed/:id/read', path: '/agent/v4/datafeed/{legacy}/read', auth: 'session' },
+  // blobs.ts (streaming routes: the body is read by the handler, bounded by maxBlobBytes)
+  {
+    method: 'PUT', pattern: '/object/v1/blobs/:blobId', path: '/object/v1/blobs/{newBlob}', auth: 'api', body: 'bytes', limit: BLOB_LIMIT,
+    valid: () => Buffer.concat([Buffer.from('ATB1'), randomBytes(100)]),
+  },
+  { method: 'GET', pattern: '/object/v1/blobs/:blobId', path: '/object/v1/blobs/{blob}', auth: 'api', limit: BLOB_LIMIT },
+  { method: 'HEAD', pattern: '/object/v1/blobs/:blobId', path: '/object/v1/blobs/{blob}', auth: 'api', limit: BLOB_LIMIT },
+  { method: 'DELETE', pattern: '/object/v1/blobs/:blobId', path: '/object/v1/blobs/{doomedBlob}', auth: 'api' },
 ];
 
 /** The control API (control.ts): run alone, one request at a time, with fault rules cleared after each answer. */
@@ -195,7 +220,7 @@ const CONTROL_ROUTES: RouteCase[] = [
   { method: 'GET', pattern: '/sandbox/v1/faults', path: '/sandbox/v1/faults', auth: 'none' },
   {
     method: 'POST', pattern: '/sandbox/v1/faults', path: '/sandbox/v1/faults', auth: 'none',
-    valid: () => ({ path: '^/nothing/matches/this$', method: 'GET', latencyMs: 1, status: 503, retryAfterSeconds: 1, drop: false, times: 1 }),
+    valid: () => ({ path: '/nothing/matches/*/this', method: 'GET', latencyMs: 1, status: 503, retryAfterSeconds: 1, drop: false, times: 1 }),
   },
   { method: 'DELETE', pattern: '/sandbox/v1/faults', path: '/sandbox/v1/faults', auth: 'none' },
   { method: 'POST', pattern: '/sandbox/v1/streams/:id/rotate', path: '/sandbox/v1/streams/{room}/rotate', auth: 'none' },
@@ -300,6 +325,11 @@ function check(route: RouteCase | undefined, s: Send, a: Answer): void {
     return;
   }
   if (a.status < 400 || a.status >= 500) throw new Error(`${what}: status ${a.status}: ${text.slice(0, 300)}`);
+  // A HEAD answer has no body (RFC 9110 §9.3.2): its head is all there is to check.
+  if (s.method === 'HEAD') {
+    if (a.body.length > 0) throw new Error(`${what}: a HEAD answer with a body`);
+    return;
+  }
   if (!String(a.headers['content-type']).startsWith('application/json')) throw new Error(`${what}: ${a.status} without a JSON body`);
   const json = JSON.parse(text) as Record<string, unknown>;
   // The Agent's V2Error may add details (the position of a MessageML error).
@@ -316,7 +346,11 @@ function describeBody(body: Buffer | string | undefined): string {
   return text.length > 120 ? `${text.slice(0, 120)}… (${text.length} chars)` : JSON.stringify(text);
 }
 
+/** Requests sent per `METHOD pattern`. */
+const sentTo = new Map<string, number>();
+
 async function sendChecked(route: RouteCase | undefined, s: Send): Promise<Answer> {
+  if (route !== undefined) sentTo.set(`${route.method} ${route.pattern}`, (sentTo.get(`${route.method} ${route.pattern}`) ?? 0) + 1);
   const a = await send(s);
   if (route !== undefined && CONTROL_ROUTES.includes(route)) sandbox.faults.clear();
   check(route, s, a);
@@ -382,16 +416,6 @@ function replaceAt(value: unknown, path: Array<string | number>, replacement: un
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Time box for the random phase: about 10 s in all, shared by the routes as they run; a route always gets at least
-// 500 ms, time for at least one random body even on a loaded machine (fast-check fails a property it could not run
-// once).
-
-const RANDOM_BUDGET_MS = 10_000;
-let randomStarted: number | undefined;
-function randomTimeLimit(): number {
-  randomStarted ??= Date.now();
-  return Math.max(500, Math.min(1500, randomStarted + RANDOM_BUDGET_MS - Date.now()));
-}
 
 function bodyArbitrary(route: RouteCase): fc.Arbitrary<{ body: Buffer; contentType?: string }> {
   const json = fc.oneof(
@@ -448,8 +472,9 @@ async function fuzzRoute(route: RouteCase): Promise<void> {
     await go({ body: `${'['.repeat(100_000)}${']'.repeat(100_000)}`, contentType: 'application/json' });
     await go({ body: `${'{"a":'.repeat(50_000)}1${'}'.repeat(50_000)}`, contentType: 'application/json' });
   }
-  // Random bodies and bytes.
-  await fc.assert(fc.asyncProperty(bodyArbitrary(route), async (b) => { await go(b); }), { numRuns: 15, interruptAfterTimeLimit: randomTimeLimit() });
+  // Random bodies and bytes: enough to make up CASES_PER_ROUTE with the cases after them (about 30).
+  const sofar = sentTo.get(`${route.method} ${route.pattern}`) ?? 0;
+  await fc.assert(fc.asyncProperty(bodyArbitrary(route), async (b) => { await go(b); }), { numRuns: Math.max(15, CASES_PER_ROUTE - sofar) });
   // Wrong query values, one parameter at a time (raw, not encoded), and unknown or repeated parameters.
   const valid = validBody(route);
   for (const name of Object.keys(route.query ?? {})) {
@@ -489,6 +514,7 @@ async function fuzzRoute(route: RouteCase): Promise<void> {
   }
   // A body over the 1 MiB default limit.
   if (route.limit === undefined) {
+    if (route.method === 'HEAD' || route.method === 'GET') await go({ body: Buffer.alloc(16), contentType: 'application/json' });
     const a = await go({ body: Buffer.alloc(Math.round(1.1 * 1024 * 1024), 0x7b), contentType: 'application/json' });
     if (a.status !== 413) throw new Error(`${route.method} ${route.pattern}: ${a.status} for 1.1 MiB, expected 413`);
   }
@@ -500,18 +526,22 @@ interface Counts { users: number; streams: number; messages: number; feeds: numb
 let before: Counts;
 let knownMessage: unknown;
 let seedRoomInfo: unknown;
+let knownBlob: Buffer;
+let knownObject: unknown;
 const counts = (): Counts => ({
   users: sandbox.store.counts().users, streams: sandbox.store.counts().streams, messages: sandbox.store.counts().messages,
   feeds: sandbox.store.counts().feeds, attachments: sandbox.store.counts().attachments,
 });
 const ok = (key: string) => successes.get(key) ?? 0;
 
+// Started while the tests are collected: the routes to fuzz are the ones its router registered.
+sandbox = await startSandbox({
+  control: true,
+  config: { datafeedWaitMs: 20, maxFeedsPerUser: 50 },
+  onError: (error) => errors.push(error),
+});
+
 beforeAll(async () => {
-  sandbox = await startSandbox({
-    control: true,
-    config: { datafeedWaitMs: 20, maxFeedsPerUser: 50 },
-    onError: (error) => errors.push(error),
-  });
   agent = new Agent({ ca: readFileSync(sandbox.caCertPath, 'utf8'), keepAlive: true, maxSockets: 16 });
   [bot, alice] = await Promise.all([login(sandbox, 'sandbox-bot'), login(sandbox, 'alice')]);
   const bob = sandbox.identities.get('bob')!;
@@ -568,6 +598,18 @@ beforeAll(async () => {
   ids.newHash = randomBytes(34).toString('base64url');
   const put = await call(sandbox, 'PUT', `/object/v1/objects/${ids.object}`, { headers: api, json: { ...storedObject(ids), sortKey: 'key-1' } });
   expect(put.status).toBe(200);
+  // Blobs: one to read (its bytes checked afterwards), one to delete, and an id to upload to.
+  ids.blob = randomBytes(18).toString('base64url');
+  ids.doomedBlob = randomBytes(18).toString('base64url');
+  ids.newBlob = randomBytes(18).toString('base64url');
+  knownBlob = Buffer.concat([Buffer.from('ATB1'), randomBytes(5000)]);
+  expect((await call(sandbox, 'PUT', `/object/v1/blobs/${ids.blob}`, { headers: api, bytes: knownBlob })).status).toBe(201);
+  expect((await call(sandbox, 'PUT', `/object/v1/blobs/${ids.doomedBlob}`, { headers: api, bytes: knownBlob })).status).toBe(201);
+  knownObject = (await call(sandbox, 'GET', `/object/v1/objects/${ids.object}`, { headers: api })).json;
+  // Object Store feeds on that partition: one to read, one to delete.
+  const feedOf = async (name: string) => (await call(sandbox, 'POST', '/object/v1/feeds/upsert', { headers: api, json: { feedId: { name }, partitionSelections: [{ partitionHash: ids.partition }] } })).json.hash;
+  ids.objectFeed = await feedOf('fuzz-read');
+  ids.doomedObjectFeed = await feedOf('fuzz-doomed');
 
   before = counts();
   knownMessage = (await call(sandbox, 'GET', `/webcontroller/dataquery/retrieveMessagePayload?messageId=${encodeURIComponent(ids.message!)}`, { headers: alice.headers })).json;
@@ -579,30 +621,40 @@ afterAll(async () => {
   await sandbox?.close();
 });
 
+const HINTS = [...ROUTES, ...CONTROL_ROUTES];
+const hintOf = (r: RouteInfo): RouteCase | undefined => HINTS.find((h) => h.method === r.method && h.pattern === r.pattern);
+const isControl = (r: RouteInfo) => r.pattern.startsWith('/sandbox/');
+
 describe('the route list', () => {
-  it('covers every route the server registers (its router\'s own list), blob routes aside (test/integration/sandbox/blobs.test.ts)', () => {
-    const registered = sandbox.routes.filter((r) => !r.pattern.startsWith('/object/v1/blobs/')).map((r) => `${r.method} ${r.pattern}`);
-    expect(registered.length).toBeGreaterThan(50);
-    const listed = [...ROUTES, ...CONTROL_ROUTES].map((r) => `${r.method} ${r.pattern}`);
-    expect(new Set(listed).size).toBe(listed.length);
-    expect(listed.sort()).toEqual(registered.sort());
+  it('is the server\'s own registration, and every route in it has fuzz hints (and no hint names a route that is gone)', () => {
+    expect(sandbox.routes.length).toBeGreaterThan(55);
+    expect(sandbox.routes.filter((r) => hintOf(r) === undefined).map((r) => `${r.method} ${r.pattern}`)).toEqual([]);
+    const registered = new Set(sandbox.routes.map((r) => `${r.method} ${r.pattern}`));
+    expect(HINTS.map((h) => `${h.method} ${h.pattern}`).filter((h) => !registered.has(h))).toEqual([]);
+    expect(new Set(HINTS.map((h) => `${h.method} ${h.pattern}`)).size).toBe(HINTS.length);
   });
 });
 
 describe.concurrent('bad input to each route gets a 4xx {code, message}, never a 5xx or a hang', () => {
-  for (const route of ROUTES) {
-    it(`${route.method} ${route.pattern}`, async () => {
+  for (const info of sandbox.routes.filter((r) => !isControl(r))) {
+    it(`${info.method} ${info.pattern}`, async () => {
+      const route = hintOf(info);
+      if (route === undefined) throw new Error(`no fuzz hints for ${info.method} ${info.pattern}: add them to ROUTES`);
       await fuzzRoute(route);
-    });
+      expect(sentTo.get(`${info.method} ${info.pattern}`)).toBeGreaterThanOrEqual(CASES_PER_ROUTE);
+    }, SLOW ? 600_000 : 120_000);
   }
 });
 
 describe('bad input to the control API (one request at a time, faults cleared after each)', () => {
-  for (const route of CONTROL_ROUTES) {
-    it(`${route.method} ${route.pattern}`, async () => {
+  for (const info of sandbox.routes.filter(isControl)) {
+    it(`${info.method} ${info.pattern}`, async () => {
+      const route = hintOf(info);
+      if (route === undefined) throw new Error(`no fuzz hints for ${info.method} ${info.pattern}: add them to CONTROL_ROUTES`);
       await fuzzRoute(route);
       sandbox.faults.clear();
-    });
+      expect(sentTo.get(`${info.method} ${info.pattern}`)).toBeGreaterThanOrEqual(CASES_PER_ROUTE);
+    }, SLOW ? 600_000 : 120_000);
   }
   it('leaves the Object Store entitlement as it was', async () => {
     await sandbox.admin.setObjectStoreEntitlement(true);
@@ -651,9 +703,10 @@ describe('wrong methods and unknown paths', () => {
     }
   });
 
-  it('answers an over-long request line with 431 (from Node, without a JSON body) and keeps serving', async () => {
+  it('answers an over-long request line with 431 and a JSON body, and keeps serving', async () => {
     const a = await send({ method: 'GET', path: `/pod/v3/users?uid=${'1'.repeat(20_000)}`, headers: bot.headers });
     expect(a.status).toBe(431);
+    expect(JSON.parse(a.body.toString('utf8'))).toEqual({ code: 431, message: expect.any(String) });
     const after = await send({ method: 'GET', path: '/pod/v2/sessioninfo', headers: bot.headers });
     expect(after.status).toBe(200);
   });
@@ -690,6 +743,10 @@ describe('afterwards', () => {
     // The known message and the seeded room are unchanged.
     expect((await call(sandbox, 'GET', `/webcontroller/dataquery/retrieveMessagePayload?messageId=${encodeURIComponent(ids.message!)}`, { headers: again.headers })).json).toEqual(knownMessage);
     expect((await call(sandbox, 'GET', `/pod/v3/room/${ids.seedRoom}/info`, { headers: again.headers })).json).toEqual(seedRoomInfo);
+    // So are the Object Store object and the blob stored before.
+    const api = { authorization: `Bearer ${(await call(sandbox, 'POST', '/login/idm/tokens', { headers: again.headers })).json.access_token}` };
+    expect((await call(sandbox, 'GET', `/object/v1/objects/${ids.object}`, { headers: api })).json).toEqual(knownObject);
+    expect((await call(sandbox, 'GET', `/object/v1/blobs/${ids.blob}`, { headers: api })).body.equals(knownBlob)).toBe(true);
 
     // Counts changed only by what valid random input created.
     const after = counts();

@@ -7,7 +7,7 @@ import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { AesKey } from '../../../src/crypto/aes-key.js';
 import { encryptText } from '../../../src/crypto/transport.js';
 import { partitionHashOf } from '../../../src/sandbox/store/objects.js';
@@ -205,12 +205,96 @@ describe('hostile clients (issue 9 regressions)', () => {
     expect((await call(sandbox, 'GET', '/datafeed2/api/v1/feeds', { headers: df })).status).toBe(401);
   });
 
+  it('defect 7: re-login leaves an earlier session valid until its TTL (docs/sandbox.md "Tokens"); logging out one session ends only it', async () => {
+    const first = await login(sandbox, 'alice');
+    const second = await login(sandbox, 'alice');
+    const firstApi = await bearer(sandbox, first, 'api');
+    expect((await call(sandbox, 'GET', '/pod/v2/sessioninfo', { headers: first.headers })).status).toBe(200);
+    expect((await call(sandbox, 'POST', '/sessionauth/v1/logout', { headers: second.headers })).status).toBe(200);
+    expect((await call(sandbox, 'GET', '/pod/v2/sessioninfo', { headers: second.headers })).status).toBe(401);
+    expect((await call(sandbox, 'GET', '/pod/v2/sessioninfo', { headers: first.headers })).status).toBe(200);
+    expect((await call(sandbox, 'POST', '/object/v1/partitions/upsert', { headers: firstApi, json: { partitionId: { name: 'still-mine' } } })).status).toBe(200);
+    // Key Manager tokens are per user: the logout ended those issued before it, a new login gets a working one.
+    expect((await call(sandbox, 'GET', '/relay/keys/me', { headers: first.kmHeaders })).status).toBe(401);
+    expect((await call(sandbox, 'GET', '/relay/keys/me', { headers: (await login(sandbox, 'alice')).kmHeaders })).status).toBe(200);
+    alice = await login(sandbox, 'alice');
+  });
+
   it('defect 7: the control API refuses a pattern that could backtrack catastrophically', async () => {
     const added = await call(sandbox, 'POST', '/sandbox/v1/faults', { json: { path: '^/(a+)+$', status: 503 } });
     expect(added.status).toBe(400);
     expect(added.json.code).toBe(400);
     await call(sandbox, 'DELETE', '/sandbox/v1/faults');
     expect((await call(sandbox, 'GET', `/${'a'.repeat(40)}!`)).status).toBe(404);
+  });
+});
+
+describe('connection limits (issue 9: one client cannot hold the server\'s sockets)', () => {
+  let sandbox: RunningSandbox;
+  const errors: unknown[] = [];
+  beforeAll(async () => {
+    sandbox = await startSandbox({
+      onError: (e) => errors.push(e),
+      config: { maxConnections: 4, headersTimeoutMs: 600, requestTimeoutMs: 1500, idleTimeoutMs: 700, tlsHandshakeTimeoutMs: 2000 },
+    });
+  });
+  afterAll(() => sandbox.close());
+
+  /** A TLS connection that is open (handshake done), and a promise of its close with what it received. */
+  const open = async () => {
+    const socket = tlsConnect({ host: '127.0.0.1', port: sandbox.port, ca: readFileSync(sandbox.caCertPath, 'utf8'), servername: 'localhost' });
+    const chunks: Buffer[] = [];
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('error', () => {});
+    const closed = new Promise<{ at: number; received: string }>((resolve) => socket.on('close', () => resolve({ at: Date.now(), received: Buffer.concat(chunks).toString('utf8') })));
+    const up = await new Promise<boolean>((resolve) => {
+      socket.once('secureConnect', () => resolve(true));
+      socket.once('close', () => resolve(false));
+    });
+    return { socket, up, closed };
+  };
+
+  it('answers a request head that trickles in too slowly (slowloris) with 408 JSON and closes the connection', async () => {
+    const { socket, closed } = await open();
+    const started = Date.now();
+    socket.write('GET /webcontroller/public/podInfo HTTP/1.1\r\nhost: localhost\r\n');
+    const trickle = setInterval(() => socket.writable && socket.write('x-slow: 1\r\n'), 100);
+    const { at, received } = await closed;
+    clearInterval(trickle);
+    expect(at - started).toBeLessThan(5000);
+    expect(received).toMatch(/^HTTP\/1\.1 408 /);
+    expect(JSON.parse(received.split('\r\n\r\n')[1]!)).toMatchObject({ code: 408 });
+  });
+
+  it('answers a body that trickles in past the request timeout with 408 JSON', async () => {
+    const { socket, closed } = await open();
+    socket.write('POST /pod/v3/room/create HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: 100000\r\n\r\n{');
+    const trickle = setInterval(() => socket.writable && socket.write(' '), 100);
+    const { received } = await closed;
+    clearInterval(trickle);
+    expect(received).toMatch(/^HTTP\/1\.1 408 /);
+    expect(JSON.parse(received.split('\r\n\r\n')[1]!)).toMatchObject({ code: 408 });
+  });
+
+  it('closes an idle keep-alive connection after idleTimeoutMs', async () => {
+    const { socket, closed } = await open();
+    socket.write('GET /webcontroller/public/podInfo HTTP/1.1\r\nhost: localhost\r\n\r\n');
+    const answered = Date.now();
+    const { at, received } = await closed;
+    expect(received).toMatch(/^HTTP\/1\.1 200 /);
+    expect(at - answered).toBeGreaterThanOrEqual(500);
+    expect(at - answered).toBeLessThan(5000);
+  });
+
+  it('holds at most maxConnections: one more is closed at once; once one goes, a new one is served', async () => {
+    const held = await Promise.all([open(), open(), open(), open()]);
+    expect(held.every((c) => c.up)).toBe(true);
+    const extra = await open();
+    expect(extra.up).toBe(false);
+    for (const c of held) c.socket.destroy();
+    await Promise.all(held.map((c) => c.closed));
+    await vi.waitFor(async () => expect((await call(sandbox, 'GET', '/webcontroller/public/podInfo')).status).toBe(200), { timeout: 5000, interval: 100 });
+    expect(errors).toEqual([]);
   });
 });
 

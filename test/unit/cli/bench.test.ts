@@ -45,6 +45,22 @@ describe.skipIf(process.platform === 'win32')('allegro bench', () => {
     expect(page).toContain('OpenSSL, 1 core');
   });
 
+  it('sandbox --json with a tiny scale part: the operations, the three scale tables and the per-message note', async () => {
+    const { code, stdout } = await allegro(['bench', 'sandbox', '--seconds', '0.2', '--concurrency', '2', '--stored', '0,300', '--idle-feeds', '2', '--stalled', '3', '--json'], process.env.PATH ?? '');
+    expect(code).toBe(0);
+    const report = JSON.parse(stdout) as BenchReport;
+    expect(report.name).toBe('sandbox');
+    expect(report.tables.map((t) => t.title)).toEqual([
+      'operations', 'message submissions by stored messages and idle feeds', 'restart, disk and memory by stored messages',
+      'a normal client while 3 stalled readers and 3 slowloris connections are open (300 stored messages)',
+    ]);
+    expect(report.tables[1]!.rows.map((r) => [r.stored, r.feeds])).toEqual([[0, 0], [0, 2], [300, 0], [300, 2]]);
+    expect(report.tables[1]!.rows.every((r) => (r.opsPerSec as number) > 0)).toBe(true);
+    expect(report.tables[2]!.rows.map((r) => r.stored)).toEqual([0, 300]);
+    expect(report.notes.join('\n')).toMatch(/between 0 and 300 stored messages: -?\d+ bytes on disk/);
+    expect(await allegro(['bench', 'sandbox', '--stored', '5,1'], process.env.PATH ?? '')).toMatchObject({ code: 2, stderr: expect.stringContaining('--stored must list ascending levels') });
+  }, 120_000);
+
   it('several at once, without openssl on the PATH: Markdown reports in turn, the limit not measured, progress on stderr, one page', async () => {
     const html = join(dir, 'two.html');
     const { code, stdout, stderr } = await allegro(['bench', 'crypto', 'blob', ...TINY, '--mib', '1', '--html', html], join(dir, 'empty'));

@@ -121,7 +121,7 @@ describe('Faults', () => {
     const r = fakeResponse();
     expect(await faults.apply('GET', '/pod/v1/x', r.res)).toBe('continue');
     r.untouched();
-    expect(faults.counts).toEqual({ delayed: 0, failed: 0, dropped: 0 });
+    expect(faults.counts).toEqual({ delayed: 0, failed: 0, dropped: 0, ignored: 0 });
   });
 
   it('add validates, installs nothing on error, and returns the parsed rule', () => {
@@ -155,7 +155,7 @@ describe('Faults', () => {
     expect(written.status).toBe(503);
     expect(written.headers['retry-after']).toBeUndefined();
     expect(written.body).toEqual({ code: 503, message: 'Server error (injected fault)' });
-    expect(faults.counts).toEqual({ delayed: 0, failed: 2, dropped: 0 });
+    expect(faults.counts).toEqual({ delayed: 0, failed: 2, dropped: 0, ignored: 0 });
   });
 
   it('matches a path by prefix, or by a glob over the whole path when it has a *', async () => {
@@ -224,7 +224,7 @@ describe('Faults', () => {
     expect(r.destroy).toHaveBeenCalledTimes(1);
     expect(r.writeHead).not.toHaveBeenCalled();
     expect(r.end).not.toHaveBeenCalled();
-    expect(faults.counts).toEqual({ delayed: 0, failed: 0, dropped: 1 });
+    expect(faults.counts).toEqual({ delayed: 0, failed: 0, dropped: 1, ignored: 0 });
   });
 
   it('delays by latencyMs, then serves or fails', async () => {
@@ -250,7 +250,7 @@ describe('Faults', () => {
     await vi.advanceTimersByTimeAsync(1);
     expect(outcome).toBe('handled');
     expect(s.written().status).toBe(503);
-    expect(faults.counts).toEqual({ delayed: 2, failed: 1, dropped: 0 });
+    expect(faults.counts).toEqual({ delayed: 2, failed: 1, dropped: 0, ignored: 0 });
   });
 
   it('drops a real connection (node:http, as handleRequest\'s before hook)', async () => {
@@ -297,11 +297,60 @@ describe('Faults', () => {
     try {
       await expect(put()).rejects.toThrow(/socket hang up|ECONNRESET/);
       expect(served).toBe(1);
-      expect(faults.counts).toEqual({ delayed: 0, failed: 0, dropped: 1 });
+      expect(faults.counts).toEqual({ delayed: 0, failed: 0, dropped: 1, ignored: 0 });
       expect(await put()).toBe('200 "written"');
       expect(served).toBe(2);
     } finally {
       await new Promise((resolve) => server.close(resolve));
     }
+  });
+});
+
+describe('feed fault rules', () => {
+  const FEED = '/object/v1/feeds/F/objects';
+  const socket = () => ({ destroy: vi.fn() }) as unknown as import('node:net').Socket & { destroy: ReturnType<typeof vi.fn> };
+
+  it('parse feedAction and ignore, and refuse what makes no sense', () => {
+    expect(parseFaultRule({ path: '/object/', feedAction: 'delete', ignore: true, times: 2 })).toEqual({ path: '/object/', feedAction: 'delete', ignore: true, times: 2 });
+    expect(parseFaultRule({ path: '/object/', feedAction: 'receive', dropAfter: true })).toEqual({ path: '/object/', feedAction: 'receive', dropAfter: true });
+    expect(ruleError({ path: '/', feedAction: 'ack' }).message).toMatch(/feedAction/);
+    expect(ruleError({ path: '/', ignore: true }).message).toMatch(/needs "feedAction" delete or extend/);
+    expect(ruleError({ path: '/', feedAction: 'receive', ignore: true }).message).toMatch(/needs "feedAction" delete or extend/);
+    expect(ruleError({ path: '/', feedAction: 'delete', ignore: true, status: 503 }).message).toMatch(/cannot be combined/);
+  });
+
+  it('are left to the feed route: the pre-routing check skips them', async () => {
+    const faults = new Faults();
+    faults.add({ path: '/', feedAction: 'delete', status: 503 });
+    const r = fakeResponse();
+    expect(await faults.apply('POST', FEED, r.res)).toBe('continue');
+    r.untouched();
+    expect(faults.list()[0]!.remaining).toBeNull();
+  });
+
+  it('apply to a feed request only when it carries the action, first matching rule first', async () => {
+    const faults = new Faults();
+    faults.add({ path: '/object/', feedAction: 'extend', ignore: true, times: 1 });
+    faults.add({ path: '/object/', feedAction: 'delete', ignore: true, times: 1 });
+    faults.add({ path: '/object/', feedAction: 'delete', dropAfter: true, times: 1 });
+    expect(await faults.applyToFeed('POST', FEED, ['receive'], socket())).toEqual({ drop: false, ignore: new Set(), dropAfter: false });
+    expect(await faults.applyToFeed('POST', FEED, ['delete', 'extend'], socket())).toEqual({ drop: false, ignore: new Set(['extend']), dropAfter: false });
+    expect(await faults.applyToFeed('POST', FEED, ['delete'], socket())).toEqual({ drop: false, ignore: new Set(['delete']), dropAfter: false });
+    expect(await faults.applyToFeed('POST', FEED, ['delete'], socket())).toEqual({ drop: false, ignore: new Set(), dropAfter: true });
+    expect(await faults.applyToFeed('POST', FEED, ['delete'], socket())).toEqual({ drop: false, ignore: new Set(), dropAfter: false });
+    expect(faults.counts).toEqual({ delayed: 0, failed: 0, dropped: 1, ignored: 2 });
+  });
+
+  it('fail with the HttpError to answer, or drop the connection', async () => {
+    const faults = new Faults();
+    faults.add({ path: '/object/', feedAction: 'receive', status: 429, retryAfterSeconds: 2, times: 1 });
+    faults.add({ path: '/object/', feedAction: 'receive', drop: true, times: 1 });
+    const failed = await faults.applyToFeed('POST', FEED, ['receive'], socket()).catch((e: unknown) => e as HttpError);
+    expect(failed).toBeInstanceOf(HttpError);
+    expect(failed).toMatchObject({ status: 429, headers: { 'retry-after': '2' } });
+    const s = socket();
+    expect(await faults.applyToFeed('POST', FEED, ['receive'], s)).toEqual({ drop: true });
+    expect(s.destroy).toHaveBeenCalledTimes(1);
+    expect(faults.counts).toMatchObject({ failed: 1, dropped: 1 });
   });
 });

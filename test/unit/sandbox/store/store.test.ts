@@ -36,7 +36,7 @@ describe('SandboxStore', () => {
       store.blobs.insert(tx, { id: 'b', owner: U1, size: 1, createdAt: T0 });
       store.events.createFeed(tx, 'f', U1, T0);
     });
-    expect(store.counts()).toEqual({ users: 4, streams: 1, messages: 1, attachments: 0, feeds: 1, events: 0, eventRecipients: 0, objectVersions: 0, partitions: 0 });
+    expect(store.counts()).toEqual({ users: 4, streams: 1, messages: 1, attachments: 0, feeds: 1, events: 0, eventRecipients: 0, objectVersions: 0, partitions: 0, objectFeeds: 0, objectFeedMessages: 0 });
     const view = store.view();
     expect(view.pod().podId).toBe(196);
     expect(view.user(U1)?.username).toBe('user1000');
