@@ -10,8 +10,10 @@ import type { OboPermission } from '../errors.js';
 import { HttpError } from './http-error.js';
 
 /** One row: a method, a path pattern, the permissions and whether the app needs all of them or any one. */
-interface Row {
+export interface OboEndpoint {
   method: string;
+  /** As the table writes it: `{name}` for a path segment, `v[123]` and `(a|b)` for alternatives. */
+  pattern: string;
   path: RegExp;
   permissions: readonly OboPermission[];
   need: 'all' | 'any';
@@ -19,12 +21,12 @@ interface Row {
 
 const ID = '[^/]+';
 
-function row(method: string, path: string, permissions: OboPermission | readonly OboPermission[], need: 'all' | 'any' = 'all'): Row {
-  return { method, path: new RegExp(`^${path.replace(/\{\w+\}/g, ID)}$`), permissions: typeof permissions === 'string' ? [permissions] : permissions, need };
+function row(method: string, pattern: string, permissions: OboPermission | readonly OboPermission[], need: 'all' | 'any' = 'all'): OboEndpoint {
+  return { method, pattern, path: new RegExp(`^${pattern.replace(/\{\w+\}/g, ID)}$`), permissions: typeof permissions === 'string' ? [permissions] : permissions, need };
 }
 
 /** The OBO-enabled endpoints (paths as the sandbox serves them: `/pod/…`, `/agent/…`). */
-const TABLE: readonly Row[] = [
+export const OBO_ENDPOINTS: readonly OboEndpoint[] = [
   // Logout: ends the session, whatever the app may do.
   row('POST', '/sessionauth/v1/logout', 'ACT_AS_USER'),
   // Session and users
@@ -85,7 +87,7 @@ const TABLE: readonly Row[] = [
 
 /** The permissions `method path` needs of an OBO app, or undefined when the endpoint is not OBO-enabled. */
 export function oboPermissionsOf(method: string, path: string): { permissions: readonly OboPermission[]; need: 'all' | 'any' } | undefined {
-  const found = TABLE.find((r) => r.method === method && r.path.test(path));
+  const found = OBO_ENDPOINTS.find((r) => r.method === method && r.path.test(path));
   return found === undefined ? undefined : { permissions: found.permissions, need: found.need };
 }
 

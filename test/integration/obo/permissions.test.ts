@@ -111,7 +111,7 @@ describe('following on behalf of a user', () => {
 });
 
 describe('what an OBO user token cannot do', () => {
-  it('gets no datafeed, no keys, no keystore, no Object Store, no history: a plain 403 naming no permission', async () => {
+  it('gets no datafeed, no keys, no keystore, no Object Store (nor its feeds), no history: a plain 403 naming no permission', async () => {
     const token = await rawUserToken();
     const headers = { sessionToken: token };
     const refusals = [
@@ -121,6 +121,7 @@ describe('what an OBO user token cannot do', () => {
       await call(sandbox, 'GET', `/keystore/wrappedContentKeys/one?threadId=${roomId}&rotationId=0&userId=${sandbox.identities.get('alice')!.userId}`, { headers }),
       await call(sandbox, 'GET', `/dataquery/api/v3/messages/thread?id=${roomId}&from=0&limit=5`, { headers }),
       await call(sandbox, 'GET', '/object/v1/partitions/AAAA', { headers: { authorization: `Bearer ${token}` } }),
+      await call(sandbox, 'POST', '/object/v1/feeds/upsert', { headers: { authorization: `Bearer ${token}` }, json: { name: 'obo', partitions: [] } }),
       await call(sandbox, 'POST', '/login/idm/tokens', { headers }),
     ];
     for (const r of refusals) {
