@@ -1,18 +1,20 @@
 // OBO authentication against the sandbox over HTTPS on 127.0.0.1 (docs/symphony-apis.md §1.7): the app with its RSA
 // key and with its certificate, the app token cached across users, users by id and by name, the app not installed,
-// the app disabled or its key not the registered one, and the renewal of both tokens after a 401 or an expiry.
+// the app disabled or its key not the registered one, a JWT too long-lived or expired, and the renewal of both
+// tokens after a 401 or an expiry.
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateRsaKeyPair } from '../../../src/crypto/rsa.js';
+import { generateRsaKeyPair, RsaPrivateKey, signJwtRs512 } from '../../../src/crypto/rsa.js';
 import { AppNotInstalledError, AuthenticationError } from '../../../src/errors.js';
 import { OboApp } from '../../../src/obo/app.js';
 import { startSandbox, type RunningSandbox } from '../../../src/sandbox/server.js';
 import { appConfig } from '../../helpers/client.js';
 import { rejection } from '../../helpers/errors.js';
+import { call } from '../../helpers/sandbox.js';
 
 const APP = 'sandbox-crm';
 let sandbox: RunningSandbox;
@@ -93,6 +95,17 @@ describe('OBO app and user authentication', () => {
       await sandbox.admin.enableApp(APP);
     }
     expect((await alice.me()).username).toBe('alice');
+  });
+
+  it('refuses an app JWT that expires more than 5 minutes ahead, or has expired (401 JSON)', async () => {
+    const key = new RsaPrivateKey(readFileSync(sandbox.apps.get(APP)!.privateKeyPath!, 'utf8'));
+    const login = async (now: number) => call(sandbox, 'POST', '/login/pubkey/app/authenticate', { json: { token: await signJwtRs512(key, { sub: APP, lifetimeSeconds: 300 }, now) } });
+    expect((await login(Date.now())).status).toBe(200);
+    for (const now of [Date.now() + 120_000, Date.now() - 400_000]) {
+      const refused = await login(now);
+      expect(refused.status).toBe(401);
+      expect(refused.json).toMatchObject({ code: 401, message: expect.stringMatching(/^Authentication failed: /) });
+    }
   });
 
   it('renews a refused user token with the cached app token, and the app token only when it is refused too', async () => {

@@ -3,10 +3,8 @@
 // the user the app acted for included. Send with attachments, update, blast; refused without SEND_MESSAGES, without
 // the user's "can send files", and for history (not OBO-enabled); suppression needs SUPPRESS_MESSAGES, which the
 // seeded app lacks.
-import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AllegroClient } from '../../../src/client.js';
-import { RsaPrivateKey, signJwtRs512 } from '../../../src/crypto/rsa.js';
 import { PermissionDeniedError, type OboPermission } from '../../../src/errors.js';
 import { OboApp } from '../../../src/obo/app.js';
 import { OBO_PERMISSIONS } from '../../../src/obo/permissions.js';
@@ -14,7 +12,7 @@ import type { OboSession } from '../../../src/obo/session.js';
 import { startSandbox, type RunningSandbox } from '../../../src/sandbox/server.js';
 import { appConfig, identityConfig } from '../../helpers/client.js';
 import { rejection } from '../../helpers/errors.js';
-import { call } from '../../helpers/sandbox.js';
+import { appLogin, call, oboLogin } from '../../helpers/sandbox.js';
 
 const APP = 'sandbox-crm';
 const GRANTABLE = OBO_PERMISSIONS.filter((p) => p !== 'ACT_AS_USER');
@@ -99,7 +97,7 @@ describe('OBO messages through the Agent', () => {
   });
 
   it('cannot read history through the Agent, nor its datafeed: not OBO-enabled', async () => {
-    const token = (await call(sandbox, 'POST', '/login/pubkey/app/username/alice/authenticate', { headers: { sessionToken: await rawAppToken() } })).json.token as string;
+    const token = await oboLogin(sandbox, await appLogin(sandbox, APP), 'alice');
     for (const [method, path] of [['GET', `/agent/v4/stream/${im}/message?since=0`], ['POST', '/agent/v5/datafeeds']] as const) {
       const r = await call(sandbox, method, path, { headers: { sessionToken: token }, ...(method === 'POST' ? { json: {} } : {}) });
       expect(r.status, path).toBe(403);
@@ -123,9 +121,3 @@ describe('OBO messages through the Agent', () => {
     expect(found.results.map((u) => u.username)).toContain('bob');
   });
 });
-
-/** An app token, authenticating the app with its key. */
-async function rawAppToken(): Promise<string> {
-  const key = new RsaPrivateKey(readFileSync(sandbox.apps.get(APP)!.privateKeyPath!, 'utf8'));
-  return (await call(sandbox, 'POST', '/login/pubkey/app/authenticate', { json: { token: await signJwtRs512(key, { sub: APP }) } })).json.token as string;
-}

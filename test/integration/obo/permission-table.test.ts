@@ -5,14 +5,12 @@
 // permission for). Each case names the permissions docs/symphony-apis.md §2.2 gives its endpoint, independently of the
 // table; the test fails for a row that has no case here, a case that matches no row, and a row that needs other
 // permissions than its case says.
-import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RsaPrivateKey, signJwtRs512 } from '../../../src/crypto/rsa.js';
 import type { OboPermission } from '../../../src/errors.js';
 import { OBO_PERMISSIONS } from '../../../src/obo/permissions.js';
 import { OBO_ENDPOINTS, type OboEndpoint } from '../../../src/sandbox/obo-permissions.js';
 import { startSandbox, type RunningSandbox } from '../../../src/sandbox/server.js';
-import { call, login, type Reply, type RequestOptions } from '../../helpers/sandbox.js';
+import { appLogin, call, login, oboLogin, type Reply, type RequestOptions } from '../../helpers/sandbox.js';
 
 const APP = 'sandbox-crm';
 const GRANTABLE = OBO_PERMISSIONS.filter((p) => p !== 'ACT_AS_USER');
@@ -128,24 +126,16 @@ beforeAll(async () => {
     alice: sandbox.identities.get('alice')!.userId, bob: sandbox.identities.get('bob')!.userId,
     bot: sandbox.identities.get('sandbox-bot')!.userId, carol: carol.userId,
   });
-  const key = new RsaPrivateKey(readFileSync(sandbox.apps.get(APP)!.privateKeyPath!, 'utf8'));
-  appToken = (await call(sandbox, 'POST', '/login/pubkey/app/authenticate', { json: { token: await signJwtRs512(key, { sub: APP }) } })).json.token as string;
-  token = await userToken('alice');
+  appToken = await appLogin(sandbox, APP);
+  token = await oboLogin(sandbox, appToken, 'alice');
 });
 afterAll(async () => {
   await sandbox?.close();
 });
 
-/** An OBO session token of `username`, from the app token. */
-async function userToken(username: string): Promise<string> {
-  const reply = await call(sandbox, 'POST', `/login/pubkey/app/username/${username}/authenticate`, { headers: { sessionToken: appToken } });
-  expect(reply.status).toBe(200);
-  return reply.json.token as string;
-}
-
 /** A call as another user: through the app for Bob, natively for the bot. */
 async function asOther(username: string, method: string, path: string, options: RequestOptions): Promise<void> {
-  const headers = username === 'bob' ? { sessionToken: await userToken('bob') } : (await login(sandbox, username)).headers;
+  const headers = username === 'bob' ? { sessionToken: await oboLogin(sandbox, appToken, 'bob') } : (await login(sandbox, username)).headers;
   const reply = await call(sandbox, method, path, { ...options, headers });
   expect(reply.status, `${method} ${path} as ${username}`).toBe(200);
 }
@@ -220,7 +210,7 @@ describe('the table of OBO-enabled endpoints', () => {
   });
 
   it('logs out with ACT_AS_USER alone (implicit): the token is then refused', async () => {
-    const bob = await userToken('bob');
+    const bob = await oboLogin(sandbox, appToken, 'bob');
     await sandbox.admin.setAppPermissions(APP, []);
     try {
       expect((await call(sandbox, 'POST', '/sessionauth/v1/logout', { headers: { sessionToken: bob } })).status).toBe(200);

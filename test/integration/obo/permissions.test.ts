@@ -2,9 +2,7 @@
 // each family of endpoints, the call works with the permission and is refused (PermissionDeniedError naming it)
 // without; endpoints that are not OBO-enabled (datafeed, keys, keystore, Object Store) refuse an OBO user token with a
 // plain 403, and there is no Key Manager token; the user's own rules (connections, files) still hold.
-import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RsaPrivateKey, signJwtRs512 } from '../../../src/crypto/rsa.js';
 import type { OboPermission } from '../../../src/errors.js';
 import { PermissionDeniedError } from '../../../src/errors.js';
 import { OboApp } from '../../../src/obo/app.js';
@@ -13,7 +11,7 @@ import type { OboSession } from '../../../src/obo/session.js';
 import { startSandbox, type RunningSandbox } from '../../../src/sandbox/server.js';
 import { appConfig } from '../../helpers/client.js';
 import { rejection } from '../../helpers/errors.js';
-import { call, login } from '../../helpers/sandbox.js';
+import { appLogin, call, login, oboLogin } from '../../helpers/sandbox.js';
 
 const APP = 'sandbox-crm';
 const GRANTABLE = OBO_PERMISSIONS.filter((p) => p !== 'ACT_AS_USER');
@@ -112,7 +110,7 @@ describe('following on behalf of a user', () => {
 
 describe('what an OBO user token cannot do', () => {
   it('gets no datafeed, no keys, no keystore, no Object Store (nor its feeds), no history: a plain 403 naming no permission', async () => {
-    const token = await rawUserToken();
+    const token = await oboLogin(sandbox, await appLogin(sandbox, APP), 'alice');
     const headers = { sessionToken: token };
     const refusals = [
       await call(sandbox, 'GET', '/settings-web/api/v1/tokens', { headers }),
@@ -132,7 +130,7 @@ describe('what an OBO user token cannot do', () => {
     // The Key Manager's own endpoints take a Key Manager token, which no OBO authentication gives.
     expect((await call(sandbox, 'GET', '/relay/keys/me', { headers: { keyManagerToken: token } })).status).toBe(401);
     // And the user authentication answered a session token only.
-    const reply = await call(sandbox, 'POST', '/login/pubkey/app/username/alice/authenticate', { headers: { sessionToken: await rawAppToken() } });
+    const reply = await call(sandbox, 'POST', '/login/pubkey/app/username/alice/authenticate', { headers: { sessionToken: await appLogin(sandbox, APP) } });
     expect(Object.keys(reply.json).sort()).toEqual(['name', 'token']);
     expect(reply.json.name).toBe('sessionToken');
   });
@@ -166,16 +164,3 @@ describe('the user\'s own rules', () => {
     }
   });
 });
-
-/** A user token of alice (what OboSession holds), for raw calls. */
-async function rawUserToken(): Promise<string> {
-  const reply = await call(sandbox, 'POST', '/login/pubkey/app/username/alice/authenticate', { headers: { sessionToken: await rawAppToken() } });
-  return reply.json.token as string;
-}
-
-/** An app token, authenticating the app with its key. */
-async function rawAppToken(): Promise<string> {
-  const key = new RsaPrivateKey(readFileSync(sandbox.apps.get(APP)!.privateKeyPath!, 'utf8'));
-  const reply = await call(sandbox, 'POST', '/login/pubkey/app/authenticate', { json: { token: await signJwtRs512(key, { sub: APP }) } });
-  return reply.json.token as string;
-}
