@@ -1,8 +1,8 @@
 // The partner callback end to end, over real sockets on 127.0.0.1: the sandbox sends appEnabled and
 // agentRegistered (docs/symphony-apis.md §1.11) to a receiver made with createPartnerCallbackHandler, which records
 // tenants in a TenantRegistry on a SQLite file; a wrong key is refused and retried until the sandbox gives up, a
-// failed delivery is retried until it arrives, a replay changes nothing, the registry survives a restart, and
-// OboApp.forTenant acts for a user of the registered pod.
+// malformed body is refused, a failed delivery is retried until it arrives, a replay changes nothing, the registry
+// survives a restart, and OboApp.forTenant acts for a user of the registered pod.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -103,6 +103,18 @@ describe('the partner callback', () => {
     } finally {
       await sandbox.admin.setAppCallback(APP, { url, apiKey: KEY });
     }
+  });
+
+  it('with a body that is not the callback, even with the right key, is refused (400) and stores nothing', async () => {
+    const before = registry.list();
+    const good = { appId: APP, companyId: 'malformed', eventType: 'appEnabled', payload: { podUrl: 'https://acme.example/pod', sessionAuthUrl: 'https://acme.example/sessionauth' } };
+    for (const body of ['{"appId":', JSON.stringify({ ...good, eventType: 'appDisabled' }), JSON.stringify({ ...good, payload: { ...good.payload, podUrl: 'ftp://acme' } })]) {
+      const reply = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': KEY }, body });
+      expect(reply.status, body).toBe(400);
+      expect(await reply.json()).toMatchObject({ code: 400, message: expect.any(String) });
+    }
+    expect(received).toEqual([]);
+    expect(registry.list()).toEqual(before);
   });
 
   it('announces a new Agent URL (agentRegistered), which changes only the tenant\'s Agent URL', async () => {
