@@ -2,8 +2,9 @@
  * OBO authentication (docs/symphony-apis.md §1.7; login-api-public.yaml, authenticator-api-public-deprecated.yaml;
  * docs/sandbox.md "OBO apps"): an app authenticates with an RS512 JWT whose `sub` is its id
  * (`POST /login/pubkey/app/authenticate`) or with its client certificate, CN = its id
- * (`POST /sessionauth/v1/app/authenticate`), and gets an app session token — refused (401) when the app is unknown,
- * disabled, or its key or certificate is not the registered one. With that token in `sessionToken` it authenticates
+ * (`POST /sessionauth/v1/app/authenticate`), and gets an app session token with a short-lived `authorizationToken`
+ * of the same session — refused (401) when the app is unknown, disabled, or its key or certificate is not the
+ * registered one. With that token in `sessionToken` it authenticates
  * on behalf of a user (`/login/pubkey/app/user/{userId}/authenticate`, `…/username/{username}/authenticate`, and the
  * `/sessionauth/v1/app/…` variants, which answer `{sessionToken}` instead of `Token`), refused (401) when the app is
  * not installed for the user. The user's token is an ordinary session token carrying the app's id: no Key Manager
@@ -22,8 +23,19 @@ function enabled(app: App): App {
   return app;
 }
 
+/** Lifetime of an app login's `authorizationToken`, seconds (as a user login's: routes/auth.ts). */
+const AUTHORIZATION_TOKEN_TTL_SECONDS = 300;
+
+/**
+ * An app login's answer (`Token`): the app token, and an `authorizationToken`, a short-lived app token of the same
+ * session, accepted wherever the app token is.
+ */
 function appToken(ctx: SandboxContext, app: App): SandboxResponse {
-  return { json: { name: 'sessionToken', token: ctx.tokens.issue(0, 'app', ctx.config.sessionTtlSeconds, Date.now(), undefined, app.appId) } };
+  const now = Date.now();
+  const token = ctx.tokens.issue(0, 'app', ctx.config.sessionTtlSeconds, now, undefined, app.appId);
+  const sid = ctx.tokens.verify(token, ['app'], now)!.sid;
+  const authorizationToken = ctx.tokens.issue(0, 'app', Math.min(AUTHORIZATION_TOKEN_TTL_SECONDS, ctx.config.sessionTtlSeconds), now, sid, app.appId);
+  return { json: { name: 'sessionToken', token, authorizationToken } };
 }
 
 /**

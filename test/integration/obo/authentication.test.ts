@@ -97,6 +97,25 @@ describe('OBO app and user authentication', () => {
     expect((await alice.me()).username).toBe('alice');
   });
 
+  it('answers an app login with a Token whose authorizationToken, of the same session, also acts for a user', async () => {
+    const key = new RsaPrivateKey(readFileSync(sandbox.apps.get(APP)!.privateKeyPath!, 'utf8'));
+    const files = sandbox.apps.get(APP)!;
+    const answers = [
+      await call(sandbox, 'POST', '/login/pubkey/app/authenticate', { json: { token: await signJwtRs512(key, { sub: APP }) } }),
+      await call(sandbox, 'POST', '/sessionauth/v1/app/authenticate', { cert: { cert: readFileSync(files.certificatePath!, 'utf8'), key: readFileSync(files.certificateKeyPath!, 'utf8') } }),
+    ];
+    for (const answer of answers) {
+      expect(Object.keys(answer.json).sort()).toEqual(['authorizationToken', 'name', 'token']);
+      const { token, authorizationToken } = answer.json as { token: string; authorizationToken: string };
+      expect(authorizationToken).not.toBe(token);
+      const claims = (jwt: string) => JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString()) as { exp: number; sid: string; kind: string };
+      expect(claims(authorizationToken)).toMatchObject({ kind: 'app', sid: claims(token).sid, exp: expect.any(Number) });
+      expect(claims(authorizationToken).exp).toBeLessThan(claims(token).exp);
+      const user = await call(sandbox, 'POST', '/login/pubkey/app/username/alice/authenticate', { headers: { sessionToken: authorizationToken } });
+      expect(user.status).toBe(200);
+    }
+  });
+
   it('refuses an app JWT that expires more than 5 minutes ahead, or has expired (401 JSON)', async () => {
     const key = new RsaPrivateKey(readFileSync(sandbox.apps.get(APP)!.privateKeyPath!, 'utf8'));
     const login = async (now: number) => call(sandbox, 'POST', '/login/pubkey/app/authenticate', { json: { token: await signJwtRs512(key, { sub: APP, lifetimeSeconds: 300 }, now) } });
