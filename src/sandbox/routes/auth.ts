@@ -61,12 +61,20 @@ const AUTHORIZATION_TOKEN_TTL_SECONDS = 300;
  * the session token is (as `Authorization: Bearer` too) and revoked with it by a logout.
  */
 function tokenResponse(ctx: SandboxContext, user: User, kind: TokenKind): SandboxResponse {
+  if (kind !== 'session') return { json: { name: 'keyManagerToken', token: ctx.tokens.issue(user.id, kind, ctx.config.sessionTtlSeconds) } };
+  return { json: { name: 'sessionToken', ...sessionTokens(ctx, user.id, 'session') } };
+}
+
+/**
+ * A new session's token and its `authorizationToken`: a user's (`session`), or an OBO app's (`app`, user 0, with the
+ * app's id: routes/obo.ts).
+ */
+export function sessionTokens(ctx: SandboxContext, userId: number, kind: 'session' | 'app', app?: string): { token: string; authorizationToken: string } {
   const now = Date.now();
-  const token = ctx.tokens.issue(user.id, kind, ctx.config.sessionTtlSeconds, now);
-  if (kind !== 'session') return { json: { name: 'keyManagerToken', token } };
-  const sid = ctx.tokens.verify(token, ['session'], now)!.sid;
-  const authorizationToken = ctx.tokens.issue(user.id, 'session', Math.min(AUTHORIZATION_TOKEN_TTL_SECONDS, ctx.config.sessionTtlSeconds), now, sid);
-  return { json: { name: 'sessionToken', token, authorizationToken } };
+  const token = ctx.tokens.issue(userId, kind, ctx.config.sessionTtlSeconds, now, undefined, app);
+  const sid = ctx.tokens.verify(token, [kind], now)!.sid;
+  const authorizationToken = ctx.tokens.issue(userId, kind, Math.min(AUTHORIZATION_TOKEN_TTL_SECONDS, ctx.config.sessionTtlSeconds), now, sid, app);
+  return { token, authorizationToken };
 }
 
 /** Register the authentication routes. */

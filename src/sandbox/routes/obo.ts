@@ -15,7 +15,7 @@ import type { SandboxContext } from '../context.js';
 import { HttpError } from '../http-error.js';
 import type { Router, SandboxRequest, SandboxResponse } from '../http.js';
 import type { App } from '../store/apps.js';
-import { certificateHolder, jwtHolder } from './auth.js';
+import { certificateHolder, jwtHolder, sessionTokens } from './auth.js';
 
 /** The app an app-authentication JWT or client certificate proves, if it is enabled; 401 otherwise. */
 function enabled(app: App): App {
@@ -23,19 +23,9 @@ function enabled(app: App): App {
   return app;
 }
 
-/** Lifetime of an app login's `authorizationToken`, seconds (as a user login's: routes/auth.ts). */
-const AUTHORIZATION_TOKEN_TTL_SECONDS = 300;
-
-/**
- * An app login's answer (`Token`): the app token, and an `authorizationToken`, a short-lived app token of the same
- * session, accepted wherever the app token is.
- */
+/** An app login's answer (`Token`): the app token, and its `authorizationToken`, an app token of the same session. */
 function appToken(ctx: SandboxContext, app: App): SandboxResponse {
-  const now = Date.now();
-  const token = ctx.tokens.issue(0, 'app', ctx.config.sessionTtlSeconds, now, undefined, app.appId);
-  const sid = ctx.tokens.verify(token, ['app'], now)!.sid;
-  const authorizationToken = ctx.tokens.issue(0, 'app', Math.min(AUTHORIZATION_TOKEN_TTL_SECONDS, ctx.config.sessionTtlSeconds), now, sid, app.appId);
-  return { json: { name: 'sessionToken', token, authorizationToken } };
+  return { json: { name: 'sessionToken', ...sessionTokens(ctx, 0, 'app', app.appId) } };
 }
 
 /**

@@ -155,12 +155,14 @@ describe('OBO app and user authentication', () => {
   });
 
   it('renews both tokens once for many concurrent calls after they expired', async () => {
-    const short = await startSandbox({ config: { sessionTtlSeconds: 1 } });
+    // Token expiries are whole seconds: a 2 s token lives 1 to 2 s, so the renewed ones outlast the renewals even on a
+    // loaded machine (with 1 s, a renewed app token could expire before the user login it was renewed for).
+    const short = await startSandbox({ config: { sessionTtlSeconds: 2 } });
     try {
       const app = await OboApp.create(appConfig(short, APP));
       try {
         const alice = await app.user('alice');
-        await new Promise((r) => setTimeout(r, 1_100));
+        await new Promise((r) => setTimeout(r, 2_100));
         const answers = await Promise.all(Array.from({ length: 8 }, () => alice.presence()));
         expect(answers).toHaveLength(8);
         expect(app.stats).toEqual({ appLogins: 2, userLogins: 2 });
