@@ -1,6 +1,6 @@
 /**
  * AllegroClient: a Symphony bot that does its own end-to-end encryption, with no API Agent. It wires the pieces
- * together: configuration (config.ts), pooled HTTPS connections per component proxy (http/; components with the
+ * together: configuration (config.ts), pooled HTTPS connections per component proxy (pools.ts; components with the
  * same proxy and TLS needs share a pool), the session with refresh on
  * 401 (auth/session.ts), the key caches (keys/key-store.ts), the pod (pod/pod-client.ts) and the datafeed
  * (pod/datafeed.ts), the Object Store (store/object-store-client.ts) and encrypted records for the bot's own database
@@ -15,15 +15,14 @@
  * await bot.close();
  * ```
  */
-import { loadConfig, resolveConfig, type AllegroConfig, type AllegroConfigInput, type ResolvedProxy } from './config.js';
+import { loadConfig, resolveConfig, type AllegroConfig, type AllegroConfigInput } from './config.js';
 import { Session } from './auth/session.js';
 import { InvalidArgumentError, MalformedResponseError } from './errors.js';
-import { platform } from '#platform';
-import { HttpClient } from './http/http-client.js';
-import type { Transport } from './http/transport.js';
+import type { HttpClient } from './http/http-client.js';
 import { KeyStore } from './keys/key-store.js';
 import { Datafeed, type DatafeedOptions } from './pod/datafeed.js';
 import { PodClient } from './pod/pod-client.js';
+import { openPools, type Component, type Pools } from './pools.js';
 import { ObjectStoreClient, payloadBytes } from './store/object-store-client.js';
 import { openRecord, readRecord, sealRecord, type DecryptedRecord, type EncryptedRecord, type RecordInput } from './store/record.js';
 import { toBase64Url, tryFromBase64 } from './util/bytes.js';
@@ -33,41 +32,8 @@ import { VERSION } from './version.js';
 /** The client type reported to the pod (Account `clienttype`, message `clientVersionInfo`). */
 const CLIENT_VERSION = `allegro-ts-${VERSION}`;
 
-/** The components the client sends requests to (the Agent is not one yet). */
-const COMPONENTS = ['pod', 'keyManager', 'sessionAuth', 'keyAuth', 'objectStore'] as const;
-/** A component the client sends requests to. */
-export type Component = (typeof COMPONENTS)[number];
-
-/** One connection pool to build: through a proxy or not, presenting the client certificate or not. */
-export interface PoolPlan {
-  proxy: ResolvedProxy | undefined;
-  certificate: boolean;
-}
-
-/**
- * Which connection pool each component's requests go through: its own proxy (`<component>.proxy`, else the top-level
- * `proxy`, else none), and the client certificate for the certificate logins (sessionAuth and keyAuth, which need no
- * pool without one). Components with the same proxy and TLS needs share a pool.
- */
-export function planPools(config: AllegroConfig): { pools: PoolPlan[]; poolOf: Partial<Record<Component, number>> } {
-  const certificate = config.credentials.kind === 'certificate';
-  const pools: PoolPlan[] = [];
-  const keys: string[] = [];
-  const poolOf: Partial<Record<Component, number>> = {};
-  for (const component of COMPONENTS) {
-    const presents = component === 'sessionAuth' || component === 'keyAuth';
-    if (presents && !certificate) continue;
-    const { proxy } = config[component];
-    const key = JSON.stringify([presents, proxy?.host, proxy?.port, proxy?.username, proxy?.password?.reveal()]);
-    let index = keys.indexOf(key);
-    if (index < 0) {
-      index = keys.push(key) - 1;
-      pools.push({ proxy, certificate: presents });
-    }
-    poolOf[component] = index;
-  }
-  return { pools, poolOf };
-}
+/** The components the bot sends requests to (not the Agent: it encrypts itself). */
+const BOT_COMPONENTS: readonly Component[] = ['pod', 'keyManager', 'sessionAuth', 'keyAuth', 'objectStore'];
 
 /** A connected bot. */
 export class AllegroClient {
@@ -88,12 +54,12 @@ export class AllegroClient {
   /** The bot's username. */
   readonly username: string;
   readonly #http: HttpClient;
-  readonly #transports: Transport[];
+  readonly #pools: Pools;
   readonly #datafeeds = new Set<Datafeed>();
 
   private constructor(parts: {
     config: AllegroConfig; session: Session; keys: KeyStore; pod: PodClient; objects: ObjectStoreClient; podId: number; userId: number; username: string;
-    http: HttpClient; transports: Transport[];
+    http: HttpClient; pools: Pools;
   }) {
     this.config = parts.config;
     this.session = parts.session;
@@ -104,7 +70,7 @@ export class AllegroClient {
     this.userId = parts.userId;
     this.username = parts.username;
     this.#http = parts.http;
-    this.#transports = parts.transports;
+    this.#pools = parts.pools;
   }
 
   /**
@@ -115,35 +81,19 @@ export class AllegroClient {
    */
   static async create(config: string | AllegroConfigInput | AllegroConfig): Promise<AllegroClient> {
     const resolved = typeof config === 'string' ? await loadConfig(config) : 'credentials' in config ? config : await resolveConfig(config);
-    const ca = resolved.caCertificates.length === 0 ? undefined : resolved.caCertificates;
-    const retry = {
-      maxAttempts: resolved.retry.maxAttempts, initialDelayMs: resolved.retry.initialIntervalMs,
-      multiplier: resolved.retry.multiplier, maxDelayMs: resolved.retry.maxIntervalMs,
-    };
     const creds = resolved.credentials;
-    const clientCertificate = creds.kind !== 'certificate' ? undefined
-      : 'pkcs12' in creds ? { pfx: creds.pkcs12.reveal(), passphrase: creds.password.reveal() } : { certPem: creds.certPem, keyPem: creds.keyPem.reveal() };
-    const { pools, poolOf } = planPools(resolved);
-    const transports: Transport[] = [];
+    const pools = openPools(resolved, BOT_COMPONENTS, creds.kind === 'tokens' ? undefined : creds);
     try {
-      const clients = pools.map((plan) => {
-        const transport = platform.createTransport({
-          ...(ca === undefined ? {} : { ca }),
-          ...(plan.proxy === undefined ? {} : { proxy: proxyOptions(plan.proxy) }),
-          ...(plan.certificate && clientCertificate !== undefined ? { clientCertificate } : {}),
-          connectTimeoutMs: resolved.timeouts.connectMs,
-        });
-        transports.push(transport);
-        return new HttpClient({ transport, retry, timeoutMs: resolved.timeouts.requestMs });
-      });
-      const httpOf = (component: Component): HttpClient => clients[poolOf[component]!]!;
+      const httpOf = (component: Component): HttpClient => pools.httpOf(component)!;
       const http = httpOf('pod');
+      const sessionAuth = pools.httpOf('sessionAuth');
+      const keyAuth = pools.httpOf('keyAuth');
       const session = new Session({
         credentials: creds,
         http: {
           pod: http, keyManager: httpOf('keyManager'),
-          ...(poolOf.sessionAuth === undefined ? {} : { sessionAuth: httpOf('sessionAuth') }),
-          ...(poolOf.keyAuth === undefined ? {} : { keyAuth: httpOf('keyAuth') }),
+          ...(sessionAuth === undefined ? {} : { sessionAuth }),
+          ...(keyAuth === undefined ? {} : { keyAuth }),
         },
         podUrl: resolved.pod.url, keyManagerUrl: resolved.keyManager.url, sessionAuthUrl: resolved.sessionAuth.url, keyAuthUrl: resolved.keyAuth.url,
         minRefreshIntervalMs: resolved.auth.minRefreshIntervalMs, jwtLifetimeSeconds: resolved.auth.jwtLifetimeSeconds,
@@ -167,9 +117,9 @@ export class AllegroClient {
         wallThreadId: toBase64Url(wall), clientVersion: CLIENT_VERSION,
       });
       const objects = new ObjectStoreClient({ http: httpOf('objectStore'), baseUrl: resolved.objectStore.url, auth: session.objectStore, keys, podId, userId: me.id });
-      return new AllegroClient({ config: resolved, session, keys, pod, objects, podId, userId: me.id, username: me.username, http, transports });
+      return new AllegroClient({ config: resolved, session, keys, pod, objects, podId, userId: me.id, username: me.username, http, pools });
     } catch (err) {
-      await Promise.all(transports.map((t) => t.close({ force: true })));
+      await pools.close({ force: true });
       throw err;
     }
   }
@@ -239,15 +189,6 @@ export class AllegroClient {
     for (const feed of this.#datafeeds) feed.stop();
     await this.objects.stopFeeds();
     this.keys.close();
-    await Promise.all(this.#transports.map((t) => t.close()));
+    await this.#pools.close();
   }
-}
-
-/** The proxy of a component as the pool takes it (credentials apart from the URL). */
-function proxyOptions(proxy: ResolvedProxy): { url: string; username?: string; password?: string } {
-  return {
-    url: `http://${proxy.host}:${proxy.port}`,
-    ...(proxy.username === undefined ? {} : { username: proxy.username }),
-    ...(proxy.password === undefined ? {} : { password: proxy.password.reveal() }),
-  };
 }

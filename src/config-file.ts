@@ -37,6 +37,12 @@ export interface ConfigIdentity {
   pkcs12Password?: string;
 }
 
+/** An OBO app, by its id and the file of its RSA private key (docs/config.md "Who logs in: `bot` and `app`"). */
+export interface ConfigApp {
+  appId: string;
+  privateKeyPath: string;
+}
+
 type Place = Required<Pick<ComponentConfig, 'scheme' | 'host' | 'port' | 'context'>>;
 
 /** A base URL as the BDK's fields: the path before `own` is the context. */
@@ -64,12 +70,12 @@ function override(place: Place, inherited: Place): ComponentConfig | undefined {
 
 /**
  * The client configuration for `identity` at `endpoints`, as BDK `config.yaml` data: top-level `scheme`, `host`,
- * `port` (and `context`) from the pod, a component section only where a component lives elsewhere, `bot`, and
- * `ssl.trustStore.path`. Without an identity there is no `bot` section; an identity without files gets only its
+ * `port` (and `context`) from the pod, a component section only where a component lives elsewhere, `bot`, `app` (an
+ * OBO app, with `options.app`), and `ssl.trustStore.path`. Without an identity there is no `bot` section; an identity without files gets only its
  * username.
  * @throws InvalidArgumentError (`INVALID_ARGUMENT`) for a URL that is not http(s) or lacks the component's own path.
  */
-export function clientConfigFor(endpoints: ConfigEndpoints, identity?: ConfigIdentity, options: { trustStorePath?: string } = {}): AllegroConfigInput {
+export function clientConfigFor(endpoints: ConfigEndpoints, identity?: ConfigIdentity, options: { trustStorePath?: string; app?: ConfigApp } = {}): AllegroConfigInput {
   const pod = placeOf('endpoints.podUrl', endpoints.podUrl, '');
   const keyManager = placeOf('endpoints.keyManagerUrl', endpoints.keyManagerUrl, '/relay');
   const sections: Array<[string, ComponentConfig | undefined]> = [
@@ -93,6 +99,7 @@ export function clientConfigFor(endpoints: ConfigEndpoints, identity?: ConfigIde
     scheme: pod.scheme, host: pod.host, port: pod.port, ...(pod.context === '' ? {} : { context: pod.context }),
     ...present(sections),
     ...(bot === undefined ? {} : { bot }),
+    ...(options.app === undefined ? {} : { app: { appId: options.app.appId, privateKey: { path: options.app.privateKeyPath } } }),
     ...(options.trustStorePath === undefined ? {} : { ssl: { trustStore: { path: options.trustStorePath } } }),
     ...(Object.keys(extra).length === 0 ? {} : { allegro: extra }),
   };

@@ -195,6 +195,15 @@ export interface AppIdentity {
   key: KeyMaterial;
 }
 
+/**
+ * A checked OBO app configuration (`resolveAppConfig`, `loadAppConfig`): the same settings as {@link AllegroConfig},
+ * with `app` required and the bot's `credentials` only when the file names a bot too.
+ */
+export interface AppConfig extends Omit<AllegroConfig, 'credentials' | 'app'> {
+  app: AppIdentity;
+  credentials?: Credentials;
+}
+
 /** A checked configuration with every default applied. */
 export interface AllegroConfig {
   pod: ResolvedComponent;
@@ -625,8 +634,34 @@ function unreadKeys(value: unknown, shape: Shape, key: string, strict: boolean, 
  * @throws InvalidConfigError (`INVALID_CONFIG`) naming the offending key.
  */
 export async function resolveConfig(input: AllegroConfigInput, baseDir?: string): Promise<AllegroConfig> {
+  const root = checkedRoot(input);
+  const rest = await resolveSettings(root, baseDir);
+  return { ...rest, credentials: await credentials(root, baseDir) };
+}
+
+/**
+ * The configuration of an OBO app (docs/config.md "Who logs in: `bot` and `app`"): as {@link resolveConfig}, but `app` is required and
+ * `bot` optional (the BDK's bot-less mode: a configuration with only `app` works for OBO).
+ * @throws InvalidConfigError (`INVALID_CONFIG`) naming the offending key; `app` when the section names no application.
+ */
+export async function resolveAppConfig(input: AllegroConfigInput, baseDir?: string): Promise<AppConfig> {
+  const root = checkedRoot(input);
+  const rest = await resolveSettings(root, baseDir);
+  if (rest.app === undefined) throw new InvalidConfigError('app', 'required for OBO: give app.appId and its privateKey or certificate');
+  const bot = sectionAt(root, 'bot');
+  const [, tokens] = given(root, 'allegro.tokens', 'tokens');
+  const withBot = bot !== undefined || tokens !== undefined;
+  return { ...rest, app: rest.app, ...(withBot ? { credentials: await credentials(root, baseDir) } : {}) };
+}
+
+/** The input as a dictionary without nulls, its unread keys listed (an unknown key under `allegro` throws). */
+function checkedRoot(input: AllegroConfigInput): Dict {
   if (!isDict(input)) throw new InvalidConfigError('(root)', 'expected an object');
-  const root = withoutNulls(input) as Dict;
+  return withoutNulls(input) as Dict;
+}
+
+/** Everything of a configuration but the bot's credentials. */
+async function resolveSettings(root: Dict, baseDir: string | undefined): Promise<Omit<AllegroConfig, 'credentials'>> {
   const ignoredKeys: string[] = [];
   unreadKeys(root, SHAPE, '', false, ignoredKeys);
   const num = (key: string, former: string | undefined, fallback: number, rule: NumberRule) => setting(...given(root, key, former), fallback, rule);
@@ -643,7 +678,6 @@ export async function resolveConfig(input: AllegroConfigInput, baseDir?: string)
   const app = await appIdentity(root, baseDir);
   return {
     pod, keyManager, sessionAuth, keyAuth, agent, objectStore,
-    credentials: await credentials(root, baseDir),
     ...(app === undefined ? {} : { app }),
     caCertificates: await caCertificates(root, baseDir),
     // Each rule is the check of the option the value feeds: http/retry.ts (retryPolicy), http/http-client.ts and
@@ -683,6 +717,20 @@ export async function resolveConfig(input: AllegroConfigInput, baseDir?: string)
  * @throws InvalidConfigError (`INVALID_CONFIG`) for an unreadable file, a text that is neither JSON nor YAML, or a bad value.
  */
 export async function loadConfig(path: string, env: Record<string, string | undefined> = globalThis.process?.env ?? {}): Promise<AllegroConfig> {
+  return resolveConfig(await readConfigFile(path, env), platform.directoryOf(path));
+}
+
+/**
+ * Read an OBO app's configuration file: as {@link loadConfig}, resolved by {@link resolveAppConfig} (`app` required,
+ * `bot` optional).
+ * @throws InvalidConfigError (`INVALID_CONFIG`) as {@link loadConfig} does, and for a file without `app`.
+ */
+export async function loadAppConfig(path: string, env: Record<string, string | undefined> = globalThis.process?.env ?? {}): Promise<AppConfig> {
+  return resolveAppConfig(await readConfigFile(path, env), platform.directoryOf(path));
+}
+
+/** The document of a configuration file, environment variables interpolated. */
+async function readConfigFile(path: string, env: Record<string, string | undefined>): Promise<AllegroConfigInput> {
   let parsed: unknown;
   try {
     parsed = parseDocumentText(fromUtf8(await platform.readFile(path)));
@@ -690,5 +738,5 @@ export async function loadConfig(path: string, env: Record<string, string | unde
     throw new InvalidConfigError('(file)', err instanceof DocumentSyntaxError ? `${path} is neither JSON nor YAML (${err.message})` : readFailure(path, err));
   }
   if (!isDict(parsed)) throw new InvalidConfigError('(file)', `${path} does not hold a mapping of keys to values`);
-  return resolveConfig(interpolateEnv(parsed, env) as AllegroConfigInput, platform.directoryOf(path));
+  return interpolateEnv(parsed, env) as AllegroConfigInput;
 }

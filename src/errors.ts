@@ -38,7 +38,9 @@ export type ErrorCode =
   | 'ABORTED'
   | 'CONTENT_KEY_UNAVAILABLE'
   | 'ENTITLEMENT_DISABLED'
-  | 'UNSUPPORTED_OPERATION';
+  | 'UNSUPPORTED_OPERATION'
+  | 'OBO_PERMISSION_DENIED'
+  | 'APP_NOT_INSTALLED';
 
 const BRAND = Symbol.for('allegro-ts.error');
 
@@ -109,6 +111,8 @@ export const RETRY_TABLE: { readonly [C in ErrorCode]: RetryWhen | { readonly [r
   CONTENT_KEY_UNAVAILABLE: CONTENT_KEY_RETRY,
   ENTITLEMENT_DISABLED: 'never',
   UNSUPPORTED_OPERATION: 'never',
+  OBO_PERMISSION_DENIED: 'never',
+  APP_NOT_INSTALLED: 'never',
 });
 
 /** The classification of `code` (with `reason` for the codes whose reasons differ) in {@link RETRY_TABLE}. */
@@ -250,17 +254,23 @@ export class InvalidConfigError extends AllegroError {
 /** Why an authentication was refused. */
 export type AuthenticationFailure = 'unknown-user' | 'bad-signature' | 'clock-skew' | 'certificate-refused' | 'refused' | 'refresh-failed';
 
+/** Which login an {@link AuthenticationError} is about: the pod `session`, the `keyManager`, or an OBO `app`. */
+export type AuthenticationTarget = 'session' | 'keyManager' | 'app';
+
+const TARGET_NAMES: { readonly [T in AuthenticationTarget]: string } = Object.freeze({ session: 'Pod', keyManager: 'Key Manager', app: 'App' });
+
 /**
- * Logging in to the pod or the Key Manager failed for a reason that retrying will not fix: the user is unknown,
- * the key does not match, the clocks disagree, or the certificate was refused. Never carries a token.
+ * Logging in to the pod or the Key Manager, or an OBO app's own authentication, failed for a reason that retrying
+ * will not fix: the user or app is unknown or disabled, the key does not match, the clocks disagree, or the
+ * certificate was refused. Never carries a token.
  */
 export class AuthenticationError extends AllegroError {
   declare readonly code: 'AUTHENTICATION_FAILED';
   readonly reason: AuthenticationFailure;
-  /** Which login: `session` (pod) or `keyManager`. */
-  readonly target: 'session' | 'keyManager';
-  constructor(target: 'session' | 'keyManager', reason: AuthenticationFailure, detail: string, cause?: unknown) {
-    super('AUTHENTICATION_FAILED', `${target === 'session' ? 'Pod' : 'Key Manager'} authentication failed (${reason}): ${detail}`, { cause });
+  /** Which login: `session` (pod), `keyManager`, or `app` (an OBO app authenticating itself). */
+  readonly target: AuthenticationTarget;
+  constructor(target: AuthenticationTarget, reason: AuthenticationFailure, detail: string, cause?: unknown) {
+    super('AUTHENTICATION_FAILED', `${TARGET_NAMES[target]} authentication failed (${reason}): ${detail}`, { cause });
     this.target = target;
     this.reason = reason;
   }
@@ -415,6 +425,74 @@ export class UnsupportedOperationError extends AllegroError {
 }
 
 /**
+ * The permissions an OBO app is granted on a pod (docs/symphony-apis.md §2.1): `ACT_AS_USER` (implicit, every app
+ * has it) and one per family of OBO-enabled endpoints. `allegro-ts/obo` exports the list as `OBO_PERMISSIONS`.
+ */
+export type OboPermission =
+  | 'ACT_AS_USER'
+  | 'SEND_MESSAGES'
+  | 'SUPPRESS_MESSAGES'
+  | 'GET_USER_CONNECTIONS'
+  | 'REQUEST_USER_CONNECTIONS'
+  | 'GET_PRESENCE'
+  | 'SET_PRESENCE'
+  | 'GET_BASIC_USER_INFO'
+  | 'GET_BASIC_CONTACT_INFO'
+  | 'LIST_USER_STREAMS'
+  | 'CREATE_USER_STREAM'
+  | 'MANAGE_ROOMS'
+  | 'MANAGE_SIGNALS'
+  | 'MANAGE_USER_FOLLOWING';
+
+/**
+ * An OBO call was refused (HTTP 403) because the app lacks a permission: `permission` names it, as the pod's answer
+ * did. Only the pod's administrator can grant it; not retryable. Any other 403 of an OBO call (the user is not a
+ * member, not the owner, …) stays an {@link HttpStatusError} `FORBIDDEN`.
+ */
+export class PermissionDeniedError extends AllegroError {
+  declare readonly code: 'OBO_PERMISSION_DENIED';
+  /** The permission the app lacks. */
+  readonly permission: OboPermission;
+  /** Always 403. */
+  readonly status: 403;
+  /** `METHOD /path` of the refused call. */
+  readonly route: string;
+  readonly traceId: string | undefined;
+  /** The pod's message, which names the permission. */
+  readonly serverMessage: string | undefined;
+  constructor(permission: OboPermission, route: string, details: { traceId?: string | undefined; serverMessage?: string | undefined } = {}, cause?: unknown) {
+    super('OBO_PERMISSION_DENIED', `${route} was refused: the app lacks the OBO permission ${permission}. Ask the pod administrator to grant it.`, { cause });
+    this.permission = permission;
+    this.status = 403;
+    this.route = route;
+    this.traceId = details.traceId;
+    this.serverMessage = details.serverMessage;
+  }
+}
+
+/**
+ * An OBO app could not authenticate on behalf of a user (HTTP 401 on the user authentication, with an app token the
+ * pod had just accepted): the app is not installed for that user, or no such user exists. Distinct from a refused
+ * app credential, which is an {@link AuthenticationError} with `target: 'app'`. Not retryable: the user or an
+ * administrator must install the app.
+ */
+export class AppNotInstalledError extends AllegroError {
+  declare readonly code: 'APP_NOT_INSTALLED';
+  /** The app's id. */
+  readonly appId: string;
+  /** The user as given: a user id or a username. */
+  readonly user: number | string;
+  /** `METHOD /path` of the user authentication. */
+  readonly route: string;
+  constructor(appId: string, user: number | string, route: string, cause?: unknown) {
+    super('APP_NOT_INSTALLED', `The app ${appId} is not installed for the user ${typeof user === 'number' ? user : JSON.stringify(user)} (or there is no such user): ${route} was refused.`, { cause });
+    this.appId = appId;
+    this.user = user;
+    this.route = route;
+  }
+}
+
+/**
  * Every error class allegro-ts throws, as one union discriminated by `code`: `switch (err.code)` narrows to the
  * subclass, with its extra fields. The codes of {@link HttpStatusError} are those of {@link HttpStatusErrorCode}.
  *
@@ -448,4 +526,6 @@ export type AnyAllegroError =
   | AbortedError
   | ContentKeyUnavailableError
   | EntitlementError
-  | UnsupportedOperationError;
+  | UnsupportedOperationError
+  | PermissionDeniedError
+  | AppNotInstalledError;

@@ -12,7 +12,7 @@ export type {
   IdentityConfig, KeyMaterial, ProxyConfig, ResolvedComponent, ResolvedProxy, RetryConfig, TokenRefresh,
 } from './config.js';
 export { loadConfig, resolveConfig } from './config.js';
-export type { ConfigEndpoints, ConfigIdentity } from './config-file.js';
+export type { ConfigApp, ConfigEndpoints, ConfigIdentity } from './config-file.js';
 export { clientConfigFor, toConfigYaml } from './config-file.js';
 export type { KeyCacheStats } from './keys/key-cache.js';
 export type { KeyStore } from './keys/key-store.js';
@@ -22,7 +22,8 @@ export type { DecodedMessage, EncodeContext, HistoryMessage } from './pod/messag
 export { decodeMessage, encodeMessage } from './pod/message-codec.js';
 export type { MentionedUser, MessageEntity, ParseMessageMlOptions, RenderedMessage } from './pod/messageml.js';
 export { InvalidMessageMlError, isMessageMlDocument, MAX_MESSAGEML_DEPTH, MAX_MESSAGEML_LENGTH, parseMessageMl } from './pod/messageml.js';
-export type { Connection, PodClient, PodUser, StreamInfo } from './pod/pod-client.js';
+export type { PodClient } from './pod/pod-client.js';
+export type { Connection, PodApi, PodUser, Presence, RoomAttributes, RoomInfo, RoomSearch, SearchPage, StreamInfo, Suppression, UserSearch } from './pod/pod-api.js';
 export type {
   BlobContent, BlobRef, FeedChange, ObjectDeletion, ObjectFeed, ObjectRef, ObjectStoreClient, PartitionInfo, PayloadFormat, Permission, PutObject, StoredObject,
   TransactionOp, UpsertFeed, UserPermissions,

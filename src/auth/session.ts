@@ -56,7 +56,8 @@ interface ServiceToken {
   expiresAt: number;
 }
 
-function failureFrom(err: HttpStatusError, certificate: boolean): AuthenticationFailure {
+/** Why a login (of a bot or of an OBO app) was refused, from the pod's answer. */
+export function failureFrom(err: HttpStatusError, certificate: boolean): AuthenticationFailure {
   const message = (err.serverMessage ?? '').toLowerCase();
   if (certificate) return 'certificate-refused';
   if (/invalid user|unknown user|no user|not found/.test(message)) return 'unknown-user';

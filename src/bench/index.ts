@@ -9,6 +9,7 @@ import { runBrowserBench } from './cases/browser.js';
 import { runCryptoBench } from './cases/crypto.js';
 import { runE2eBench, type E2ePath } from './cases/e2e.js';
 import { runObjectsBench } from './cases/objects.js';
+import { runOboBench } from './cases/obo.js';
 import { runSandboxBench } from './cases/sandbox.js';
 import type { BenchReport } from './report.js';
 
@@ -17,7 +18,7 @@ export { toHtml } from './html.js';
 export { REPORT_SCHEMA, saveReport, toJson, toMarkdown, type BenchReport } from './report.js';
 
 /** The kinds of benchmark, in the order `allegro bench all` runs them. */
-export const BENCH_NAMES = ['crypto', 'sandbox', 'e2e', 'blob', 'objects', 'browser'] as const;
+export const BENCH_NAMES = ['crypto', 'sandbox', 'e2e', 'blob', 'objects', 'browser', 'obo'] as const;
 
 /** One kind of benchmark. */
 export type BenchName = (typeof BENCH_NAMES)[number];
@@ -34,9 +35,9 @@ export interface BenchOptions {
   roundMs?: number;
   /** crypto, blob: measure the OpenSSL limit (default true). */
   limit?: boolean;
-  /** sandbox, objects: seconds per operation; e2e: seconds of the latency phase. */
+  /** sandbox, objects, obo: seconds per operation; e2e: seconds of the latency phase. */
   seconds?: number;
-  /** sandbox, objects: requests in flight. */
+  /** sandbox, objects, obo: requests in flight. */
   concurrency?: number;
   /** sandbox: in memory instead of with a data directory (no scale measurements then). */
   memory?: boolean;
@@ -50,6 +51,8 @@ export interface BenchOptions {
   mib?: number;
   /** e2e: messages of the throughput phase. */
   messages?: number;
+  /** obo: users the app acts for. */
+  users?: number;
   /** e2e: the paths measured (native, agent or both; default native). */
   path?: E2ePath;
   /** Progress lines (the CLI prints them on stderr). */
@@ -68,5 +71,6 @@ export function runBench(name: BenchName, o: BenchOptions = {}): Promise<BenchRe
     case 'blob': return runBlobBench({ ...pick('rounds', 'limit', 'progress'), ...rssMiB, ...(o.mib === undefined ? {} : { totalMiB: o.mib }) });
     case 'objects': return runObjectsBench({ ...pick('seconds', 'concurrency', 'progress'), ...rssMiB, ...(o.mib === undefined ? {} : { blobMiB: o.mib }) });
     case 'browser': return runBrowserBench(pick('rounds', 'roundMs', 'mib', 'progress'));
+    case 'obo': return runOboBench(pick('users', 'seconds', 'concurrency', 'progress'));
   }
 }

@@ -1,5 +1,5 @@
 /**
- * The sandbox the load benchmarks (sandbox, e2e, objects) measure: `allegro sandbox` started as a child process, so
+ * The sandbox the load benchmarks (sandbox, e2e, objects, obo) measure: `allegro sandbox` started as a child process, so
  * that its work and the client's do not share one event loop, with a data directory (every acknowledged write
  * committed synchronously; a temporary one unless given) or in memory. Loopback only; `stop()` ends the process and
  * removes a temporary directory.
@@ -25,13 +25,13 @@ export interface SandboxProcess {
 
 /**
  * Start `allegro sandbox` as a child process: in memory with `memory`, else on `dataDir` (kept at stop) or on a
- * temporary data directory (removed at stop).
+ * temporary data directory (removed at stop); with `extraArgs` (`--control`).
  */
-export async function spawnSandbox(memory: boolean, dataDir?: string): Promise<SandboxProcess> {
+export async function spawnSandbox(memory: boolean, dataDir?: string, extraArgs: readonly string[] = []): Promise<SandboxProcess> {
   const temporary = memory || dataDir !== undefined ? undefined : await mkdtemp(join(tmpdir(), 'allegro-bench-sandbox-'));
   const dir = memory ? undefined : dataDir ?? temporary;
   const main = fileURLToPath(new URL('../cli/main.js', import.meta.url));
-  const child = spawn(process.execPath, [main, 'sandbox', ...(dir === undefined ? [] : ['--data', dir])], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [main, 'sandbox', ...(dir === undefined ? [] : ['--data', dir]), ...extraArgs], { stdio: ['ignore', 'pipe', 'inherit'] });
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM');

@@ -15,6 +15,8 @@ import { BENCH_NAMES, E2E_PATHS, runBench, saveReport, toHtml, toJson, toMarkdow
 import { listenCommand, readCommand, sendCommand, streamsCommand } from './commands/chat.js';
 import { runDemo } from './commands/demo.js';
 import { blobGet, blobPut, objectsGet, objectsList, objectsPut, objectsRemove, objectsVersions } from './commands/objects.js';
+import type { OboSession } from '../obo/session.js';
+import { connections, im, presence, send, whoami, withOboSession } from './commands/obo.js';
 import { runSandboxCommand } from './commands/sandbox.js';
 import { corsPolicy } from '../sandbox/cors.js';
 import { checkVectors, formatVectorReport } from './commands/vectors.js';
@@ -34,6 +36,8 @@ Commands:
                                     encrypted objects in the Object Store (partitions are the bot's, by name)
   blob put FILE --thread STREAM | blob get BLOB_REF FILE
                                     stream a file through the Object Store, encrypted, with a progress bar
+  obo whoami | im USER... | send STREAM TEXT [--file F]... | presence [CATEGORY] | connections [--status S]
+      --as USER [--config FILE]     act as USER (an id or a username) through the config's OBO app (its app section)
   sandbox [--port N] [--data DIR [--force]] [--seed FILE] [--host ADDR] [--control] [--cors-origin ORIGIN]...
                                     run a local Symphony pod + Key Manager + Object Store over HTTPS
   vectors check FILE                check a Symphony known-answer vector file; ends with "N passed, N failed"
@@ -53,6 +57,8 @@ Commands:
                                     Object Store via the sandbox: object put/get ops/s, blob MB/s, RSS for 4 × N MiB up
       browser [--mib N] [--rounds N] [--round-ms N]
                                     transport and blob decrypt in headless Chromium (WebCrypto, noble) vs Node
+      obo [--users N] [--seconds N] [--concurrency N]
+                                    OBO user sessions/s with the app token cached vs re-authenticated per user; ops/s
   help                              show this text`;
 
 class UsageError extends Error {}
@@ -84,7 +90,7 @@ async function benchCommand(args: string[]): Promise<number> {
       json: { type: 'boolean' }, save: { type: 'string' }, html: { type: 'string' },
       backend: { type: 'string', multiple: true }, size: { type: 'string', multiple: true }, rounds: { type: 'string' },
       'round-ms': { type: 'string' }, 'no-limit': { type: 'boolean' }, memory: { type: 'boolean' }, seconds: { type: 'string' },
-      concurrency: { type: 'string' }, mib: { type: 'string' }, messages: { type: 'string' }, path: { type: 'string' },
+      concurrency: { type: 'string' }, mib: { type: 'string' }, messages: { type: 'string' }, path: { type: 'string' }, users: { type: 'string' },
       stored: { type: 'string' }, 'idle-feeds': { type: 'string' }, stalled: { type: 'string' },
     },
   });
@@ -108,6 +114,7 @@ async function benchCommand(args: string[]): Promise<number> {
     ...(values.concurrency === undefined ? {} : { concurrency: integerOption('--concurrency', values.concurrency, 1, 256) }),
     ...(values.mib === undefined ? {} : { mib: integerOption('--mib', values.mib, 1, 4096) }),
     ...(values.messages === undefined ? {} : { messages: integerOption('--messages', values.messages, 1, 100_000) }),
+    ...(values.users === undefined ? {} : { users: integerOption('--users', values.users, 1, 1000) }),
     ...(values.path === undefined ? {} : { path: choiceOption('--path', values.path, E2E_PATHS) }),
     ...(values.stored === undefined ? {} : { stored: storedOption(values.stored) }),
     ...(values['idle-feeds'] === undefined ? {} : { idleFeeds: integerOption('--idle-feeds', values['idle-feeds'], 0, 20) }),
@@ -222,6 +229,30 @@ async function objectsCommand(args: string[]): Promise<number> {
   }
 }
 
+const CONNECTION_STATUSES = ['PENDING_INCOMING', 'PENDING_OUTGOING', 'ACCEPTED', 'REJECTED', 'ALL'] as const;
+
+async function oboCommand(args: string[]): Promise<number> {
+  const { positionals, values } = parseArgs({
+    args, allowPositionals: true,
+    options: { config: { type: 'string' }, as: { type: 'string' }, status: { type: 'string' }, file: { type: 'string', multiple: true } },
+  });
+  const usage = 'usage: allegro obo whoami | im USER... | send STREAM TEXT [--file F]... | presence [CATEGORY] | connections [--status S] --as USER [--config FILE]';
+  const [sub, ...rest] = positionals;
+  if (values.as === undefined || values.as === '') throw new UsageError(`--as USER is required; ${usage}`);
+  const status = values.status;
+  if (status !== undefined && !(CONNECTION_STATUSES as readonly string[]).includes(status)) throw new UsageError(`--status must be one of ${CONNECTION_STATUSES.join(', ')}`);
+  if ((values.file !== undefined && sub !== 'send') || (status !== undefined && sub !== 'connections')) throw new UsageError(usage);
+  const print = (line: string) => console.log(line);
+  let action: ((session: OboSession) => Promise<void>) | undefined;
+  if (sub === 'whoami' && rest.length === 0) action = (s) => whoami(s, print);
+  else if (sub === 'im' && rest.length > 0) action = (s) => im(s, rest, print);
+  else if (sub === 'send' && rest.length === 2) action = (s) => send(s, rest[0]!, rest[1]!, values.file ?? [], print);
+  else if (sub === 'presence' && rest.length <= 1) action = (s) => presence(s, rest[0], print);
+  else if (sub === 'connections' && rest.length === 0) action = (s) => connections(s, status as (typeof CONNECTION_STATUSES)[number] | undefined, print);
+  if (action === undefined) throw new UsageError(usage);
+  return withOboSession(configFile(values.config), values.as, action, (line) => console.error(line));
+}
+
 async function blobCommand(args: string[]): Promise<number> {
   const { positionals, values } = parseArgs({ args, allowPositionals: true, options: { config: { type: 'string' }, thread: { type: 'string' } } });
   const config = configFile(values.config);
@@ -289,6 +320,8 @@ async function main(argv: string[]): Promise<number> {
       return objectsCommand(args);
     case 'blob':
       return blobCommand(args);
+    case 'obo':
+      return oboCommand(args);
     case 'listen': {
       const { config, positionals } = chatArgs(args);
       if (positionals.length !== 0) throw new UsageError('usage: allegro listen [--config FILE]');

@@ -505,6 +505,11 @@ export function isMessageMlDocument(input: string): boolean {
   return /^\s*<messageML[\s>/]/.test(input);
 }
 
+/** `input` as a MessageML document: itself when it is one ({@link isMessageMlDocument}), else plain text escaped into one. */
+export function messageMlDocument(input: string): string {
+  return isMessageMlDocument(input) ? input : `<messageML>${escapeText(input)}</messageML>`;
+}
+
 /**
  * Parse a MessageML v2 document and render it. An input that is not a `<messageML>` document
  * ({@link isMessageMlDocument}) is plain text, taken as the text of one (escaped): `parseMessageMl('a <b> c')`
@@ -522,8 +527,7 @@ export function parseMessageMl(input: string, options: ParseMessageMlOptions = {
   if (options.data !== undefined && (typeof options.data !== 'object' || options.data === null || Array.isArray(options.data))) {
     throw new InvalidArgumentError('options.data', 'an entity JSON object', describeValue(options.data));
   }
-  const source = isMessageMlDocument(input) ? input : `<messageML>${escapeText(input)}</messageML>`;
-  const reader = new MarkupReader(source);
+  const reader = new MarkupReader(messageMlDocument(input));
   const renderer = new Renderer(reader, options);
   const presentationML = renderer.root(reader.document());
   return { presentationML, text: renderer.text, entityJSON: renderer.entityJSON, entities: renderer.entities };

@@ -2,6 +2,8 @@
  * The administrative actions of a running sandbox (`RunningSandbox.admin`, implemented in ./server.ts), which the
  * control API (./routes/control.ts, docs/sandbox.md "Control API") exposes over HTTP.
  */
+import type { OboPermission } from '../errors.js';
+import type { DeliveryAttempt } from './partner-delivery.js';
 import type { Profile } from './store/profiles.js';
 
 /** A user to add with {@link SandboxAdmin.createUser}. */
@@ -37,6 +39,31 @@ export interface SandboxAdmin {
   setObjectStoreEntitlement(enabled: boolean): Promise<void>;
   /** Add a user; generates a login key pair unless `publicKeyPem` is given. */
   createUser(user: NewSandboxUser): Promise<{ userId: number; privateKeyPem?: string }>;
+  /** Enable an OBO app for the pod, and send its partner callback (`appEnabled`) when it has one. */
+  enableApp(appId: string): Promise<void>;
+  /** Disable an OBO app: its authentication and the sessions it opened are refused (401). */
+  disableApp(appId: string): Promise<void>;
+  /** Set an app's permissions (`ACT_AS_USER` is implicit). */
+  setAppPermissions(appId: string, permissions: readonly OboPermission[]): Promise<void>;
+  /** Set (or, with `undefined`, remove) an app's partner callback. */
+  setAppCallback(appId: string, callback: { url: string; apiKey: string } | undefined): Promise<void>;
+  /** Install an app for users (by id). */
+  installApp(appId: string, userIds: readonly number[]): Promise<void>;
+  /** Uninstall an app for users (by id): the sessions it opened for them are refused (401). */
+  uninstallApp(appId: string, userIds: readonly number[]): Promise<void>;
+  /**
+   * Register the pod's Agent at `url` (default: the sandbox's own), and send `agentRegistered` to every enabled app
+   * with a partner callback when the URL changes.
+   */
+  registerAgent(url?: string): Promise<void>;
+  /** The partner callback deliveries attempted so far (the last 200), oldest first. */
+  callbackAttempts(): DeliveryAttempt[];
+  /** Wait until no partner callback is being delivered (delivered, or given up). */
+  callbacksSettled(): Promise<void>;
+  /** Whether IMs and MIMs need the members to be connected. */
+  setImRequiresConnection(required: boolean): Promise<void>;
+  /** Whether a user may send files (attachments). */
+  setCanSendFiles(userId: number, allowed: boolean): Promise<void>;
   /**
    * A user submits a Symphony Elements form: raises SYMPHONYELEMENTSACTION for the sender of the form's message (the
    * sandbox renders no forms; this stands in for a person clicking).

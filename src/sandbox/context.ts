@@ -8,6 +8,9 @@
 import type { ConnectionLimits } from './connections.js';
 import { HttpError } from './http-error.js';
 import { DEFAULT_BODY_LIMIT, DEFAULT_JSON_LIMITS, type SandboxRequest } from './http.js';
+import type { OboPermission } from '../errors.js';
+import { checkOboCall } from './obo-permissions.js';
+import type { App } from './store/apps.js';
 import type { SandboxStore } from './store/store.js';
 import type { User } from './store/users.js';
 import { TokenIssuer, type TokenClaims, type TokenKind } from './tokens.js';
@@ -118,9 +121,35 @@ export class SandboxContext {
     return now - this.config.feedTtlMs;
   }
 
-  /** The caller of a request's session token (`sessionToken` header, `skey` cookie or a Bearer header); 401 otherwise. */
+  /**
+   * The caller of a request's session token (`sessionToken` header, `skey` cookie or a Bearer header); 401 otherwise.
+   * A session an OBO app opened for the user (docs/sandbox.md "OBO apps") counts only while the app is enabled and
+   * installed for the user (401 otherwise), and only on the OBO-enabled endpoints, with the app's permissions
+   * (./obo-permissions.ts: 403 otherwise).
+   */
   session(req: SandboxRequest): Caller {
-    return this.#caller(headerOrCookie(req, 'sessiontoken', 'skey') ?? bearer(req), ['session'], 'session');
+    return this.#onBehalf(req, this.#caller(headerOrCookie(req, 'sessiontoken', 'skey') ?? bearer(req), ['session'], 'session'));
+  }
+
+  /** `caller`, if it is not an OBO session or its app may make this call (see {@link session}). */
+  #onBehalf(req: SandboxRequest, caller: Caller): Caller {
+    const appId = caller.claims.app;
+    if (appId === undefined) return caller;
+    const app = this.store.apps.get(appId);
+    if (app === undefined || !app.enabled || !this.store.apps.isInstalled(appId, caller.user.id)) {
+      throw new HttpError(401, 'Invalid or expired session token: the app of this on-behalf-of session is no longer enabled or installed for the user');
+    }
+    checkOboCall(req.method, req.path, appId, new Set<OboPermission>(['ACT_AS_USER', ...app.permissions]));
+    return caller;
+  }
+
+  /** The OBO app of a request's app session token (`sessionToken` header); 401 when there is none, or the app is disabled. */
+  appCaller(req: SandboxRequest): { app: App; claims: TokenClaims } {
+    const token = req.headers.sessiontoken;
+    const claims = this.tokens.verify(typeof token === 'string' ? token : undefined, ['app']);
+    const app = claims?.app === undefined || this.store.revocations.isRevoked(`session:${claims.sid}`, claims.iat) ? undefined : this.store.apps.get(claims.app);
+    if (app === undefined || !app.enabled) throw new HttpError(401, 'Invalid or expired app session token');
+    return { app, claims: claims! };
   }
 
   /** The user of a request's session token; 401 otherwise. */
@@ -133,9 +162,9 @@ export class SandboxContext {
     return this.#caller(headerOrCookie(req, 'keymanagertoken', 'kmsession'), ['km'], 'Key Manager').user;
   }
 
-  /** The user of a bearer token of one of `kinds`; 401 otherwise. */
+  /** The user of a bearer token of one of `kinds`; 401 otherwise (an OBO session as {@link session} says). */
   bearerUser(req: SandboxRequest, kinds: readonly TokenKind[]): User {
-    return this.#caller(bearer(req) ?? headerOrCookie(req, 'sessiontoken', 'skey'), kinds, 'bearer').user;
+    return this.#onBehalf(req, this.#caller(bearer(req) ?? headerOrCookie(req, 'sessiontoken', 'skey'), kinds, 'bearer')).user;
   }
 
   #caller(token: string | undefined, kinds: readonly TokenKind[], what: string): Caller {

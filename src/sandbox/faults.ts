@@ -1,6 +1,6 @@
 /**
  * Fault injection for tests (docs/sandbox.md "Fault injection"): rules that add latency to, fail (429 with
- * Retry-After, or any 5xx), or drop the connection of chosen requests — before serving them, or after
+ * Retry-After, any 5xx, or 401 as for an expired token), or drop the connection of chosen requests — before serving them, or after
  * (`dropAfter`: the server acts, the answer is lost). Off unless rules are installed, either with the `faults`
  * option of `startSandbox`, in process with `sandbox.faults`, or over HTTP at `/sandbox/v1/faults` when the control
  * API is enabled (`control: true`). Rules apply in order; the first that matches and has uses left wins.
@@ -31,7 +31,7 @@ export interface FaultRule {
   method?: string;
   /** Delay before answering (or before the failure), in milliseconds. */
   latencyMs?: number;
-  /** Answer with this status instead of serving (429 or 500–599). */
+  /** Answer with this status instead of serving: 429, 500–599, or 401 (a token refused as expired). */
   status?: number;
   /** With `status`: a Retry-After header, in seconds (meaningful for 429 and 503). */
   retryAfterSeconds?: number;
@@ -123,7 +123,7 @@ export function parseFaultRule(value: unknown): FaultRule {
   }
   const status = optionalField(o, 'status', 'number');
   if (status !== undefined) {
-    if (status !== 429 && !(Number.isInteger(status) && status >= 500 && status <= 599)) throw new HttpError(400, 'Field "status" must be 429 or 500-599');
+    if (status !== 401 && status !== 429 && !(Number.isInteger(status) && status >= 500 && status <= 599)) throw new HttpError(400, 'Field "status" must be 401, 429 or 500-599');
     rule.status = status;
   }
   const retryAfterSeconds = optionalField(o, 'retryAfterSeconds', 'number');
@@ -254,7 +254,8 @@ export class Faults {
 /** The answer of a rule with `status`. */
 function failureOf(rule: FaultRule, status: number): HttpError {
   const headers: Record<string, string> = rule.retryAfterSeconds === undefined ? {} : { 'retry-after': String(rule.retryAfterSeconds) };
-  return new HttpError(status, status === 429 ? 'Too many requests (injected fault)' : 'Server error (injected fault)', headers);
+  const message = status === 429 ? 'Too many requests (injected fault)' : status === 401 ? 'Invalid or expired session token (injected fault)' : 'Server error (injected fault)';
+  return new HttpError(status, message, headers);
 }
 
 /** Make the first attempt to answer on `res` destroy the connection instead, so the route runs but its answer is lost. */

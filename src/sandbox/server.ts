@@ -15,7 +15,9 @@ import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { generateRsaKeyPair, RsaPublicKey } from '../crypto/index.js';
+import { isOboPermission, OBO_PERMISSIONS } from '../obo/index.js';
 import { clientConfigFor, toConfigYaml } from '../index.js';
+import type { OboPermission } from '../errors.js';
 import type { NewSandboxUser, SandboxAdmin } from './admin.js';
 import { guardConnections, serverOptions } from './connections.js';
 import { resolveConfig, SandboxContext, type SandboxConfig, type SandboxUrls } from './context.js';
@@ -38,8 +40,11 @@ import { feedRoutes, queueFeedMessages } from './routes/feeds.js';
 import { keyRoutes } from './routes/keys.js';
 import { messageRoutes } from './routes/messages.js';
 import { OBJECT_STORE_DISABLED, objectRoutes } from './routes/objects.js';
+import { oboRoutes } from './routes/obo.js';
 import { podRoutes } from './routes/pod.js';
-import { DEFAULT_SEED, parseSeed, readSeedFile, USERNAME, type Seed } from './seed.js';
+import { signalRoutes } from './routes/signals.js';
+import { PartnerDelivery, type DeliveryPolicy, type PartnerCallbackBody } from './partner-delivery.js';
+import { DEFAULT_SEED, isCallbackUrl, parseSeed, readSeedFile, USERNAME, type Seed, type SeedApp } from './seed.js';
 import { migrateJournal } from './store/migrate-journal.js';
 import { SandboxStore, type SandboxStoreView } from './store/store.js';
 import type { Profile } from './store/profiles.js';
@@ -69,6 +74,20 @@ export interface SandboxOptions {
   corsOrigins?: readonly string[];
   /** Where to report unexpected server errors; default: ignored. */
   onError?: (error: unknown) => void;
+  /** Where to write what the sandbox does in the background (partner callback deliveries); default: nowhere. */
+  onLog?: (line: string) => void;
+  /** How partner callbacks are retried (docs/sandbox.md "OBO apps"). */
+  callbacks?: Partial<DeliveryPolicy>;
+}
+
+/** Files the sandbox generated for one OBO app. */
+export interface AppFiles {
+  appId: string;
+  /** PKCS#8 PEM of the key its JWTs are signed with, when the sandbox generated it. */
+  privateKeyPath?: string;
+  /** Its client certificate (CN = app id) and that certificate's key, PEM, when issued. */
+  certificatePath?: string;
+  certificateKeyPath?: string;
 }
 
 /** Files the sandbox generated for one identity. */
@@ -94,6 +113,8 @@ export interface RunningSandbox extends SandboxUrls {
   configPath: string;
   /** Files of the seeded identities, by username. */
   identities: Map<string, IdentityFiles>;
+  /** Files of the seeded OBO apps, by app id. */
+  apps: Map<string, AppFiles>;
   /** Installed fault rules. */
   faults: Faults;
   /** What is stored, read-only (tests and tools inspect it). */
@@ -177,8 +198,36 @@ function insertUser(ctx: SandboxContext, tx: Tx, user: User, userNumber: number,
   createStream(ctx, tx, { id: user.wallStreamId, type: 'POST', by: user.id, at: user.presence.timestamp, attributes: {}, members: [{ userId: user.id, owner: true }] });
 }
 
-/** Seed an empty store (in one transaction); returns the files generated for each identity. */
-async function seedStore(store: SandboxStore, ctxOf: () => SandboxContext, seed: Seed, filesDir: string, ca: CertificateAuthority): Promise<Map<string, IdentityFiles>> {
+/** The key and certificate files of a seeded app (generated unless the seed gives its public key). */
+async function prepareApp(app: SeedApp, filesDir: string, ca: CertificateAuthority): Promise<{ files: AppFiles; publicKeyPem: string }> {
+  const dir = join(filesDir, 'identities', 'apps');
+  await makePrivateDir(dir);
+  const files: AppFiles = { appId: app.appId };
+  let publicKeyPem = app.publicKeyPem;
+  if (publicKeyPem === undefined) {
+    const pair = await generateRsaKeyPair();
+    publicKeyPem = pair.publicKeyPem;
+    files.privateKeyPath = join(dir, `${app.appId}.pem`);
+    await writePrivate(files.privateKeyPath, pair.privateKeyPem);
+  } else {
+    try {
+      new RsaPublicKey(publicKeyPem);
+    } catch (err) {
+      throw new HttpError(400, `The public key of the app ${app.appId} is not usable: ${(err as Error).message}`);
+    }
+  }
+  if (app.certificate !== false) {
+    const cert = await issueClientCertificate(ca, app.appId);
+    files.certificatePath = join(dir, `${app.appId}-cert.pem`);
+    files.certificateKeyPath = join(dir, `${app.appId}-cert-key.pem`);
+    await writePrivate(files.certificatePath, cert.certPem);
+    await writePrivate(files.certificateKeyPath, cert.keyPem);
+  }
+  return { files, publicKeyPem };
+}
+
+/** Seed an empty store (in one transaction); returns the files generated for each identity and each app. */
+async function seedStore(store: SandboxStore, ctxOf: () => SandboxContext, seed: Seed, filesDir: string, ca: CertificateAuthority): Promise<{ identities: Map<string, IdentityFiles>; apps: Map<string, AppFiles> }> {
   const podId = seed.pod?.podId ?? 196;
   await makePrivateDir(join(filesDir, 'identities'));
   const prepared = await Promise.all(seed.users.map(async (u, index) => {
@@ -202,6 +251,7 @@ async function seedStore(store: SandboxStore, ctxOf: () => SandboxContext, seed:
     }
     return { files, user: await newUser({ ...u, loginPublicKeyPem }, files.userId), number: 1000 + index, profile: u.profile };
   }));
+  const apps = await Promise.all((seed.apps ?? []).map(async (app) => ({ app, ...(await prepareApp(app, filesDir, ca)) })));
   await store.write((tx) => {
     store.pod.create(tx, {
       podId, name: seed.pod?.name ?? 'allegro-ts sandbox', objectStore: seed.entitlements?.objectStore ?? true,
@@ -222,23 +272,44 @@ async function seedStore(store: SandboxStore, ctxOf: () => SandboxContext, seed:
       const members = [...new Set(im.map(idOf))];
       createStream(ctx, tx, { type: members.length === 2 ? 'IM' : 'MIM', by: members[0]!, at, attributes: {}, members: members.map((userId) => ({ userId, owner: false })) });
     }
+    store.policies.setPod(tx, { imRequiresConnection: seed.pod?.imRequiresConnection ?? false });
+    for (const u of seed.users) if (u.canSendFiles === false) store.policies.setCanSendFiles(tx, idOf(u.username), false);
+    for (const { app, publicKeyPem } of apps) {
+      store.apps.insert(tx, {
+        appId: app.appId, name: app.name ?? app.appId, publicKeyPem, permissions: app.permissions ?? OBO_GRANTABLE, enabled: app.enabled ?? true,
+        ...(app.callback === undefined ? {} : { callback: app.callback }), createdAt: at,
+      });
+      for (const username of app.installedFor ?? []) store.apps.install(tx, app.appId, idOf(username));
+    }
   });
-  return new Map(prepared.map(({ files }) => [files.username, files]));
+  return { identities: new Map(prepared.map(({ files }) => [files.username, files])), apps: new Map(apps.map(({ files }) => [files.appId, files])) };
 }
 
+/** Every permission but the implicit ACT_AS_USER: what a seeded app gets when its seed names none. */
+const OBO_GRANTABLE: OboPermission[] = OBO_PERMISSIONS.filter((p) => p !== 'ACT_AS_USER');
+
 /** identities.json holds paths relative to the data directory (so that the directory can move). */
-async function saveIdentities(filesDir: string, botName: string | undefined, identities: Map<string, IdentityFiles>): Promise<void> {
+async function saveIdentities(filesDir: string, botName: string | undefined, identities: Map<string, IdentityFiles>, apps: Map<string, AppFiles>): Promise<void> {
   const rel = (p: string | undefined) => (p === undefined ? undefined : relative(filesDir, p));
   const saved = [...identities.values()].map((f) => ({
     ...f, privateKeyPath: rel(f.privateKeyPath), certificatePath: rel(f.certificatePath), certificateKeyPath: rel(f.certificateKeyPath), pkcs12Path: rel(f.pkcs12Path),
   }));
-  await writePrivate(join(filesDir, 'identities.json'), `${JSON.stringify({ bot: botName, identities: saved }, null, 2)}\n`);
+  const savedApps = [...apps.values()].map((f) => ({ ...f, privateKeyPath: rel(f.privateKeyPath), certificatePath: rel(f.certificatePath), certificateKeyPath: rel(f.certificateKeyPath) }));
+  await writePrivate(join(filesDir, 'identities.json'), `${JSON.stringify({ bot: botName, identities: saved, apps: savedApps }, null, 2)}\n`);
 }
 
-async function readIdentities(filesDir: string): Promise<{ identities: Map<string, IdentityFiles>; botName: string | undefined }> {
+async function readIdentities(filesDir: string): Promise<{ identities: Map<string, IdentityFiles>; apps: Map<string, AppFiles>; botName: string | undefined }> {
   try {
-    const saved = JSON.parse(await readFile(join(filesDir, 'identities.json'), 'utf8')) as { bot?: string; identities: IdentityFiles[] };
+    const saved = JSON.parse(await readFile(join(filesDir, 'identities.json'), 'utf8')) as { bot?: string; identities: IdentityFiles[]; apps?: AppFiles[] };
     const abs = (p: string | undefined) => (p === undefined || isAbsolute(p) ? p : join(filesDir, p));
+    const apps = (saved.apps ?? []).map((f): AppFiles => {
+      const files: AppFiles = { appId: f.appId };
+      for (const key of ['privateKeyPath', 'certificatePath', 'certificateKeyPath'] as const) {
+        const path = abs(f[key]);
+        if (path !== undefined) files[key] = path;
+      }
+      return files;
+    });
     const identities = saved.identities.map((f): IdentityFiles => {
       const files: IdentityFiles = { username: f.username, userId: f.userId };
       for (const key of ['privateKeyPath', 'certificatePath', 'certificateKeyPath', 'pkcs12Path'] as const) {
@@ -248,9 +319,9 @@ async function readIdentities(filesDir: string): Promise<{ identities: Map<strin
       if (f.pkcs12Password !== undefined) files.pkcs12Password = f.pkcs12Password;
       return files;
     });
-    return { identities: new Map(identities.map((f) => [f.username, f])), botName: saved.bot };
+    return { identities: new Map(identities.map((f) => [f.username, f])), apps: new Map(apps.map((f) => [f.appId, f])), botName: saved.bot };
   } catch {
-    return { identities: new Map(), botName: undefined };
+    return { identities: new Map(), apps: new Map(), botName: undefined };
   }
 }
 
@@ -281,16 +352,17 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
   let ctx: SandboxContext | undefined;
   const context = () => (ctx ??= new SandboxContext(store, config, urls));
   let identities: Map<string, IdentityFiles>;
+  let appFiles: Map<string, AppFiles>;
   let botName: string | undefined;
   let blobStore;
   try {
     if (store.pod.get() === undefined) {
       // The seed applies to a new data directory only; later starts read what is stored.
       botName = seed.bot ?? seed.users.find((u) => u.type === 'SYSTEM')?.username ?? seed.users[0]?.username;
-      identities = await seedStore(store, context, seed, filesDir, tls);
-      await saveIdentities(filesDir, botName, identities);
+      ({ identities, apps: appFiles } = await seedStore(store, context, seed, filesDir, tls));
+      await saveIdentities(filesDir, botName, identities, appFiles);
     } else {
-      ({ identities, botName } = await readIdentities(filesDir));
+      ({ identities, apps: appFiles, botName } = await readIdentities(filesDir));
       if (await exists(join(filesDir, 'identities'))) await chmod(join(filesDir, 'identities'), 0o700);
     }
     // Blob files live next to the database; uploads that never committed are removed now.
@@ -301,6 +373,32 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
     throw err;
   }
   const sandboxCtx = context();
+  const delivery = new PartnerDelivery(options.callbacks, options.onLog);
+  /** The app, or 404. */
+  const appOf = (appId: string) => {
+    const app = store.apps.get(appId);
+    if (app === undefined) throw new HttpError(404, `No app ${appId}`);
+    return app;
+  };
+  /** Send the partner callback of `eventType` to `appIds` (those enabled, with a callback). */
+  const announce = (eventType: PartnerCallbackBody['eventType'], appIds: readonly string[]) => {
+    const pod = store.pod.require();
+    const agentUrl = store.policies.pod().agentUrl ?? urls.agentUrl;
+    for (const appId of appIds) {
+      const app = store.apps.get(appId);
+      if (app?.enabled !== true || app.callback === undefined) continue;
+      void delivery.send(app.callback.url, app.callback.apiKey, {
+        appId, companyId: String(pod.podId), eventType,
+        payload: { podUrl: `${urls.podUrl}/pod`, sessionAuthUrl: urls.sessionAuthUrl, agentUrl, baseUrl: urls.podUrl, loginUrl: `${urls.podUrl}/login` },
+      });
+    }
+  };
+  /** The users `userIds` name, all known; 400 otherwise. */
+  const knownUsers = (userIds: readonly number[]) => {
+    const unknown = userIds.find((id) => store.users.get(id) === undefined);
+    if (unknown !== undefined) throw new HttpError(400, `User ${unknown} does not exist`);
+    return userIds;
+  };
 
   const admin: SandboxAdmin = {
     rotate: (streamId) => store.write((tx) => rotateStream(sandboxCtx, tx, streamId)),
@@ -326,6 +424,53 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
       });
       return { userId, ...(privateKeyPem === undefined ? {} : { privateKeyPem }) };
     },
+    async enableApp(appId) {
+      appOf(appId);
+      await store.write((tx) => store.apps.setEnabled(tx, appId, true));
+      announce('appEnabled', [appId]);
+    },
+    async disableApp(appId) {
+      appOf(appId);
+      await store.write((tx) => store.apps.setEnabled(tx, appId, false));
+    },
+    async setAppPermissions(appId, permissions) {
+      appOf(appId);
+      const bad = permissions.find((p) => !isOboPermission(p));
+      if (bad !== undefined) throw new HttpError(400, `${JSON.stringify(bad)} is not an OBO permission (${OBO_PERMISSIONS.join(', ')})`);
+      await store.write((tx) => store.apps.setPermissions(tx, appId, [...new Set(permissions)]));
+    },
+    async setAppCallback(appId, callback) {
+      appOf(appId);
+      if (callback !== undefined && (!isCallbackUrl(callback.url) || typeof callback.apiKey !== 'string' || callback.apiKey === '')) {
+        throw new HttpError(400, 'A callback is an http(s) "url" and a non-empty "apiKey"');
+      }
+      await store.write((tx) => store.apps.setCallback(tx, appId, callback));
+    },
+    async installApp(appId, userIds) {
+      appOf(appId);
+      await store.write((tx) => { for (const id of knownUsers(userIds)) store.apps.install(tx, appId, id); });
+    },
+    async uninstallApp(appId, userIds) {
+      appOf(appId);
+      await store.write((tx) => { for (const id of knownUsers(userIds)) store.apps.uninstall(tx, appId, id); });
+    },
+    async registerAgent(url) {
+      if (url !== undefined && !isCallbackUrl(url)) throw new HttpError(400, 'The Agent URL must be an http(s) URL');
+      const before = store.policies.pod();
+      if ((before.agentUrl ?? urls.agentUrl) === (url ?? urls.agentUrl)) return;
+      await store.write((tx) => store.policies.setPod(tx, { imRequiresConnection: before.imRequiresConnection, ...(url === undefined ? {} : { agentUrl: url }) }));
+      announce('agentRegistered', store.apps.all().map((a) => a.appId));
+    },
+    callbackAttempts: () => delivery.attempts(),
+    callbacksSettled: () => delivery.settled(),
+    async setImRequiresConnection(required) {
+      const before = store.policies.pod();
+      await store.write((tx) => store.policies.setPod(tx, { ...before, imRequiresConnection: required }));
+    },
+    async setCanSendFiles(userId, allowed) {
+      knownUsers([userId]);
+      await store.write((tx) => store.policies.setCanSendFiles(tx, userId, allowed));
+    },
     async submitForm(action) {
       await store.write((tx) => {
         const user = store.users.get(action.userId);
@@ -347,6 +492,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
   authRoutes(router, sandboxCtx);
   keyRoutes(router, sandboxCtx);
   podRoutes(router, sandboxCtx);
+  oboRoutes(router, sandboxCtx);
+  signalRoutes(router, sandboxCtx);
   messageRoutes(router, sandboxCtx);
   datafeedRoutes(router, sandboxCtx);
   objectRoutes(router, sandboxCtx, queueFeedMessages(sandboxCtx));
@@ -417,13 +564,17 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
     objectStoreUrl: base, agentUrl: `${base}/agent`,
   });
   const configPath = join(filesDir, 'config.json');
-  const clientConfig = clientConfigFor(urls, botName === undefined ? undefined : identities.get(botName), { trustStorePath: caCertPath });
+  // The configuration names the first seeded app with a key, so that the same file serves OBO (docs/sandbox.md §2).
+  const oboApp = [...appFiles.values()].find((f) => f.privateKeyPath !== undefined);
+  const clientConfig = clientConfigFor(urls, botName === undefined ? undefined : identities.get(botName), {
+    trustStorePath: caCertPath, ...(oboApp === undefined ? {} : { app: { appId: oboApp.appId, privateKeyPath: oboApp.privateKeyPath! } }),
+  });
   await writePrivate(configPath, `${JSON.stringify(clientConfig, null, 2)}\n`);
   await writePrivate(join(filesDir, 'config.yaml'), toConfigYaml(clientConfig));
 
   let closing: Promise<void> | undefined;
   return {
-    ...urls, port, caCertPath, configPath, identities, faults, admin, store: store.view(), routes: router.routes(),
+    ...urls, port, caCertPath, configPath, identities, apps: appFiles, faults, admin, store: store.view(), routes: router.routes(),
     close() {
       closing ??= (async () => {
         closed = true;
@@ -433,6 +584,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
         // Long-polling datafeed reads would hold the close for their full wait; end them.
         setTimeout(() => { for (const s of sockets) s.destroy(); }, 50).unref();
         await stopped;
+        await delivery.close();
         stopGuard();
         agent.close();
         store.close();

@@ -9,8 +9,8 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { fromUtf8, toBase64Url, tryFromBase64, utf8 } from '../util/bytes.js';
 
-/** What a token may be used for. */
-export type TokenKind = 'session' | 'km' | 'datafeed' | 'api';
+/** What a token may be used for: `app` is an OBO app's own session (docs/sandbox.md "OBO apps"). */
+export type TokenKind = 'session' | 'km' | 'datafeed' | 'api' | 'app';
 
 /** Verified content of a token. */
 export interface TokenClaims {
@@ -23,6 +23,8 @@ export interface TokenClaims {
   sid: string;
   /** Time of issue, milliseconds since the epoch (strictly increasing per process). */
   iat: number;
+  /** The OBO app: of an `app` token (whose `sub` is 0), or of a user's session the app opened on the user's behalf. */
+  app?: string;
 }
 
 const VERIFIED_CACHE_SIZE = 4096;
@@ -39,10 +41,16 @@ export class TokenIssuer {
     this.#secret = Buffer.from(secret);
   }
 
-  /** A new token for `userId`, valid for `ttlSeconds`, of session `sid` (default: a new session). */
-  issue(userId: number, kind: TokenKind, ttlSeconds: number, nowMs = Date.now(), sid = newSessionId()): string {
+  /**
+   * A new token for `userId`, valid for `ttlSeconds`, of session `sid` (default: a new session), on behalf of the OBO
+   * app `app` when given.
+   */
+  issue(userId: number, kind: TokenKind, ttlSeconds: number, nowMs = Date.now(), sid = newSessionId(), app?: string): string {
     this.#lastIssuedAt = Math.max(nowMs, this.#lastIssuedAt + 1);
-    const claims: TokenClaims = { sub: userId, kind, exp: Math.ceil(nowMs / 1000) + ttlSeconds, jti: toBase64Url(randomBytes(9)), sid, iat: this.#lastIssuedAt };
+    const claims: TokenClaims = {
+      sub: userId, kind, exp: Math.ceil(nowMs / 1000) + ttlSeconds, jti: toBase64Url(randomBytes(9)), sid, iat: this.#lastIssuedAt,
+      ...(app === undefined ? {} : { app }),
+    };
     const input = `${HEADER}.${toBase64Url(utf8(JSON.stringify(claims)))}`;
     return `${input}.${this.#sign(input)}`;
   }

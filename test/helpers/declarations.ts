@@ -10,6 +10,7 @@ export const ENTRY_POINTS = {
   '.': 'src/index.ts',
   './crypto': 'src/crypto/index.ts',
   './errors': 'src/errors.ts',
+  './obo': 'src/obo/index.ts',
   './sandbox': 'src/sandbox/index.ts',
 } as const;
 

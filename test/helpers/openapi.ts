@@ -142,19 +142,23 @@ export class Conformance {
   /** The spec, path template and operation serving a sandbox URL path; throws when the spec has none. */
   operation(method: string, url: string): { spec: Spec; template: string; op: Operation; params: Parameter[] } {
     const path = url.split('?')[0]!;
-    const spec = this.specs.find((s) => s.prefixes.some((p) => path.startsWith(`${p}/`)));
-    if (spec === undefined) throw new Error(`${path} is under no spec's context path`);
-    const prefix = spec.prefixes.find((p) => path.startsWith(`${p}/`))!;
-    const parts = path.slice(prefix.length).split('/').filter(Boolean);
-    let best: { template: string; literals: number } | undefined;
-    for (const template of Object.keys(spec.doc.paths)) {
-      const segments = template.split('/').filter(Boolean);
-      if (segments.length !== parts.length) continue;
-      if (!segments.every((s, i) => (s.startsWith('{') && s.endsWith('}')) || s === parts[i])) continue;
-      const literals = segments.filter((s) => !s.startsWith('{')).length;
-      if (best === undefined || literals > best.literals) best = { template, literals };
+    const specs = this.specs.filter((s) => s.prefixes.some((p) => path.startsWith(`${p}/`)));
+    if (specs.length === 0) throw new Error(`${path} is under no spec's context path`);
+    // Under a context path several specs share (/sessionauth), the first that has the path serves it.
+    let best: { spec: Spec; template: string; literals: number } | undefined;
+    for (const spec of specs) {
+      const prefix = spec.prefixes.find((p) => path.startsWith(`${p}/`))!;
+      const parts = path.slice(prefix.length).split('/').filter(Boolean);
+      for (const template of Object.keys(spec.doc.paths)) {
+        const segments = template.split('/').filter(Boolean);
+        if (segments.length !== parts.length) continue;
+        if (!segments.every((s, i) => (s.startsWith('{') && s.endsWith('}')) || s === parts[i])) continue;
+        const literals = segments.filter((s) => !s.startsWith('{')).length;
+        if (best === undefined || (best.spec === spec && literals > best.literals)) best = { spec, template, literals };
+      }
     }
-    if (best === undefined) throw new Error(`${spec.name} spec has no path for ${path}`);
+    if (best === undefined) throw new Error(`${specs.map((s) => s.name).join(', ')} spec has no path for ${path}`);
+    const spec = best.spec;
     const op = spec.doc.paths[best.template]![method.toLowerCase()];
     if (op === undefined) throw new Error(`${spec.name} spec has no ${method} ${best.template}`);
     return { spec, template: best.template, op, params: op.parameters ?? [] };

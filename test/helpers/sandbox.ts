@@ -120,6 +120,23 @@ export async function login(sandbox: RunningSandbox, username: string): Promise<
   };
 }
 
+/** An OBO app's session token, authenticating the seeded app with its generated RSA key (JWT). */
+export async function appLogin(sandbox: RunningSandbox, appId: string): Promise<string> {
+  const files = sandbox.apps.get(appId);
+  if (files?.privateKeyPath === undefined) throw new Error(`no generated key for the app ${appId}`);
+  const key = new RsaPrivateKey(readFileSync(files.privateKeyPath, 'utf8'));
+  const reply = await call(sandbox, 'POST', '/login/pubkey/app/authenticate', { json: { token: await signJwtRs512(key, { sub: appId }) } });
+  if (reply.status !== 200) throw new Error(`app login failed: ${reply.status}`);
+  return reply.json.token as string;
+}
+
+/** The session token an OBO app (its session token `appToken`) gets for `username`. */
+export async function oboLogin(sandbox: RunningSandbox, appToken: string, username: string): Promise<string> {
+  const reply = await call(sandbox, 'POST', `/login/pubkey/app/username/${encodeURIComponent(username)}/authenticate`, { headers: { sessionToken: appToken } });
+  if (reply.status !== 200) throw new Error(`OBO login of ${username} failed: ${reply.status}`);
+  return reply.json.token as string;
+}
+
 /** Allegro's key chain: user keys from the KM, account key unwrapped with RSA PKCS#1 v1.5. */
 export async function accountKey(sandbox: RunningSandbox, who: Login): Promise<{ accountKey: AesKey; userKey: RsaPrivateKey }> {
   const me = await call(sandbox, 'GET', '/relay/keys/me', { headers: who.kmHeaders });

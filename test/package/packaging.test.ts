@@ -43,6 +43,6 @@ describe('the published package', () => {
     const result = await run(attw, [tarball, '--profile', 'esm-only', '--format', 'json'], { cwd: ROOT }).catch((err: { stdout: string; code: number }) => err);
     const report = JSON.parse(result.stdout) as { analysis: { entrypoints: Record<string, unknown> } };
     expect('code' in result ? result.code : 0, result.stdout.slice(0, 2000)).toBe(0);
-    expect(Object.keys(report.analysis.entrypoints).sort()).toEqual(['.', './crypto', './errors', './package.json', './sandbox']);
+    expect(Object.keys(report.analysis.entrypoints).sort()).toEqual(['.', './crypto', './errors', './obo', './package.json', './sandbox']);
   });
 });

@@ -8,10 +8,12 @@ import { describe, expect, expectTypeOf, it } from 'vitest';
 import * as crypto from '../../src/crypto/index.js';
 import * as errors from '../../src/errors.js';
 import * as root from '../../src/index.js';
+import * as obo from '../../src/obo/index.js';
 import * as sandbox from '../../src/sandbox/index.js';
 import type {
   AbortedError,
   AnyAllegroError,
+  AppNotInstalledError,
   AuthenticationError,
   ContentKeyUnavailableError,
   DecryptionFailedError,
@@ -26,6 +28,7 @@ import type {
   MalformedCiphertextError,
   MalformedResponseError,
   NetworkError,
+  PermissionDeniedError,
   TimeoutError,
   UnsupportedModeError,
   UnsupportedOperationError,
@@ -33,9 +36,9 @@ import type {
 } from '../../src/errors.js';
 
 const ERROR_CLASSES = [
-  'AbortedError', 'AllegroError', 'AuthenticationError', 'ContentKeyUnavailableError', 'DecryptionFailedError',
+  'AbortedError', 'AllegroError', 'AppNotInstalledError', 'AuthenticationError', 'ContentKeyUnavailableError', 'DecryptionFailedError',
   'EntitlementError', 'HttpStatusError', 'InvalidArgumentError', 'InvalidConfigError', 'InvalidTokenError',
-  'KeyIdMismatchError', 'MalformedCiphertextError', 'MalformedResponseError', 'NetworkError', 'TimeoutError',
+  'KeyIdMismatchError', 'MalformedCiphertextError', 'MalformedResponseError', 'NetworkError', 'PermissionDeniedError', 'TimeoutError',
   'UnsupportedModeError', 'UnsupportedOperationError', 'UnsupportedVersionError',
 ];
 const ERROR_VALUES = ['OBJECT_STORE_DISABLED_MESSAGE', 'RETRY_TABLE', 'retryWhenOf'];
@@ -66,6 +69,13 @@ describe('entry point values', () => {
     expect(sorted(Object.keys(root))).toEqual(sorted(['AllegroClient', 'loadConfig', 'resolveConfig', 'clientConfigFor', 'toConfigYaml', 'Secret', ...messageMl, ...codec, ...CRYPTO_VALUES, ...ERROR_CLASSES, ...ERROR_VALUES]));
   });
 
+  it('allegro-ts/obo: the app, its configuration, the partner callback and its registry, click-to-chat links, the permissions', () => {
+    expect(sorted(Object.keys(obo))).toEqual(sorted([
+      'OboApp', 'loadAppConfig', 'resolveAppConfig', 'createPartnerCallbackHandler', 'DEFAULT_MAX_CALLBACK_BYTES', 'parsePartnerEvent',
+      'TenantRegistry', 'symphonyUri', 'OBO_PERMISSIONS', 'isOboPermission',
+    ]));
+  });
+
   it('allegro-ts/sandbox: startSandbox and the default seed', () => {
     expect(sorted(Object.keys(sandbox))).toEqual(['DEFAULT_SEED', 'startSandbox']);
   });
@@ -91,6 +101,8 @@ describe('AnyAllegroError', () => {
     expectTypeOf<ContentKeyUnavailableError['code']>().toEqualTypeOf<'CONTENT_KEY_UNAVAILABLE'>();
     expectTypeOf<EntitlementError['code']>().toEqualTypeOf<'ENTITLEMENT_DISABLED'>();
     expectTypeOf<UnsupportedOperationError['code']>().toEqualTypeOf<'UNSUPPORTED_OPERATION'>();
+    expectTypeOf<PermissionDeniedError['code']>().toEqualTypeOf<'OBO_PERMISSION_DENIED'>();
+    expectTypeOf<AppNotInstalledError['code']>().toEqualTypeOf<'APP_NOT_INSTALLED'>();
   });
 
   it('narrows on code to the subclass and its fields', () => {
@@ -112,6 +124,12 @@ describe('AnyAllegroError', () => {
         case 'UNSUPPORTED_OPERATION':
           expectTypeOf(err.platform).toEqualTypeOf<'node' | 'portable'>();
           return err.operation;
+        case 'OBO_PERMISSION_DENIED':
+          expectTypeOf(err.permission).toEqualTypeOf<errors.OboPermission>();
+          return err.permission;
+        case 'APP_NOT_INSTALLED':
+          expectTypeOf(err.user).toEqualTypeOf<number | string>();
+          return [err.appId, err.user];
         case 'DECRYPTION_FAILED':
           // @ts-expect-error DecryptionFailedError says nothing more than its code.
           return err.parameter;
@@ -122,6 +140,8 @@ describe('AnyAllegroError', () => {
     expect(fields(new errors.InvalidArgumentError('key', 'a key', 'nothing'))).toBe('key');
     expect(fields(new errors.HttpStatusError(404, 'GET /x'))).toEqual([404, undefined]);
     expect(fields(new errors.UnsupportedOperationError('reading a file', 'portable', 'give the content'))).toBe('reading a file');
+    expect(fields(new errors.PermissionDeniedError('GET_PRESENCE', 'GET /pod/v2/user/presence'))).toBe('GET_PRESENCE');
+    expect(fields(new errors.AppNotInstalledError('crm', 'bob', 'POST /x'))).toEqual(['crm', 'bob']);
   });
 });
 
@@ -153,7 +173,7 @@ describe('signatures', () => {
     expectTypeOf<root.StoredObject>().toMatchTypeOf<root.ObjectRef>();
     expectTypeOf(root.resolveConfig).toEqualTypeOf<(input: root.AllegroConfigInput, baseDir?: string) => Promise<root.AllegroConfig>>();
     expectTypeOf(root.loadConfig).toEqualTypeOf<(path: string, env?: Record<string, string | undefined>) => Promise<root.AllegroConfig>>();
-    expectTypeOf(root.clientConfigFor).toEqualTypeOf<(endpoints: root.ConfigEndpoints, identity?: root.ConfigIdentity, options?: { trustStorePath?: string }) => root.AllegroConfigInput>();
+    expectTypeOf(root.clientConfigFor).toEqualTypeOf<(endpoints: root.ConfigEndpoints, identity?: root.ConfigIdentity, options?: { trustStorePath?: string; app?: root.ConfigApp }) => root.AllegroConfigInput>();
     expectTypeOf(root.toConfigYaml).toEqualTypeOf<(config: root.AllegroConfigInput) => string>();
     expectTypeOf<root.AllegroConfig['app']>().toEqualTypeOf<root.AppIdentity | undefined>();
     expectTypeOf(root.encodeMessage).toEqualTypeOf<(messageMl: string, ctx: root.EncodeContext) => Promise<Record<string, unknown>>>();
@@ -169,6 +189,31 @@ describe('signatures', () => {
     expectTypeOf<root.ObjectStoreClient['getBlob']>().returns.resolves.toEqualTypeOf<root.BlobContent>();
     expectTypeOf<root.BlobContent>().toEqualTypeOf<{ size: number; content: AsyncIterable<Uint8Array>; stream(): ReadableStream<Uint8Array> }>();
     expectTypeOf<errors.AuthenticationFailure>().toEqualTypeOf<'unknown-user' | 'bad-signature' | 'clock-skew' | 'certificate-refused' | 'refused' | 'refresh-failed'>();
+  });
+
+  it('of OBO apps: configurations, the app and its sessions with the bot\'s shapes, the callback, links', () => {
+    expectTypeOf(obo.OboApp.create).toEqualTypeOf<(config: obo.OboAppConfig) => Promise<obo.OboApp>>();
+    expectTypeOf(obo.OboApp.forTenant).toEqualTypeOf<(companyId: string, options: { tenants: obo.TenantRegistry; config: obo.OboAppConfig }) => Promise<obo.OboApp>>();
+    expectTypeOf<obo.OboApp['user']>().toEqualTypeOf<(user: number | string) => Promise<obo.OboSession>>();
+    expectTypeOf<obo.OboApp['stats']>().toEqualTypeOf<obo.OboAppStats>();
+    expectTypeOf(obo.resolveAppConfig).toEqualTypeOf<(input: root.AllegroConfigInput, baseDir?: string) => Promise<obo.AppConfig>>();
+    expectTypeOf<obo.AppConfig['app']>().toEqualTypeOf<root.AppIdentity>();
+    expectTypeOf<obo.AppConfig['credentials']>().toEqualTypeOf<root.Credentials | undefined>();
+    // The operations both have, with one shape: PodApi's.
+    expectTypeOf<obo.OboSession>().toMatchTypeOf<root.PodApi>();
+    expectTypeOf<root.PodClient>().toMatchTypeOf<root.PodApi>();
+    expectTypeOf<obo.OboSession['createIm']>().toEqualTypeOf<root.PodClient['createIm']>();
+    expectTypeOf<obo.OboSession['connections']>().toEqualTypeOf<root.PodClient['connections']>();
+    expectTypeOf<obo.OboSession['send']>().toEqualTypeOf<(streamId: string, message: string, options?: obo.SendOptions) => Promise<string>>();
+    expectTypeOf<obo.OboSession['blast']>().returns.resolves.toEqualTypeOf<obo.BlastResult>();
+    expectTypeOf(obo.createPartnerCallbackHandler).toEqualTypeOf<(options: obo.PartnerCallbackOptions) => obo.PartnerCallbackHandler>();
+    expectTypeOf<obo.PartnerCallbackHandler['fetch']>().toEqualTypeOf<(request: Request) => Promise<Response>>();
+    expectTypeOf(obo.TenantRegistry.open).toEqualTypeOf<(path: string) => Promise<obo.TenantRegistry>>();
+    expectTypeOf(obo.symphonyUri).toEqualTypeOf<(target: obo.SymphonyUriTarget, options?: obo.SymphonyUriOptions) => string>();
+    expectTypeOf<(typeof obo.OBO_PERMISSIONS)[number]>().toEqualTypeOf<obo.OboPermission>();
+    expectTypeOf<errors.AuthenticationTarget>().toEqualTypeOf<'session' | 'keyManager' | 'app'>();
+    // @ts-expect-error OboSession is made by OboApp.user().
+    expect(obo.OboSession).toBeUndefined();
   });
 
   it('of encrypted records for the bot\'s own database', () => {

@@ -7,7 +7,7 @@ import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { interpolateEnv, loadConfig, resolveConfig, type AllegroConfigInput } from '../../src/config.js';
+import { interpolateEnv, loadAppConfig, loadConfig, resolveAppConfig, resolveConfig, type AllegroConfigInput } from '../../src/config.js';
 import { Session, type SessionOptions } from '../../src/auth/session.js';
 import { generateRsaKeyPair, RsaPrivateKey, signJwtRs512 } from '../../src/crypto/rsa.js';
 import { InvalidConfigError } from '../../src/errors.js';
@@ -379,6 +379,21 @@ describe('resolveConfig: the OBO app (BDK app)', () => {
     expect(await keyOf(base({ app: { appId: 'a', privateKey: { content: CERT_PEM } } }))).toBe('app.privateKey.content');
     expect(await keyOf(loose({ app: { appId: 5, privateKey: { content: KEY_PEM } } }))).toBe('app.appId');
     expect(await keyOf(loose({ app: { appId: 'a', privateKeyPath: 'x' } }))).toBe('app.privateKeyPath');
+  });
+
+  it('resolveAppConfig requires the app and takes the bot only when one is named (the BDK\'s bot-less mode)', async () => {
+    const app = { appId: 'crm', privateKey: { content: KEY_PEM } };
+    const botless = await resolveAppConfig({ host: 'pod.example.com', app });
+    expect(botless.app.appId).toBe('crm');
+    expect('credentials' in botless).toBe(false);
+    expect(botless.agent.url).toBe('https://pod.example.com:443/agent');
+    expect((await resolveAppConfig(base({ app }))).credentials).toMatchObject({ kind: 'rsa', username: 'bot' });
+    expect((await configError(resolveAppConfig({ host: 'pod.example.com' }))).key).toBe('app');
+    expect((await configError(resolveAppConfig({ host: 'pod.example.com', app, bot: { privateKey: { content: KEY_PEM } } }))).key).toBe('bot.username');
+    // resolveConfig still needs the bot.
+    expect((await configError(resolveConfig({ host: 'pod.example.com', app }))).key).toBe('bot.username');
+    await writeFile(join(dir, 'app.yaml'), 'host: pod.example.com\napp:\n  appId: crm\n  privateKey:\n    path: bot.pem\n');
+    expect((await loadAppConfig(join(dir, 'app.yaml'))).app.appId).toBe('crm');
   });
 });
 

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import {
   AllegroError,
+  AppNotInstalledError,
+  AuthenticationError,
+  PermissionDeniedError,
   DecryptionFailedError,
   InvalidArgumentError,
   InvalidTokenError,
@@ -65,5 +68,16 @@ describe('errors', () => {
     expect(lookalike instanceof KeyIdMismatchError).toBe(false);
     expect(new Error('plain') instanceof AllegroError).toBe(false);
     expect((null as unknown) instanceof AllegroError).toBe(false);
+  });
+
+  it('name the OBO permission an app lacks, and the user an app is not installed for', () => {
+    const denied = new PermissionDeniedError('SEND_MESSAGES', 'POST /pod/v1/im/create', { traceId: 'Ab12Cd', serverMessage: 'The app lacks the OBO permission SEND_MESSAGES' });
+    expect(denied).toMatchObject({ code: 'OBO_PERMISSION_DENIED', permission: 'SEND_MESSAGES', status: 403, route: 'POST /pod/v1/im/create', traceId: 'Ab12Cd', retryable: false });
+    expect(denied.message).toBe('POST /pod/v1/im/create was refused: the app lacks the OBO permission SEND_MESSAGES. Ask the pod administrator to grant it.');
+    const byName = new AppNotInstalledError('crm', 'sandbox-bot', 'POST /login/pubkey/app/username/{username}/authenticate');
+    expect(byName).toMatchObject({ code: 'APP_NOT_INSTALLED', appId: 'crm', user: 'sandbox-bot', retryable: false });
+    expect(byName.message).toBe('The app crm is not installed for the user "sandbox-bot" (or there is no such user): POST /login/pubkey/app/username/{username}/authenticate was refused.');
+    expect(new AppNotInstalledError('crm', 13469017440257, 'POST /x').message).toContain('for the user 13469017440257 ');
+    expect(new AuthenticationError('app', 'refused', 'the app is disabled').message).toBe('App authentication failed (refused): the app is disabled');
   });
 });

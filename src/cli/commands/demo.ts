@@ -4,7 +4,8 @@
  * bot's state as encrypted objects and reads it back, exchanges encrypted messages through the datafeed, has a
  * plain-REST bot with no crypto of its own talk to Alice through the sandbox's Agent, streams a
  * 100 MiB blob through the Object Store with a progress bar, shows that a non-member and a pod without the Object
- * Store entitlement are refused with clear errors, and ends with a summary of timings and throughput. Every step
+ * Store entitlement are refused with clear errors, runs an OBO app for two users (./demo-obo.ts), and ends with a
+ * summary of timings and throughput. Every step
  * checks what it claims; the exit code is 0 only if all of them did.
  */
 import { createHash } from 'node:crypto';
@@ -18,6 +19,7 @@ import type { DatafeedEvent } from '../../pod/datafeed.js';
 import { startSandbox, type RunningSandbox } from '../../sandbox/server.js';
 import { toHex } from '../../util/bytes.js';
 import { formatBytes, ProgressBar } from '../progress.js';
+import { oboSteps, type DemoStep } from './demo-obo.js';
 
 interface Step {
   name: string;
@@ -55,7 +57,7 @@ async function* generated(total: number, hash: ReturnType<typeof createHash>): A
 export async function runDemo(out: (line: string) => void, options: DemoOptions = {}): Promise<boolean> {
   const steps: Step[] = [];
   const blobBytes = options.blobBytes ?? 100 * 1024 * 1024;
-  async function step<T>(name: string, run: () => Promise<T>, check: (value: T) => boolean | string, detail?: (value: T) => string): Promise<T | undefined> {
+  const step: DemoStep = async <T>(name: string, run: () => Promise<T>, check: (value: T) => boolean | string, detail?: (value: T) => string): Promise<T | undefined> => {
     const start = performance.now();
     let value: T | undefined;
     let ok = false;
@@ -73,7 +75,7 @@ export async function runDemo(out: (line: string) => void, options: DemoOptions 
     steps.push({ name, ok, ms, ...(extra === '' ? {} : { detail: extra }) });
     out(`${ok ? '✔' : '✘'} ${name} (${ms.toFixed(0)} ms)${extra === '' ? '' : `\n    ${extra}`}`);
     return value;
-  }
+  };
 
   const sandbox = await startSandbox({ config: { datafeedWaitMs: 1000 } });
   const clients: AllegroClient[] = [];
@@ -210,6 +212,8 @@ export async function runDemo(out: (line: string) => void, options: DemoOptions 
         await sandbox.admin.setObjectStoreEntitlement(true);
       }
     }, (err) => err instanceof AllegroError && err.code === 'ENTITLEMENT_DISABLED', (err) => (err as Error).message);
+
+    await oboSteps(sandbox, step, (username) => AllegroClient.create(identity(sandbox, username)));
   } finally {
     await Promise.all(clients.map((c) => c.close()));
     await sandbox.close();

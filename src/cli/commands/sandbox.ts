@@ -1,7 +1,8 @@
 /**
  * `allegro sandbox [--port N] [--data DIR [--force]] [--seed FILE] [--host ADDR] [--control] [--cors-origin ORIGIN]...`: run the sandbox until SIGINT
  * or SIGTERM. Once it accepts connections it prints one line of JSON beginning `{"ready":true` with its URLs, the
- * CA certificate path and the generated client config path; on a signal it shuts down cleanly and exits 0.
+ * CA certificate path, the generated client config path and the seeded OBO app's files (`oboApp`); background work
+ * (partner callback deliveries) is logged on stderr; on a signal it shuts down cleanly and exits 0.
  */
 import { startSandbox, type SandboxOptions } from '../../sandbox/server.js';
 
@@ -13,9 +14,14 @@ export async function runSandboxCommand(options: SandboxOptions, print: (line: s
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   try {
-    const sandbox = await startSandbox({ ...options, onError: (err) => process.stderr.write(`sandbox: internal error: ${(err as Error)?.stack ?? String(err)}\n`) });
+    const sandbox = await startSandbox({
+      ...options,
+      onError: (err) => process.stderr.write(`sandbox: internal error: ${(err as Error)?.stack ?? String(err)}\n`),
+      onLog: (line) => process.stderr.write(`sandbox: ${line}\n`),
+    });
     const { podUrl, keyManagerUrl, sessionAuthUrl, keyAuthUrl, objectStoreUrl, agentUrl, caCertPath, configPath, port } = sandbox;
-    print(JSON.stringify({ ready: true, podUrl, keyManagerUrl, sessionAuthUrl, keyAuthUrl, objectStoreUrl, agentUrl, caCertPath, configPath, port }));
+    const oboApp = [...sandbox.apps.values()][0];
+    print(JSON.stringify({ ready: true, podUrl, keyManagerUrl, sessionAuthUrl, keyAuthUrl, objectStoreUrl, agentUrl, caCertPath, configPath, port, ...(oboApp === undefined ? {} : { oboApp }) }));
     await stopped;
     await sandbox.close();
     return 0;

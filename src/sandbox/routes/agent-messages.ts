@@ -47,10 +47,13 @@ interface MessageForm extends AgentMessageInput {
 
 /**
  * The user of a request that sends: its session token and its Key Manager token must both be valid and the same
- * user's (an Agent encrypts only for a user who has logged in to the Key Manager); 401 otherwise.
+ * user's (an Agent encrypts only for a user who has logged in to the Key Manager), or — as Symphony's Agent takes
+ * "the sessionToken which was created for delegated app access" — the session token alone of a user an OBO app acts
+ * for (whose app needs SEND_MESSAGES: context.ts); 401 otherwise.
  */
 function sender(ctx: SandboxContext, req: SandboxRequest): User {
-  const user = ctx.sessionUser(req);
+  const { user, claims } = ctx.session(req);
+  if (claims.app !== undefined) return user;
   if (ctx.kmUser(req).id !== user.id) throw new HttpError(401, 'The session token and the Key Manager token are of different users');
   return user;
 }
@@ -115,6 +118,7 @@ function readForm(ctx: SandboxContext, req: SandboxRequest, agent: SandboxAgent)
  */
 async function send(ctx: SandboxContext, agent: SandboxAgent, user: User, stream: Stream, form: MessageForm,
   extra: Record<string, unknown> = {}, also?: IngestOptions['also']): Promise<Message> {
+  if (form.attachments.length > 0 && !ctx.store.policies.canSendFiles(user.id)) throw new HttpError(403, 'The user is not entitled to send files');
   let posted: Record<string, unknown>;
   try {
     posted = await agent.encryptor.encode(user, stream.id, form);

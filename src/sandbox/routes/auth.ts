@@ -20,28 +20,37 @@ import { unverifiedSubject, type TokenKind } from '../tokens.js';
 
 const SERVICE_TOKEN_TTL_SECONDS = 300;
 
-async function jwtUser(ctx: SandboxContext, req: SandboxRequest): Promise<User> {
+/**
+ * Who a login JWT is from (a user, or an OBO app: routes/obo.ts): the holder its `sub` names, once the JWT verifies
+ * with the holder's registered key; 401 otherwise.
+ */
+export async function jwtHolder<T>(req: SandboxRequest, what: 'user' | 'app', find: (sub: string) => T | undefined, keyOf: (holder: T) => string | undefined): Promise<T> {
   const token = requiredField(requireObject(req.json()), 'token', 'string');
-  const username = unverifiedSubject(token);
-  const user = username === undefined ? undefined : ctx.store.users.byName(username);
-  if (user === undefined) throw new HttpError(401, 'Invalid user: no user has the subject of this token');
-  if (user.loginPublicKeyPem === undefined) throw new HttpError(401, 'Public key not imported for this user');
+  const sub = unverifiedSubject(token);
+  const holder = sub === undefined ? undefined : find(sub);
+  if (holder === undefined) throw new HttpError(401, `Invalid ${what}: no ${what} has the subject of this token`);
+  const pem = keyOf(holder);
+  if (pem === undefined) throw new HttpError(401, `Public key not imported for this ${what}`);
   try {
-    await verifyJwtRs512(new RsaPublicKey(user.loginPublicKeyPem), token);
+    await verifyJwtRs512(new RsaPublicKey(pem), token);
   } catch (err) {
     if (err instanceof AllegroError) throw new HttpError(401, `Authentication failed: ${err.message}`);
     throw err;
   }
-  return user;
+  return holder;
 }
 
-function certificateUser(ctx: SandboxContext, req: SandboxRequest): User {
+/** Who a client certificate belongs to (a user, or an OBO app): the holder its CN names, if it chains to the sandbox CA; 401 otherwise. */
+export function certificateHolder<T>(req: SandboxRequest, what: 'user' | 'app', find: (cn: string) => T | undefined): T {
   const name = authenticatedCommonName(req.socket);
   if (name === undefined) throw new HttpError(401, 'A client certificate issued by the sandbox CA is required');
-  const user = ctx.store.users.byName(name);
-  if (user === undefined) throw new HttpError(401, 'The client certificate does not belong to a user of this pod');
-  return user;
+  const holder = find(name);
+  if (holder === undefined) throw new HttpError(401, `The client certificate does not belong to ${what === 'user' ? 'a user' : 'an app'} of this pod`);
+  return holder;
 }
+
+const jwtUser = (ctx: SandboxContext, req: SandboxRequest): Promise<User> => jwtHolder(req, 'user', (sub) => ctx.store.users.byName(sub), (u) => u.loginPublicKeyPem);
+const certificateUser = (ctx: SandboxContext, req: SandboxRequest): User => certificateHolder(req, 'user', (cn) => ctx.store.users.byName(cn));
 
 /** Lifetime of a login's `authorizationToken`, seconds. */
 const AUTHORIZATION_TOKEN_TTL_SECONDS = 300;
@@ -52,12 +61,20 @@ const AUTHORIZATION_TOKEN_TTL_SECONDS = 300;
  * the session token is (as `Authorization: Bearer` too) and revoked with it by a logout.
  */
 function tokenResponse(ctx: SandboxContext, user: User, kind: TokenKind): SandboxResponse {
+  if (kind !== 'session') return { json: { name: 'keyManagerToken', token: ctx.tokens.issue(user.id, kind, ctx.config.sessionTtlSeconds) } };
+  return { json: { name: 'sessionToken', ...sessionTokens(ctx, user.id, 'session') } };
+}
+
+/**
+ * A new session's token and its `authorizationToken`: a user's (`session`), or an OBO app's (`app`, user 0, with the
+ * app's id: routes/obo.ts).
+ */
+export function sessionTokens(ctx: SandboxContext, userId: number, kind: 'session' | 'app', app?: string): { token: string; authorizationToken: string } {
   const now = Date.now();
-  const token = ctx.tokens.issue(user.id, kind, ctx.config.sessionTtlSeconds, now);
-  if (kind !== 'session') return { json: { name: 'keyManagerToken', token } };
-  const sid = ctx.tokens.verify(token, ['session'], now)!.sid;
-  const authorizationToken = ctx.tokens.issue(user.id, 'session', Math.min(AUTHORIZATION_TOKEN_TTL_SECONDS, ctx.config.sessionTtlSeconds), now, sid);
-  return { json: { name: 'sessionToken', token, authorizationToken } };
+  const token = ctx.tokens.issue(userId, kind, ctx.config.sessionTtlSeconds, now, undefined, app);
+  const sid = ctx.tokens.verify(token, [kind], now)!.sid;
+  const authorizationToken = ctx.tokens.issue(userId, kind, Math.min(AUTHORIZATION_TOKEN_TTL_SECONDS, ctx.config.sessionTtlSeconds), now, sid, app);
+  return { token, authorizationToken };
 }
 
 /** Register the authentication routes. */

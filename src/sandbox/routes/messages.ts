@@ -130,6 +130,7 @@ export function messageRoutes(router: Router, ctx: SandboxContext): void {
       const user = ctx.sessionUser(req);
       const threadId = requireQuery(req.query, 'threadId');
       writableStream(ctx, user, threadId);
+      if (!store.policies.canSendFiles(user.id)) throw new HttpError(403, 'The user is not entitled to send files');
       if (req.body.length === 0) throw new HttpError(400, 'The attachment body is empty');
       try {
         parseTransport(req.body, { maxLength: config.maxAttachmentBytes });

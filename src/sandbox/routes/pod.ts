@@ -1,7 +1,8 @@
 /**
  * The pod's public REST API that needs no encryption (pod-api-public.yaml): session info, user lookup and search,
- * IM/MIM and room creation, room info and update, membership, stream lists, presence, connections and message
- * suppression; plus the two
+ * IM/MIM and room creation (IMs needing connections where the pod says so), room info, search and update,
+ * membership, stream lists, presence and presence interest, connections and their removal, following, the allowed
+ * file types and message suppression; plus the two
  * web-controller calls Allegro makes at start-up (`/webcontroller/public/podInfo`, `/webcontroller/maestro/Account`,
  * docs/protocol.md §2.1). Creating a stream generates its first content key; the pod keeps only what the Key
  * Manager needs and never sees plaintext. Every check a change depends on (ownership, membership, an existing IM,
@@ -128,6 +129,9 @@ function connectionBetween(ctx: SandboxContext, a: number, b: number): Connectio
   return ctx.store.users.connection(a, b) ?? ctx.store.users.connection(b, a);
 }
 
+/** What `GET /pod/v1/files/allowedTypes` answers. */
+const ALLOWED_FILE_TYPES = ['.bmp', '.csv', '.doc', '.docx', '.gif', '.jpeg', '.jpg', '.json', '.log', '.md', '.pdf', '.png', '.ppt', '.pptx', '.txt', '.xls', '.xlsx', '.zip'];
+
 const PRESENCE = ['AVAILABLE', 'BUSY', 'AWAY', 'ON_THE_PHONE', 'BE_RIGHT_BACK', 'IN_A_MEETING', 'OUT_OF_OFFICE', 'OFF_WORK', 'OFFLINE'];
 /** Register the pod routes. */
 export function podRoutes(router: Router, ctx: SandboxContext): void {
@@ -193,6 +197,10 @@ export function podRoutes(router: Router, ctx: SandboxContext): void {
       if (others.length === 0) throw new HttpError(400, 'Give at least one other user id');
       if (others.length > 16) throw new HttpError(400, 'An IM or MIM has at most 17 members');
       for (const id of others) knownUser(ctx, id);
+      if (store.policies.pod().imRequiresConnection) {
+        const unconnected = others.find((id) => connectionBetween(ctx, user.id, id)?.status !== 'ACCEPTED');
+        if (unconnected !== undefined) throw new HttpError(403, `The user is not connected to user ${unconnected}: this pod requires a connection for IMs`);
+      }
       const members = [user.id, ...others].sort((a, b) => a - b);
       const type = members.length === 2 ? 'IM' : 'MIM';
       const id = await store.write((tx) => store.streams.byConversation(conversationKey(type, members))?.id ??
@@ -315,6 +323,40 @@ export function podRoutes(router: Router, ctx: SandboxContext): void {
       if (target === undefined) throw new HttpError(404, 'User not found');
       return { json: { category: target.presence.category, userId: target.id, timestamp: target.presence.timestamp } };
     })
+    .add('GET', '/pod/v1/user/:uid/followers', (req) => {
+      ctx.sessionUser(req);
+      const followers = store.follows.followers(knownUser(ctx, parseUserId(req.params.uid, 'uid')).id);
+      return { json: { count: followers.length, followers } };
+    })
+    .add('POST', '/pod/v1/user/presence/register', (req) => {
+      ctx.sessionUser(req);
+      for (const id of requireArray(req.json()).map((v) => parseUserId(v, 'user id'))) knownUser(ctx, id);
+      return { json: { format: 'TEXT', message: 'Presence interest registered' } };
+    })
+    .add('GET', '/pod/v1/files/allowedTypes', (req) => {
+      ctx.sessionUser(req);
+      return { json: ALLOWED_FILE_TYPES };
+    })
+    .add('POST', '/pod/v3/room/search', (req) => {
+      const user = ctx.sessionUser(req);
+      const skip = intQuery(req.query, 'skip', 0, 0, 1_000_000);
+      const limit = intQuery(req.query, 'limit', 50, 1, 100);
+      const query = requireObject(req.json());
+      const text = requiredField(query, 'query', 'string').toLowerCase();
+      const active = optionalField(query, 'active', 'boolean');
+      const rooms = store.streams.ofUser(user.id).filter((s) => s.type === 'ROOM' && (active === undefined || s.active === active) &&
+        `${String(s.attributes.name ?? '')} ${String(s.attributes.description ?? '')}`.toLowerCase().includes(text));
+      return { json: { count: rooms.length, skip, limit, query, rooms: rooms.slice(skip, skip + limit).map(roomDetail) } };
+    })
+    .add('POST', '/pod/v1/connection/user/:uid/remove', async (req) => {
+      const user = ctx.sessionUser(req);
+      const other = parseUserId(req.params.uid, 'uid');
+      await store.write((tx) => {
+        if (connectionBetween(ctx, user.id, other)?.status !== 'ACCEPTED') throw new HttpError(400, 'No accepted connection with that user');
+        store.users.removeConnection(tx, user.id, other);
+      });
+      return { json: { format: 'TEXT', message: 'Connection removed' } };
+    })
     .add('GET', '/pod/v1/connection/list', (req) => {
       const user = ctx.sessionUser(req);
       const status = req.query.get('status') ?? 'ALL';
@@ -344,6 +386,21 @@ export function podRoutes(router: Router, ctx: SandboxContext): void {
       });
       return { json: connectionJson(connection, user.id) };
     });
+
+  for (const action of ['follow', 'unfollow'] as const) {
+    router.add('POST', `/pod/v1/user/:uid/${action}`, async (req) => {
+      ctx.sessionUser(req);
+      const followed = knownUser(ctx, parseUserId(req.params.uid, 'uid')).id;
+      const followers = requireArray(requiredField(requireObject(req.json()), 'followers', 'array'), 'followers').map((v) => knownUser(ctx, parseUserId(v, 'follower id')).id);
+      await store.write((tx) => {
+        for (const f of followers) {
+          if (action === 'unfollow') store.follows.unfollow(tx, followed, f);
+          else if (f !== followed) store.follows.follow(tx, followed, f, Date.now());
+        }
+      });
+      return { json: { format: 'TEXT', message: action === 'follow' ? 'Followers added' : 'Followers removed' } };
+    });
+  }
 
   for (const action of ['accept', 'reject'] as const) {
     router.add('POST', `/pod/v1/connection/${action}`, async (req) => {

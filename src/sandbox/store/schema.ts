@@ -8,7 +8,8 @@
  * `events` + `event_recipients` and `feeds` (with the Agent's kinds of feed); `message_replacements` and
  * `message_suppressions`; `user_profiles`; the Object Store's `partitions`, `objects` (one row per object: its
  * current version, partition and sort key) and `versions`; `blobs` (metadata; the bytes are files); `revocations`;
- * the Object Store feeds `object_feeds` and their queues `object_feed_messages` (version 3).
+ * the Object Store feeds `object_feeds` and their queues `object_feed_messages` (version 3); OBO `apps` and
+ * `app_installs`, `pod_policies`, `user_entitlements`, `signals` and `signal_subscribers`, `follows` (version 4).
  */
 import type { Db } from './sqlite.js';
 
@@ -210,6 +211,58 @@ const MIGRATIONS: readonly string[] = [
   );
   CREATE UNIQUE INDEX object_feed_messages_by_id ON object_feed_messages (feed_hash, message_id);
   CREATE INDEX object_feed_messages_by_feed ON object_feed_messages (feed_hash, seq);
+  `,
+  // 4: OBO apps, their installations, the pod's policies and the users' entitlements (./apps.ts, ./policies.ts);
+  // signals and their subscribers (./signals.ts); who follows whom (./follows.ts).
+  `
+  CREATE TABLE apps (
+    app_id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    public_key TEXT,
+    permissions TEXT NOT NULL,
+    enabled INTEGER NOT NULL,
+    callback_url TEXT,
+    callback_api_key TEXT,
+    created_at INTEGER NOT NULL
+  );
+  CREATE TABLE app_installs (
+    app_id TEXT NOT NULL,
+    user_id INTEGER NOT NULL,
+    PRIMARY KEY (app_id, user_id)
+  ) WITHOUT ROWID;
+  CREATE TABLE pod_policies (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    im_requires_connection INTEGER NOT NULL,
+    agent_url TEXT
+  );
+  CREATE TABLE user_entitlements (
+    user_id INTEGER PRIMARY KEY,
+    can_send_files INTEGER NOT NULL
+  );
+  CREATE TABLE signals (
+    id TEXT PRIMARY KEY,
+    owner INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    query TEXT NOT NULL,
+    visible_on_profile INTEGER NOT NULL,
+    company_wide INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+  );
+  CREATE INDEX signals_by_owner ON signals (owner);
+  CREATE TABLE signal_subscribers (
+    signal_id TEXT NOT NULL,
+    user_id INTEGER NOT NULL,
+    pushed INTEGER NOT NULL,
+    subscribed_at INTEGER NOT NULL,
+    PRIMARY KEY (signal_id, user_id)
+  ) WITHOUT ROWID;
+  CREATE INDEX signal_subscribers_by_user ON signal_subscribers (user_id);
+  CREATE TABLE follows (
+    user_id INTEGER NOT NULL,
+    follower_id INTEGER NOT NULL,
+    followed_at INTEGER NOT NULL,
+    PRIMARY KEY (user_id, follower_id)
+  ) WITHOUT ROWID;
   `,
 ];
 

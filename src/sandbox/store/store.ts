@@ -1,22 +1,26 @@
 /**
  * The sandbox's storage (docs/sandbox.md "Persistence"): one SQLite database (`<data dir>/sandbox.db`, or in
  * memory), its tables by concern (./pod.ts, ./users.ts, ./profiles.ts, ./streams.ts, ./messages.ts,
- * ./message-edits.ts, ./events.ts, ./agent-feeds.ts, ./objects.ts, ./blobs.ts, ./revocations.ts, ./feeds.ts), and
- * the one way to change it, {@link SandboxStore.write} (group commit, ./transaction.ts). Reads run directly against
- * the database and see only committed data: every write runs
- * synchronously inside one flush, so no read interleaves with an open transaction. Nothing is cached in memory:
+ * ./message-edits.ts, ./events.ts, ./agent-feeds.ts, ./objects.ts, ./blobs.ts, ./revocations.ts, ./feeds.ts,
+ * ./apps.ts, ./policies.ts, ./signals.ts, ./follows.ts), and the one way to change it, {@link SandboxStore.write}
+ * (group commit, ./transaction.ts). Reads run directly against the database and see only committed data: every
+ * write runs synchronously inside one flush, so no read interleaves with an open transaction. Nothing is cached in memory:
  * the process's memory does not grow with what is stored.
  */
 import { AgentFeedTable } from './agent-feeds.js';
+import { AppTable, type App } from './apps.js';
 import { BlobTable, type Blob } from './blobs.js';
 import { EventLog, POD_WIDE } from './events.js';
+import { FollowTable } from './follows.js';
 import { ObjectFeedTable } from './feeds.js';
 import { MessageEditTable } from './message-edits.js';
 import { MessageTable, type Message } from './messages.js';
 import { ObjectTable, type ObjectRecord } from './objects.js';
 import { PodTable, type Pod } from './pod.js';
+import { PolicyTable } from './policies.js';
 import { ProfileTable } from './profiles.js';
 import { RevocationTable } from './revocations.js';
+import { SignalTable } from './signals.js';
 import { migrate } from './schema.js';
 import { openDatabase, type Db } from './sqlite.js';
 import { StreamTable, type Member, type Stream } from './streams.js';
@@ -60,6 +64,8 @@ export interface SandboxStoreView {
   contentKey(streamId: string, rotationId: string): Buffer | undefined;
   /** Sequence number of the newest event logged. */
   lastEventSeq(): number;
+  /** An OBO app, with the users it is installed for. */
+  app(appId: string): (App & { installedFor: number[] }) | undefined;
   /** How many messages an Object Store feed holds (0 for no such feed). */
   queuedFeedMessages(feedHash: string): number;
   /** What is inconsistent (SQLite's integrity check, rows that name a missing row); empty when all is well. */
@@ -79,6 +85,9 @@ const DANGLING: ReadonlyArray<[string, string]> = [
   ['events of a missing message', 'SELECT count(*) AS n FROM events WHERE message_seq IS NOT NULL AND message_seq NOT IN (SELECT seq FROM messages)'],
   ['objects whose current version is missing', 'SELECT count(*) AS n FROM objects WHERE current NOT IN (SELECT id FROM versions)'],
   ['objects in a missing partition', 'SELECT count(*) AS n FROM objects WHERE partition_hash NOT IN (SELECT hash FROM partitions)'],
+  ['installations of a missing app', 'SELECT count(*) AS n FROM app_installs WHERE app_id NOT IN (SELECT app_id FROM apps)'],
+  ['installations for a missing user', 'SELECT count(*) AS n FROM app_installs WHERE user_id NOT IN (SELECT id FROM users)'],
+  ['subscribers of a missing signal', 'SELECT count(*) AS n FROM signal_subscribers WHERE signal_id NOT IN (SELECT id FROM signals)'],
   ['feed messages of a missing feed', 'SELECT count(*) AS n FROM object_feed_messages WHERE feed_hash NOT IN (SELECT hash FROM object_feeds)'],
 ];
 
@@ -96,6 +105,10 @@ export class SandboxStore {
   readonly objects: ObjectTable;
   readonly blobs: BlobTable;
   readonly revocations: RevocationTable;
+  readonly apps: AppTable;
+  readonly policies: PolicyTable;
+  readonly signals: SignalTable;
+  readonly follows: FollowTable;
   readonly objectFeeds: ObjectFeedTable;
   readonly #queue: WriteQueue;
   #closed = false;
@@ -113,6 +126,10 @@ export class SandboxStore {
     this.objects = new ObjectTable(db);
     this.blobs = new BlobTable(db);
     this.revocations = new RevocationTable(db);
+    this.apps = new AppTable(db);
+    this.policies = new PolicyTable(db);
+    this.signals = new SignalTable(db);
+    this.follows = new FollowTable(db);
     this.objectFeeds = new ObjectFeedTable(db);
     this.#queue = new WriteQueue(db, onError);
   }
@@ -172,6 +189,10 @@ export class SandboxStore {
       objectVersions: () => this.objects.allVersions(),
       contentKey: (streamId, rotationId) => this.streams.contentKey(streamId, rotationId),
       lastEventSeq: () => this.events.lastSeq(),
+      app: (appId) => {
+        const a = this.apps.get(appId);
+        return a === undefined ? undefined : { ...a, installedFor: this.apps.installedFor(appId) };
+      },
       queuedFeedMessages: (feedHash) => this.objectFeeds.queued(feedHash),
       check: () => this.check(),
     };

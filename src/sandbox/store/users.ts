@@ -84,6 +84,7 @@ export class UserTable {
   readonly #connectionsOf;
   readonly #upsertConnection;
   readonly #restoreConnection;
+  readonly #removeConnection;
 
   constructor(db: Db) {
     this.#byId = db.prepare<[number], UserRow>('SELECT * FROM users WHERE id = ?');
@@ -101,6 +102,7 @@ export class UserTable {
       VALUES (@from, @to, @status, @at, @at, @pending)
       ON CONFLICT (from_user, to_user) DO UPDATE SET status = @status, updated_at = @at, request_counter = request_counter + @pending`);
     this.#restoreConnection = db.prepare('INSERT INTO connections (from_user, to_user, status, first_requested_at, updated_at, request_counter) VALUES (?, ?, ?, ?, ?, ?)');
+    this.#removeConnection = db.prepare('DELETE FROM connections WHERE (from_user = ? AND to_user = ?) OR (from_user = ? AND to_user = ?)');
   }
 
   get(id: number): User | undefined {
@@ -158,6 +160,12 @@ export class UserTable {
   restoreConnection(tx: Tx, c: Connection): void {
     Tx.check(tx);
     this.#restoreConnection.run(c.from, c.to, c.status, c.firstRequestedAt, c.updatedAt, c.requestCounter);
+  }
+
+  /** Forget the connection between two users, whichever asked. */
+  removeConnection(tx: Tx, a: number, b: number): void {
+    Tx.check(tx);
+    this.#removeConnection.run(a, b, b, a);
   }
 
   /** Record a request (PENDING, counted) or its answer. */

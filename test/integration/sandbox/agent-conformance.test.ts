@@ -179,6 +179,25 @@ describe('real-time events', () => {
 /** The Agent routes the sandbox serves that this version of the spec does not have (kept for older clients). */
 const OUTSIDE_THE_SPEC = ['POST /agent/v4/datafeed/create', 'GET /agent/v4/datafeed/:id/read'];
 
+describe('signals', () => {
+  it('create, get, list, update, subscribe, subscribers, unsubscribe, delete', async () => {
+    const created = await api('POST', '/agent/v1/signals/create', { headers: alice.headers, json: { name: 'spec', query: 'hashtag:spec AND author:1', visibleOnProfile: true, companyWide: false } });
+    const id = created.json.id as string;
+    await api('GET', `/agent/v1/signals/${id}/get`, { headers: alice.headers });
+    await api('GET', '/agent/v1/signals/list?skip=0&limit=10', { headers: alice.headers });
+    await api('POST', `/agent/v1/signals/${id}/update`, { headers: alice.headers, json: { name: 'spec 2', query: 'cashtag:SPC OR hashtag:spec' } });
+    await api('POST', `/agent/v1/signals/${id}/update`, { headers: bob.headers, json: { name: 'x', query: 'hashtag:x' }, status: 400 });
+    expect((await api('POST', `/agent/v1/signals/${id}/subscribe?pushed=true`, { headers: alice.headers, json: [bob.userId] })).json).toMatchObject({ successfulSubscription: 1 });
+    await api('POST', `/agent/v1/signals/${id}/update`, { headers: bob.headers, json: { name: 'x', query: 'hashtag:x' }, status: 403 });
+    expect((await api('GET', `/agent/v1/signals/${id}/subscribers?skip=0&limit=10`, { headers: alice.headers })).json).toMatchObject({ total: 2 });
+    expect((await api('POST', `/agent/v1/signals/${id}/unsubscribe`, { headers: alice.headers, json: [bob.userId] })).json).toMatchObject({ successfulSubscription: 1 });
+    await api('POST', '/agent/v1/signals/create', { headers: alice.headers, json: { name: 'no tag', query: 'author:1' }, status: 400 });
+    await api('GET', '/agent/v1/signals/list', { status: 401 });
+    await api('POST', `/agent/v1/signals/${id}/delete`, { headers: alice.headers });
+    await api('GET', `/agent/v1/signals/${id}/get`, { headers: alice.headers, status: 400 });
+  });
+});
+
 describe('coverage', () => {
   const served = () => sandbox.routes.filter((r) => r.pattern.startsWith('/agent/')).map((r) => `${r.method} ${r.pattern}`);
 
@@ -205,8 +224,6 @@ describe('coverage', () => {
     }));
     expect(notImplemented).toEqual([
       'POST /v4/message/import', 'POST /v4/message/search/semantic', 'POST /v3/stream/{sid}/share',
-      'GET /v1/signals/list', 'GET /v1/signals/{id}/get', 'POST /v1/signals/create', 'POST /v1/signals/{id}/update', 'POST /v1/signals/{id}/delete',
-      'POST /v1/signals/{id}/subscribe', 'POST /v1/signals/{id}/unsubscribe', 'GET /v1/signals/{id}/subscribers',
       'GET /v1/dlp/policies', 'POST /v1/dlp/policies', 'GET /v1/dlp/policies/{policyId}', 'PUT /v1/dlp/policies/{policyId}', 'DELETE /v1/dlp/policies/{policyId}',
       'POST /v1/dlp/policies/{policyId}/enable', 'POST /v1/dlp/policies/{policyId}/disable', 'GET /v1/dlp/dictionaries', 'POST /v1/dlp/dictionaries',
       'GET /v1/dlp/dictionaries/{dictId}', 'PUT /v1/dlp/dictionaries/{dictId}', 'DELETE /v1/dlp/dictionaries/{dictId}',

@@ -22,7 +22,7 @@ import { accountKey, call, contentKey, login, multipartBody, type Login } from '
 // ---------------------------------------------------------------------------------------------------------------
 // The routes
 
-type Auth = 'none' | 'session' | 'km' | 'datafeed' | 'api' | 'logout' | 'agent';
+type Auth = 'none' | 'session' | 'km' | 'datafeed' | 'api' | 'logout' | 'agent' | 'app';
 type Ids = Record<string, string>;
 
 interface RouteCase {
@@ -59,6 +59,22 @@ const ROUTES: RouteCase[] = [
   { method: 'POST', pattern: '/sessionauth/v1/logout', path: '/sessionauth/v1/logout', auth: 'logout' },
   { method: 'POST', pattern: '/login/idm/tokens', path: '/login/idm/tokens', auth: 'session' },
   { method: 'GET', pattern: '/settings-web/api/v1/tokens', path: '/settings-web/api/v1/tokens', auth: 'session' },
+  // signals.ts
+  { method: 'GET', pattern: '/agent/v1/signals/list', path: '/agent/v1/signals/list', auth: 'session', query: { skip: '0', limit: '10' } },
+  { method: 'GET', pattern: '/agent/v1/signals/:id/get', path: '/agent/v1/signals/{signal}/get', auth: 'session' },
+  { method: 'POST', pattern: '/agent/v1/signals/create', path: '/agent/v1/signals/create', auth: 'session', valid: () => ({ name: 'fuzz', query: 'hashtag:fuzz', companyWide: false }) },
+  { method: 'POST', pattern: '/agent/v1/signals/:id/update', path: '/agent/v1/signals/{signal}/update', auth: 'session', valid: () => ({ name: 'fuzz 2', query: 'cashtag:FZZ OR hashtag:f' }) },
+  { method: 'POST', pattern: '/agent/v1/signals/:id/delete', path: '/agent/v1/signals/{doomedSignal}/delete', auth: 'session' },
+  { method: 'POST', pattern: '/agent/v1/signals/:id/subscribe', path: '/agent/v1/signals/{signal}/subscribe', auth: 'session', query: { pushed: 'true' }, valid: (ids) => [uid(ids, 'alice')] },
+  { method: 'POST', pattern: '/agent/v1/signals/:id/unsubscribe', path: '/agent/v1/signals/{signal}/unsubscribe', auth: 'session', valid: (ids) => [uid(ids, 'alice')] },
+  { method: 'GET', pattern: '/agent/v1/signals/:id/subscribers', path: '/agent/v1/signals/{signal}/subscribers', auth: 'session', query: { skip: '0', limit: '10' } },
+  // obo.ts
+  { method: 'POST', pattern: '/login/pubkey/app/authenticate', path: '/login/pubkey/app/authenticate', auth: 'none', valid: (ids) => ({ token: ids.appJwt }) },
+  { method: 'POST', pattern: '/sessionauth/v1/app/authenticate', path: '/sessionauth/v1/app/authenticate', auth: 'none' },
+  { method: 'POST', pattern: '/login/pubkey/app/user/:uid/authenticate', path: '/login/pubkey/app/user/{alice}/authenticate', auth: 'app' },
+  { method: 'POST', pattern: '/login/pubkey/app/username/:username/authenticate', path: '/login/pubkey/app/username/alice/authenticate', auth: 'app' },
+  { method: 'POST', pattern: '/sessionauth/v1/app/user/:uid/authenticate', path: '/sessionauth/v1/app/user/{alice}/authenticate', auth: 'app' },
+  { method: 'POST', pattern: '/sessionauth/v1/app/username/:username/authenticate', path: '/sessionauth/v1/app/username/bob/authenticate', auth: 'app' },
   // datafeed.ts
   { method: 'POST', pattern: '/datafeed2/api/v1/feeds', path: '/datafeed2/api/v1/feeds', auth: 'datafeed' },
   { method: 'GET', pattern: '/datafeed2/api/v1/feeds', path: '/datafeed2/api/v1/feeds', auth: 'datafeed' },
@@ -146,6 +162,14 @@ const ROUTES: RouteCase[] = [
   { method: 'GET', pattern: '/pod/v3/user/:uid/presence', path: '/pod/v3/user/{alice}/presence', auth: 'session' },
   { method: 'GET', pattern: '/pod/v1/connection/list', path: '/pod/v1/connection/list', auth: 'session', query: { status: 'ALL' } },
   { method: 'GET', pattern: '/pod/v1/connection/user/:userId/info', path: '/pod/v1/connection/user/{alice}/info', auth: 'session' },
+  { method: 'POST', pattern: '/pod/v1/connection/user/:uid/remove', path: '/pod/v1/connection/user/{alice}/remove', auth: 'session' },
+  { method: 'POST', pattern: '/pod/v1/user/presence/register', path: '/pod/v1/user/presence/register', auth: 'session', valid: (ids) => [uid(ids, 'alice')] },
+  { method: 'GET', pattern: '/pod/v1/files/allowedTypes', path: '/pod/v1/files/allowedTypes', auth: 'session' },
+  { method: 'GET', pattern: '/pod/v1/user/:uid/followers', path: '/pod/v1/user/{bob}/followers', auth: 'session' },
+  ...['follow', 'unfollow'].map((action): RouteCase => ({
+    method: 'POST', pattern: `/pod/v1/user/:uid/${action}`, path: `/pod/v1/user/{bob}/${action}`, auth: 'session', valid: (ids) => ({ followers: [uid(ids, 'alice')] }),
+  })),
+  { method: 'POST', pattern: '/pod/v3/room/search', path: '/pod/v3/room/search', auth: 'session', query: { skip: '0', limit: '10' }, valid: () => ({ query: 'fuzz', active: true }) },
   { method: 'POST', pattern: '/pod/v1/connection/create', path: '/pod/v1/connection/create', auth: 'session', valid: (ids) => ({ userId: uid(ids, 'bob') }) },
   ...['accept', 'reject'].map((action): RouteCase => ({
     method: 'POST', pattern: `/pod/v1/connection/${action}`, path: `/pod/v1/connection/${action}`, auth: 'session', valid: (ids) => ({ userId: uid(ids, 'alice') }),
@@ -206,6 +230,20 @@ const CONTROL_ROUTES: RouteCase[] = [
     method: 'POST', pattern: '/sandbox/v1/streams/:id/forms', path: '/sandbox/v1/streams/{seedRoom}/forms', auth: 'none',
     valid: (ids) => ({ userId: uid(ids, 'alice'), formMessageId: ids.message, formId: 'f', formValues: { choice: 'a' } }),
   },
+  { method: 'PUT', pattern: '/sandbox/v1/policies', path: '/sandbox/v1/policies', auth: 'none', valid: () => ({ imRequiresConnection: false }) },
+  { method: 'PUT', pattern: '/sandbox/v1/users/:uid/entitlements', path: '/sandbox/v1/users/{bob}/entitlements', auth: 'none', valid: () => ({ canSendFiles: true }) },
+  { method: 'POST', pattern: '/sandbox/v1/apps/:appId/disable', path: '/sandbox/v1/apps/sandbox-crm/disable', auth: 'none' },
+  { method: 'POST', pattern: '/sandbox/v1/apps/:appId/enable', path: '/sandbox/v1/apps/sandbox-crm/enable', auth: 'none' },
+  {
+    method: 'PUT', pattern: '/sandbox/v1/apps/:appId/permissions', path: '/sandbox/v1/apps/sandbox-crm/permissions', auth: 'none',
+    valid: () => ({ permissions: ['SEND_MESSAGES', 'GET_PRESENCE'] }),
+  },
+  { method: 'PUT', pattern: '/sandbox/v1/apps/:appId/callback', path: '/sandbox/v1/apps/sandbox-crm/callback', auth: 'none', valid: () => ({ url: 'http://127.0.0.1:9/cb', apiKey: 'k' }) },
+  { method: 'DELETE', pattern: '/sandbox/v1/apps/:appId/callback', path: '/sandbox/v1/apps/sandbox-crm/callback', auth: 'none' },
+  { method: 'POST', pattern: '/sandbox/v1/apps/:appId/uninstall', path: '/sandbox/v1/apps/sandbox-crm/uninstall', auth: 'none', valid: (ids) => ({ userIds: [uid(ids, 'bob')] }) },
+  { method: 'POST', pattern: '/sandbox/v1/apps/:appId/install', path: '/sandbox/v1/apps/sandbox-crm/install', auth: 'none', valid: (ids) => ({ userIds: [uid(ids, 'bob')] }) },
+  { method: 'POST', pattern: '/sandbox/v1/agent/register', path: '/sandbox/v1/agent/register', auth: 'none', valid: () => ({ url: 'https://agent.example/agent' }) },
+  { method: 'GET', pattern: '/sandbox/v1/callbacks', path: '/sandbox/v1/callbacks', auth: 'none' },
 ];
 
 function storedObject(ids: Ids): Record<string, unknown> {
@@ -220,7 +258,8 @@ const FIELDS = [
   'presentationML', 'entityJSON', 'msgFeatures', 'absoluteHash', 'partitionHash', 'baseHash', 'prevHash', 'sortKey', 'rotationId',
   'encryptedPayload', 'header', '_type', 'deletionType', 'partitionId', 'userPermissions', 'permissions', 'message', 'data', 'sids', 'silent',
   'attachment', 'preview', 'query', 'filters', 'tag', 'eventTypes', 'updatePresence', 'includeInvisible', 'streamId', 'hashtag', 'author',
-  'formMessageId', 'formId', 'formValues', 'profile', '__proto__', 'constructor',
+  'formMessageId', 'formId', 'formValues', 'profile', 'url', 'apiKey', 'userIds', 'imRequiresConnection', 'canSendFiles', 'active', 'visibleOnProfile',
+  'companyWide', 'followers', '__proto__', 'constructor',
 ];
 
 /** JSON values of every type, for whole bodies and single fields. */
@@ -340,6 +379,7 @@ function authHeaders(route: RouteCase): Record<string, string> {
     case 'api': return { authorization: `Bearer ${ids.apiToken}` };
     case 'logout': return { sessionToken: ids.logoutSession! };
     case 'agent': return { ...bot.headers, ...bot.kmHeaders };
+    case 'app': return { sessionToken: ids.appToken! };
   }
 }
 
@@ -468,6 +508,7 @@ async function fuzzRoute(route: RouteCase): Promise<void> {
       none: {}, logout: bot.kmHeaders, session: { sessionToken: bot.km }, km: { keyManagerToken: bot.session },
       datafeed: { authorization: `Bearer ${bot.km}` }, api: { authorization: `Bearer ${ids.datafeedToken}` },
       agent: { sessionToken: bot.km, keyManagerToken: bot.session },
+      app: { sessionToken: bot.session },
     };
     await refused(wrongKind[route.auth]);
   }
@@ -507,6 +548,8 @@ beforeAll(async () => {
   Object.assign(ids, { bot: String(bot.userId), alice: String(alice.userId), bob: String(bob.userId) });
   ids.jwt = await signJwtRs512(new RsaPrivateKey(readFileSync(sandbox.identities.get('alice')!.privateKeyPath!, 'utf8')), { sub: 'alice' });
   ids.logoutSession = (await login(sandbox, 'bob')).session;
+  ids.appJwt = await signJwtRs512(new RsaPrivateKey(readFileSync(sandbox.apps.get('sandbox-crm')!.privateKeyPath!, 'utf8')), { sub: 'sandbox-crm' });
+  ids.appToken = (await call(sandbox, 'POST', '/login/pubkey/app/authenticate', { json: { token: ids.appJwt } })).json.token;
 
   const streams = await call(sandbox, 'POST', '/pod/v1/streams/list', { headers: bot.headers, json: {} });
   ids.seedRoom = streams.json.find((s: { streamType: { type: string } }) => s.streamType.type === 'ROOM').id;
@@ -515,6 +558,8 @@ beforeAll(async () => {
   ids.room = room.json.roomSystemInfo.id;
   await call(sandbox, 'POST', `/pod/v1/room/${ids.room}/membership/add`, { headers: bot.headers, json: { id: alice.userId } });
 
+  ids.signal = (await call(sandbox, 'POST', '/agent/v1/signals/create', { headers: bot.headers, json: { name: 'fuzz', query: 'hashtag:fuzz' } })).json.id;
+  ids.doomedSignal = (await call(sandbox, 'POST', '/agent/v1/signals/create', { headers: bot.headers, json: { name: 'doomed', query: 'hashtag:doomed' } })).json.id;
   const tokens = await call(sandbox, 'GET', '/settings-web/api/v1/tokens', { headers: bot.headers });
   ids.datafeedToken = tokens.json.find((t: { service: string }) => t.service === 'datafeed2').token;
   ids.apiToken = (await call(sandbox, 'POST', '/login/idm/tokens', { headers: bot.headers })).json.access_token;

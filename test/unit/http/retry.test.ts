@@ -4,7 +4,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  AbortedError, AllegroError, ContentKeyUnavailableError, HttpStatusError, InvalidArgumentError, MalformedResponseError, NetworkError, RETRY_TABLE, TimeoutError,
+  AbortedError, AllegroError, AppNotInstalledError, ContentKeyUnavailableError, HttpStatusError, InvalidArgumentError, MalformedResponseError, NetworkError, PermissionDeniedError, RETRY_TABLE, TimeoutError,
   type ContentKeyUnavailableReason, type ErrorCode, type NetworkFailureReason,
 } from '../../../src/errors.js';
 import { DEFAULT_RETRY_POLICY, delayFor, isRetryable, parseRetryAfter, retryPolicy, type RetryPolicy } from '../../../src/http/retry.js';
@@ -157,7 +157,7 @@ describe('one classification table behind retryable and the retry policy', () =>
 
   it('for every error code, and every reason of the codes whose reasons differ', () => {
     const codes = Object.keys(RETRY_TABLE) as ErrorCode[];
-    expect(codes).toHaveLength(24);
+    expect(codes).toHaveLength(26);
     for (const code of codes) {
       const entry = RETRY_TABLE[code];
       const reasons = typeof entry === 'string' ? [undefined] : Object.keys(entry);
@@ -176,6 +176,8 @@ describe('one classification table behind retryable and the retry policy', () =>
     expectAgreement(new TimeoutError('GET /x', 10));
     expectAgreement(new MalformedResponseError('GET /x', 'no token'));
     expectAgreement(new AbortedError('GET /x'));
+    expectAgreement(new PermissionDeniedError('SEND_MESSAGES', 'POST /x'));
+    expectAgreement(new AppNotInstalledError('crm', 'bob', 'POST /x'));
   });
 
   it('for every transport failure in the table of transport-errors.ts', () => {

@@ -74,7 +74,7 @@ describe('parseFaultRule', () => {
     [{ path: '/', latencyMs: 60_001 }, /"latencyMs"/],
     [{ path: '/', latencyMs: 1.5 }, /"latencyMs"/],
     [{ path: '/', latencyMs: '5' }, /"latencyMs" must be a number/],
-    [{ path: '/', status: 428 }, /"status" must be 429 or 500-599/],
+    [{ path: '/', status: 428 }, /"status" must be 401, 429 or 500-599/],
     [{ path: '/', status: 499 }, /"status"/],
     [{ path: '/', status: 600 }, /"status"/],
     [{ path: '/', status: 500.5 }, /"status"/],

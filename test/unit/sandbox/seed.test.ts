@@ -55,6 +55,29 @@ describe('parseSeed', () => {
     expect(parseSeed(seed)).toEqual(expected);
   });
 
+  it('keeps OBO apps, the pod\'s IM policy and users\' file entitlement', () => {
+    const seed = {
+      pod: { imRequiresConnection: true },
+      users: [{ username: 'alice', canSendFiles: false }, { username: 'bob' }],
+      apps: [
+        { appId: 'crm_1-x', name: 'CRM', publicKeyPem: 'PEM', certificate: false, permissions: ['SEND_MESSAGES', 'GET_PRESENCE', 'SEND_MESSAGES'], enabled: false,
+          installedFor: ['ALICE', 'bob'], callback: { url: 'https://crm.example/cb', apiKey: 'k' }, extra: 1 },
+        { appId: 'plain' },
+      ],
+    };
+    expect(parseSeed(seed)).toEqual({
+      pod: { imRequiresConnection: true },
+      users: [{ username: 'alice', canSendFiles: false }, { username: 'bob' }],
+      apps: [
+        { appId: 'crm_1-x', name: 'CRM', publicKeyPem: 'PEM', certificate: false, permissions: ['SEND_MESSAGES', 'GET_PRESENCE'], enabled: false,
+          installedFor: ['ALICE', 'bob'], callback: { url: 'https://crm.example/cb', apiKey: 'k' } },
+        { appId: 'plain' },
+      ],
+    });
+    expect(DEFAULT_SEED.apps).toEqual([expect.objectContaining({ appId: 'sandbox-crm', installedFor: ['alice', 'bob'] })]);
+    expect(DEFAULT_SEED.apps![0]!.permissions).not.toContain('SUPPRESS_MESSAGES');
+  });
+
   it('keeps directory fields and room attributes, in their canonical form', () => {
     const seed = parseSeed({
       users: [{ username: 'alice', profile: { title: 'T', location: 'L', marketCoverage: 'EMEA' } }],
@@ -123,6 +146,18 @@ describe('parseSeed', () => {
     [{ ...base(), ims: [['alice', 'bob'], ['alice']] }, /ims\[1\] needs at least two different users/],
     [{ ...base(), ims: [['alice', 'ALICE']] }, /ims\[0\] needs at least two different users/],
     [{ ...base(), ims: [[]] }, /ims\[0\] needs at least two different users/],
+    [{ ...base(), pod: { imRequiresConnection: 1 } }, /pod: Field "imRequiresConnection" must be a boolean/],
+    [{ users: [{ username: 'a', canSendFiles: 'no' }] }, /users\[0\]: Field "canSendFiles" must be a boolean/],
+    [{ ...base(), apps: {} }, /apps: Field "apps" must be an array/],
+    [{ ...base(), apps: [{}] }, /apps\[0\]: Field "appId" is required/],
+    [{ ...base(), apps: [{ appId: 'a:b' }] }, /apps\[0\]\.appId must be 1 to 64 letters, digits, _ or -/],
+    [{ ...base(), apps: [{ appId: 'Alice' }] }, /apps\[0\]\.appId Alice is the username of a user/],
+    [{ ...base(), apps: [{ appId: 'x' }, { appId: 'x' }] }, /apps\[1\]\.appId x is not unique/],
+    [{ ...base(), apps: [{ appId: 'x', permissions: ['SEND_MESSAGE'] }] }, /apps\[0\]\.permissions: "SEND_MESSAGE" is not one of/],
+    [{ ...base(), apps: [{ appId: 'x', installedFor: ['carol'] }] }, /apps\[0\]\.installedFor\[0\] names an unknown user/],
+    [{ ...base(), apps: [{ appId: 'x', enabled: 'yes' }] }, /apps\[0\]: Field "enabled" must be a boolean/],
+    [{ ...base(), apps: [{ appId: 'x', callback: { url: 'ftp://x', apiKey: 'k' } }] }, /apps\[0\]\.callback\.url must be an http\(s\) URL/],
+    [{ ...base(), apps: [{ appId: 'x', callback: { url: 'https://x' } }] }, /apps\[0\]\.callback: Field "apiKey" is required/],
   ])('rejects %j naming the entry', (value, message) => {
     expect(seedError(value).message).toMatch(message);
   });

@@ -6,7 +6,7 @@ import { fromUtf8, toBase64Url, tryFromBase64, utf8 } from '../../../src/util/by
 
 const SECRET = new Uint8Array(32).fill(7);
 const NOW = Date.UTC(2030, 0, 1);
-const KINDS: TokenKind[] = ['session', 'km', 'datafeed', 'api'];
+const KINDS: TokenKind[] = ['session', 'km', 'datafeed', 'api', 'app'];
 
 function parts(token: string): [string, string, string] {
   const p = token.split('.');
@@ -32,6 +32,14 @@ describe('TokenIssuer', () => {
       expect(payloadOf(token)).toEqual(claims);
       expect(issuer.verify(token, KINDS, NOW)).toEqual(claims);
     }
+  });
+
+  it('carries the OBO app of an app token and of a session the app opened for a user, and nothing otherwise', () => {
+    const issuer = new TokenIssuer(SECRET);
+    expect(issuer.verify(issuer.issue(0, 'app', 60, NOW, undefined, 'crm'), ['app'], NOW)).toMatchObject({ sub: 0, kind: 'app', app: 'crm' });
+    expect(issuer.verify(issuer.issue(7, 'session', 60, NOW, undefined, 'crm'), ['session'], NOW)).toMatchObject({ sub: 7, app: 'crm' });
+    expect('app' in issuer.verify(issuer.issue(7, 'session', 60, NOW), ['session'], NOW)!).toBe(false);
+    expect(issuer.verify(issuer.issue(0, 'app', 60, NOW, undefined, 'crm'), ['session'], NOW)).toBeUndefined();
   });
 
   it('rejects a token of another kind', () => {

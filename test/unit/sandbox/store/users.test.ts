@@ -46,4 +46,16 @@ describe('UserTable', () => {
     expect(store.users.connectionsOf(U1).map((c) => [c.from, c.to])).toEqual([[U1, U2], [U3, U1]]);
     expect(store.users.connectionsOf(U2)).toEqual([accepted]);
   });
+
+  it('forgets a connection whichever side asked', async () => {
+    const store = await storeWithUsers();
+    await store.write((tx) => {
+      store.users.setConnection(tx, U1, U2, 'ACCEPTED', T0);
+      store.users.setConnection(tx, U3, U1, 'ACCEPTED', T0);
+    });
+    await store.write((tx) => store.users.removeConnection(tx, U2, U1));
+    expect(store.users.connection(U1, U2)).toBeUndefined();
+    await store.write((tx) => store.users.removeConnection(tx, U3, U1));
+    expect(store.users.connectionsOf(U1)).toEqual([]);
+  });
 });
