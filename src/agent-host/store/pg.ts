@@ -37,7 +37,7 @@ export type Row = Record<string, unknown>;
 /** Runs statements on one connection (inside a transaction, or on any pooled connection). */
 export interface Queryable {
   /** The rows of one statement with `$1`… parameters. */
-  query<R extends Row = Row>(sql: string, params?: readonly unknown[]): Promise<R[]>;
+  query<R = Row>(sql: string, params?: readonly unknown[]): Promise<R[]>;
 }
 
 const INT8 = 20;
@@ -96,10 +96,10 @@ export class PgDatabase implements Queryable {
     return this.#where;
   }
 
-  async query<R extends Row = Row>(sql: string, params: readonly unknown[] = []): Promise<R[]> {
+  async query<R = Row>(sql: string, params: readonly unknown[] = []): Promise<R[]> {
     const client = await this.#connect();
     try {
-      return (await client.query<R>(sql, params as unknown[])).rows;
+      return (await client.query(sql, params as unknown[])).rows as R[];
     } catch (err) {
       throw this.#translate(err);
     } finally {
@@ -117,7 +117,7 @@ export class PgDatabase implements Queryable {
       let broken = false;
       try {
         await client.query(`BEGIN ISOLATION LEVEL ${isolation.toUpperCase()}`);
-        const tx: Queryable = { query: async <R extends Row>(sql: string, params: readonly unknown[] = []) => (await client.query<R>(sql, params as unknown[])).rows };
+        const tx: Queryable = { query: async <R = Row>(sql: string, params: readonly unknown[] = []) => (await client.query(sql, params as unknown[])).rows as R[] };
         const result = await fn(tx);
         await client.query('COMMIT');
         return result;
