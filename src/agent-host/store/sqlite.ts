@@ -2,8 +2,8 @@
  * The agent host's embedded storage: {@link AgentHostStore} (./types.ts) on SQLite, in one file of the host's data
  * directory (docs/agent-host.md "Storage"). It opens the database through the repository's one better-sqlite3
  * adapter (sandbox/store/sqlite.ts: WAL, synchronous=FULL, an exclusive lock held by one process, 0600), so a second
- * host on the same data directory fails at once; leases are therefore granted to this process alone, but still
- * fenced by generation like the shared backend's. Each method runs in one transaction; waiters are woken after
+ * host on the same data directory fails at once; leases are therefore granted to this process alone (those of the previous process are
+ * expired on open), but still fenced by generation like the shared backend's. Each method runs in one transaction; waiters are woken after
  * the commit. The schema is versioned with `PRAGMA user_version`.
  */
 import { openDatabase, type Db } from '../../sandbox/store/sqlite.js';
@@ -35,9 +35,10 @@ const MIGRATIONS: readonly string[] = [
   CREATE INDEX tokens_by_expiry ON tokens (expires_at);
   CREATE TABLE events (
     agent_id TEXT NOT NULL, event_id INTEGER NOT NULL, instance_id TEXT NOT NULL, type TEXT NOT NULL, channel_id TEXT,
-    local INTEGER NOT NULL, time INTEGER NOT NULL, body TEXT NOT NULL,
+    local INTEGER NOT NULL, time INTEGER NOT NULL, body TEXT NOT NULL, source_id TEXT,
     PRIMARY KEY (agent_id, event_id)
   ) WITHOUT ROWID;
+  CREATE UNIQUE INDEX events_by_source ON events (agent_id, source_id) WHERE source_id IS NOT NULL;
   CREATE TABLE event_marks (agent_id TEXT PRIMARY KEY, last_event_id INTEGER NOT NULL, pruned_through INTEGER NOT NULL);
   CREATE TABLE cursors (agent_id TEXT PRIMARY KEY, feed_id TEXT NOT NULL, ack_id TEXT NOT NULL);
   CREATE TABLE leases (agent_id TEXT PRIMARY KEY, owner TEXT NOT NULL, generation INTEGER NOT NULL, expires_at INTEGER NOT NULL);
@@ -60,7 +61,7 @@ function migrate(db: Db): void {
 
 interface AgentRow { id: string; user_name: string; identity: string; users: string; can_provision: number; provisioning_mode: number; management_mode: number }
 interface ChannelRow { agent_id: string; channel_id: string; state: number; reason: string | null; stream_id: string | null; display_name: string | null }
-interface EventRow { agent_id: string; event_id: number; instance_id: string; type: string; channel_id: string | null; local: number; time: number; body: string }
+interface EventRow { agent_id: string; event_id: number; instance_id: string; type: string; channel_id: string | null; local: number; time: number; body: string; source_id: string | null }
 interface ThrottleRow { id: string; type: number; threshold: number; interval_ms: number; agents: string }
 
 function toAgent(row: AgentRow): StoredAgent {
@@ -81,7 +82,7 @@ function toChannel(row: ChannelRow): StoredChannel {
 function toEvent(row: EventRow): HostEvent {
   return {
     eventId: row.event_id, instanceId: row.instance_id, type: row.type as HostEventType, ...(row.channel_id === null ? {} : { channelId: row.channel_id }),
-    local: row.local === 1, time: row.time, body: JSON.parse(row.body) as Record<string, unknown>,
+    local: row.local === 1, time: row.time, body: JSON.parse(row.body) as Record<string, unknown>, ...(row.source_id === null ? {} : { sourceId: row.source_id }),
   };
 }
 
@@ -97,6 +98,8 @@ export function openSqliteStore(path?: string): AgentHostStore {
   const db = openDatabase(path);
   try {
     migrate(db);
+    // The exclusive lock proves that no other process uses this database: every lease left is a dead host's.
+    db.prepare('UPDATE leases SET expires_at = 0').run();
   } catch (err) {
     db.close();
     throw err;
@@ -331,11 +334,13 @@ class SqliteStore implements AgentHostStore {
       const marks = this.#db.prepare('SELECT last_event_id FROM event_marks WHERE agent_id = ?').get(lease.agentId) as { last_event_id: number } | undefined;
       let last = marks?.last_event_id ?? 0;
       const instance = (this.#db.prepare('SELECT instance_id FROM agent_status WHERE agent_id = ?').get(lease.agentId) as { instance_id: string } | undefined)?.instance_id ?? '';
-      const insert = this.#db.prepare('INSERT INTO events (agent_id, event_id, instance_id, type, channel_id, local, time, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
+      const insert = this.#db.prepare('INSERT INTO events (agent_id, event_id, instance_id, type, channel_id, local, time, body, source_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
+      const known = this.#db.prepare('SELECT 1 FROM events WHERE agent_id = ? AND source_id = ?');
       const out: HostEvent[] = [];
       for (const event of events) {
+        if (event.sourceId !== undefined && known.get(lease.agentId, event.sourceId) !== undefined) continue;
         last += 1;
-        insert.run(lease.agentId, last, instance, event.type, event.channelId ?? null, event.local ? 1 : 0, event.time, JSON.stringify(event.body));
+        insert.run(lease.agentId, last, instance, event.type, event.channelId ?? null, event.local ? 1 : 0, event.time, JSON.stringify(event.body), event.sourceId ?? null);
         out.push({ ...event, eventId: last, instanceId: instance });
       }
       this.#db.prepare(`INSERT INTO event_marks (agent_id, last_event_id, pruned_through) VALUES (?, ?, 0)
