@@ -113,6 +113,12 @@ export interface NewHostEvent {
   channelId?: string;
   /** Whether the agent itself sent it (`origins=remote` drops these). */
   local: boolean;
+  /**
+   * The Symphony event it came from, when it did: an event whose `sourceId` is already buffered for the agent is
+   * skipped by {@link AgentHostStore.appendEvents} (a datafeed batch re-delivered after a crash between the commit and
+   * the acknowledgement).
+   */
+  sourceId?: string;
   time: number;
   /** The event's fields as the API answers them, except `EventId` and `InstanceId`. */
   body: Record<string, unknown>;
@@ -209,8 +215,9 @@ export interface AgentHostStore {
   deleteExpiredTokens(now: number): Promise<number>;
 
   /**
-   * Buffer `events` for the agent (ids assigned in order) and, in the same transaction, set the datafeed cursor when
-   * one is given. Returns the stored events. Wakes {@link watchEvents} listeners after the commit.
+   * Buffer `events` for the agent (ids assigned in order; an event whose `sourceId` is already buffered is skipped)
+   * and, in the same transaction, set the datafeed cursor when one is given. Returns the events stored (not the
+   * skipped ones). Wakes {@link watchEvents} listeners after the commit.
    */
   appendEvents(lease: AgentLease, events: readonly NewHostEvent[], cursor?: DatafeedCursor): Promise<HostEvent[]>;
   /** Events with ids > `afterEventId`, oldest first, at most `limit`. */
