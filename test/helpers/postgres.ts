@@ -29,6 +29,10 @@ export interface RunningPostgres {
   url(database?: string): string;
   /** Creates an empty database and returns its name (a fresh one per call). */
   createDatabase(): Promise<string>;
+  /** Empties `database` (default `postgres`): drops and recreates its `public` schema. */
+  resetDatabase(database?: string): Promise<void>;
+  /** Runs SQL statements in `database` (default `postgres`) with psql, as the superuser. */
+  sql(statements: string, database?: string): Promise<void>;
   /** Stops the server (fast shutdown) and removes its directory. */
   stop(): Promise<void>;
 }
@@ -81,8 +85,13 @@ export const postgresMissing: string | undefined =
 
 /** `describe`, skipped with a visible warning when PostgreSQL is missing. */
 export function describePostgres(name: string, body: () => void): void {
-  if (postgresMissing !== undefined) console.warn(`SKIPPED "${name}": ${postgresMissing}`);
+  warnIfPostgresMissing(name);
   describe.skipIf(postgresMissing !== undefined)(name, body);
+}
+
+/** Print why the suite `name` skips its PostgreSQL tests, when it does. */
+export function warnIfPostgresMissing(name: string): void {
+  if (postgresMissing !== undefined) console.warn(`SKIPPED "${name}" on PostgreSQL: ${postgresMissing}`);
 }
 
 /** A TCP port free on 127.0.0.1 right now. */
@@ -185,9 +194,15 @@ function running(bin: Binaries, child: ChildProcess, port: number, dir: string):
     host: '127.0.0.1', port, user: USER, password: PASSWORD, url,
     async createDatabase() {
       const name = `test_${process.pid}_${++databases}`;
-      // Over the unix socket (trust), so no client library is needed here.
-      await run(bin.psql, ['-h', dir, '-p', String(port), '-U', USER, '-d', 'postgres', '-v', 'ON_ERROR_STOP=1', '-c', `CREATE DATABASE ${name}`]);
+      await this.sql(`CREATE DATABASE ${name}`);
       return name;
+    },
+    resetDatabase(database = 'postgres') {
+      return this.sql('DROP SCHEMA public CASCADE; CREATE SCHEMA public;', database);
+    },
+    sql(statements, database = 'postgres') {
+      // Over the unix socket (trust), so no client library is needed here.
+      return run(bin.psql, ['-q', '-h', dir, '-p', String(port), '-U', USER, '-d', database, '-v', 'ON_ERROR_STOP=1', '-c', statements]);
     },
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {

@@ -84,9 +84,10 @@ const MIGRATIONS: readonly string[] = [
   CREATE INDEX tokens_by_expiry ON tokens (expires_at);
   CREATE TABLE events (
     agent_id text NOT NULL, event_id bigint NOT NULL, instance_id text NOT NULL, type text NOT NULL, channel_id text,
-    local boolean NOT NULL, time bigint NOT NULL, body text NOT NULL,
+    local boolean NOT NULL, time bigint NOT NULL, body text NOT NULL, source_id text,
     PRIMARY KEY (agent_id, event_id)
   );
+  CREATE UNIQUE INDEX events_by_source ON events (agent_id, source_id) WHERE source_id IS NOT NULL;
   CREATE TABLE event_marks (agent_id text PRIMARY KEY, last_event_id bigint NOT NULL, pruned_through bigint NOT NULL);
   CREATE TABLE cursors (agent_id text PRIMARY KEY, feed_id text NOT NULL, ack_id text NOT NULL);
   CREATE TABLE leases (agent_id text PRIMARY KEY, owner text NOT NULL, generation bigint NOT NULL, expires_at bigint NOT NULL);
@@ -119,7 +120,7 @@ async function migrate(db: PgDatabase): Promise<void> {
 
 interface AgentRow { id: string; user_name: string; identity: string; users: string; can_provision: boolean; provisioning_mode: number; management_mode: number }
 interface ChannelRow { agent_id: string; channel_id: string; state: number; reason: string | null; stream_id: string | null; display_name: string | null }
-interface EventRow { event_id: number; instance_id: string; type: string; channel_id: string | null; local: boolean; time: number; body: string }
+interface EventRow { event_id: number; instance_id: string; type: string; channel_id: string | null; local: boolean; time: number; body: string; source_id: string | null }
 interface ThrottleRow { id: string; type: number; threshold: number; interval_ms: number; agents: string }
 interface LeaseRow { agent_id: string; owner: string; generation: number; expires_at: number }
 interface MarksRow { last_event_id: number; pruned_through: number }
@@ -142,7 +143,7 @@ function toChannel(row: ChannelRow): StoredChannel {
 function toEvent(row: EventRow): HostEvent {
   return {
     eventId: row.event_id, instanceId: row.instance_id, type: row.type as HostEventType, ...(row.channel_id === null ? {} : { channelId: row.channel_id }),
-    local: row.local, time: row.time, body: JSON.parse(row.body) as Record<string, unknown>,
+    local: row.local, time: row.time, body: JSON.parse(row.body) as Record<string, unknown>, ...(row.source_id === null ? {} : { sourceId: row.source_id }),
   };
 }
 
@@ -397,18 +398,19 @@ class PostgresStore implements SharedAgentHostStore {
   async appendEvents(lease: AgentLease, events: readonly NewHostEvent[], cursor?: DatafeedCursor): Promise<HostEvent[]> {
     const stored = await this.#tx(async (tx) => {
       await this.#fence(tx, lease);
+      const fresh = await this.#unbuffered(tx, lease.agentId, events);
       const out: HostEvent[] = [];
-      if (events.length > 0) {
+      if (fresh.length > 0) {
         // Reserve the ids: the upsert locks the agent's marks row until COMMIT.
         const last = (await tx.query<{ last_event_id: number }>(`INSERT INTO event_marks (agent_id, last_event_id, pruned_through) VALUES ($1, $2, 0)
-          ON CONFLICT (agent_id) DO UPDATE SET last_event_id = event_marks.last_event_id + $2 RETURNING last_event_id`, [lease.agentId, events.length]))[0]!.last_event_id;
+          ON CONFLICT (agent_id) DO UPDATE SET last_event_id = event_marks.last_event_id + $2 RETURNING last_event_id`, [lease.agentId, fresh.length]))[0]!.last_event_id;
         const instance = (await tx.query<{ instance_id: string }>('SELECT instance_id FROM agent_status WHERE agent_id = $1', [lease.agentId]))[0]?.instance_id ?? '';
-        events.forEach((event, i) => out.push({ ...event, eventId: last - events.length + 1 + i, instanceId: instance }));
-        await tx.query(`INSERT INTO events (agent_id, event_id, instance_id, type, channel_id, local, time, body)
-          SELECT $1, e.id, $2, e.type, e.channel_id, e.local, e.time, e.body
-          FROM unnest($3::bigint[], $4::text[], $5::text[], $6::boolean[], $7::bigint[], $8::text[]) AS e (id, type, channel_id, local, time, body)`, [
+        fresh.forEach((event, i) => out.push({ ...event, eventId: last - fresh.length + 1 + i, instanceId: instance }));
+        await tx.query(`INSERT INTO events (agent_id, event_id, instance_id, type, channel_id, local, time, body, source_id)
+          SELECT $1, e.id, $2, e.type, e.channel_id, e.local, e.time, e.body, e.source_id
+          FROM unnest($3::bigint[], $4::text[], $5::text[], $6::boolean[], $7::bigint[], $8::text[], $9::text[]) AS e (id, type, channel_id, local, time, body, source_id)`, [
           lease.agentId, instance, out.map((e) => e.eventId), out.map((e) => e.type), out.map((e) => e.channelId ?? null), out.map((e) => e.local),
-          out.map((e) => e.time), out.map((e) => JSON.stringify(e.body)),
+          out.map((e) => e.time), out.map((e) => JSON.stringify(e.body)), out.map((e) => e.sourceId ?? null),
         ]);
         await tx.query('SELECT pg_notify($1, $2)', [EVENTS_CHANNEL, `${this.#tag} ${lease.agentId}`]);
       }
@@ -419,11 +421,24 @@ class PostgresStore implements SharedAgentHostStore {
     return stored;
   }
 
+  /** `events` without those whose `sourceId` is buffered already or came earlier in the batch. */
+  async #unbuffered(tx: Queryable, agentId: string, events: readonly NewHostEvent[]): Promise<NewHostEvent[]> {
+    const sources = events.flatMap((e) => (e.sourceId === undefined ? [] : [e.sourceId]));
+    if (sources.length === 0) return [...events];
+    const seen = new Set((await tx.query<{ source_id: string }>('SELECT source_id FROM events WHERE agent_id = $1 AND source_id = ANY($2::text[])', [agentId, sources])).map((r) => r.source_id));
+    return events.filter((e) => {
+      if (e.sourceId === undefined) return true;
+      if (seen.has(e.sourceId)) return false;
+      seen.add(e.sourceId);
+      return true;
+    });
+  }
+
   readEvents(agentId: string, afterEventId: number, limit: number): Promise<EventWindow> {
     return this.#db.transaction(async (tx) => {
       const marks = (await tx.query<MarksRow>('SELECT last_event_id, pruned_through FROM event_marks WHERE agent_id = $1', [agentId]))[0];
       const rows = await tx.query<EventRow>(
-        'SELECT event_id, instance_id, type, channel_id, local, time, body FROM events WHERE agent_id = $1 AND event_id > $2 ORDER BY event_id LIMIT $3',
+        'SELECT event_id, instance_id, type, channel_id, local, time, body, source_id FROM events WHERE agent_id = $1 AND event_id > $2 ORDER BY event_id LIMIT $3',
         [agentId, afterEventId, limit]);
       return { events: rows.map(toEvent), prunedThrough: marks?.pruned_through ?? 0, lastEventId: marks?.last_event_id ?? 0 };
     }, 'repeatable read');
