@@ -23,10 +23,17 @@ function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('base64url');
 }
 
-function tokenOf(req: SandboxRequest): string | undefined {
+function tokenOf(req: Pick<SandboxRequest, 'headers'>): string | undefined {
   const header = req.headers.authorization;
   const m = typeof header === 'string' ? /^(?:FCF|Bearer)\s+([A-Za-z0-9_-]{16,128})\s*$/i.exec(header) : null;
   return m?.[1];
+}
+
+/** The agent a live token in an `Authorization` header was issued for (undefined for none, or the super user's). */
+export async function agentOfToken(host: AgentHost, authorization: string | undefined): Promise<string | undefined> {
+  const token = tokenOf({ headers: { authorization } });
+  const stored = token === undefined ? undefined : await host.store.getToken(hashToken(token));
+  return stored === undefined || stored.expiresAt <= Date.now() || stored.agentId === '' ? undefined : stored.agentId;
 }
 
 /** The caller of a request. @throws HttpError 401 for a missing, unknown or expired token. */

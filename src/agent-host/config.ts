@@ -34,6 +34,27 @@ export interface HostTunables {
   requestTimeoutMs: number;
 }
 
+/**
+ * The shared PostgreSQL store (docs/agent-host.md "Scale-out"): where it is — a `url` and/or its parts — and the
+ * name of the environment variable holding the password (the password itself is never in the file).
+ */
+export interface PostgresStoreConfig {
+  kind: 'postgres';
+  url?: string;
+  host?: string;
+  port?: number;
+  database?: string;
+  user?: string;
+  passwordEnv?: string;
+  /** Pooled connections of this host (default 10). */
+  maxConnections?: number;
+  /** How long an agent's lease lasts without renewal (default 15,000 ms), and how often it is renewed. */
+  leaseTimeMs?: number;
+  leaseIntervalMs?: number;
+  /** The URL other hosts forward calls to (default: the URL this host listens at). */
+  advertiseUrl?: string;
+}
+
 /** The host's configuration, resolved. */
 export interface HostConfig {
   /** The file it was read from, when it was. */
@@ -45,6 +66,8 @@ export interface HostConfig {
   tls?: { certificatePath: string; privateKeyPath: string };
   /** Where the database lives; absent = in memory (tests). */
   dataDir?: string;
+  /** The shared store instead of SQLite in `dataDir` (several hosts on one database). */
+  store?: PostgresStoreConfig;
   superUser: { username: string; passwordHash: string };
   /** BDK configuration keys (host, port, ssl, …) every agent's client starts from; its `bot` comes from the agent. */
   symphony: AllegroConfigInput;
@@ -57,7 +80,7 @@ export const DEFAULT_TUNABLES: Readonly<HostTunables> = Object.freeze({
   bodyLimit: 1024 * 1024, maxConnections: 1024, requestTimeoutMs: 60_000,
 });
 
-const TOP_KEYS = ['host', 'port', 'tls', 'dataDir', 'superUser', 'symphony', 'tunables'];
+const TOP_KEYS = ['host', 'port', 'tls', 'dataDir', 'store', 'superUser', 'symphony', 'tunables'];
 
 function record(key: string, value: unknown): Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InvalidConfigError(key, 'expected a mapping');
@@ -76,6 +99,32 @@ function text(key: string, value: unknown): string {
 function integer(key: string, value: unknown, min: number, max: number): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) throw new InvalidConfigError(key, `expected an integer from ${min} to ${max}`);
   return value;
+}
+
+const POSTGRES_KEYS = ['kind', 'url', 'host', 'port', 'database', 'user', 'passwordEnv', 'maxConnections', 'leaseTimeMs', 'leaseIntervalMs', 'advertiseUrl'];
+
+/** The `store` section: `kind: sqlite` (the default, in `dataDir`) or `kind: postgres` with where the database is. */
+function storeConfig(value: unknown): PostgresStoreConfig | undefined {
+  const o = record('store', value);
+  if (o.kind === 'sqlite') {
+    onlyKeys('store', o, ['kind']);
+    return undefined;
+  }
+  if (o.kind !== 'postgres') throw new InvalidConfigError('store.kind', 'expected sqlite or postgres');
+  onlyKeys('store', o, POSTGRES_KEYS);
+  if (o.url === undefined && o.host === undefined) throw new InvalidConfigError('store', 'a postgres store needs url or host');
+  const optional = <T>(key: string, read: (k: string, v: unknown) => T): Record<string, T> => (o[key] === undefined ? {} : { [key]: read(`store.${key}`, o[key]) });
+  const store: PostgresStoreConfig = {
+    kind: 'postgres',
+    ...optional('url', text), ...optional('host', text), ...optional('port', (k, v) => integer(k, v, 1, 65535)), ...optional('database', text), ...optional('user', text),
+    ...optional('passwordEnv', text), ...optional('maxConnections', (k, v) => integer(k, v, 1, 1000)),
+    ...optional('leaseTimeMs', (k, v) => integer(k, v, 100, 3_600_000)), ...optional('leaseIntervalMs', (k, v) => integer(k, v, 10, 3_600_000)),
+    ...optional('advertiseUrl', text),
+  };
+  if (store.url !== undefined && !/^postgres(ql)?:\/\//.test(store.url)) throw new InvalidConfigError('store.url', 'expected a postgresql:// URL');
+  if (store.url !== undefined && /^[^/]*\/\/[^/@]*:[^/@]*@/.test(store.url)) throw new InvalidConfigError('store.url', 'put no password in the URL; name its environment variable in store.passwordEnv');
+  if (store.leaseIntervalMs !== undefined && store.leaseIntervalMs >= (store.leaseTimeMs ?? 15_000)) throw new InvalidConfigError('store.leaseIntervalMs', 'expected less than store.leaseTimeMs');
+  return store;
 }
 
 /**
@@ -103,6 +152,7 @@ export function resolveHostConfig(document: unknown, baseDir: string): HostConfi
   if ('bot' in symphony) throw new InvalidConfigError('symphony.bot', 'each agent brings its own identity; remove bot');
   const trust = symphony.ssl?.trustStore;
   if (trust?.path !== undefined && !isAbsolute(trust.path)) symphony.ssl = { ...symphony.ssl, trustStore: { ...trust, path: resolve(baseDir, trust.path) } };
+  const store = o.store === undefined ? undefined : storeConfig(o.store);
   const tunables: HostTunables = { ...DEFAULT_TUNABLES };
   if (o.tunables !== undefined) {
     const t = record('tunables', o.tunables);
@@ -114,6 +164,7 @@ export function resolveHostConfig(document: unknown, baseDir: string): HostConfi
     port: o.port === undefined ? 0 : integer('port', o.port, 0, 65535),
     ...(tls === undefined ? {} : { tls }),
     ...(o.dataDir === undefined ? {} : { dataDir: path('dataDir', o.dataDir) }),
+    ...(store === undefined ? {} : { store }),
     superUser: { username: text('superUser.username', su.username), passwordHash },
     symphony,
     tunables,

@@ -5,8 +5,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { HostConfig } from './config.js';
+import type { LeaseKeeper } from './lease.js';
 import { AgentRuntime, describeFailure } from './runtime.js';
-import type { AgentHostStore, NewHostEvent, StoredAgent } from './store/types.js';
+import type { AgentHostStore, AgentLease, NewHostEvent, StoredAgent } from './store/types.js';
 import { Throttles } from './throttle.js';
 
 /** The host's shared state. */
@@ -20,6 +21,11 @@ export class AgentHost {
   readonly #log: (line: string) => void;
   /** Aborted on close: ends every long poll at once. */
   readonly closing = new AbortController();
+  /**
+   * On a shared store (docs/agent-host.md "Scale-out"): the lease keeper that decides which agents this process runs
+   * (it calls {@link startAgent} with the lease it holds, and {@link stopAgent}). Absent: this process runs them all.
+   */
+  keeper: LeaseKeeper | undefined;
 
   constructor(config: HostConfig, store: AgentHostStore, log: (line: string) => void) {
     this.config = config;
@@ -27,8 +33,9 @@ export class AgentHost {
     this.#log = log;
   }
 
-  /** Start the runtimes of every stored agent. */
+  /** Start the runtimes of every stored agent (with a lease keeper: of those it claims). */
   async startAll(): Promise<void> {
+    if (this.keeper !== undefined) return this.keeper.start();
     for (const agent of await this.store.listAgents()) await this.startAgent(agent);
   }
 
@@ -37,17 +44,24 @@ export class AgentHost {
     return this.#runtimes.get(agentId);
   }
 
-  /** Start (or redefine) the runtime of `agent`. */
-  async startAgent(agent: StoredAgent): Promise<void> {
+  /**
+   * Start (or redefine) the runtime of `agent`, under `lease` when the lease keeper holds one. With a keeper and no
+   * lease, a new agent is left to the keeper's next round (which may give it to another host).
+   */
+  async startAgent(agent: StoredAgent, lease?: AgentLease): Promise<void> {
     const running = this.#runtimes.get(agent.id);
     if (running !== undefined) {
       running.redefine(agent);
       return;
     }
+    if (this.keeper !== undefined && lease === undefined) {
+      void this.keeper.round();
+      return;
+    }
     const runtime = new AgentRuntime(agent, { store: this.store, owner: this.owner, symphony: this.config.symphony, tunables: this.config.tunables, log: this.#log });
     this.#runtimes.set(agent.id, runtime);
     try {
-      if (!(await runtime.start())) {
+      if (!(await runtime.start(lease))) {
         this.#runtimes.delete(agent.id);
         this.#log(`agent ${agent.id}: held by another host`);
       }
@@ -72,6 +86,8 @@ export class AgentHost {
   /** Stop every runtime and close the store. */
   async close(): Promise<void> {
     this.closing.abort();
+    // A clean stop hands the leases back: other hosts take the agents over at their next round.
+    await this.keeper?.stop({ release: true });
     await Promise.all([...this.#runtimes.values()].map((r) => r.stop()));
     this.#runtimes.clear();
     await this.store.close();

@@ -118,13 +118,18 @@ export class AgentRuntime {
     return this.#client?.userId;
   }
 
-  /** Claim the agent and start the activation loop. Resolves once the lease is held (not when Active). */
-  async start(): Promise<boolean> {
-    const lease = await this.#ctx.store.claimAgent(this.agentId, this.#ctx.owner, LEASE_TTL_MS);
+  /**
+   * Claim the agent and start the activation loop. Resolves once the lease is held (not when Active). With `held`
+   * (a lease the host's lease keeper holds and renews, src/agent-host/lease.ts) it runs under that lease instead.
+   */
+  async start(held?: AgentLease): Promise<boolean> {
+    const lease = held ?? await this.#ctx.store.claimAgent(this.agentId, this.#ctx.owner, LEASE_TTL_MS);
     if (lease === undefined) return false;
     this.#lease = lease;
-    this.#renewal = setInterval(() => void this.#renew(), LEASE_RENEW_MS);
-    this.#renewal.unref();
+    if (held === undefined) {
+      this.#renewal = setInterval(() => void this.#renew(), LEASE_RENEW_MS);
+      this.#renewal.unref();
+    }
     await this.#saveStatus();
     this.#loop = this.#run();
     return true;

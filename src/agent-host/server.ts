@@ -18,6 +18,7 @@ import { authRoutes } from './auth.js';
 import { collaborationRoutes } from './collaboration.js';
 import type { HostConfig } from './config.js';
 import { AgentHost } from './host.js';
+import { Cluster, isSharedStore, openConfiguredStore } from './cluster.js';
 import { provisioningRoutes } from './provisioning.js';
 import { openSqliteStore } from './store/sqlite.js';
 import type { AgentHostStore } from './store/types.js';
@@ -51,6 +52,7 @@ export interface StartOptions {
 export async function startAgentHost(config: HostConfig, options: StartOptions = {}): Promise<RunningAgentHost> {
   const log = options.log ?? ((line: string) => process.stderr.write(`agent-host: ${line}\n`));
   let store = options.store;
+  if (store === undefined && config.store !== undefined) store = await openConfiguredStore(config.store);
   if (store === undefined) {
     if (config.dataDir !== undefined) mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
     store = openSqliteStore(config.dataDir === undefined ? undefined : join(config.dataDir, DATABASE_FILE));
@@ -66,7 +68,13 @@ export async function startAgentHost(config: HostConfig, options: StartOptions =
     maxConnections: config.tunables.maxConnections, tlsHandshakeTimeoutMs: 10_000, headersTimeoutMs: 10_000, requestTimeoutMs: config.tunables.requestTimeoutMs,
     idleTimeoutMs: 5_000, sendTimeoutMs: 30_000, maxHeaderBytes: 16 * 1024,
   };
-  const serve = (req: IncomingMessage, res: ServerResponse) => {
+  // On a shared store, a call for an agent another live host runs is forwarded to it (./cluster.ts).
+  let cluster: Cluster | undefined;
+  const serve = async (req: IncomingMessage, res: ServerResponse) => {
+    if (cluster !== undefined && await cluster.forward(req, res).catch((err: unknown) => {
+      log(`forwarding failed: ${(err as Error)?.message ?? String(err)}`);
+      return false;
+    })) return;
     void handleRequest(router, req, res, {
       internalErrorMessage: 'Internal error of the agent host',
       onError: (err) => log(`internal error: ${(err as Error)?.stack ?? String(err)}`),
@@ -80,8 +88,9 @@ export async function startAgentHost(config: HostConfig, options: StartOptions =
   const sweep = setInterval(() => void host.store.deleteExpiredTokens(Date.now()).catch(() => undefined), TOKEN_SWEEP_MS);
   sweep.unref();
 
+  const shared = isSharedStore(store) ? store : undefined;
   try {
-    await host.startAll();
+    if (shared === undefined) await host.startAll();
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(config.port, config.host, () => {
@@ -89,18 +98,27 @@ export async function startAgentHost(config: HostConfig, options: StartOptions =
         resolve();
       });
     });
+    if (shared !== undefined) {
+      // The keeper announces the URL the other hosts forward to, so it starts once the server listens.
+      cluster = new Cluster(host, shared, config.store?.advertiseUrl ?? urlOf(config, server), {
+        ...(config.store?.leaseTimeMs === undefined ? {} : { leaseTtlMs: config.store.leaseTimeMs }),
+        ...(config.store?.leaseIntervalMs === undefined ? {} : { leaseIntervalMs: config.store.leaseIntervalMs }),
+        ...(config.tls === undefined ? {} : { caPath: config.tls.certificatePath }),
+        log,
+      });
+      host.keeper = cluster.keeper;
+      await host.startAll();
+    }
   } catch (err) {
     clearInterval(sweep);
     stopGuard();
     await host.close();
     throw err;
   }
-  const { port } = server.address() as AddressInfo;
-  const name = config.host.includes(':') ? `[${config.host}]` : config.host;
   let closing: Promise<void> | undefined;
   return {
-    url: `${config.tls === undefined ? 'http' : 'https'}://${name}:${port}`,
-    port,
+    url: urlOf(config, server),
+    port: (server.address() as AddressInfo).port,
     host,
     close() {
       closing ??= (async () => {
@@ -118,4 +136,11 @@ export async function startAgentHost(config: HostConfig, options: StartOptions =
       return closing;
     },
   };
+}
+
+/** The URL a listening server answers at. */
+function urlOf(config: HostConfig, server: Server | HttpsServer): string {
+  const { port } = server.address() as AddressInfo;
+  const name = config.host.includes(':') ? `[${config.host}]` : config.host;
+  return `${config.tls === undefined ? 'http' : 'https'}://${name}:${port}`;
 }
