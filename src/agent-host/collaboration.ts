@@ -17,7 +17,7 @@ import type { AgentHost } from './host.js';
 import { labelsData, parseParts, partsJson, partsToMessageMl, type MessagePart } from './message-parts.js';
 import { decodeToken, encodeToken } from './paging.js';
 import { requireChannelId } from './provisioning.js';
-import { describeFailure, isNotMember, messageJson, type AgentRuntime } from './runtime.js';
+import { canonicalStreamId, describeFailure, isNotMember, messageJson, type AgentRuntime } from './runtime.js';
 import { ActivationStates, type HostEvent, type HostEventType, type StoredChannel } from './store/types.js';
 
 /** Longest message text and story, in characters (advertised on channels). */
@@ -205,7 +205,7 @@ export function collaborationRoutes(router: Router, host: AgentHost): void {
     try {
       // The page before a message: up to its time inclusive (messages of the same millisecond), without it.
       const page = await runtime.client!.pod.history(channel.streamId, { limit: take + (before === undefined ? 0 : 1), ...(before === undefined ? {} : { before: before.timestamp + 1 }) });
-      const messages = page.filter((m) => m.messageId !== before?.messageId && (before === undefined || m.timestamp <= before.timestamp)).slice(-take);
+      const messages = page.filter((m) => canonicalStreamId(m.messageId) !== before?.messageId && (before === undefined || m.timestamp <= before.timestamp)).slice(-take);
       return { json: messages.map((m) => messageJson(m, channel.channelId)) };
     } catch (err) {
       return symphonyFailure(runtime, channel.channelId, err);
@@ -236,7 +236,7 @@ export function collaborationRoutes(router: Router, host: AgentHost): void {
     const client = runtime.client!;
     try {
       const data = labelsData(labels);
-      const messageId = await client.pod.send(channel.streamId, messageMl, data === undefined ? {} : { data });
+      const messageId = canonicalStreamId(await client.pod.send(channel.streamId, messageMl, data === undefined ? {} : { data }))!;
       const timestamp = Date.now();
       return {
         json: {

@@ -212,9 +212,12 @@ export class AgentRuntime {
           break;
         }
         this.#client = client;
-        await this.#setState(ActivationStates.Active);
-        delay = backoffInitialMs;
-        failure = await this.#listen(client);
+        const session = this.#listen(client);
+        if (await session.created) {
+          await this.#setState(ActivationStates.Active);
+          delay = backoffInitialMs;
+        }
+        failure = await session.ended;
         this.#state = ActivationStates.Activating;
         this.#client = undefined;
         await client.close().catch(() => undefined);
@@ -251,24 +254,36 @@ export class AgentRuntime {
     }
   }
 
-  /** Run the datafeed until it fails (returns the failure) or the runtime stops (returns undefined). */
-  #listen(client: AllegroClient): Promise<unknown> {
-    return new Promise((resolve) => {
-      let failure: unknown;
-      const feed = client.datafeed({
-        onError: (err) => {
-          failure ??= err;
-          feed.stop();
-        },
-      });
-      this.#sessionEnded = () => feed.stop();
-      feed.listen((event) => this.#onEvent(client, event)).then(
-        () => resolve(this.#stop.signal.aborted ? undefined : failure ?? new Error('the session was restarted')),
-        (err: unknown) => resolve(err),
-      ).finally(() => {
-        this.#sessionEnded = undefined;
-      });
+  /**
+   * Run the datafeed: `created` resolves true once the feed exists (events from then on reach the buffer), false if
+   * it ended first; `ended` resolves with the failure that ended it, or undefined when the runtime stopped.
+   */
+  #listen(client: AllegroClient): { created: Promise<boolean>; ended: Promise<unknown> } {
+    let failure: unknown;
+    const feed = client.datafeed({
+      onError: (err) => {
+        failure ??= err;
+        feed.stop();
+      },
     });
+    this.#sessionEnded = () => feed.stop();
+    let over = false;
+    const ended = feed.listen((event) => this.#onEvent(client, event)).then(
+      () => (this.#stop.signal.aborted ? undefined : failure ?? new Error('the session was restarted')),
+      (err: unknown) => err,
+    ).finally(() => {
+      over = true;
+      this.#sessionEnded = undefined;
+    });
+    const created = new Promise<boolean>((resolve) => {
+      const look = () => {
+        if (feed.feedId !== undefined) resolve(true);
+        else if (over) resolve(false);
+        else setTimeout(look, 20);
+      };
+      look();
+    });
+    return { created, ended };
   }
 
   /** Buffer events for the agent (fenced by its lease), pruning the buffer now and then. */
@@ -389,10 +404,11 @@ export function messageJson(message: DecodedMessage | HistoryMessage, channelId:
   const { parts, subject } = readPresentationMl(message.presentationML, message.entityJson);
   const labels = readLabels(message.entityJson);
   const subjectLine = subject === undefined ? '' : `${subject}\n`;
+  const id = canonicalStreamId(message.messageId) ?? message.messageId;
   return {
-    Id: message.messageId, ChannelId: channelId, SenderId: `user:${message.fromUserId}`, SenderAlias: '', Subject: subject ?? null,
+    Id: id, ChannelId: channelId, SenderId: `user:${message.fromUserId}`, SenderAlias: '', Subject: subject ?? null,
     Text: subject !== undefined && message.text.startsWith(subjectLine) ? message.text.slice(subjectLine.length) : message.text,
-    MessageParts: partsJson(parts), Timestamp: message.timestamp, Token: encodeToken({ timestamp: message.timestamp, messageId: message.messageId }),
+    MessageParts: partsJson(parts), Timestamp: message.timestamp, Token: encodeToken({ timestamp: message.timestamp, messageId: id }),
     IsAlert: labels.IsAlert, Classification: labels.Classification, SecurityContexts: labels.SecurityContexts,
   };
 }
