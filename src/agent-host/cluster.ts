@@ -7,8 +7,7 @@
  * (the owner answers 503 while it does not run the agent), and an owner that cannot be reached is answered with 503
  * and `Retry-After`: its agents are taken over within the lease time.
  *
- * Forwarding over HTTPS trusts the host's own certificate file (hosts of one cluster share a certificate, or a
- * chain that names their CA).
+ * Forwarding over HTTPS trusts the system's CAs, or the CA certificates of the configuration's `store.forwardCa`.
  */
 import { readFileSync } from 'node:fs';
 import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -56,7 +55,7 @@ export interface ClusterOptions {
   /** Lease time (default 15 s) and renewal interval (default a third of it). */
   leaseTtlMs?: number;
   leaseIntervalMs?: number;
-  /** A certificate file to trust when forwarding over HTTPS (the host's own). */
+  /** A PEM file of the CA certificates to trust when forwarding over HTTPS (default: the system's). */
   caPath?: string;
   /** Where failed lease rounds are reported (never secrets). */
   log?: (line: string) => void;

@@ -53,6 +53,8 @@ export interface PostgresStoreConfig {
   leaseIntervalMs?: number;
   /** The URL other hosts forward calls to (default: the URL this host listens at). */
   advertiseUrl?: string;
+  /** A PEM file of the CA certificates to trust when forwarding to other hosts over HTTPS (default: the system's). */
+  forwardCaPath?: string;
 }
 
 /** The host's configuration, resolved. */
@@ -101,10 +103,10 @@ function integer(key: string, value: unknown, min: number, max: number): number 
   return value;
 }
 
-const POSTGRES_KEYS = ['kind', 'url', 'host', 'port', 'database', 'user', 'passwordEnv', 'maxConnections', 'leaseTimeMs', 'leaseIntervalMs', 'advertiseUrl'];
+const POSTGRES_KEYS = ['kind', 'url', 'host', 'port', 'database', 'user', 'passwordEnv', 'maxConnections', 'leaseTimeMs', 'leaseIntervalMs', 'advertiseUrl', 'forwardCa'];
 
 /** The `store` section: `kind: sqlite` (the default, in `dataDir`) or `kind: postgres` with where the database is. */
-function storeConfig(value: unknown): PostgresStoreConfig | undefined {
+function storeConfig(value: unknown, path: (key: string, value: unknown) => string): PostgresStoreConfig | undefined {
   const o = record('store', value);
   if (o.kind === 'sqlite') {
     onlyKeys('store', o, ['kind']);
@@ -119,7 +121,7 @@ function storeConfig(value: unknown): PostgresStoreConfig | undefined {
     ...optional('url', text), ...optional('host', text), ...optional('port', (k, v) => integer(k, v, 1, 65535)), ...optional('database', text), ...optional('user', text),
     ...optional('passwordEnv', text), ...optional('maxConnections', (k, v) => integer(k, v, 1, 1000)),
     ...optional('leaseTimeMs', (k, v) => integer(k, v, 100, 3_600_000)), ...optional('leaseIntervalMs', (k, v) => integer(k, v, 10, 3_600_000)),
-    ...optional('advertiseUrl', text),
+    ...optional('advertiseUrl', text), ...(o.forwardCa === undefined ? {} : { forwardCaPath: path('store.forwardCa', o.forwardCa) }),
   };
   if (store.url !== undefined && !/^postgres(ql)?:\/\//.test(store.url)) throw new InvalidConfigError('store.url', 'expected a postgresql:// URL');
   if (store.url !== undefined && /^[^/]*\/\/[^/@]*:[^/@]*@/.test(store.url)) throw new InvalidConfigError('store.url', 'put no password in the URL; name its environment variable in store.passwordEnv');
@@ -152,7 +154,7 @@ export function resolveHostConfig(document: unknown, baseDir: string): HostConfi
   if ('bot' in symphony) throw new InvalidConfigError('symphony.bot', 'each agent brings its own identity; remove bot');
   const trust = symphony.ssl?.trustStore;
   if (trust?.path !== undefined && !isAbsolute(trust.path)) symphony.ssl = { ...symphony.ssl, trustStore: { ...trust, path: resolve(baseDir, trust.path) } };
-  const store = o.store === undefined ? undefined : storeConfig(o.store);
+  const store = o.store === undefined ? undefined : storeConfig(o.store, path);
   const tunables: HostTunables = { ...DEFAULT_TUNABLES };
   if (o.tunables !== undefined) {
     const t = record('tunables', o.tunables);

@@ -103,7 +103,7 @@ export async function startAgentHost(config: HostConfig, options: StartOptions =
       cluster = new Cluster(host, shared, config.store?.advertiseUrl ?? urlOf(config, server), {
         ...(config.store?.leaseTimeMs === undefined ? {} : { leaseTtlMs: config.store.leaseTimeMs }),
         ...(config.store?.leaseIntervalMs === undefined ? {} : { leaseIntervalMs: config.store.leaseIntervalMs }),
-        ...(config.tls === undefined ? {} : { caPath: config.tls.certificatePath }),
+        ...(config.store?.forwardCaPath === undefined ? {} : { caPath: config.store.forwardCaPath }),
         log,
       });
       host.keeper = cluster.keeper;
