@@ -3,24 +3,39 @@
  * or SIGTERM. Once it accepts connections it prints one line of JSON beginning `{"ready":true` with its URLs, the
  * CA certificate path and the generated client config path; on a signal it shuts down cleanly and exits 0.
  */
-import { startSandbox, type SandboxOptions } from '../../sandbox/server.js';
+import { startSandbox, type RunningSandbox, type SandboxOptions } from '../../sandbox/server.js';
 
-/** Start the sandbox and keep it running until a signal. */
-export async function runSandboxCommand(options: SandboxOptions, print: (line: string) => void): Promise<number> {
-  // Listen for the signals before anything is printed: a supervisor may signal as soon as it reads the ready line.
+/** The sandbox's ready object: `{"ready":true, podUrl, …, caCertPath, configPath, port}`. */
+export function sandboxReady(sandbox: RunningSandbox): Record<string, unknown> {
+  const { podUrl, keyManagerUrl, sessionAuthUrl, keyAuthUrl, objectStoreUrl, agentUrl, caCertPath, configPath, port } = sandbox;
+  return { ready: true, podUrl, keyManagerUrl, sessionAuthUrl, keyAuthUrl, objectStoreUrl, agentUrl, caCertPath, configPath, port };
+}
+
+/**
+ * Start a server, print its ready line, keep it running until SIGINT or SIGTERM, then close it; resolves 0. The
+ * signals are listened for before anything is printed: a supervisor may signal as soon as it reads the ready line.
+ */
+export async function runUntilSignal<T extends { close(): Promise<void> }>(start: () => Promise<T>, ready: (server: T) => Record<string, unknown>, print: (line: string) => void): Promise<number> {
   let stop!: () => void;
   const stopped = new Promise<void>((resolve) => { stop = resolve; });
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   try {
-    const sandbox = await startSandbox({ ...options, onError: (err) => process.stderr.write(`sandbox: internal error: ${(err as Error)?.stack ?? String(err)}\n`) });
-    const { podUrl, keyManagerUrl, sessionAuthUrl, keyAuthUrl, objectStoreUrl, agentUrl, caCertPath, configPath, port } = sandbox;
-    print(JSON.stringify({ ready: true, podUrl, keyManagerUrl, sessionAuthUrl, keyAuthUrl, objectStoreUrl, agentUrl, caCertPath, configPath, port }));
+    const server = await start();
+    print(JSON.stringify(ready(server)));
     await stopped;
-    await sandbox.close();
+    await server.close();
     return 0;
   } finally {
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
   }
+}
+
+/** Start the sandbox and keep it running until a signal. */
+export function runSandboxCommand(options: SandboxOptions, print: (line: string) => void): Promise<number> {
+  return runUntilSignal(
+    () => startSandbox({ ...options, onError: (err) => process.stderr.write(`sandbox: internal error: ${(err as Error)?.stack ?? String(err)}\n`) }),
+    sandboxReady, print,
+  );
 }
