@@ -26,17 +26,11 @@ import type { AgentHostStore } from './store/types.js';
  * @throws InvalidConfigError when that variable is not set; the store's AllegroErrors when it cannot connect.
  */
 export function openConfiguredStore(config: PostgresStoreConfig, env: NodeJS.ProcessEnv = process.env): Promise<SharedAgentHostStore> {
-  let password: string | undefined;
-  if (config.passwordEnv !== undefined) {
-    password = env[config.passwordEnv];
-    if (password === undefined) throw new InvalidConfigError('store.passwordEnv', `the environment variable ${config.passwordEnv} is not set`);
-  }
-  return openPostgresStore({
-    ...(config.url === undefined ? {} : { url: config.url }), ...(config.host === undefined ? {} : { host: config.host }),
-    ...(config.port === undefined ? {} : { port: config.port }), ...(config.database === undefined ? {} : { database: config.database }),
-    ...(config.user === undefined ? {} : { user: config.user }), ...(password === undefined ? {} : { password }),
-    ...(config.maxConnections === undefined ? {} : { maxConnections: config.maxConnections }),
-  });
+  const { url, host, port, database, user, maxConnections, passwordEnv } = config;
+  const password = passwordEnv === undefined ? undefined : env[passwordEnv];
+  if (passwordEnv !== undefined && password === undefined) throw new InvalidConfigError('store.passwordEnv', `the environment variable ${passwordEnv} is not set`);
+  const options = { url, host, port, database, user, maxConnections, password };
+  return openPostgresStore(Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)));
 }
 
 /** True when `store` is a shared store with a host directory (the PostgreSQL store). */

@@ -11,6 +11,7 @@ import type { AllegroConfigInput } from '../config.js';
 import { InvalidConfigError } from '../errors.js';
 import { parseDocumentText } from '../util/yaml.js';
 import { isPasswordHash } from './password.js';
+import type { PgConnectionOptions } from './store/pg.js';
 
 /** The tunables of a host (all have defaults). */
 export interface HostTunables {
@@ -38,16 +39,9 @@ export interface HostTunables {
  * The shared PostgreSQL store (docs/agent-host.md "Scale-out"): where it is — a `url` and/or its parts — and the
  * name of the environment variable holding the password (the password itself is never in the file).
  */
-export interface PostgresStoreConfig {
+export interface PostgresStoreConfig extends Pick<PgConnectionOptions, 'url' | 'host' | 'port' | 'database' | 'user' | 'maxConnections'> {
   kind: 'postgres';
-  url?: string;
-  host?: string;
-  port?: number;
-  database?: string;
-  user?: string;
   passwordEnv?: string;
-  /** Pooled connections of this host (default 10). */
-  maxConnections?: number;
   /** How long an agent's lease lasts without renewal (default 15,000 ms), and how often it is renewed. */
   leaseTimeMs?: number;
   leaseIntervalMs?: number;

@@ -9,7 +9,8 @@ import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync 
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe } from 'vitest';
+import { openPostgresStore, type SharedAgentHostStore } from '../../src/agent-host/store/postgres.js';
 
 /** The server binaries this helper runs. */
 interface Binaries {
@@ -92,6 +93,35 @@ export function describePostgres(name: string, body: () => void): void {
 /** Print why the suite `name` skips its PostgreSQL tests, when it does. */
 export function warnIfPostgresMissing(name: string): void {
   if (postgresMissing !== undefined) console.warn(`SKIPPED "${name}" on PostgreSQL: ${postgresMissing}`);
+}
+
+/**
+ * In a suite: a throwaway server for the suite, emptied before each test, and the stores (host processes' views of
+ * the database) a test opens with `open()` closed after it — after the suite's own `afterEach` hooks, which run first.
+ */
+export function usePostgresStores(): { server(): RunningPostgres; open(): Promise<SharedAgentHostStore> } {
+  let server: RunningPostgres | undefined;
+  const stores: SharedAgentHostStore[] = [];
+  beforeAll(async () => {
+    server = await startPostgres();
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+  beforeEach(async () => {
+    await server!.resetDatabase();
+  });
+  afterEach(async () => {
+    for (const store of stores.splice(0)) await store.close();
+  });
+  return {
+    server: () => server!,
+    open: async () => {
+      const store = await openPostgresStore({ url: server!.url() });
+      stores.push(store);
+      return store;
+    },
+  };
 }
 
 /** A TCP port free on 127.0.0.1 right now. */

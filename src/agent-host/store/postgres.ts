@@ -19,9 +19,10 @@
  */
 import { AllegroError } from '../../errors.js';
 import { PgDatabase, type PgConnectionOptions, type Queryable } from './pg.js';
+import { toAgent, toChannel, toEvent, toThrottle, type AgentRow, type ChannelRow, type EventRow, type ThrottleRow } from './rows.js';
 import {
   ConflictError, LeaseLostError, type ActivationState, type AgentHostStore, type AgentLease, type AgentStatus, type DatafeedCursor,
-  type EventWindow, type HostEvent, type HostEventType, type IdentityRef, type NewHostEvent, type StoredAgent, type StoredChannel,
+  type EventWindow, type HostEvent, type NewHostEvent, type StoredAgent, type StoredChannel,
   type StoredThrottle, type StoredToken, type StoredUser,
 } from './types.js';
 
@@ -118,38 +119,8 @@ async function migrate(db: PgDatabase): Promise<void> {
   });
 }
 
-interface AgentRow { id: string; user_name: string; identity: string; users: string; can_provision: boolean; provisioning_mode: number; management_mode: number }
-interface ChannelRow { agent_id: string; channel_id: string; state: number; reason: string | null; stream_id: string | null; display_name: string | null }
-interface EventRow { event_id: number; instance_id: string; type: string; channel_id: string | null; local: boolean; time: number; body: string; source_id: string | null }
-interface ThrottleRow { id: string; type: number; threshold: number; interval_ms: number; agents: string }
 interface LeaseRow { agent_id: string; owner: string; generation: number; expires_at: number }
 interface MarksRow { last_event_id: number; pruned_through: number }
-
-function toAgent(row: AgentRow): StoredAgent {
-  return {
-    id: row.id, userName: row.user_name, identity: JSON.parse(row.identity) as IdentityRef, users: JSON.parse(row.users) as string[],
-    canProvision: row.can_provision, provisioningMode: row.provisioning_mode, managementMode: row.management_mode,
-  };
-}
-
-function toChannel(row: ChannelRow): StoredChannel {
-  return {
-    agentId: row.agent_id, channelId: row.channel_id, state: row.state as ActivationState,
-    ...(row.reason === null ? {} : { reason: row.reason }), ...(row.stream_id === null ? {} : { streamId: row.stream_id }),
-    ...(row.display_name === null ? {} : { displayName: row.display_name }),
-  };
-}
-
-function toEvent(row: EventRow): HostEvent {
-  return {
-    eventId: row.event_id, instanceId: row.instance_id, type: row.type as HostEventType, ...(row.channel_id === null ? {} : { channelId: row.channel_id }),
-    local: row.local, time: row.time, body: JSON.parse(row.body) as Record<string, unknown>, ...(row.source_id === null ? {} : { sourceId: row.source_id }),
-  };
-}
-
-function toThrottle(row: ThrottleRow): StoredThrottle {
-  return { id: row.id, type: row.type, threshold: row.threshold, intervalMs: row.interval_ms, agents: JSON.parse(row.agents) as string[] };
-}
 
 function toLease(row: LeaseRow): AgentLease {
   return { agentId: row.agent_id, owner: row.owner, generation: row.generation, expiresAt: row.expires_at };

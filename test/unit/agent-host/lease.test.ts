@@ -4,12 +4,12 @@
 // host dies, local give-up when renewals cannot be confirmed, and fencing of the stale owner's writes. The last test
 // runs the keeper on the embedded SQLite store, where one process takes every agent.
 import fc from 'fast-check';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { LeaseKeeper, type LeaseLossReason } from '../../../src/agent-host/lease.js';
-import { openPostgresStore, type SharedAgentHostStore } from '../../../src/agent-host/store/postgres.js';
+import type { SharedAgentHostStore } from '../../../src/agent-host/store/postgres.js';
 import { openSqliteStore } from '../../../src/agent-host/store/sqlite.js';
 import { LeaseLostError, type AgentLease, type StoredAgent } from '../../../src/agent-host/store/types.js';
-import { describePostgres, startPostgres, type RunningPostgres } from '../../helpers/postgres.js';
+import { describePostgres, usePostgresStores } from '../../helpers/postgres.js';
 
 const agentOf = (id: string): StoredAgent => ({ id, userName: id, identity: { kind: 'rsa', username: id, privateKeyEnv: 'KEY' }, users: [], canProvision: false, provisioningMode: 0, managementMode: 0 });
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -48,32 +48,16 @@ class Host {
 }
 
 describePostgres('leases on PostgreSQL', () => {
-  let server: RunningPostgres;
-  const stores: SharedAgentHostStore[] = [];
+  const pg = usePostgresStores();
+  const openStore = pg.open;
   const keepers: LeaseKeeper[] = [];
-  const openStore = async (): Promise<SharedAgentHostStore> => {
-    const store = await openPostgresStore({ url: server.url() });
-    stores.push(store);
-    return store;
-  };
   const host = async (owner: string, ttlMs: number, intervalMs?: number): Promise<Host> => {
     const h = new Host(await openStore(), owner, ttlMs, intervalMs);
     keepers.push(h.keeper);
     return h;
   };
-
-  beforeAll(async () => {
-    server = await startPostgres();
-  });
-  afterAll(async () => {
-    await server?.stop();
-  });
-  beforeEach(async () => {
-    await server.resetDatabase();
-  });
   afterEach(async () => {
     for (const keeper of keepers.splice(0)) await keeper.stop();
-    for (const store of stores.splice(0)) await store.close();
   });
 
   it('grants a lease to exactly one of many concurrent claimers, whatever the lease held before (property)', async () => {
@@ -184,7 +168,6 @@ describePostgres('leases on PostgreSQL', () => {
     const died = Date.now();
     await victim.keeper.stop();
     await victim.store.close();
-    stores.splice(stores.indexOf(victim.store), 1);
     // Taken over once the dead host's leases expired (the lease time) and a round of another host ran (200 ms).
     await within(ttl * 3, () => orphans.every((id) => survivor.running.has(id) || other.running.has(id)));
     console.log(`takeover of ${orphans.length} agent(s) after ${Date.now() - died} ms (lease time ${ttl} ms, rounds every 200 ms)`);

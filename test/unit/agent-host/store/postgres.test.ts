@@ -3,11 +3,11 @@
 // after the listening connection was cut; migrations run once when hosts start together, and a newer schema is
 // refused; the host directory; connection failures reported without secrets. On a throwaway server
 // (test/helpers/postgres.ts).
-import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
+import { beforeEach, expect, it } from 'vitest';
 import { AllegroError } from '../../../../src/errors.js';
 import { PgDatabase } from '../../../../src/agent-host/store/pg.js';
-import { openPostgresStore, POSTGRES_SCHEMA_VERSION, type SharedAgentHostStore } from '../../../../src/agent-host/store/postgres.js';
-import { describePostgres, startPostgres, type RunningPostgres } from '../../../helpers/postgres.js';
+import { openPostgresStore, POSTGRES_SCHEMA_VERSION } from '../../../../src/agent-host/store/postgres.js';
+import { describePostgres, usePostgresStores, type RunningPostgres } from '../../../helpers/postgres.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const agent = { id: 'a1', userName: 'bot', identity: { kind: 'rsa' as const, username: 'bot', privateKeyEnv: 'BOT_KEY' }, users: [], canProvision: false, provisioningMode: 0, managementMode: 0 };
@@ -21,24 +21,11 @@ async function until(ms: number, check: () => boolean): Promise<void> {
 }
 
 describePostgres('the PostgreSQL agent host store', () => {
+  const pg = usePostgresStores();
+  const open = pg.open;
   let server: RunningPostgres;
-  const stores: SharedAgentHostStore[] = [];
-  const open = async (): Promise<SharedAgentHostStore> => {
-    const store = await openPostgresStore({ url: server.url() });
-    stores.push(store);
-    return store;
-  };
-  beforeAll(async () => {
-    server = await startPostgres();
-  });
-  afterAll(async () => {
-    await server?.stop();
-  });
-  beforeEach(async () => {
-    await server.resetDatabase();
-  });
-  afterEach(async () => {
-    for (const store of stores.splice(0)) await store.close();
+  beforeEach(() => {
+    server = pg.server();
   });
 
   it('wakes the watchers of another host process when events commit there, and after its listening connection was cut', async () => {
@@ -116,7 +103,7 @@ describePostgres('the PostgreSQL agent host store', () => {
     }
     // The password given apart from the URL works (the URL carries none).
     const store = await openPostgresStore({ url: `postgresql://${server.user}@127.0.0.1:${server.port}/postgres`, password: server.password });
-    stores.push(store);
     expect(await store.listAgents()).toEqual([]);
+    await store.close();
   });
 });
