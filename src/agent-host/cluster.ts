@@ -72,7 +72,8 @@ export class Cluster {
       ...(options.leaseIntervalMs === undefined ? {} : { intervalMs: options.leaseIntervalMs }),
       onAcquired: async (lease) => {
         const agent = await store.getAgent(lease.agentId);
-        if (agent !== undefined) await host.startAgent(agent, lease);
+        // Not if the lease was given up meanwhile (its runtime would be fenced out at its first write anyway).
+        if (agent !== undefined && this.keeper.leaseOf(lease.agentId)?.generation === lease.generation) await host.startAgent(agent, lease);
       },
       onLost: (agentId) => host.stopAgent(agentId),
       onError: (err) => options.log?.(`leases: ${err instanceof Error ? err.message : String(err)}`),
