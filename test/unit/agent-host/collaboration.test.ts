@@ -21,6 +21,8 @@ describe('the /Events filters', () => {
     expect(eventMatches(message('oh hi'), f)).toBe(false);
     expect(eventMatches(message('hi', false, 'room:other000'), f)).toBe(false);
     expect(eventMatches(meta, f)).toBe(false);
+    // Quantifiers that cannot nest are fine.
+    expect(parseEventFilter(q(`regex=${encodeURIComponent('^(deal|trade)s? #\\w+ (ok)?$')}`)).regex).toBeDefined();
     const none = parseEventFilter(q('regex=&origins=remote,local'));
     expect([message('x', true), meta].every((e) => eventMatches(e, none))).toBe(true);
     // Metadata events have no channel and pass a channel filter; a regex concerns messages only.
@@ -29,7 +31,8 @@ describe('the /Events filters', () => {
   });
 
   it('refuse unknown types and origins, invalid and oversized patterns, with a 400 naming the parameter', () => {
-    for (const [query, name] of [['types=messages', 'types'], ['origins=elsewhere', 'origins'], ['regex=(', 'regex'], [`regex=${'a'.repeat(257)}`, 'regex']] as const) {
+    const nested = ['(a+)+$', '(x*y)*', '(\\d{1,3})+', '(a|b+){2,}'].map((r) => [`regex=${encodeURIComponent(r)}`, 'regex'] as const);
+    for (const [query, name] of [['types=messages', 'types'], ['origins=elsewhere', 'origins'], ['regex=(', 'regex'], [`regex=${'a'.repeat(257)}`, 'regex'], ...nested] as const) {
       try {
         parseEventFilter(q(query));
         throw new Error('expected a refusal');
