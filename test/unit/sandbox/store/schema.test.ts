@@ -25,11 +25,11 @@ describe('migrate', () => {
     db.close();
   });
 
-  it('brings a version 1 database (before Object Store feeds) to the current version, keeping its rows', () => {
+  it('brings a version 2 database (before Object Store feeds) to the current version, keeping its rows', () => {
     const db = openDatabase(undefined);
     migrate(db);
     db.exec('DROP TABLE object_feed_messages; DROP TABLE object_feeds;');
-    db.pragma('user_version = 1');
+    db.pragma('user_version = 2');
     db.exec("INSERT INTO blobs (id, owner, size, created_at) VALUES ('b', 1, 2, 3)");
     migrate(db);
     expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
