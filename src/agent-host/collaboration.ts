@@ -26,6 +26,8 @@ const MAX_STORY_LENGTH = 40_000;
 /** Largest `take` of a history page. */
 const MAX_TAKE = 500;
 const EVENT_TYPES: readonly HostEventType[] = ['message', 'meta-data', 'channel-state'];
+/** A group containing a quantifier, itself quantified (or followed by a backreference-free repetition). */
+const NESTED_QUANTIFIER = /\((?:[^()\\]|\\.)*(?:[+*]|\{\d+,?\d*\})(?:[^()\\]|\\.)*\)(?:[+*]|\{\d+,?\d*\})/;
 
 /** An agent's caller: its runtime, Active. @throws 401 (no agent token), 503 (not Active). */
 async function activeAgent(host: AgentHost, req: SandboxRequest): Promise<AgentRuntime> {
@@ -109,6 +111,9 @@ export function parseEventFilter(query: URLSearchParams): EventFilter {
   });
   const pattern = query.get('regex') ?? '';
   if (pattern.length > 256) throw new HttpError(400, 'regex must be at most 256 characters');
+  // A quantified group that itself holds a quantifier ((a+)+, (x*y)*) can backtrack exponentially and block the
+  // server: refused (JavaScript has no regex time limit).
+  if (NESTED_QUANTIFIER.test(pattern)) throw new HttpError(400, 'regex must not repeat a group that contains a repetition (such as (a+)+)');
   let regex: RegExp | undefined;
   try {
     regex = pattern === '' ? undefined : new RegExp(pattern, 'u');

@@ -110,7 +110,9 @@ export function provisioningRoutes(router: Router, host: AgentHost): void {
   const { store } = host;
 
   router.add('GET', '/Provisioning/V1/Agents', async (req) => {
-    const caller = await provisioner(host, req);
+    // A Self agent may list (itself only).
+    const who = await authenticate(host, req);
+    const caller = await provisioner(host, req, who.kind === 'agent' ? who.agentId : undefined);
     const agents = await store.listAgents();
     const visible = caller.kind === 'super' || effectiveMode((await store.getAgent(caller.agentId))!) === 2 ? agents : agents.filter((a) => a.id === caller.agentId);
     return { json: await Promise.all(visible.map((a) => agentJson(host, a))) };

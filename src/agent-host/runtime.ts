@@ -88,7 +88,6 @@ export class AgentRuntime {
   #renewal: NodeJS.Timeout | undefined;
   /** Wakes the backoff sleep early (a re-provisioned agent). */
   #wake = new AbortController();
-  #appends = 0;
 
   constructor(agent: StoredAgent, ctx: RuntimeContext) {
     this.agentId = agent.id;
@@ -286,11 +285,11 @@ export class AgentRuntime {
     return { created, ended };
   }
 
-  /** Buffer events for the agent (fenced by its lease), pruning the buffer now and then. */
+  /** Buffer events for the agent (fenced by its lease), then prune the buffer to `eventBufferSize`. */
   async appendEvents(events: NewHostEvent[]): Promise<void> {
     if (events.length === 0 || this.#lease === undefined) return;
     await this.#ctx.store.appendEvents(this.#lease, events);
-    if (++this.#appends % 100 === 0) await this.#ctx.store.pruneEvents(this.agentId, this.#ctx.tunables.eventBufferSize);
+    await this.#ctx.store.pruneEvents(this.agentId, this.#ctx.tunables.eventBufferSize);
   }
 
   /** A datafeed event, buffered (the library acknowledges it once this resolves). */

@@ -36,7 +36,8 @@ export class Throttles {
       const rate = b.threshold / b.intervalMs;
       b.tokens = Math.min(b.threshold, b.tokens + (now - b.at) * rate);
       b.at = now;
-      if (b.tokens < 1) wait = Math.max(wait, Math.ceil((1 - b.tokens) / rate));
+      // (less a nanosecond: floating-point refills must not round a whole millisecond up)
+      if (b.tokens < 1) wait = Math.max(wait, Math.ceil((1 - b.tokens) / rate - 1e-6));
       buckets.push(b);
     }
     if (wait > 0) return wait;

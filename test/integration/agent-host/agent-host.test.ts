@@ -87,6 +87,23 @@ describe('the agent host', () => {
     expect((await api('GET', '/Provisioning/V1/Agents', { token })).status).toBe(403);
   });
 
+  it('lets a Self agent provision only itself, and retries a bad identity forever with LastError and NextAttemptAt', async () => {
+    await api('PUT', '/Provisioning/V1/Agents/selfie', { token: admin, json: { UserName: 'nobody', Identity: { Kind: 'rsa', PrivateKeyPath: join(dataDir, 'no-such-key.pem') }, Users: [APP.id], ProvisioningMode: 3 } });
+    const state = await eventually(async () => {
+      const s = (await api('GET', '/Provisioning/V1/Agents/selfie', { token: admin })).json;
+      return typeof s.LastError === 'string' && typeof s.NextAttemptAt === 'number' ? s : undefined;
+    }, 10_000, 'a failed activation');
+    expect(state.State).toBe(1);
+    const selfToken = await tokenFor(host, sandbox, APP.username, APP.password, 'selfie');
+    expect((await api('GET', '/Provisioning/V1/Agents/selfie', { token: selfToken })).status).toBe(200);
+    expect((await api('GET', '/Provisioning/V1/Agents', { token: selfToken })).json.map((a: { Id: string }) => a.Id)).toEqual(['selfie']);
+    expect((await api('GET', '/Provisioning/V1/Agents/bot', { token: selfToken })).status).toBe(403);
+    expect((await api('PUT', '/Provisioning/V1/Agents/selfie', { token: selfToken, json: { ProvisioningMode: 2 } })).status).toBe(403);
+    expect((await api('DELETE', '/Provisioning/V1/Agents/selfie', { token: selfToken })).status).toBe(403);
+    expect((await api('GET', '/Collaboration/V1/Channels', { token: selfToken })).status).toBe(503);
+    expect((await api('DELETE', '/Provisioning/V1/Agents/selfie', { token: admin })).status).toBe(204);
+  });
+
   it('sends a message with parts and labels that alice\'s own client decrypts, and reads it back from history', async () => {
     const sent = await api('POST', `/Collaboration/V1/Channels/${encodeURIComponent(`room:${room}`)}/Messages`, {
       token,
@@ -215,7 +232,8 @@ describe('the agent host', () => {
     await host.close();
     await alice.pod.send(room, 'sent while the host was down 1');
     await alice.pod.send(room, 'sent while the host was down 2');
-    host = await startTestHost(sandbox, dataDir);
+    // (restarted with a buffer of 3 events: older ones are pruned at the next append)
+    host = await startTestHost(sandbox, dataDir, { eventBufferSize: 3 });
     await eventually(async () => ((await agentState()).State === 2 ? true : undefined), 20_000, 'the agent to be Active after the restart');
     expect((await api('GET', `/Collaboration/V1/Events?last-event=${lastSeen}&instance=${oldInstance}`, { token })).status).toBe(410);
     const contents = await eventually(async () => {
@@ -224,6 +242,9 @@ describe('the agent host', () => {
     });
     expect(contents.map((e) => e.Content)).toEqual(['buffered before the restart', 'sent while the host was down 1', 'sent while the host was down 2']);
     expect(contents[0]!.InstanceId).not.toBe(oldInstance);
+    // A last-event that fell out of the buffer is a 410; last-event=0 (MindLink's restart) is served.
+    expect((await api('GET', '/Collaboration/V1/Events?last-event=1', { token })).status).toBe(410);
+    expect((await api('GET', '/Collaboration/V1/Events?last-event=0&types=message', { token })).json.map((e: { Content: string }) => e.Content)).toEqual(contents.map((e) => e.Content));
     // The token and the provisioning survived the restart too.
     expect((await api('GET', '/Provisioning/V1/Users', { token: admin })).json).toEqual([{ Id: APP.id, UserName: APP.username }]);
   });

@@ -12,7 +12,7 @@ it('runs every demo step successfully on the embedded sandbox', async () => {
   const { stdout } = await run(process.execPath, [CLI, 'demo', '--small'], { timeout: 120_000 });
   expect(stdout).toMatch(/Summary: (\d+)\/\1 steps succeeded/);
   expect(stdout).not.toContain('✘');
-  for (const claim of ['encrypted objects', 'exchange encrypted messages', 'through the Agent; Alice decrypts it natively', 'blob through the Object Store', 'same SHA-256', 'CONTENT_KEY_UNAVAILABLE', 'ENTITLEMENT_DISABLED']) {
+  for (const claim of ['encrypted objects', 'exchange encrypted messages', 'through the Agent; Alice decrypts it natively', 'Agent host: the super user provisions', '/Events long poll returns it decrypted', '503 with Retry-After', 'blob through the Object Store', 'same SHA-256', 'CONTENT_KEY_UNAVAILABLE', 'ENTITLEMENT_DISABLED']) {
     expect(stdout).toContain(claim);
   }
 }, 150_000);
