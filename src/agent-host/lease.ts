@@ -3,7 +3,8 @@
  * one live host (docs/agent-host.md "Scale-out"). An agent is run by the holder of its lease row (agent id, owner,
  * generation, expiry) in the store; the keeper claims free or expired leases, renews the ones it holds every
  * `intervalMs`, and gives up a lease locally the moment its renewal can no longer be proven (`ttlMs` after the last
- * successful renewal *began*, which is never later than the expiry the database recorded), so the old holder stops
+ * successful renewal *began*, which is never later than the expiry the database recorded; a tenth of `ttlMs` earlier,
+ * for a timer that fires late), so the old holder stops
  * its datafeed reader before any other host can claim the agent. The generation fences the rest: the store refuses
  * an owner-only write (events, datafeed cursor, status, channel state) made with a superseded lease.
  *
@@ -194,7 +195,10 @@ export class LeaseKeeper {
     }));
   }
 
-  /** Record `lease` as held until `ttlMs` after `since` (local clock), replacing the previous expiry timer. */
+  /**
+   * Record `lease` as held until `ttlMs` after `since` (local clock), less a tenth of it for a late timer, replacing
+   * the previous expiry timer.
+   */
   #hold(lease: AgentLease, since: number): void {
     const previous = this.#held.get(lease.agentId);
     if (previous !== undefined) clearTimeout(previous.timer);
@@ -202,7 +206,7 @@ export class LeaseKeeper {
       if (this.#held.get(lease.agentId)?.lease !== lease) return;
       this.#drop(lease.agentId);
       void Promise.resolve(this.#options.onLost(lease.agentId, 'expired')).catch((err: unknown) => this.#options.onError?.(err));
-    }, Math.max(0, since + this.#ttlMs - Date.now()));
+    }, Math.max(0, since + this.#ttlMs - Math.floor(this.#ttlMs / 10) - Date.now()));
     timer.unref();
     this.#held.set(lease.agentId, { lease, timer });
   }

@@ -195,10 +195,10 @@ describePostgres('leases on PostgreSQL', () => {
     await one.store.close();
     await within(ttl + 400, () => !one.running.has('a1'));
     expect(one.events).toEqual(['+a1', '-a1:expired']);
-    // It gave up no later than the lease expires in the database.
+    // It gave up before the lease expired in the database (the poll above adds up to 20 ms).
     const row = (await seed.listLeases())[0]!;
-    expect(Date.now()).toBeLessThanOrEqual(row.expiresAt + 100);
-    expect(Date.now() - gaveUp).toBeLessThanOrEqual(ttl + 300);
+    expect(Date.now()).toBeLessThanOrEqual(row.expiresAt + 20);
+    console.log(`gave the lease up ${Date.now() - gaveUp} ms after the database became unreachable, ${row.expiresAt - Date.now()} ms before it expired there`);
 
     const two = await host('two', ttl, 200);
     await two.keeper.start();
