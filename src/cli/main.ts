@@ -17,6 +17,7 @@ import { runDemo } from './commands/demo.js';
 import { blobGet, blobPut, objectsGet, objectsList, objectsPut, objectsRemove, objectsVersions } from './commands/objects.js';
 import type { OboSession } from '../obo/session.js';
 import { connections, im, presence, send, whoami, withOboSession } from './commands/obo.js';
+import { hashPasswordCommand, runAgentHostCommand } from './commands/agent-host.js';
 import { runSandboxCommand } from './commands/sandbox.js';
 import { corsPolicy } from '../sandbox/cors.js';
 import { checkVectors, formatVectorReport } from './commands/vectors.js';
@@ -40,6 +41,10 @@ Commands:
       --as USER [--config FILE]     act as USER (an id or a username) through the config's OBO app (its app section)
   sandbox [--port N] [--data DIR [--force]] [--seed FILE] [--host ADDR] [--control] [--cors-origin ORIGIN]...
                                     run a local Symphony pod + Key Manager + Object Store over HTTPS
+  agent-host --config FILE [--data DIR] [--port N] | agent-host --sandbox [--data DIR] [--port N]
+                                    run the agent host (MindLink-style REST for many Symphony identities); with
+                                    --sandbox, against an embedded sandbox with a demo agent
+  agent-host hash-password          read a password on stdin, print its scrypt hash (for superUser.passwordHash)
   vectors check FILE                check a Symphony known-answer vector file; ends with "N passed, N failed"
   bench NAME... [--json] [--save DIR] [--html FILE]
                                     benchmarks; NAME is one or more of (or all):
@@ -193,6 +198,21 @@ async function sandboxCommand(args: string[]): Promise<number> {
   }, (line) => console.log(line));
 }
 
+async function agentHostCommand(args: string[]): Promise<number> {
+  if (args[0] === 'hash-password') {
+    if (args.length !== 1) throw new UsageError('usage: allegro agent-host hash-password (the password on stdin)');
+    return hashPasswordCommand((line) => console.log(line));
+  }
+  const { values } = parseArgs({ args, options: { config: { type: 'string' }, data: { type: 'string' }, port: { type: 'string' }, sandbox: { type: 'boolean' } } });
+  if ((values.config === undefined) === (values.sandbox !== true)) throw new UsageError('usage: allegro agent-host --config FILE [--data DIR] [--port N] | --sandbox [--data DIR] [--port N]');
+  const port = values.port === undefined ? undefined : integerOption('--port', values.port, 0, 65535);
+  if (values.data !== undefined && isGitWorkTreeRoot(values.data)) throw new UsageError(`--data ${values.data} is the root of a git work tree: the host would write its database (and with --sandbox, keys) there. Use a directory of its own`);
+  return runAgentHostCommand({
+    sandbox: values.sandbox === true, ...(values.config === undefined ? {} : { config: values.config }),
+    ...(values.data === undefined ? {} : { dataDir: values.data }), ...(port === undefined ? {} : { port }),
+  }, (line) => console.log(line));
+}
+
 async function objectsCommand(args: string[]): Promise<number> {
   const { positionals, values } = parseArgs({
     args, allowPositionals: true,
@@ -301,6 +321,8 @@ async function main(argv: string[]): Promise<number> {
       return vectorsCommand(args);
     case 'sandbox':
       return sandboxCommand(args);
+    case 'agent-host':
+      return agentHostCommand(args);
     case 'streams': {
       const { config, positionals } = chatArgs(args);
       if (positionals.length !== 0) throw new UsageError('usage: allegro streams [--config FILE]');

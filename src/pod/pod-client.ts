@@ -36,9 +36,11 @@ export class PodClient extends PodApi {
 
   /**
    * Send a message: MessageML (or plain text) in, encrypted with the thread's current content key, hashtags with the
-   * entity key, search tokens computed; posted on the native path. Returns the message id.
+   * entity key, search tokens computed; posted on the native path. Returns the message id. `options.data` is the
+   * message's entity JSON (the Agent's `data` part: the targets of `data-entity-id`, or any structured data the
+   * readers get back as `entityJson`), encrypted with the message.
    */
-  async send(streamId: string, message: string, options: { signal?: AbortSignal } = {}): Promise<string> {
+  async send(streamId: string, message: string, options: { signal?: AbortSignal; data?: Record<string, unknown> } = {}): Promise<string> {
     requireString('message', message);
     const threadId = canonicalThreadId(streamId);
     const { key, rotationId } = await this.#o.keys.currentContentKey(threadId, options.signal);
@@ -46,6 +48,7 @@ export class PodClient extends PodApi {
     const payload = await encodeMessage(message, {
       threadId: toBase64(tryFromBase64(threadId)!), contentKey: key, rotationId,
       entityKey: await this.#o.keys.entityKey(options.signal), wallKey: wall.key, clientVersion: this.#o.clientVersion,
+      ...(options.data === undefined ? {} : { data: options.data }),
     });
     const reply = await this.call<{ messageId: string }>('POST', '/webcontroller/ingestor/v2/MessageService', {
       form: { messagepayload: JSON.stringify(payload) }, signal: options.signal,

@@ -290,6 +290,8 @@ export interface ServeOptions {
   before?: (method: string, path: string, res: ServerResponse) => Promise<'continue' | 'handled'>;
   /** Unexpected handler errors (not HttpErrors, not clients going away). */
   onError?: (error: unknown) => void;
+  /** The message of the 500 answering an unexpected error; default `Internal sandbox error`. */
+  internalErrorMessage?: string;
 }
 
 /** Serve one request with `router`. Never throws: every failure becomes a JSON error response. */
@@ -367,7 +369,7 @@ export async function handleRequest(router: Router, req: IncomingMessage, res: S
       return;
     }
     if (err instanceof HttpError) writeResponse(res, errorResponse(err.status, err.message, err.headers, err.details));
-    else writeResponse(res, errorResponse(500, 'Internal sandbox error'));
+    else writeResponse(res, errorResponse(500, options.internalErrorMessage ?? 'Internal sandbox error'));
   } finally {
     if (streaming) linger(req);
   }

@@ -42,7 +42,7 @@ function usage(): { commands: string[]; flags: string[] } {
   const text = /const USAGE = `([\s\S]*?)`;/.exec(source)?.[1];
   if (text === undefined) throw new Error('src/cli/main.ts has no USAGE text');
   const body = text.slice(text.indexOf('Commands:'));
-  const commands = [...new Set([...body.matchAll(/^ {2}(\w+)\b/gm)].map((m) => m[1]!))];
+  const commands = [...new Set([...body.matchAll(/^ {2}(\w[\w-]*)/gm)].map((m) => m[1]!))];
   const flags = [...new Set([...body.matchAll(/--[a-z][\w-]*/g)].map((m) => m[0]))];
   return { commands, flags };
 }

@@ -2,7 +2,8 @@
  * `allegro demo` (`npm run demo`, the README's first command): the whole library on one machine with no account
  * anywhere. It starts the sandbox in-process, connects a bot and a second identity, creates a room, stores the
  * bot's state as encrypted objects and reads it back, exchanges encrypted messages through the datafeed, has a
- * plain-REST bot with no crypto of its own talk to Alice through the sandbox's Agent, streams a
+ * plain-REST bot with no crypto of its own talk to Alice through the sandbox's Agent, runs an agent host
+ * (./demo-agent-host.ts: MindLink's REST API, provisioning, parts, /Events, 403 and 503), streams a
  * 100 MiB blob through the Object Store with a progress bar, shows that a non-member and a pod without the Object
  * Store entitlement are refused with clear errors, runs an OBO app for two users (./demo-obo.ts), and ends with a
  * summary of timings and throughput. Every step
@@ -20,6 +21,7 @@ import { startSandbox, type RunningSandbox } from '../../sandbox/server.js';
 import { toHex } from '../../util/bytes.js';
 import { formatBytes, ProgressBar } from '../progress.js';
 import { oboSteps, type DemoStep } from './demo-obo.js';
+import { agentHostSteps } from './demo-agent-host.js';
 
 interface Step {
   name: string;
@@ -171,6 +173,8 @@ export async function runDemo(out: (line: string) => void, options: DemoOptions 
       }
     }, (r) => r.read === 'Hello Alice, the Agent encrypted this for me' && r.answer === 'Hello REST bot, the Agent decrypts this for you',
     (r) => `Alice read "${r.read}"; the REST bot's Agent datafeed read "${r.answer}"`);
+
+    await agentHostSteps(step, sandbox, bot, alice, room);
 
     const hash = createHash('sha256');
     const blob = await step(`Bot streams a ${formatBytes(blobBytes)} blob through the Object Store (64 KiB frames)`, async () => {

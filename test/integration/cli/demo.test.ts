@@ -13,7 +13,8 @@ it('runs every demo step successfully on the embedded sandbox', async () => {
   expect(stdout).toMatch(/Summary: (\d+)\/\1 steps succeeded/);
   expect(stdout).not.toContain('✘');
   for (const claim of [
-    'encrypted objects', 'exchange encrypted messages', 'through the Agent; Alice decrypts it natively', 'blob through the Object Store', 'same SHA-256',
+    'encrypted objects', 'exchange encrypted messages', 'through the Agent; Alice decrypts it natively', 'Agent host: the super user provisions',
+    '/Events long poll returns it decrypted', '503 with Retry-After', 'blob through the Object Store', 'same SHA-256',
     'CONTENT_KEY_UNAVAILABLE', 'ENTITLEMENT_DISABLED', 'cached app token', 'https://open.symphony.com/?streamId=', 'OBO_PERMISSION_DENIED',
     'APP_NOT_INSTALLED', 'partner callback', 'Alice\'s own client decrypts it natively',
   ]) {

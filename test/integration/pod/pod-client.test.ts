@@ -61,6 +61,16 @@ describe('history', () => {
   });
 });
 
+describe('send', () => {
+  it('carries the data JSON it is given, encrypted, to the readers\' entity JSON', async () => {
+    const data = { labels: { type: 'com.example.labels', version: '1.0', level: 'secret' } };
+    const id = await bot.pod.send(room, '<messageML>labelled</messageML>', { data });
+    const read = await bot.pod.message(id);
+    expect(read.entityJson).toEqual(data);
+    expect(JSON.stringify(sandbox.store.messages(room).map((m) => m.posted))).not.toContain('com.example.labels');
+  });
+});
+
 describe('answers without a body that the pod API documents', () => {
   // GET /pod/v3/users and POST /pod/v1/streams/list answer 204 when nothing matches (pod-api-public.yaml); the
   // sandbox answers 200 with an empty list, so a relay turns those answers into a real pod's 204.
