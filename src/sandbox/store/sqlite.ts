@@ -13,6 +13,13 @@
 import Database from 'better-sqlite3';
 import { chmodSync, closeSync, openSync } from 'node:fs';
 
+/**
+ * SQLite's page cache per connection, in KiB (its default is 2 MiB): big enough that the interior pages of the
+ * messages' and events' indexes stay cached at a million stored messages, so a write does not read them back from
+ * disk (docs/sandbox.md "Persistence"); bounded, so RSS stays flat as the store grows.
+ */
+const PAGE_CACHE_KIB = 64 * 1024;
+
 /** An open database connection. */
 export type Db = Database.Database;
 /** A prepared statement. */
@@ -40,6 +47,7 @@ export function openDatabase(path: string | undefined): Db {
     db.pragma('locking_mode = EXCLUSIVE');
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
+    db.pragma(`cache_size = -${PAGE_CACHE_KIB}`);
     // Take the exclusive lock now rather than at the first write.
     db.exec('BEGIN IMMEDIATE; COMMIT');
   } catch (err) {
