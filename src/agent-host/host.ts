@@ -21,7 +21,8 @@ export class AgentHost {
   readonly throttles = new Throttles();
   readonly #runtimes = new Map<string, AgentRuntime>();
   readonly #log: (line: string) => void;
-  readonly #oboApps: ReadonlyMap<string, OboApp>;
+  /** The configuration's OBO apps by app id, one per app, shared by its `obo` agents (for tests and tools: their stats). */
+  readonly oboApps: ReadonlyMap<string, OboApp>;
   /** Aborted on close: ends every long poll at once. */
   readonly closing = new AbortController();
   /**
@@ -35,7 +36,7 @@ export class AgentHost {
     this.config = config;
     this.store = store;
     this.#log = log;
-    this.#oboApps = oboApps;
+    this.oboApps = oboApps;
   }
 
   /** Start the runtimes of every stored agent (with a lease keeper: of those it claims). */
@@ -63,7 +64,7 @@ export class AgentHost {
       void this.keeper.round();
       return;
     }
-    const runtime = new AgentRuntime(agent, { store: this.store, owner: this.owner, symphony: this.config.symphony, oboApps: this.#oboApps, tunables: this.config.tunables, log: this.#log });
+    const runtime = new AgentRuntime(agent, { store: this.store, owner: this.owner, symphony: this.config.symphony, oboApps: this.oboApps, tunables: this.config.tunables, log: this.#log });
     this.#runtimes.set(agent.id, runtime);
     try {
       if (!(await runtime.start(lease))) {
@@ -95,7 +96,7 @@ export class AgentHost {
     await this.keeper?.stop({ release: true });
     await Promise.all([...this.#runtimes.values()].map((r) => r.stop()));
     this.#runtimes.clear();
-    await Promise.all([...this.#oboApps.values()].map((a) => a.close()));
+    await Promise.all([...this.oboApps.values()].map((a) => a.close()));
     await this.store.close();
   }
 }
