@@ -10,8 +10,7 @@
  * is never stored, logged or answered. A refused app or user authentication (the app disabled, or uninstalled for the
  * user) on any call ends the agent's session, so that the runtime (./runtime.ts) re-activates it with backoff.
  */
-import { AppNotInstalledError, AuthenticationError, type AllegroConfigInput, type HistoryMessage, type PodUser, type StreamInfo } from '../index.js';
-import { InvalidConfigError } from '../errors.js';
+import { AppNotInstalledError, AuthenticationError, InvalidConfigError, type AllegroConfigInput, type HistoryMessage, type PodUser, type StreamInfo } from '../index.js';
 import { OboApp, type OboSession } from '../obo/index.js';
 import { HttpError } from '../sandbox/http-error.js';
 import type { HostOboApp } from './config.js';
