@@ -1,11 +1,11 @@
 /**
  * startAgentHost: the agent host's HTTP(S) server (docs/agent-host.md). It opens the store (SQLite in the data
  * directory, or in memory), writes the super user from the configuration, opens its OBO apps (./obo-agent.ts), starts
- * every stored agent, and serves the Authentication, Provisioning and Collaboration routes with the sandbox's bounded router (bodies, JSON depth and
- * field lengths) and connection limits (count, head, request and idle timeouts): every error is JSON
- * `{code, message}`, a handler bug is a 500 and the server keeps running. HTTPS when the configuration names a
- * certificate, HTTP otherwise; 127.0.0.1 by default. `close()` stops accepting, ends long polls, stops the agents
- * and closes the store.
+ * every stored agent, and serves the Authentication, Provisioning and Collaboration routes with the sandbox's bounded
+ * router (bodies, JSON depth and field lengths) and connection limits (count, head, request and idle timeouts): every
+ * error is JSON `{code, message}`, a handler bug is a 500 and the server keeps running. HTTPS when the configuration
+ * names a certificate, HTTP otherwise; 127.0.0.1 by default. `close()` stops accepting, ends long polls, stops the
+ * agents and closes the store.
  */
 import { mkdirSync, readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';

@@ -3,7 +3,8 @@
 // app token for all its agents), shows presence AVAILABLE, joins the room and sends through the Agent what alice's own
 // client decrypts; history is a 501 and /Events carries no MessageEvent (Symphony gives OBO sessions no datafeed).
 // Failures: an app not installed for the user keeps the agent Activating with LastError until the sandbox installs
-// it (then Active, no restart); uninstalling it while Active ends the session at the next call (503, Activating).
+// it (then Active, no restart); uninstalling it while Active ends the session at the next call (503, Activating); a
+// missing permission is a 403 naming it.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -104,6 +105,21 @@ describe('OBO agents', () => {
     const poll = api('GET', `/Collaboration/V1/Events?last-event=${first.at(-1)!.EventId}&types=message`, { token });
     await alice.pod.send(room, '<messageML>reply from alice</messageML>');
     expect((await poll).json).toEqual([]);
+  });
+
+  it('answers 403 naming the permission when the app lacks it, keeping the channel Active', async () => {
+    const granted = sandbox.store.app(APP_ID)!.permissions;
+    await sandbox.admin.setAppPermissions(APP_ID, granted.filter((p) => p !== 'SEND_MESSAGES'));
+    try {
+      const refused = await api('POST', `${roomPath()}/Messages`, { token, json: { Text: 'not allowed' } });
+      expect(refused.status).toBe(403);
+      expect(refused.json.message).toContain('lacks the OBO permission SEND_MESSAGES');
+      expect((await api('GET', `/Provisioning/V1/Agents/bob/Channels/${encodeURIComponent(`room:${room}`)}`, { token: admin })).json.State).toBe(2);
+      expect((await agent('bob')).State).toBe(2);
+    } finally {
+      await sandbox.admin.setAppPermissions(APP_ID, granted);
+    }
+    expect((await api('POST', `${roomPath()}/Messages`, { token, json: { Text: 'allowed again' } })).status).toBe(200);
   });
 
   it('keeps an agent whose user has not installed the app Activating with LastError, and activates it once installed', async () => {
