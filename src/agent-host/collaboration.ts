@@ -9,7 +9,7 @@
  * the runtime's or `last-event` fell out of the buffer; 429 with Retry-After when a throttle is exceeded; 400 for a
  * malformed request, naming what is wrong. List parameters are accepted as comma lists and as repeated keys.
  */
-import { AllegroError, HttpStatusError } from '../index.js';
+import { AllegroError, AppNotInstalledError, AuthenticationError, HttpStatusError, PermissionDeniedError } from '../index.js';
 import { HttpError } from '../sandbox/http-error.js';
 import type { Router, SandboxRequest } from '../sandbox/http.js';
 import { authenticate, jsonObject } from './auth.js';
@@ -69,6 +69,10 @@ async function symphonyFailure(runtime: AgentRuntime, channelId: string, err: un
     await runtime.membershipLost(channelId);
     throw new HttpError(403, 'The agent is no longer a member of the channel');
   }
+  // An OBO agent's app lacks the permission: the admin must grant it (docs/agent-host.md "OBO agents").
+  if (err instanceof PermissionDeniedError) throw new HttpError(403, err.message);
+  // The session was refused (the runtime re-activates the agent): not Active until it has.
+  if (err instanceof AppNotInstalledError || err instanceof AuthenticationError) throw new HttpError(503, `Agent ${runtime.agentId} is not active (${describeFailure(err)})`, { 'retry-after': '5' });
   if (err instanceof HttpStatusError && err.status === 429) throw new HttpError(429, 'Symphony is throttling this agent', { 'retry-after': String(Math.max(1, Math.ceil((err.retryAfterMs ?? 1000) / 1000))) });
   if (err instanceof AllegroError && err.code === 'INVALID_ARGUMENT') throw new HttpError(400, err.message);
   if (err instanceof AllegroError && err.retryable) throw new HttpError(503, `Symphony is not reachable: ${describeFailure(err)}`, { 'retry-after': '5' });

@@ -2,8 +2,9 @@
  * The agent host's configuration file (docs/agent-host.md "Configuration"): YAML or JSON read with util/yaml.ts,
  * validated key by key (INVALID_CONFIG naming the key). It holds where to listen (127.0.0.1 by default; HTTPS when a
  * certificate is given, else HTTP), the data directory, the super user (username and scrypt hash, never a
- * password), how agents reach Symphony (BDK config.yaml keys without `bot`, shared by every agent), and tunables.
- * Relative paths are relative to the file's directory.
+ * password), how agents reach Symphony (BDK config.yaml keys without `bot`, shared by every agent), the OBO apps
+ * `obo` agents act through (each app's id and its RSA key by reference: a file or an environment variable, read when
+ * the host starts), and tunables. Relative paths are relative to the file's directory.
  */
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
@@ -51,6 +52,18 @@ export interface PostgresStoreConfig extends Pick<PgConnectionOptions, 'url' | '
   forwardCaPath?: string;
 }
 
+/**
+ * An OBO app of the host (docs/agent-host.md "Configuration"): agents of `Kind: "obo"` act through it. Its RSA private
+ * key is named, never held: exactly one of a PEM file and an environment variable holding the PEM.
+ */
+export interface HostOboApp {
+  appId: string;
+  /** The PEM file of the app's private key (absolute). */
+  privateKeyPath?: string;
+  /** The environment variable holding the PEM. */
+  privateKeyEnv?: string;
+}
+
 /** The host's configuration, resolved. */
 export interface HostConfig {
   /** The file it was read from, when it was. */
@@ -67,6 +80,8 @@ export interface HostConfig {
   superUser: { username: string; passwordHash: string };
   /** BDK configuration keys (host, port, ssl, …) every agent's client starts from; its `bot` comes from the agent. */
   symphony: AllegroConfigInput;
+  /** The OBO apps `obo` agents act through, when any is configured. */
+  oboApps?: HostOboApp[];
   tunables: HostTunables;
 }
 
@@ -76,7 +91,7 @@ export const DEFAULT_TUNABLES: Readonly<HostTunables> = Object.freeze({
   bodyLimit: 1024 * 1024, maxConnections: 1024, requestTimeoutMs: 60_000,
 });
 
-const TOP_KEYS = ['host', 'port', 'tls', 'dataDir', 'store', 'superUser', 'symphony', 'tunables'];
+const TOP_KEYS = ['host', 'port', 'tls', 'dataDir', 'store', 'superUser', 'symphony', 'oboApps', 'tunables'];
 
 function record(key: string, value: unknown): Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InvalidConfigError(key, 'expected a mapping');
@@ -123,6 +138,22 @@ function storeConfig(value: unknown, path: (key: string, value: unknown) => stri
   return store;
 }
 
+/** The `oboApps` section: a list of `{appId, privateKey | privateKeyEnv}`, app ids unique. */
+function oboAppsConfig(value: unknown, path: (key: string, value: unknown) => string): HostOboApp[] {
+  if (!Array.isArray(value)) throw new InvalidConfigError('oboApps', 'expected a list of {appId, privateKey | privateKeyEnv}');
+  const apps: HostOboApp[] = [];
+  value.forEach((entry, i) => {
+    const key = `oboApps[${i}]`;
+    const o = record(key, entry);
+    onlyKeys(key, o, ['appId', 'privateKey', 'privateKeyEnv']);
+    const appId = text(`${key}.appId`, o.appId);
+    if (apps.some((a) => a.appId === appId)) throw new InvalidConfigError(`${key}.appId`, `the app ${appId} is configured twice`);
+    if ((o.privateKey === undefined) === (o.privateKeyEnv === undefined)) throw new InvalidConfigError(key, 'expected exactly one of privateKey (a PEM file) and privateKeyEnv (the environment variable holding the PEM)');
+    apps.push(o.privateKey !== undefined ? { appId, privateKeyPath: path(`${key}.privateKey`, o.privateKey) } : { appId, privateKeyEnv: text(`${key}.privateKeyEnv`, o.privateKeyEnv) });
+  });
+  return apps;
+}
+
 /**
  * Resolve a configuration document (already parsed). `baseDir` resolves relative paths.
  * @throws InvalidConfigError naming the key.
@@ -149,6 +180,7 @@ export function resolveHostConfig(document: unknown, baseDir: string): HostConfi
   const trust = symphony.ssl?.trustStore;
   if (trust?.path !== undefined && !isAbsolute(trust.path)) symphony.ssl = { ...symphony.ssl, trustStore: { ...trust, path: resolve(baseDir, trust.path) } };
   const store = o.store === undefined ? undefined : storeConfig(o.store, path);
+  const oboApps = o.oboApps === undefined ? undefined : oboAppsConfig(o.oboApps, path);
   const tunables: HostTunables = { ...DEFAULT_TUNABLES };
   if (o.tunables !== undefined) {
     const t = record('tunables', o.tunables);
@@ -163,6 +195,7 @@ export function resolveHostConfig(document: unknown, baseDir: string): HostConfi
     ...(store === undefined ? {} : { store }),
     superUser: { username: text('superUser.username', su.username), passwordHash },
     symphony,
+    ...(oboApps === undefined ? {} : { oboApps }),
     tunables,
   };
 }

@@ -1,9 +1,11 @@
 /**
  * The agent host's state in one process (docs/agent-host.md "Architecture"): the configuration, the store, one
- * {@link AgentRuntime} per agent this process owns, the throttles' buckets, and the waits of `/Events` long polls.
+ * {@link AgentRuntime} per agent this process owns, the OBO apps its `obo` agents share, the throttles' buckets, and
+ * the waits of `/Events` long polls.
  * Routes reach the runtimes through it; it starts every stored agent at start-up and stops them all on close.
  */
 import { randomUUID } from 'node:crypto';
+import type { OboApp } from '../obo/index.js';
 import type { HostConfig } from './config.js';
 import type { LeaseKeeper } from './lease.js';
 import { AgentRuntime, describeFailure } from './runtime.js';
@@ -19,6 +21,8 @@ export class AgentHost {
   readonly throttles = new Throttles();
   readonly #runtimes = new Map<string, AgentRuntime>();
   readonly #log: (line: string) => void;
+  /** The configuration's OBO apps by app id, one per app, shared by its `obo` agents (for tests and tools: their stats). */
+  readonly oboApps: ReadonlyMap<string, OboApp>;
   /** Aborted on close: ends every long poll at once. */
   readonly closing = new AbortController();
   /**
@@ -27,10 +31,12 @@ export class AgentHost {
    */
   keeper: LeaseKeeper | undefined;
 
-  constructor(config: HostConfig, store: AgentHostStore, log: (line: string) => void) {
+  /** `oboApps`: the configuration's OBO apps, opened (./obo-agent.ts `openOboApps`); the host closes them. */
+  constructor(config: HostConfig, store: AgentHostStore, log: (line: string) => void, oboApps: ReadonlyMap<string, OboApp> = new Map()) {
     this.config = config;
     this.store = store;
     this.#log = log;
+    this.oboApps = oboApps;
   }
 
   /** Start the runtimes of every stored agent (with a lease keeper: of those it claims). */
@@ -58,7 +64,7 @@ export class AgentHost {
       void this.keeper.round();
       return;
     }
-    const runtime = new AgentRuntime(agent, { store: this.store, owner: this.owner, symphony: this.config.symphony, tunables: this.config.tunables, log: this.#log });
+    const runtime = new AgentRuntime(agent, { store: this.store, owner: this.owner, symphony: this.config.symphony, oboApps: this.oboApps, tunables: this.config.tunables, log: this.#log });
     this.#runtimes.set(agent.id, runtime);
     try {
       if (!(await runtime.start(lease))) {
@@ -83,13 +89,14 @@ export class AgentHost {
     await this.#runtimes.get(agentId)?.appendEvents(events);
   }
 
-  /** Stop every runtime and close the store. */
+  /** Stop every runtime, close the OBO apps and the store. */
   async close(): Promise<void> {
     this.closing.abort();
     // A clean stop hands the leases back: other hosts take the agents over at their next round.
     await this.keeper?.stop({ release: true });
     await Promise.all([...this.#runtimes.values()].map((r) => r.stop()));
     this.#runtimes.clear();
+    await Promise.all([...this.oboApps.values()].map((a) => a.close()));
     await this.store.close();
   }
 }

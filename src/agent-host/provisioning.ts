@@ -132,8 +132,8 @@ export function provisioningRoutes(router: Router, host: AgentHost): void {
     const userName = optional<string>(body, 'UserName', 'string', previous?.userName ?? '');
     if (userName === '') throw new HttpError(400, 'UserName (the Symphony username of the agent) is required');
     const identity = body.Identity === undefined || body.Identity === null
-      ? previous?.identity ?? (() => { throw new HttpError(400, 'Identity is required: {Kind: "rsa", Username, PrivateKeyPath | PrivateKeyEnv} or {Kind: "certificate", …}'); })()
-      : parseIdentity(body.Identity, userName);
+      ? previous?.identity ?? (() => { throw new HttpError(400, 'Identity is required: {Kind: "rsa", Username, PrivateKeyPath | PrivateKeyEnv}, {Kind: "certificate", …} or {Kind: "obo", AppId, UserId | Username}'); })()
+      : parseIdentity(body.Identity, userName, (host.config.oboApps ?? []).map((a) => a.appId));
     const users = optional<unknown[]>(body, 'Users', 'array', previous?.users ?? []);
     for (const [i, u] of users.entries()) {
       if (typeof u !== 'string' || (await store.getUser(u)) === undefined) throw new HttpError(400, `Users[${i}] must be the id of a provisioned user; received ${JSON.stringify(u)}`);

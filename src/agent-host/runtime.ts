@@ -1,7 +1,9 @@
 /**
  * The agent runtime (docs/agent-host.md "Agent state machine"): one Symphony identity kept logged on through the
  * library's public client (`AllegroClient`), with presence AVAILABLE, its provisioned channels joined, and a
- * datafeed whose events are buffered durably before the library acknowledges them.
+ * datafeed whose events are buffered durably before the library acknowledges them. An `obo` identity logs on through
+ * its app instead (./obo-agent.ts): no keys and no datafeed, so it is Active once logged on with its channels joined,
+ * and its session ends when the app's or the user's authentication is refused.
  *
  * States (MindLink's ProvisionedAgentState): 1 Activating — logging on, joining channels, or waiting in backoff
  * after a failure; 2 Active — the client is up and the datafeed healthy; 0 Idle — stopped (deleted, host closing).
@@ -18,15 +20,20 @@
  */
 import { randomUUID } from 'node:crypto';
 import { AllegroClient, AllegroError, ContentKeyUnavailableError, HttpStatusError, type AllegroConfigInput, type DatafeedEvent, type DecodedMessage, type HistoryMessage } from '../index.js';
+import type { OboApp } from '../obo/index.js';
 import { sleepOrWake } from '../util/async.js';
 import { toBase64Url, tryFromBase64 } from '../util/bytes.js';
 import type { HostTunables } from './config.js';
-import { clientConfig } from './identity.js';
+import { clientConfig, IdentityUnavailableError } from './identity.js';
 import { COLLABORATION_NS, parseChannelId, partsJson, readLabels, readPresentationMl } from './message-parts.js';
+import { OboAgent } from './obo-agent.js';
 import { encodeToken } from './paging.js';
 import {
   ActivationStates, LeaseLostError, type ActivationState, type AgentHostStore, type AgentLease, type NewHostEvent, type StoredAgent, type StoredChannel,
 } from './store/types.js';
+
+/** The library's retries within one activation (the runtime's own backoff does the rest). */
+export const SESSION_RETRY: AllegroConfigInput = { retry: { maxAttempts: 2, initialIntervalMillis: 100, maxIntervalMillis: 1000 } };
 
 /** How long a lease lasts, and how often it is renewed. */
 const LEASE_TTL_MS = 30_000;
@@ -39,10 +46,15 @@ export interface RuntimeContext {
   owner: string;
   /** BDK configuration keys shared by every agent (their `bot` comes from the agent). */
   symphony: AllegroConfigInput;
+  /** The host's OBO apps by app id (./obo-agent.ts), shared by the `obo` agents. */
+  oboApps: ReadonlyMap<string, OboApp>;
   tunables: HostTunables;
   /** Unexpected failures worth a line in the host's log (never secrets). */
   log: (line: string) => void;
 }
+
+/** What an agent is logged on with: a service account's client, or an OBO user's session. */
+export type AgentSession = AllegroClient | OboAgent;
 
 /** A message as the Collaboration API answers it (MindLink's message fields). */
 export type MessageJson = Record<string, unknown>;
@@ -82,7 +94,7 @@ export class AgentRuntime {
   #state: ActivationState = ActivationStates.Activating;
   #lastError: string | undefined;
   #nextAttemptAt: number | undefined;
-  #client: AllegroClient | undefined;
+  #client: AgentSession | undefined;
   #lease: AgentLease | undefined;
   #loop: Promise<void> | undefined;
   #renewal: NodeJS.Timeout | undefined;
@@ -107,8 +119,8 @@ export class AgentRuntime {
     return this.#nextAttemptAt;
   }
 
-  /** The client while Active. */
-  get client(): AllegroClient | undefined {
+  /** The session while Active. */
+  get client(): AgentSession | undefined {
     return this.#state === ActivationStates.Active ? this.#client : undefined;
   }
 
@@ -238,9 +250,14 @@ export class AgentRuntime {
   }
 
   /** Log on, set presence, join the channels that are not Idle. */
-  async #activate(): Promise<AllegroClient> {
-    const config = clientConfig(this.#agent.identity, { retry: { maxAttempts: 2, initialIntervalMillis: 100, maxIntervalMillis: 1000 }, ...this.#ctx.symphony });
-    const client = await AllegroClient.create(config);
+  async #activate(): Promise<AgentSession> {
+    const identity = this.#agent.identity;
+    let client: AgentSession;
+    if (identity.kind === 'obo') {
+      const app = this.#ctx.oboApps.get(identity.appId);
+      if (app === undefined) throw new IdentityUnavailableError(`The OBO app ${identity.appId} is not configured in this host (oboApps)`);
+      client = await OboAgent.logOn(app, identity);
+    } else client = await AllegroClient.create(clientConfig(identity, { ...SESSION_RETRY, ...this.#ctx.symphony }));
     try {
       await client.pod.setPresence('AVAILABLE');
       for (const channel of await this.#ctx.store.listChannels(this.agentId)) {
@@ -255,9 +272,17 @@ export class AgentRuntime {
 
   /**
    * Run the datafeed: `created` resolves true once the feed exists (events from then on reach the buffer), false if
-   * it ended first; `ended` resolves with the failure that ended it, or undefined when the runtime stopped.
+   * it ended first; `ended` resolves with the failure that ended it, or undefined when the runtime stopped. An OBO
+   * agent has no datafeed: it is up at once, until its session is refused or closed.
    */
-  #listen(client: AllegroClient): { created: Promise<boolean>; ended: Promise<unknown> } {
+  #listen(client: AgentSession): { created: Promise<boolean>; ended: Promise<unknown> } {
+    if (client instanceof OboAgent) {
+      this.#sessionEnded = () => void client.close();
+      const ended = client.ended.finally(() => {
+        this.#sessionEnded = undefined;
+      });
+      return { created: Promise.resolve(true), ended };
+    }
     let failure: unknown;
     const feed = client.datafeed({
       onError: (err) => {
@@ -341,13 +366,14 @@ export class AgentRuntime {
     return this.#join(client, channel, true);
   }
 
-  async #join(client: AllegroClient, channel: StoredChannel, standalone: boolean): Promise<StoredChannel> {
+  async #join(client: AgentSession, channel: StoredChannel, standalone: boolean): Promise<StoredChannel> {
     const lease = this.#lease;
     if (lease === undefined) return channel;
     let result: StoredChannel;
     try {
       const resolved = await this.#resolveChannel(client, channel.channelId);
-      await client.keys.currentContentKey(resolved.streamId);
+      // (An OBO agent holds no key: the Agent encrypts what it sends.)
+      if (client instanceof AllegroClient) await client.keys.currentContentKey(resolved.streamId);
       result = { ...channel, state: ActivationStates.Active, streamId: resolved.streamId, ...(resolved.displayName === undefined ? {} : { displayName: resolved.displayName }) };
       delete result.reason;
     } catch (err) {
@@ -364,7 +390,7 @@ export class AgentRuntime {
   }
 
   /** The stream of a channel id, joined: membership confirmed (added when missing), the IM created for `user:`. */
-  async #resolveChannel(client: AllegroClient, channelId: string): Promise<{ streamId: string; displayName?: string }> {
+  async #resolveChannel(client: AgentSession, channelId: string): Promise<{ streamId: string; displayName?: string }> {
     const parsed = parseChannelId(channelId)!;
     if (parsed.kind === 'user') {
       const userId = Number(parsed.value);

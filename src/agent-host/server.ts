@@ -1,11 +1,11 @@
 /**
  * startAgentHost: the agent host's HTTP(S) server (docs/agent-host.md). It opens the store (SQLite in the data
- * directory, or in memory), writes the super user from the configuration, starts every stored agent, and serves the
- * Authentication, Provisioning and Collaboration routes with the sandbox's bounded router (bodies, JSON depth and
- * field lengths) and connection limits (count, head, request and idle timeouts): every error is JSON
- * `{code, message}`, a handler bug is a 500 and the server keeps running. HTTPS when the configuration names a
- * certificate, HTTP otherwise; 127.0.0.1 by default. `close()` stops accepting, ends long polls, stops the agents
- * and closes the store.
+ * directory, or in memory), writes the super user from the configuration, opens its OBO apps (./obo-agent.ts), starts
+ * every stored agent, and serves the Authentication, Provisioning and Collaboration routes with the sandbox's bounded
+ * router (bodies, JSON depth and field lengths) and connection limits (count, head, request and idle timeouts): every
+ * error is JSON `{code, message}`, a handler bug is a 500 and the server keeps running. HTTPS when the configuration
+ * names a certificate, HTTP otherwise; 127.0.0.1 by default. `close()` stops accepting, ends long polls, stops the
+ * agents and closes the store.
  */
 import { mkdirSync, readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -18,8 +18,10 @@ import { authRoutes } from './auth.js';
 import { collaborationRoutes } from './collaboration.js';
 import type { HostConfig } from './config.js';
 import { AgentHost } from './host.js';
+import { openOboApps } from './obo-agent.js';
 import { Cluster, isSharedStore, openConfiguredStore } from './cluster.js';
 import { provisioningRoutes } from './provisioning.js';
+import { SESSION_RETRY } from './runtime.js';
 import { openSqliteStore } from './store/sqlite.js';
 import type { AgentHostStore } from './store/types.js';
 
@@ -58,7 +60,13 @@ export async function startAgentHost(config: HostConfig, options: StartOptions =
     store = openSqliteStore(config.dataDir === undefined ? undefined : join(config.dataDir, DATABASE_FILE));
   }
   await store.setSuperUser(config.superUser.username, config.superUser.passwordHash);
-  const host = new AgentHost(config, store, log);
+  const opened = store;
+  // A bad app key is a configuration error (INVALID_CONFIG naming it): the host does not start.
+  const oboApps = await openOboApps(config.oboApps ?? [], { ...SESSION_RETRY, ...config.symphony }).catch(async (err: unknown) => {
+    await opened.close();
+    throw err;
+  });
+  const host = new AgentHost(config, store, log, oboApps);
   const router = new Router(config.tunables.bodyLimit);
   authRoutes(router, host);
   provisioningRoutes(router, host);

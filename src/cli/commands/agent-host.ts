@@ -2,8 +2,8 @@
  * `allegro agent-host --config FILE [--data DIR] [--port N]` runs the agent host (docs/agent-host.md) until SIGINT or
  * SIGTERM, printing one line of JSON `{"ready":true,"url":…,"configPath":…}` once it accepts connections.
  * `allegro agent-host --sandbox [--data DIR] [--port N]` first starts an embedded sandbox, writes a host configuration
- * for it (HTTPS with the sandbox's server certificate; a generated super-user password, printed — dev only), and
- * provisions a demo agent (the sandbox's bot, with the sandbox room, for a web user `demo`); its ready line also has
+ * for it (HTTPS with the sandbox's server certificate; a generated super-user password, printed — dev only; the
+ * sandbox's OBO apps under `oboApps`, so that `obo` agents can act through them), and provisions a demo agent (the sandbox's bot, with the sandbox room, for a web user `demo`); its ready line also has
  * `superUser`, `sandbox` (the sandbox's ready object), `identities` and `demo`. `allegro agent-host hash-password`
  * reads a password on stdin and prints its scrypt hash for the configuration's `superUser.passwordHash`.
  */
@@ -74,6 +74,7 @@ async function startWithSandbox(options: AgentHostCommandOptions): Promise<Runni
       tls: { certificate: join(tlsDir, 'server.pem'), privateKey: join(tlsDir, 'server-key.pem') },
       superUser: { username: 'admin', passwordHash: await hashPassword(password) },
       symphony: { host: '127.0.0.1', port: sandbox.port, ssl: { trustStore: { path: sandbox.caCertPath } } },
+      oboApps: [...sandbox.apps.values()].filter((a) => a.privateKeyPath !== undefined).map((a) => ({ appId: a.appId, privateKey: a.privateKeyPath })),
     }, 'allegro agent-host --sandbox: generated configuration (dev only)'), { mode: 0o600 });
     const host = await startAgentHost(loadHostConfig(configPath));
     const demoPassword = randomBytes(12).toString('base64url');

@@ -61,10 +61,10 @@ describe('the agent host', () => {
     expect((await agentState()).Channels).toEqual([expect.objectContaining({ Id: `room:${room}`, State: 2 })]);
   });
 
-  it('refuses an obo identity with a 400 naming the kind, and key material with a 400', async () => {
+  it('refuses an obo identity of an app it is not configured with, and key material, with a 400 naming the field', async () => {
     const obo = await api('PUT', '/Provisioning/V1/Agents/obo1', { token: admin, json: { UserName: 'alice', Identity: { Kind: 'obo', AppId: 'app', Username: 'alice' } } });
     expect(obo.status).toBe(400);
-    expect(obo.json.message).toContain('"obo" is not supported');
+    expect(obo.json.message).toContain('Identity.AppId "app" is not an OBO app of this host');
     const key = await api('PUT', '/Provisioning/V1/Agents/k1', { token: admin, json: { UserName: 'alice', Identity: { Kind: 'rsa', PrivateKey: '-----BEGIN' } } });
     expect(key.status).toBe(400);
     expect(key.json.message).toContain('Identity.PrivateKey');

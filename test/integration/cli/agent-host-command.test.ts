@@ -63,6 +63,15 @@ it('--sandbox: the ready line, the demo agent Active with its room, the super us
     expect(channels.json.map((c: { Id: string }) => c.Id)).toEqual([ready.demo.channel]);
     const admin = (await call(`${ready.url}/Authentication/V1/Tokens`, ca, 'POST', { Username: 'admin', Password: ready.superUser.password, AgentId: '' })).json;
     expect((await call(`${ready.url}/Provisioning/V1/Agents`, ca, 'GET', undefined, admin)).json.map((a: { Id: string }) => a.Id)).toEqual(['demo']);
+    // The sandbox's OBO app is configured: an agent acting for alice through it becomes Active.
+    const crm = `${ready.url}/Provisioning/V1/Agents/crm-alice`;
+    expect((await call(crm, ca, 'PUT', { UserName: 'alice', Identity: { Kind: 'obo', AppId: ready.sandbox.oboApp.appId, Username: 'alice' } }, admin)).status).toBe(200);
+    let state = 0;
+    for (let i = 0; i < 200 && state !== 2; i++) {
+      state = (await call(crm, ca, 'GET', undefined, admin)).json.State;
+      if (state !== 2) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(state).toBe(2);
   } finally {
     expect(await stop(child, 'SIGTERM')).toBe(0);
   }

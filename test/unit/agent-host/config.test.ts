@@ -51,4 +51,38 @@ describe('the host configuration', () => {
     }
     expect(() => loadHostConfig(join(dir, 'missing.yaml'))).toThrow(InvalidConfigError);
   });
+
+  it('reads OBO apps, the key by a file relative to it or by an environment variable', async () => {
+    const hash = await hashPassword('pw-pw-pw-pw');
+    const file = join(dir, 'obo.yaml');
+    writeFileSync(file, `superUser: {username: admin, passwordHash: "${hash}"}\nsymphony: {host: pod.example}\noboApps:\n  - appId: crm\n    privateKey: keys/crm.pem\n  - {appId: desk, privateKeyEnv: DESK_APP_KEY}\n`);
+    expect(loadHostConfig(file).oboApps).toEqual([{ appId: 'crm', privateKeyPath: join(dir, 'keys', 'crm.pem') }, { appId: 'desk', privateKeyEnv: 'DESK_APP_KEY' }]);
+    expect(resolveHostConfig({ superUser: { username: 'a', passwordHash: hash }, symphony: {} }, dir)).not.toHaveProperty('oboApps');
+  });
+
+  it('names the field of every mistake in oboApps, and holds no key material', async () => {
+    const base = { superUser: { username: 'a', passwordHash: await hashPassword('pw-pw-pw-pw') }, symphony: {} };
+    const refusal = (oboApps: unknown) => {
+      try {
+        resolveHostConfig({ ...base, oboApps }, dir);
+      } catch (err) {
+        expect(err).toBeInstanceOf(InvalidConfigError);
+        return [(err as InvalidConfigError).key, (err as InvalidConfigError).message];
+      }
+      throw new Error('expected INVALID_CONFIG');
+    };
+    expect(refusal({ appId: 'crm' })[0]).toBe('oboApps');
+    expect(refusal(['crm'])[0]).toBe('oboApps[0]');
+    expect(refusal([{ privateKey: 'k.pem' }])[0]).toBe('oboApps[0].appId');
+    expect(refusal([{ appId: '', privateKey: 'k.pem' }])[0]).toBe('oboApps[0].appId');
+    expect(refusal([{ appId: 'crm' }])).toEqual(['oboApps[0]', expect.stringContaining('exactly one of privateKey (a PEM file) and privateKeyEnv')]);
+    expect(refusal([{ appId: 'crm', privateKey: 'k.pem', privateKeyEnv: 'K' }])[0]).toBe('oboApps[0]');
+    expect(refusal([{ appId: 'crm', privateKey: 'k.pem' }, { appId: 'crm', privateKeyEnv: 'K' }])).toEqual(['oboApps[1].appId', expect.stringContaining('configured twice')]);
+    expect(refusal([{ appId: 'crm', privateKey: 7 }])[0]).toBe('oboApps[0].privateKey');
+    expect(refusal([{ appId: 'crm', privateKeyEnv: '' }])[0]).toBe('oboApps[0].privateKeyEnv');
+    const pem = '-----BEGIN PRIVATE KEY-----secret-material';
+    const [key, message] = refusal([{ appId: 'crm', privateKeyContent: pem }]);
+    expect(key).toBe('oboApps[0].privateKeyContent');
+    expect(message).not.toContain('secret-material');
+  });
 });
