@@ -40,7 +40,7 @@ import { GCM_TAG_LENGTH, type AeadBackend, type AeadBackendName } from './aead.j
 import { AesKey } from './aes-key.js';
 import { getAeadBackend } from './backends.js';
 import { platform } from '#platform';
-import { randomBytes } from './random.js';
+import { randomBytes, randomInto } from './random.js';
 
 /** CiphertextTransport encryption-mode byte values (`CiphertextTransportEncryptionMode`). */
 export const EncryptionMode = {
@@ -256,17 +256,28 @@ export async function encryptTransport(key: AesKey, plaintext: Uint8Array, optio
   if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('options', 'an object with rotationId', describeValue(options));
   const rotationId = requireInt64('options.rotationId', options.rotationId);
   const podId = requireInt32('options.podId', options.podId ?? 0);
-  const backend = getAeadBackend(options.backend);
   const keyId = key.keyId;
-  const ivAndAad = randomBytes(TransportSizes.iv + TransportSizes.aad);
-  const iv = ivAndAad.subarray(0, TransportSizes.iv);
-  const aad = ivAndAad.subarray(TransportSizes.iv);
-  const headroom = V2_HEADER + ivAndAad.length;
-  const out = await backend.seal(key, iv, aad, plaintext, { headroom, tailroom: V3_TRAILER });
+  const ivAt = V2_HEADER;
+  const bodyAt = ivAt + TransportSizes.iv + TransportSizes.aad;
+  let out: Uint8Array;
+  if (options.backend === undefined) {
+    // The runtime's frame cipher (synchronous over node:crypto) hands over ciphertext and tag without a combined
+    // copy or a promise hop, and the transport is allocated once: header, pooled IV and AAD, body, tag, key id
+    // (docs/performance.md §2).
+    out = new Uint8Array(bodyAt + plaintext.length + TransportSizes.tag + V3_TRAILER);
+    randomInto(out, ivAt, TransportSizes.iv + TransportSizes.aad);
+    const pending = platform.frameCipher.seal(key, out.subarray(ivAt, ivAt + TransportSizes.iv), out.subarray(ivAt + TransportSizes.iv, bodyAt), plaintext);
+    const sealed = 'then' in pending ? await pending : pending;
+    out.set(sealed.ciphertext, bodyAt);
+    out.set(sealed.tag, bodyAt + plaintext.length);
+  } else {
+    const ivAndAad = randomBytes(TransportSizes.iv + TransportSizes.aad);
+    out = await getAeadBackend(options.backend).seal(key, ivAndAad.subarray(0, TransportSizes.iv), ivAndAad.subarray(TransportSizes.iv), plaintext, { headroom: bodyAt, tailroom: V3_TRAILER });
+    out.set(ivAndAad, ivAt);
+  }
   out[0] = 3;
   writeInt32BE(out, 1, podId);
   writeInt64BE(out, 5, rotationId);
-  out.set(ivAndAad, V2_HEADER);
   out.set(keyId, out.length - V3_TRAILER);
   out[out.length - 1] = EncryptionMode.AES_GCM;
   return out;

@@ -1,4 +1,6 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { getAeadBackend } from '../../../src/crypto/backends.js';
 import { AesKey } from '../../../src/crypto/aes-key.js';
 import {
   decryptText,
@@ -66,6 +68,19 @@ describe('encryptTransport', () => {
     expect(a.keyId).toEqual(key.keyId);
     expect(a.iv).not.toEqual(b.iv);
     expect(a.aad).not.toEqual(b.aad);
+  });
+
+  it('seals the same bytes on the default path as every named backend does for its IV and AAD', async () => {
+    await fc.assert(fc.asyncProperty(fc.uint8Array({ maxLength: 3000 }), fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }), async (plaintext, rotationId) => {
+      const wire = await encryptTransport(key, plaintext, { rotationId });
+      const parsed = parseTransport(wire);
+      for (const backend of BACKENDS) {
+        const sealed = await getAeadBackend(backend).seal(key, parsed.iv, parsed.aad, plaintext);
+        expect(toBase64(sealed)).toBe(toBase64(wire.subarray(13 + TransportSizes.iv + TransportSizes.aad, wire.length - TransportSizes.keyId - 1)));
+        expect(await decryptTransport(key, wire, { backend })).toEqual(plaintext);
+      }
+      expect(parsed.rotationId).toBe(rotationId);
+    }), { numRuns: 60 });
   });
 
   it('writes a configured pod id and negative or maximal rotation ids', async () => {
