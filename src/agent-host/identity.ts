@@ -6,6 +6,7 @@
  * of a configured app), which this host refuses with a 400 naming the kind until the OBO library is part of it.
  */
 import type { AllegroConfigInput } from '../config.js';
+import { AllegroError } from '../errors.js';
 import { HttpError } from '../sandbox/http-error.js';
 import type { IdentityRef } from './store/types.js';
 
@@ -75,11 +76,14 @@ export function identityJson(identity: IdentityRef): Record<string, unknown> {
   }
 }
 
-/** An identity that cannot log on as configured (an unset environment variable): the activation error it reports. */
-export class IdentityUnavailableError extends Error {
+/**
+ * An identity that cannot log on as configured (an unset environment variable): the activation error it reports, an
+ * `INVALID_CONFIG` (the admin fixes the identity or the environment).
+ */
+export class IdentityUnavailableError extends AllegroError {
+  declare readonly code: 'INVALID_CONFIG';
   constructor(message: string) {
-    super(message);
-    this.name = 'IdentityUnavailableError';
+    super('INVALID_CONFIG', message);
   }
 }
 
