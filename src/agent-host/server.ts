@@ -13,7 +13,7 @@ import { createServer as createHttpsServer, type Server as HttpsServer } from 'n
 import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
 import { guardConnections, serverOptions, type ConnectionLimits } from '../sandbox/connections.js';
-import { handleRequest, Router } from '../sandbox/http.js';
+import { handleRequest, Router, type RouteInfo } from '../sandbox/http.js';
 import { authRoutes } from './auth.js';
 import { collaborationRoutes } from './collaboration.js';
 import type { HostConfig } from './config.js';
@@ -36,6 +36,8 @@ export interface RunningAgentHost {
   port: number;
   /** The host's state (runtimes, store), for tests and tools. */
   host: AgentHost;
+  /** Every route it serves, as registered (the fuzz test covers exactly these). */
+  routes: RouteInfo[];
   /** Stop serving, stop every agent, close the store. Idempotent. */
   close(): Promise<void>;
 }
@@ -120,6 +122,7 @@ export async function startAgentHost(config: HostConfig, options: StartOptions =
     url: urlOf(config, server),
     port: (server.address() as AddressInfo).port,
     host,
+    routes: router.routes(),
     close() {
       closing ??= (async () => {
         clearInterval(sweep);
