@@ -10,6 +10,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { HttpError } from '../sandbox/http-error.js';
 import type { Router, SandboxRequest } from '../sandbox/http.js';
 import type { AgentHost } from './host.js';
+import { LoginLimits } from './login-limit.js';
 import { verifyPassword } from './password.js';
 import type { StoredToken } from './store/types.js';
 
@@ -65,27 +66,44 @@ async function issue(host: AgentHost, username: string, agentId: string): Promis
   return token;
 }
 
+/**
+ * Check a login: the super user's (empty `agentId`) or a web user's on an agent that lists it. The password is
+ * verified against a hash no password matches when the name is unknown, so that the answer takes as long either way.
+ */
+async function verifyLogin(host: AgentHost, username: string, password: string, agentId: string): Promise<{ userName: string; agentId: string } | false> {
+  if (agentId === '') {
+    const su = await host.store.getSuperUser();
+    const nameMatches = su !== undefined && su.userName.toLowerCase() === username.toLowerCase();
+    const ok = await verifyPassword(password, nameMatches ? su.passwordHash : NO_USER_HASH);
+    return ok && nameMatches ? { userName: su.userName, agentId: '' } : false;
+  }
+  const user = await host.store.findUserByName(username);
+  const ok = await verifyPassword(password, user?.passwordHash ?? NO_USER_HASH);
+  if (!ok || user === undefined) return false;
+  const agent = await host.store.getAgent(agentId);
+  return agent !== undefined && agent.users.includes(user.id) ? { userName: user.userName, agentId: agent.id } : false;
+}
+
 /** Register the Authentication routes. */
 export function authRoutes(router: Router, host: AgentHost): void {
+  const limits = new LoginLimits();
   router.add('POST', '/Authentication/V1/Tokens', async (req) => {
     const body = jsonObject(req);
     const username = requireString(body, 'Username');
     const password = requireString(body, 'Password');
     const agentId = requireString(body, 'AgentId', true);
-    const refused = new HttpError(401, 'Unknown username, password or agent');
-    if (agentId === '') {
-      const su = await host.store.getSuperUser();
-      const nameMatches = su !== undefined && su.userName.toLowerCase() === username.toLowerCase();
-      const ok = await verifyPassword(password, nameMatches ? su.passwordHash : NO_USER_HASH);
-      if (!ok || !nameMatches) throw refused;
-      return { json: await issue(host, su.userName, '') };
+    const address = req.socket.remoteAddress ?? '';
+    // Failed attempts back off, and scrypt runs a bounded number of times at once (./login-limit.ts).
+    const waitMs = limits.waitMs(username, address);
+    if (waitMs > 0) throw new HttpError(429, 'Too many failed logins: try again later', { 'retry-after': String(Math.ceil(waitMs / 1000)) });
+    const verified = await limits.run(() => verifyLogin(host, username, password, agentId), req.signal);
+    if (verified === undefined) throw new HttpError(503, 'The host is busy verifying other logins: try again shortly', { 'retry-after': '1' });
+    if (verified === false) {
+      limits.failed(username, address);
+      throw new HttpError(401, 'Unknown username, password or agent');
     }
-    const user = await host.store.findUserByName(username);
-    const ok = await verifyPassword(password, user?.passwordHash ?? NO_USER_HASH);
-    if (!ok || user === undefined) throw refused;
-    const agent = await host.store.getAgent(agentId);
-    if (agent === undefined || !agent.users.includes(user.id)) throw refused;
-    return { json: await issue(host, user.userName, agent.id) };
+    limits.succeeded(username);
+    return { json: await issue(host, verified.userName, verified.agentId) };
   });
 
   router.add('GET', '/Authentication/V1/Tokens/:token', async (req) => {

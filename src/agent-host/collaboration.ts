@@ -1,6 +1,6 @@
 /**
  * The Collaboration service (docs/agent-host.md "Collaboration"; MindLink `/Collaboration/V1`), for tokens issued for
- * an agent (a super-user token is a 401): channels, their state, message history and sending (Text or
+ * an agent (a super-user token is a 401): channels, their state (an IM's other party's presence), message history and sending (Text or
  * MessageParts, with Subject, IsAlert, Classification, SecurityContexts), the composing state, the agent's
  * metadata, and the `/Events` long poll over the agent's durable event buffer.
  *
@@ -14,7 +14,7 @@ import { HttpError } from '../sandbox/http-error.js';
 import type { Router, SandboxRequest } from '../sandbox/http.js';
 import { authenticate, jsonObject } from './auth.js';
 import type { AgentHost } from './host.js';
-import { labelsData, parseParts, partsJson, partsToMessageMl, type MessagePart } from './message-parts.js';
+import { labelsData, parseChannelId, parseParts, partsJson, partsToMessageMl, type MessagePart } from './message-parts.js';
 import { decodeToken, encodeToken } from './paging.js';
 import { requireChannelId } from './provisioning.js';
 import { canonicalStreamId, describeFailure, isNotMember, messageJson, type AgentRuntime } from './runtime.js';
@@ -77,6 +77,23 @@ async function symphonyFailure(runtime: AgentRuntime, channelId: string, err: un
   if (err instanceof AllegroError && err.code === 'INVALID_ARGUMENT') throw new HttpError(400, err.message);
   if (err instanceof AllegroError && err.retryable) throw new HttpError(503, `Symphony is not reachable: ${describeFailure(err)}`, { 'retry-after': '5' });
   throw err;
+}
+
+/** IM channels whose other member is remembered, at most (the memory is dropped beyond). */
+const MAX_IM_PARTIES = 10_000;
+
+/**
+ * Symphony's presence categories as MindLink's PresenceState (0 Unknown, 100 Available, 200 Busy, 300 DoNotDisturb,
+ * 400 BeRightBack, 500 Away, 600 Offline): a call or a meeting is Busy, out of office and off work are Away.
+ */
+const PRESENCE_STATES: Readonly<Record<string, number>> = Object.freeze({
+  AVAILABLE: 100, BUSY: 200, ON_THE_PHONE: 200, IN_A_MEETING: 200, DO_NOT_DISTURB: 300, BE_RIGHT_BACK: 400, AWAY: 500, OUT_OF_OFFICE: 500,
+  OFF_WORK: 500, OFFLINE: 600,
+});
+
+/** MindLink's PresenceState of a Symphony presence category (0 Unknown for none or one it does not know). */
+export function presenceState(category: string | undefined): number {
+  return category !== undefined && Object.hasOwn(PRESENCE_STATES, category) ? PRESENCE_STATES[category]! : 0;
 }
 
 /** A query list parameter: repeated keys and comma lists, both. */
@@ -196,11 +213,31 @@ export function collaborationRoutes(router: Router, host: AgentHost): void {
     return { json: channelResource(await activeChannel(host, runtime, req.params.id!)) };
   });
 
+  // The other member of each IM channel (an IM's members never change), by agent and stream.
+  const imParties = new Map<string, number | undefined>();
   router.add('GET', '/Collaboration/V1/Channels/:id/State', async (req) => {
     const runtime = await activeAgent(host, req);
-    await activeChannel(host, runtime, req.params.id!);
-    // Symphony exposes no other user's presence to the library's client: Unknown (0), as MindLink does for rooms.
-    return { json: { Subject: null, PresenceState: 0, PresenceText: '' } };
+    const channel = await activeChannel(host, runtime, req.params.id!);
+    const kind = parseChannelId(channel.channelId)!.kind;
+    // A room has no one presence: Unknown (0), as MindLink answers for chat rooms.
+    if (kind === 'room') return { json: { Subject: null, PresenceState: 0, PresenceText: '' } };
+    await throttle(host, runtime.agentId);
+    const client = runtime.client!;
+    try {
+      const key = `${runtime.agentId}\u0000${channel.streamId}`;
+      if (!imParties.has(key)) {
+        if (imParties.size >= MAX_IM_PARTIES) imParties.clear();
+        const others = kind === 'user' ? [Number(channel.channelId.slice('user:'.length))] : (await client.pod.streamInfo(channel.streamId)).members.filter((m) => m !== client.userId);
+        imParties.set(key, others.length === 1 ? others[0] : undefined);
+      }
+      const party = imParties.get(key);
+      const category = party === undefined ? undefined : (await client.pod.userPresence(party)).category;
+      return { json: { Subject: null, PresenceState: presenceState(category), PresenceText: category ?? '' } };
+    } catch (err) {
+      // A presence the pod will not tell (no such user, not entitled) is Unknown; only a transient failure is an error.
+      if (err instanceof AllegroError && !err.retryable) return { json: { Subject: null, PresenceState: 0, PresenceText: '' } };
+      return symphonyFailure(runtime, channel.channelId, err);
+    }
   });
 
   router.add('GET', '/Collaboration/V1/Channels/:id/Messages', async (req) => {

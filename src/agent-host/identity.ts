@@ -7,6 +7,7 @@
  * reference holds only the app id and the user; runtime.ts logs it on through ./obo-agent.ts).
  */
 import type { AllegroConfigInput } from '../config.js';
+import { AllegroError } from '../errors.js';
 import { HttpError } from '../sandbox/http-error.js';
 import type { IdentityRef } from './store/types.js';
 
@@ -94,11 +95,14 @@ export function identityJson(identity: IdentityRef): Record<string, unknown> {
   }
 }
 
-/** An identity that cannot log on as configured (an unset environment variable): the activation error it reports. */
-export class IdentityUnavailableError extends Error {
+/**
+ * An identity that cannot log on as configured (an unset environment variable): the activation error it reports, an
+ * `INVALID_CONFIG` (the admin fixes the identity or the environment).
+ */
+export class IdentityUnavailableError extends AllegroError {
+  declare readonly code: 'INVALID_CONFIG';
   constructor(message: string) {
-    super(message);
-    this.name = 'IdentityUnavailableError';
+    super('INVALID_CONFIG', message);
   }
 }
 

@@ -10,7 +10,7 @@
  * is never stored, logged or answered. A refused app or user authentication (the app disabled, or uninstalled for the
  * user) on any call ends the agent's session, so that the runtime (./runtime.ts) re-activates it with backoff.
  */
-import { AppNotInstalledError, AuthenticationError, InvalidConfigError, type AllegroConfigInput, type HistoryMessage, type PodUser, type StreamInfo } from '../index.js';
+import { AppNotInstalledError, AuthenticationError, InvalidConfigError, type AllegroConfigInput, type HistoryMessage, type PodUser, type Presence, type StreamInfo } from '../index.js';
 import { OboApp, type OboSession } from '../obo/index.js';
 import { HttpError } from '../sandbox/http-error.js';
 import type { HostOboApp } from './config.js';
@@ -52,6 +52,8 @@ export interface OboAgentPod {
   addMember(streamId: string, userId: number): Promise<void>;
   createIm(userIds: readonly number[]): Promise<string>;
   users(query: { ids: readonly number[] }): Promise<PodUser[]>;
+  streamInfo(streamId: string): Promise<StreamInfo>;
+  userPresence(userId: number): Promise<Presence>;
   /** Through the Agent (SEND_MESSAGES), which encrypts for the user. */
   send(streamId: string, message: string, options?: { data?: Record<string, unknown> }): Promise<string>;
   /** Always refused: an HttpError 501 ({@link OBO_HISTORY_UNAVAILABLE}). */
@@ -87,6 +89,8 @@ export class OboAgent {
       addMember: (streamId, userId) => guarded(() => session.addMember(streamId, userId)),
       createIm: (userIds) => guarded(() => session.createIm(userIds)),
       users: (query) => guarded(() => session.users(query)),
+      streamInfo: (streamId) => guarded(() => session.streamInfo(streamId)),
+      userPresence: (userId) => guarded(() => session.userPresence(userId)),
       send: (streamId, message, options = {}) => guarded(() => session.send(streamId, message, options.data === undefined ? {} : { data: options.data })),
       history: () => Promise.reject(new HttpError(501, OBO_HISTORY_UNAVAILABLE)),
     };

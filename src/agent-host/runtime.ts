@@ -62,8 +62,6 @@ export type MessageJson = Record<string, unknown>;
 /** The text of a failure for `LastError` and logs: the library's code and message (never a secret). */
 export function describeFailure(err: unknown): string {
   if (err instanceof AllegroError) return `${err.code}: ${err.message}`;
-  if (err instanceof LeaseLostError) return err.message;
-  if (err instanceof Error && err.name === 'IdentityUnavailableError') return err.message;
   return 'Internal error of the agent host';
 }
 

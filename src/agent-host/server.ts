@@ -13,7 +13,7 @@ import { createServer as createHttpsServer, type Server as HttpsServer } from 'n
 import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
 import { guardConnections, serverOptions, type ConnectionLimits } from '../sandbox/connections.js';
-import { handleRequest, Router } from '../sandbox/http.js';
+import { errorResponse, handleRequest, Router, writeResponse, type RouteInfo } from '../sandbox/http.js';
 import { authRoutes } from './auth.js';
 import { collaborationRoutes } from './collaboration.js';
 import type { HostConfig } from './config.js';
@@ -38,6 +38,8 @@ export interface RunningAgentHost {
   port: number;
   /** The host's state (runtimes, store), for tests and tools. */
   host: AgentHost;
+  /** Every route it serves, as registered (the fuzz test covers exactly these). */
+  routes: RouteInfo[];
   /** Stop serving, stop every agent, close the store. Idempotent. */
   close(): Promise<void>;
 }
@@ -79,6 +81,12 @@ export async function startAgentHost(config: HostConfig, options: StartOptions =
   // On a shared store, a call for an agent another live host runs is forwarded to it (./cluster.ts).
   let cluster: Cluster | undefined;
   const serve = async (req: IncomingMessage, res: ServerResponse) => {
+    // A `.` or `..` segment would be resolved by URL parsing (`…/Agents/bot/Channels/..` is the agent itself): refused.
+    if (hasDotSegment(req.url ?? '/')) {
+      req.resume();
+      writeResponse(res, errorResponse(400, 'A path segment may not be . or .. (percent-encoded or not)'));
+      return;
+    }
     if (cluster !== undefined && await cluster.forward(req, res).catch((err: unknown) => {
       log(`forwarding failed: ${(err as Error)?.message ?? String(err)}`);
       return false;
@@ -128,6 +136,7 @@ export async function startAgentHost(config: HostConfig, options: StartOptions =
     url: urlOf(config, server),
     port: (server.address() as AddressInfo).port,
     host,
+    routes: router.routes(),
     close() {
       closing ??= (async () => {
         clearInterval(sweep);
@@ -151,4 +160,10 @@ function urlOf(config: HostConfig, server: Server | HttpsServer): string {
   const { port } = server.address() as AddressInfo;
   const name = config.host.includes(':') ? `[${config.host}]` : config.host;
   return `${config.tls === undefined ? 'http' : 'https'}://${name}:${port}`;
+}
+
+/** True when the path of a request target has a `.` or `..` segment (also as `%2E`), which URL parsing resolves. */
+export function hasDotSegment(target: string): boolean {
+  const path = target.split(/[?#]/, 1)[0]!;
+  return path.split('/').some((segment) => /^(?:\.|%2e){1,2}$/i.test(segment));
 }

@@ -1,6 +1,6 @@
 /**
  * Throttles (docs/agent-host.md "Throttles"): per-agent token buckets in front of the Symphony calls of
- * Collaboration (send, history, composing state). A throttle `{Threshold, IntervalMs}` lets an agent make `Threshold`
+ * Collaboration (send, history, an IM channel's presence). A throttle `{Threshold, IntervalMs}` lets an agent make `Threshold`
  * calls per interval, refilled continuously; a call beyond it is answered 429 with `Retry-After` (seconds, rounded
  * up). Every throttle naming an agent applies. Buckets live in the host's memory (they start full after a restart).
  */

@@ -19,6 +19,7 @@
  *   a backend that shares agents between host processes refuses a write whose lease generation is stale with
  *   {@link LeaseLostError}. A single-process backend grants every claim.
  */
+import { AllegroError } from '../../errors.js';
 
 /** MindLink's ProvisionedAgentState and ProvisionedChannelState: 0 Idle, 1 Activating, 2 Active. */
 export type ActivationState = 0 | 1 | 2;
@@ -157,11 +158,17 @@ export interface AgentLease {
   expiresAt: number;
 }
 
-/** A write was refused because the writer's lease is no longer current (another host took the agent over). */
-export class LeaseLostError extends Error {
+/**
+ * A write was refused because the writer's lease is no longer current (another host took the agent over): a
+ * `CONFLICT` (the generation written against is no longer the latest), not retryable — the runtime stops.
+ */
+export class LeaseLostError extends AllegroError {
+  declare readonly code: 'CONFLICT';
+  /** The agent whose lease was lost. */
+  readonly agentId: string;
   constructor(agentId: string) {
-    super(`The lease on agent ${agentId} is held by another host`);
-    this.name = 'LeaseLostError';
+    super('CONFLICT', `The lease on agent ${agentId} is held by another host`);
+    this.agentId = agentId;
   }
 }
 
@@ -241,10 +248,10 @@ export interface AgentHostStore {
   close(): Promise<void>;
 }
 
-/** A change conflicts with stored data (a user name already taken). */
-export class ConflictError extends Error {
+/** A change conflicts with stored data (a user name already taken): a `CONFLICT`, not retryable. */
+export class ConflictError extends AllegroError {
+  declare readonly code: 'CONFLICT';
   constructor(message: string) {
-    super(message);
-    this.name = 'ConflictError';
+    super('CONFLICT', message);
   }
 }

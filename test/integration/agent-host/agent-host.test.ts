@@ -148,7 +148,29 @@ describe('the agent host', () => {
     expect(sent.json).toMatchObject({ Text: 'plain hello', IsAlert: false, Classification: null });
     expect((await api('POST', `${path}/Me`, { token, json: { IsComposing: true } })).status).toBe(200);
     expect((await api('POST', `${path}/Messages`, { token, json: { Text: 'a', MessageParts: [] } })).status).toBe(400);
-    expect((await api('GET', `${path}/State`, { token })).json).toEqual({ Subject: null, PresenceState: 0, PresenceText: '' });
+  });
+
+  it('reports the presence of an IM channel\'s other party as MindLink\'s PresenceState; a room has none (0 Unknown)', async () => {
+    const aliceId = sandbox.identities.get('alice')!.userId;
+    const userChannel = encodeURIComponent(`user:${aliceId}`);
+    const added = await api('PUT', `/Provisioning/V1/Agents/bot/Channels/${userChannel}`, { token: admin });
+    expect(added.json).toMatchObject({ State: 2 });
+    const state = async (channel: string) => (await api('GET', `/Collaboration/V1/Channels/${channel}/State`, { token })).json;
+    try {
+      await alice.pod.setPresence('BUSY');
+      expect(await state(userChannel)).toEqual({ Subject: null, PresenceState: 200, PresenceText: 'BUSY' });
+      await alice.pod.setPresence('BE_RIGHT_BACK');
+      expect(await state(userChannel)).toEqual({ Subject: null, PresenceState: 400, PresenceText: 'BE_RIGHT_BACK' });
+      // The same IM provisioned by its stream id: its other member is found from the stream.
+      const imChannel = encodeURIComponent(`im:${(await alice.pod.createIm([sandbox.identities.get('sandbox-bot')!.userId]))}`);
+      expect((await api('PUT', `/Provisioning/V1/Agents/bot/Channels/${imChannel}`, { token: admin })).json).toMatchObject({ State: 2 });
+      await alice.pod.setPresence('AVAILABLE');
+      expect(await state(imChannel)).toEqual({ Subject: null, PresenceState: 100, PresenceText: 'AVAILABLE' });
+      expect((await api('DELETE', `/Provisioning/V1/Agents/bot/Channels/${imChannel}`, { token: admin })).status).toBe(204);
+      expect(await state(encodeURIComponent(`room:${room}`))).toEqual({ Subject: null, PresenceState: 0, PresenceText: '' });
+    } finally {
+      expect((await api('DELETE', `/Provisioning/V1/Agents/bot/Channels/${userChannel}`, { token: admin })).status).toBe(204);
+    }
   });
 
   it('delivers alice\'s reply on /Events, decrypted, with the filters of MindLink\'s clients', async () => {

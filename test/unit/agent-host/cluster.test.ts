@@ -122,6 +122,19 @@ describePostgres('forwarding calls to the host that runs the agent', () => {
     const app = JSON.parse((await request('POST', '/Authentication/V1/Tokens', { 'content-type': 'application/json' }, JSON.stringify({ Username: 'app', Password: 'app-password-1', AgentId: 'bot' }))).text) as string;
     expect((await request('GET', '/Collaboration/V1/Events?last-event=0', { authorization: `Bearer ${app}` })).status).toBe(207);
     expect(seen.at(-1)!.url).toBe('/Collaboration/V1/Events?last-event=0');
+    // Every Collaboration route the host registers, the composing state (/Me) and sends with their bodies included.
+    const channel = `/Collaboration/V1/Channels/${encodeURIComponent('room:abcdefgh')}`;
+    const calls: Array<[string, string, string?]> = [
+      ['GET', '/Collaboration/V1/Channels'], ['GET', channel], ['GET', `${channel}/State`], ['GET', `${channel}/Messages?take=5`],
+      ['POST', `${channel}/Messages`, '{"Text":"hi"}'], ['POST', `${channel}/Me`, '{"IsComposing":true}'], ['GET', '/Collaboration/V1/Metadata'],
+    ];
+    const registered = host.routes.filter((r) => r.pattern.startsWith('/Collaboration/')).map((r) => r.method + ' ' + r.pattern);
+    expect(registered).toHaveLength(calls.length + 1);
+    for (const [method, path, body] of calls) {
+      const forwarded = await request(method, path, { authorization: `FCF ${app}`, 'content-type': 'application/json' }, body);
+      expect(forwarded.status, `${method} ${path}`).toBe(207);
+      expect(seen.at(-1)!).toMatchObject({ method, url: path, body: body ?? '' });
+    }
   });
 
   it('answers itself what concerns no agent, or a call forwarded already (never forwarding twice)', async () => {

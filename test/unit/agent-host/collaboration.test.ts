@@ -1,6 +1,6 @@
 // The /Events filters and list parameters as MindLink's sample clients send them.
 import { describe, expect, it } from 'vitest';
-import { eventMatches, listParameter, parseEventFilter } from '../../../src/agent-host/collaboration.js';
+import { eventMatches, listParameter, parseEventFilter, presenceState } from '../../../src/agent-host/collaboration.js';
 import type { HostEvent } from '../../../src/agent-host/store/types.js';
 import { HttpError } from '../../../src/sandbox/http-error.js';
 
@@ -42,5 +42,13 @@ describe('the /Events filters', () => {
         expect((err as HttpError).message.startsWith(name)).toBe(true);
       }
     }
+  });
+});
+
+describe('channel presence', () => {
+  it('maps Symphony\'s presence categories onto MindLink\'s PresenceState, Unknown for anything else', () => {
+    expect(['AVAILABLE', 'BUSY', 'ON_THE_PHONE', 'IN_A_MEETING', 'DO_NOT_DISTURB', 'BE_RIGHT_BACK', 'AWAY', 'OUT_OF_OFFICE', 'OFF_WORK', 'OFFLINE'].map(presenceState))
+      .toEqual([100, 200, 200, 200, 300, 400, 500, 500, 500, 600]);
+    expect([undefined, '', 'available', 'toString', '__proto__', 'SOMETHING_NEW'].map(presenceState)).toEqual([0, 0, 0, 0, 0, 0]);
   });
 });

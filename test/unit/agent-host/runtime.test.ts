@@ -11,7 +11,7 @@ import { parseMessageMl } from '../../../src/pod/messageml.js';
 describe('the agent runtime', () => {
   it('describes failures by the library\'s code, and anything else without its message', () => {
     expect(describeFailure(new HttpStatusError(503, 'POST /login/pubkey/authenticate'))).toBe('SERVER_ERROR: POST /login/pubkey/authenticate failed with HTTP 503');
-    expect(describeFailure(new LeaseLostError('a1'))).toBe('The lease on agent a1 is held by another host');
+    expect(describeFailure(new LeaseLostError('a1'))).toBe('CONFLICT: The lease on agent a1 is held by another host');
     expect(describeFailure(new Error('token=secret-value'))).toBe('Internal error of the agent host');
     expect(describeFailure('x')).toBe('Internal error of the agent host');
   });
