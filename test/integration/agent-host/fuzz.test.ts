@@ -312,7 +312,9 @@ host = await startAgentHost(await hostConfig(sandbox, dataDir, { eventsWaitMs: 3
 });
 
 beforeAll(async () => {
-  agent = new Agent({ ca: readFileSync(sandbox.caCertPath, 'utf8'), keepAlive: true, maxSockets: 16 });
+  // The server closes a keep-alive connection idle for 5 s (idleTimeoutMs); the client drops its idle sockets after
+  // 2 s, so that no request is written into a connection the server is closing at that moment (ECONNRESET).
+  agent = new Agent({ ca: readFileSync(sandbox.caCertPath, 'utf8'), keepAlive: true, maxSockets: 16, timeout: 2_000 });
   const admin = await tokenFor(host, sandbox, SUPER_USER.username, SUPER_USER.password);
   const api = (method: string, path: string, body?: unknown) => hostCall(host, sandbox, method, path, { token: admin, ...(body === undefined ? {} : { json: body }) });
   expect((await api('PUT', `/Provisioning/V1/Users/${APP.id}`, { UserName: APP.username, Password: APP.password })).status).toBe(200);

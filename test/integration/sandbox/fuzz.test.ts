@@ -542,7 +542,9 @@ sandbox = await startSandbox({
 });
 
 beforeAll(async () => {
-  agent = new Agent({ ca: readFileSync(sandbox.caCertPath, 'utf8'), keepAlive: true, maxSockets: 16 });
+  // The server closes a keep-alive connection idle for 5 s (idleTimeoutMs); the client drops its idle sockets after
+  // 2 s, so that no request is written into a connection the server is closing at that moment (ECONNRESET).
+  agent = new Agent({ ca: readFileSync(sandbox.caCertPath, 'utf8'), keepAlive: true, maxSockets: 16, timeout: 2_000 });
   [bot, alice] = await Promise.all([login(sandbox, 'sandbox-bot'), login(sandbox, 'alice')]);
   const bob = sandbox.identities.get('bob')!;
   Object.assign(ids, { bot: String(bot.userId), alice: String(alice.userId), bob: String(bob.userId) });
